@@ -1,0 +1,566 @@
+"""Configuration: typed, frozen dataclasses, the paper's presets, and validation.
+
+Every hyperparameter of EfficientZero V2 lives here, grouped the way the paper's
+hyperparameter tables group them (ezv2-algorithm.md Part B §2):
+
+    Config
+      env      EnvConfig      which environment and its benchmark protocol
+      model    ModelConfig    network widths and categorical supports (§1)
+      search   SearchConfig   the Gumbel search (§2.4, §3)
+      replay   ReplayConfig   prioritised replay (§2.3, §5.2)
+      optim    OptimConfig    losses, optimiser, schedule, targets (§2.2, §4, §5)
+      train    TrainConfig    budgets and intervals of the training loop (§6)
+
+Presets (`PRESETS`) carry the per-domain values: `atari`, `dmc_state` and
+`dmc_image` are faithful to the authors' released configuration; `cartpole` is
+CPU-sized (smaller widths, batch and budget) but keeps every part of the
+algorithm. Step counts are *agent steps* (one call to the wrapped env's `step`,
+i.e. after action repeat) unless a name says `env_steps`, which counts
+environment frames: env_steps = agent_steps * action_repeat.
+
+`Config` objects are immutable; derive variants with `dataclasses.replace` or
+the `override` helper. `to_json` / `from_json` round-trip exactly, and
+`validate` raises `ConfigError` with a one-line message naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+Suite = Literal["gym", "atari", "dmc"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and what is allowed."""
+
+
+# --------------------------------------------------------------------------- env
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Which environment, and the protocol it is played under (Part A §6, Part B §6).
+
+    Fields left as None take the suite's protocol default (see `resolved`):
+
+    | field                   | gym | atari  | dmc                |
+    |-------------------------|-----|--------|--------------------|
+    | action_repeat           | 1   | 4      | 2                  |
+    | frame_stack             | 1   | 4      | 1 (state), 4 (pixels) |
+    | max_episode_steps       | env | 3000   | 500 (1000 frames)  |
+    | eval_max_episode_steps  | env | 27000  | 500                |
+    | clip_rewards (training) | no  | sign(r)| no                 |
+    | episodic_life (training)| no  | yes    | no                 |
+    """
+
+    suite: Suite = "gym"
+    """Environment family: any Gymnasium id, Atari through ale-py, or DeepMind Control."""
+    name: str = "CartPole-v1"
+    """Gymnasium id (`CartPole-v1`), Atari game (`Pong`), or DMC `domain-task` (`walker-walk`)."""
+    pixels: bool = False
+    """DMC only: observe rendered RGB frames instead of the state vector."""
+    image_size: int = 96
+    """Side of the square RGB observation for Atari and DMC pixels."""
+    camera: int | None = None
+    """DMC pixels camera id; None = 2 for quadruped, else 0."""
+    action_repeat: int | None = None
+    """Frames per agent step (Atari frame skip 4 with max-pool, DMC 2)."""
+    frame_stack: int | None = None
+    """Number of consecutive observations stacked into one."""
+    max_episode_steps: int | None = None
+    """Training time limit in agent steps (None = the suite's default)."""
+    eval_max_episode_steps: int | None = None
+    """Evaluation time limit in agent steps (Atari: 27,000 = 108,000 frames)."""
+    noop_max: int = 30
+    """Atari: a random number of 1..noop_max no-op frames at every reset (0 = none)."""
+    clip_rewards: bool | None = None
+    """Atari: training rewards are clipped to their sign; evaluation rewards stay raw."""
+    episodic_life: bool | None = None
+    """Atari: a lost life ends the episode in training mode only."""
+
+    def resolved(self) -> EnvConfig:
+        """A copy with every None replaced by the suite's protocol default."""
+        defaults: dict[str, Any]
+        if self.suite == "atari":
+            defaults = dict(action_repeat=4, frame_stack=4, max_episode_steps=3000,
+                            eval_max_episode_steps=27000, clip_rewards=True, episodic_life=True)
+        elif self.suite == "dmc":
+            defaults = dict(action_repeat=2, frame_stack=4 if self.pixels else 1,
+                            max_episode_steps=None, eval_max_episode_steps=None,
+                            clip_rewards=False, episodic_life=False)
+        else:
+            defaults = dict(action_repeat=1, frame_stack=1, max_episode_steps=None,
+                            eval_max_episode_steps=None, clip_rewards=False, episodic_life=False)
+        if self.suite == "dmc":
+            # 1000 frames per DMC episode, whatever the action repeat.
+            repeat = self.action_repeat or defaults["action_repeat"]
+            defaults["max_episode_steps"] = defaults["eval_max_episode_steps"] = 1000 // repeat
+        if self.suite == "dmc" and self.pixels:
+            defaults["camera"] = 2 if self.name.startswith("quadruped") else 0
+        updates = {k: v for k, v in defaults.items() if getattr(self, k, None) is None}
+        return replace(self, **updates)
+
+
+# ------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class SupportConfig:
+    """A categorical support for values or rewards (Part B §1.1).
+
+    `integer`: one bin per integer in [-limit, limit] of h-space (Atari: 601 bins).
+    `h_spaced`: `bins` bins evenly spaced in h-space between h(-limit) and h(limit)
+    (DMC: 51 bins; value limit 299, reward limit 2).
+    """
+
+    kind: Literal["integer", "h_spaced"] = "h_spaced"
+    limit: float = 299.0
+    bins: int = 51
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network sizes (Part B §1). `encoder` picks the image or the low-dimensional family."""
+
+    encoder: Literal["image", "state"] = "state"
+    # image family (Part B §1.2-1.3)
+    channels: int = 64
+    """Residual channels of the image encoder and dynamics (latent: channels x 6 x 6 at 96 px)."""
+    head_channels: int = 16
+    """1x1-conv channels in front of each image head."""
+    # low-dimensional family (Part B §1.4)
+    latent_dim: int = 128
+    """Size of the latent state vector."""
+    hidden_dim: int = 256
+    """Width of the representation and dynamics MLPs."""
+    # shared
+    num_blocks: int = 2
+    """Residual blocks in representation / dynamics / heads."""
+    action_embedding_dim: int = 64
+    """Size of the action embedding fed to the dynamics."""
+    reward_hidden: tuple[int, ...] = (256, 256)
+    value_hidden: tuple[int, ...] = (256, 256)
+    policy_hidden: tuple[int, ...] = (256, 256)
+    value_prefix: bool = False
+    """Predict the value prefix (sum of rewards since the last reset) with an LSTM (Atari)."""
+    lstm_hidden: int = 512
+    lstm_horizon: int = 5
+    """The value-prefix LSTM is reset every `lstm_horizon` unroll / tree levels."""
+    projection_hidden: int = 512
+    projection_dim: int = 128
+    prediction_hidden: int = 512
+    value_support: SupportConfig = field(default_factory=SupportConfig)
+    reward_support: SupportConfig = field(default_factory=lambda: SupportConfig(limit=2.0))
+
+
+# ------------------------------------------------------------------------ search
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The Gumbel search (Part B §2.4, §3; Part A §3-4)."""
+
+    num_simulations: int = 32
+    """Simulations per search (Atari: 16, or 4 when the game has fewer than 4 actions)."""
+    num_top_actions: int | None = None
+    """m, the root candidates kept by Gumbel top-k; None = Atari rule (2 / 4 / 8 by |A|) or K."""
+    policy_samples: int = 4
+    """Continuous root: actions sampled from the policy (act / reanalyze)."""
+    widened_samples: int = 12
+    """Continuous root: actions sampled from the policy with `std_magnification` x std."""
+    std_magnification: float = 3.0
+    interior_children: int = 2
+    """Continuous: children sampled from a node's own policy below the root."""
+    continuous_root_gumbel: bool = False
+    """Add Gumbel noise at continuous roots (paper: yes; released code: no)."""
+    c_visit: float = 50.0
+    c_scale: float = 0.1
+    value_minmax_delta: float = 0.01
+    """Floor of the min-max range used to normalise Q values."""
+    q_transform: Literal["ezv2", "gumbel_muzero"] = "ezv2"
+    """`ezv2`: one min-max over the tree's path returns; `gumbel_muzero`: per-node min-max."""
+
+    @property
+    def num_sampled_actions(self) -> int:
+        """K, the number of root actions of a continuous search (16 by default)."""
+        return self.policy_samples + self.widened_samples
+
+
+# ------------------------------------------------------------------------ replay
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Prioritised replay (Part B §2.3, §5.2; Part A §5)."""
+
+    capacity: int | None = None
+    """Transitions kept; None = the whole run (the released code never evicts)."""
+    alpha: float = 1.0
+    beta: float = 1.0
+    min_is_weight: float = 0.1
+    """Importance weights are normalised by the batch maximum, then clipped to [this, 1]."""
+    new_priority: Literal["precalculated", "max"] = "precalculated"
+    """Priority of new data: the paper's |v - z| with the current model, or the running max."""
+    min_priority: float = 1e-6
+
+
+# ------------------------------------------------------------------------- optim
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Losses, targets and the optimiser (Part B §2.2, §4, §5)."""
+
+    optimizer: Literal["sgd", "adam"] = "adam"
+    lr: float = 3e-4
+    momentum: float = 0.9
+    """SGD only."""
+    weight_decay: float = 2e-5
+    """L2 penalty added to the gradient (Adam: not AdamW, as in the released code)."""
+    warmup_steps: int = 1000
+    lr_decay_steps: int = 300_000
+    """After warm-up the learning rate is multiplied by `lr_decay_rate` every this many steps."""
+    lr_decay_rate: float = 0.1
+    max_grad_norm: float = 5.0
+    batch_size: int = 256
+    unroll_steps: int = 5
+    td_steps: int = 5
+    discount: float = 0.997
+    """Per-frame discount; the per-agent-step discount is discount ** action_repeat."""
+    reward_coeff: float = 1.0
+    value_coeff: float = 0.5
+    """The value loss carries an extra 0.5 inside (effective weight 0.25), as released."""
+    policy_coeff: float = 1.0
+    consistency_coeff: float = 2.0
+    entropy_coeff: float = 5e-2
+    """Continuous only: weight of the policy-entropy bonus."""
+    continuous_policy_loss: Literal["auto", "full", "simple"] = "auto"
+    """`auto`: K-sample weighted loss for 1-D actions, chosen-action likelihood otherwise."""
+    value_target: Literal["mixed", "td", "sve"] = "mixed"
+    mixed_value_start_step: int = 40_000
+    """Learner step from which stale samples use the search-based value estimate."""
+    mixed_value_window: int = 20_000
+    """Samples among the newest this many transitions count as fresh (TD target)."""
+    target_update_interval: int = 200
+    """The lagged target model is refreshed every this many learner steps (lag 200-400)."""
+    augmentation: bool = False
+    """Random shift (pad 4) + intensity augmentation of image observations."""
+
+
+# ------------------------------------------------------------------------- train
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Budgets and intervals of the training loop (Part B §6)."""
+
+    total_env_steps: int = 200_000
+    """Environment frames to collect (agent steps x action repeat)."""
+    start_transitions: int = 2000
+    """Agent steps collected before the first learner step."""
+    train_ratio: float = 1.0
+    """Learner steps per collected agent step."""
+    offline_train_steps: int = 20_000
+    """Extra learner steps after collection ends."""
+    num_envs: int = 4
+    """Environments stepped together by the actor."""
+    selfplay_update_interval: int = 100
+    """The acting model is refreshed every this many learner steps."""
+    eval_every_env_steps: int = 10_000
+    eval_episodes: int = 10
+    checkpoint_every_env_steps: int = 20_000
+
+
+# ------------------------------------------------------------------------ config
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration of a run. `config.json` in a run directory is this, resolved."""
+
+    preset: str = "cartpole"
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    env: EnvConfig = field(default_factory=EnvConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def resolved(self) -> Config:
+        """The same config with every suite default filled in (what a run records)."""
+        return replace(self, env=self.env.resolved())
+
+    @property
+    def agent_discount(self) -> float:
+        """gamma per agent step = discount ** action_repeat (Part B §1.5)."""
+        return self.optim.discount ** (self.env.resolved().action_repeat or 1)
+
+
+# ----------------------------------------------------------------------- presets
+
+
+def _cartpole() -> Config:
+    """CartPole-v1, CPU-sized: small widths, batch 64, 8 simulations; every part kept."""
+    return Config(
+        preset="cartpole",
+        env=EnvConfig(suite="gym", name="CartPole-v1"),
+        model=ModelConfig(encoder="state", latent_dim=64, hidden_dim=64, num_blocks=1,
+                          action_embedding_dim=16, reward_hidden=(64,), value_hidden=(64,),
+                          policy_hidden=(64,), projection_hidden=128, projection_dim=64,
+                          prediction_hidden=128,
+                          value_support=SupportConfig("h_spaced", 299.0, 51),
+                          reward_support=SupportConfig("h_spaced", 2.0, 51)),
+        search=SearchConfig(num_simulations=8),
+        replay=ReplayConfig(),
+        optim=OptimConfig(optimizer="adam", lr=1e-3, weight_decay=2e-5, warmup_steps=200,
+                          batch_size=64, discount=0.997, consistency_coeff=2.0,
+                          mixed_value_start_step=4000, mixed_value_window=2000,
+                          target_update_interval=200),
+        train=TrainConfig(total_env_steps=10_000, start_transitions=500, offline_train_steps=0,
+                          num_envs=4, eval_every_env_steps=1000, eval_episodes=10,
+                          checkpoint_every_env_steps=2000),
+    )
+
+
+def _atari() -> Config:
+    """Atari 100k, faithful to the released configuration (Part B §1.2, §2)."""
+    support = SupportConfig("integer", 300.0, 601)
+    return Config(
+        preset="atari",
+        env=EnvConfig(suite="atari", name="Asterix", image_size=96),
+        model=ModelConfig(encoder="image", channels=64, head_channels=16, num_blocks=1,
+                          action_embedding_dim=16, reward_hidden=(32,), value_hidden=(32,),
+                          policy_hidden=(32,), value_prefix=True, lstm_hidden=512,
+                          projection_hidden=1024, projection_dim=1024, prediction_hidden=256,
+                          value_support=support, reward_support=support),
+        search=SearchConfig(num_simulations=16, num_top_actions=None),
+        optim=OptimConfig(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4,
+                          warmup_steps=1000, lr_decay_steps=100_000, batch_size=256,
+                          discount=0.997, consistency_coeff=5.0, entropy_coeff=0.0,
+                          mixed_value_start_step=30_000, mixed_value_window=5000,
+                          augmentation=True),
+        train=TrainConfig(total_env_steps=400_000, start_transitions=2000,
+                          offline_train_steps=20_000, eval_every_env_steps=40_000,
+                          checkpoint_every_env_steps=40_000),
+    )
+
+
+def _dmc_state() -> Config:
+    """DeepMind Control from state, faithful to the released configuration (Part B §1.4, §2)."""
+    return Config(
+        preset="dmc_state",
+        env=EnvConfig(suite="dmc", name="hopper-hop"),
+        model=ModelConfig(encoder="state", latent_dim=128, hidden_dim=256, num_blocks=2,
+                          action_embedding_dim=64, reward_hidden=(256, 256),
+                          value_hidden=(256, 256), policy_hidden=(256, 256),
+                          projection_hidden=512, projection_dim=128, prediction_hidden=512,
+                          value_support=SupportConfig("h_spaced", 299.0, 51),
+                          reward_support=SupportConfig("h_spaced", 2.0, 51)),
+        search=SearchConfig(num_simulations=32),
+        optim=OptimConfig(optimizer="adam", lr=3e-4, weight_decay=2e-5, warmup_steps=1000,
+                          lr_decay_steps=300_000, batch_size=256, discount=0.997,
+                          consistency_coeff=2.0, entropy_coeff=5e-2,
+                          mixed_value_start_step=40_000, mixed_value_window=20_000),
+        train=TrainConfig(total_env_steps=200_000, start_transitions=2000,
+                          offline_train_steps=20_000, eval_every_env_steps=10_000,
+                          checkpoint_every_env_steps=10_000),
+    )
+
+
+def _dmc_image() -> Config:
+    """DeepMind Control from pixels, faithful to the released configuration (Part B §1.3, §2)."""
+    return Config(
+        preset="dmc_image",
+        env=EnvConfig(suite="dmc", name="hopper-hop", pixels=True, image_size=96),
+        model=ModelConfig(encoder="image", channels=64, head_channels=16, num_blocks=1,
+                          action_embedding_dim=16, reward_hidden=(32,), value_hidden=(32,),
+                          policy_hidden=(64,), projection_hidden=1024, projection_dim=1024,
+                          prediction_hidden=256,
+                          value_support=SupportConfig("h_spaced", 299.0, 51),
+                          reward_support=SupportConfig("h_spaced", 2.0, 51)),
+        search=SearchConfig(num_simulations=32),
+        optim=OptimConfig(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4,
+                          warmup_steps=2000, lr_decay_steps=100_000, batch_size=256,
+                          discount=0.99, consistency_coeff=2.0, entropy_coeff=5e-3,
+                          mixed_value_start_step=40_000, mixed_value_window=20_000,
+                          augmentation=True),
+        train=TrainConfig(total_env_steps=400_000, start_transitions=2000,
+                          offline_train_steps=20_000, eval_every_env_steps=10_000,
+                          checkpoint_every_env_steps=20_000),
+    )
+
+
+PRESETS: dict[str, typing.Callable[[], Config]] = {
+    "cartpole": _cartpole,
+    "atari": _atari,
+    "dmc_state": _dmc_state,
+    "dmc_image": _dmc_image,
+}
+
+
+def preset(name: str) -> Config:
+    """The named preset. Raises ConfigError listing the presets if `name` is unknown."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]()
+
+
+# -------------------------------------------------------------------- validation
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _check_choice(value: Any, path: str, annotation: Any) -> None:
+    allowed = typing.get_args(annotation)
+    _check(value in allowed,
+           f"{path} must be one of {', '.join(map(str, allowed))} (got {value!r})")
+
+
+def validate(config: Config) -> Config:
+    """Check every field; return the config, or raise ConfigError naming the first bad field."""
+    _walk_literals(config, "")
+    env = config.env
+    _check(bool(env.name.strip()), "env.name must not be empty")
+    _check(env.image_size >= 16, f"env.image_size must be at least 16 (got {env.image_size})")
+    for name in ("action_repeat", "frame_stack", "max_episode_steps", "eval_max_episode_steps"):
+        value = getattr(env, name)
+        _check(value is None or value >= 1, f"env.{name} must be a positive integer (got {value})")
+    _check(0 <= env.noop_max <= 1000, f"env.noop_max must be in [0, 1000] (got {env.noop_max})")
+    _check(not env.pixels or env.suite == "dmc",
+           f"env.pixels applies to the dmc suite only (suite is {env.suite!r}); "
+           "Atari is always observed from pixels")
+
+    for section in ("model", "search", "replay", "optim", "train"):
+        for f in dataclasses.fields(getattr(config, section)):
+            value = getattr(getattr(config, section), f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            path = f"{section}.{f.name}"
+            if f.name in ("weight_decay", "entropy_coeff", "offline_train_steps", "momentum",
+                          "reward_coeff", "value_coeff", "policy_coeff", "consistency_coeff",
+                          "mixed_value_start_step", "widened_samples", "policy_samples",
+                          "warmup_steps"):
+                _check(value >= 0, f"{path} must be >= 0 (got {value})")
+            else:
+                _check(value > 0, f"{path} must be > 0 (got {value})")
+
+    m = config.model
+    for name in ("reward_hidden", "value_hidden", "policy_hidden"):
+        _check(all(w > 0 for w in getattr(m, name)), f"model.{name} widths must be > 0")
+    for name in ("value_support", "reward_support"):
+        s = getattr(m, name)
+        _check(s.limit > 0, f"model.{name}.limit must be > 0 (got {s.limit})")
+        _check(s.bins >= 2, f"model.{name}.bins must be at least 2 (got {s.bins})")
+        if s.kind == "integer":
+            _check(s.bins == 2 * int(s.limit) + 1,
+                   f"model.{name}: an integer support over [-{s.limit:g}, {s.limit:g}] "
+                   f"has {2 * int(s.limit) + 1} bins (got bins={s.bins})")
+
+    s = config.search
+    _check(s.num_sampled_actions >= 2,
+           f"search.policy_samples + search.widened_samples must be at least 2 "
+           f"(got {s.num_sampled_actions})")
+    _check(s.num_top_actions is None or s.num_top_actions >= 1,
+           f"search.num_top_actions must be >= 1 or None (got {s.num_top_actions})")
+
+    r = config.replay
+    _check(0 <= r.alpha <= 1, f"replay.alpha must be in [0, 1] (got {r.alpha})")
+    _check(0 <= r.beta <= 1, f"replay.beta must be in [0, 1] (got {r.beta})")
+    _check(0 < r.min_is_weight <= 1, f"replay.min_is_weight must be in (0, 1] (got {r.min_is_weight})")
+
+    o = config.optim
+    _check(0 < o.discount <= 1, f"optim.discount must be in (0, 1] (got {o.discount})")
+    _check(0 < o.lr_decay_rate <= 1, f"optim.lr_decay_rate must be in (0, 1] (got {o.lr_decay_rate})")
+    _check(o.momentum < 1, f"optim.momentum must be < 1 (got {o.momentum})")
+
+    t = config.train
+    _check(t.start_transitions >= o.batch_size,
+           f"train.start_transitions ({t.start_transitions}) must be at least "
+           f"optim.batch_size ({o.batch_size}) so that the first batch can be sampled")
+    return config
+
+
+def _walk_literals(obj: Any, prefix: str) -> None:
+    """Check every Literal-typed field holds one of its allowed values."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        path = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            _walk_literals(value, path + ".")
+        elif typing.get_origin(hints[f.name]) is Literal:
+            _check_choice(value, path, hints[f.name])
+
+
+# ------------------------------------------------------------------ json, override
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def to_json(config: Config) -> str:
+    """JSON text of a config (tuples become lists; `from_json` restores them)."""
+    return json.dumps(to_dict(config), indent=2, sort_keys=False) + "\n"
+
+
+def from_dict(data: dict[str, Any], cls: type = Config, path: str = "") -> Any:
+    """Build `cls` from nested dicts, rejecting unknown keys with a ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'} must be a JSON object (got {type(data).__name__})")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown field {path}{unknown[0]}; known fields: {', '.join(sorted(names))}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(value, hints[name], f"{path}{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, annotation: Any, path: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        return from_dict(value, annotation, path + ".")
+    if origin is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        if len(args) == 1:
+            return _coerce(value, args[0], path)
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def from_json(text: str) -> Config:
+    """Parse `config.json` text back into an identical Config."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"config.json is not valid JSON: {error}") from None
+    return from_dict(data)
+
+
+def override(config: Config, **sections: dict[str, Any]) -> Config:
+    """`override(cfg, train=dict(total_env_steps=500))`: replace fields section by section."""
+    updates = {}
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            updates[section] = replace(getattr(config, section), **values)
+        else:
+            updates[section] = values
+    return replace(config, **updates)

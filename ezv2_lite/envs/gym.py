@@ -1,0 +1,63 @@
+"""Any Gymnasium environment with Discrete or Box actions and a Box observation.
+
+Box actions are rescaled to [-1, 1] (the range of the squashed-Gaussian policy);
+image observations (H, W, C uint8) become channel-first stacks, any other Box is
+flattened to a float32 vector. Other spaces raise a ValueError that says what
+is supported.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from ..config import EnvConfig
+from .wrappers import StackFrames
+
+SUPPORTED = ("ezv2-lite supports Gymnasium environments with a Box observation space and a "
+             "Discrete or Box action space")
+
+
+def check_spaces(name: str, observation_space: gym.Space, action_space: gym.Space) -> None:
+    """Raise a ValueError naming the unsupported space and what would work."""
+    if not isinstance(observation_space, gym.spaces.Box):
+        hint = (" (flatten it first, e.g. with gymnasium.wrappers.FlattenObservation)"
+                if isinstance(observation_space, (gym.spaces.Dict, gym.spaces.Tuple)) else "")
+        raise ValueError(f"{name}: observation space {observation_space} is not supported; "
+                         f"{SUPPORTED}{hint}")
+    if isinstance(action_space, gym.spaces.Discrete):
+        return
+    if isinstance(action_space, gym.spaces.Box):
+        if len(action_space.shape) != 1:
+            raise ValueError(f"{name}: Box action space of shape {action_space.shape} is not "
+                             f"supported; continuous actions must be a 1-D Box")
+        if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
+            raise ValueError(f"{name}: Box action space {action_space} has infinite bounds; "
+                             "give the environment finite bounds (gymnasium.wrappers.ClipAction)")
+        return
+    raise ValueError(f"{name}: action space {action_space} is not supported; {SUPPORTED}")
+
+
+def _is_image(space: gym.spaces.Box) -> bool:
+    return space.dtype == np.uint8 and len(space.shape) == 3 and space.shape[-1] in (1, 3, 4)
+
+
+def make_gym(cfg: EnvConfig, mode: str) -> gym.Env:
+    """Build one Gymnasium environment from a resolved EnvConfig."""
+    if cfg.name not in gym.registry:
+        raise ValueError(f"unknown Gymnasium environment {cfg.name!r}: give a registered id such "
+                         "as CartPole-v1 or Pendulum-v1 (gymnasium.pprint_registry() lists them)")
+    if cfg.action_repeat > 1:
+        raise ValueError(f"env.action_repeat={cfg.action_repeat} is not supported for the gym "
+                         "suite; use 1 (Atari and DMC apply their own protocol's repeat)")
+    limit = cfg.max_episode_steps if mode == "train" else cfg.eval_max_episode_steps
+    kwargs = {"max_episode_steps": limit} if limit is not None else {}
+    env = gym.make(cfg.name, **kwargs)
+    check_spaces(cfg.name, env.observation_space, env.action_space)
+    if isinstance(env.action_space, gym.spaces.Box):
+        low, high = env.action_space.low, env.action_space.high
+        if not (np.all(low == -1) and np.all(high == 1)):
+            env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+    if not _is_image(env.observation_space) and len(env.observation_space.shape) != 1:
+        env = gym.wrappers.FlattenObservation(env)
+    return StackFrames(env, cfg.frame_stack)

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up ezv2-lite, then open the course in JupyterLab at the first notebook.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/jupyter lab notebooks/00_start_here.ipynb "$@"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up ezv2-lite in ./.venv: system packages when this user may install them
+# (graphviz's `dot` for search-tree drawings; Mesa EGL for headless MuJoCo
+# rendering), PyTorch, then the package with its `notebooks` and `dev` extras.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "error: ezv2-lite needs Python 3.10 or newer ($PYTHON is $("$PYTHON" -V 2>&1))" >&2
+    exit 1
+fi
+
+# System packages (Debian/Ubuntu). Elsewhere, install graphviz yourself.
+missing=()
+if command -v dpkg >/dev/null 2>&1; then
+    for pkg in graphviz libegl1 libegl-mesa0 libgl1-mesa-dri; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+elif ! command -v dot >/dev/null 2>&1; then
+    echo "warning: the graphviz 'dot' program is missing: install graphviz to draw search trees" >&2
+fi
+if ((${#missing[@]})); then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo"; else SUDO="none"; fi
+    if [ "$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing system packages: ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "warning: please install these system packages: ${missing[*]}" >&2
+    fi
+fi
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# Pin torch before anything can ask for it: on a CPU-only machine this takes the
+# local CPU wheel instead of downloading a multi-GB CUDA build (platform-notes).
+.venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -e ".[notebooks,dev]"
+echo "ezv2-lite is set up in $(pwd)/.venv"

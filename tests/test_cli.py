@@ -1,0 +1,54 @@
+"""`ezv2-lite check-env` and the command line's handling of bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from ezv2_lite.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "ezv2_lite.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_check_env_cartpole_as_a_program():
+    result = run_cli("check-env", "--env.name", "CartPole-v1", "--steps", "500")
+    assert result.returncode == 0, result.stderr
+    assert "gym:CartPole-v1" in result.stdout and "Discrete(2)" in result.stdout
+    assert "agent steps/s" in result.stdout and "finished episodes" in result.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--env.suite", "atari", "--env.name", "Pong"], "uint8[12, 96, 96], actions Discrete(6)"),
+    (["--env.suite", "dmc", "--env.name", "walker-walk"], "float32[24], actions Box([-1, 1]^6)"),
+    (["--env.suite", "dmc", "--env.name", "walker-walk", "--env.pixels"],
+     "uint8[12, 96, 96], actions Box([-1, 1]^6)"),
+    (["--preset", "dmc_image", "--env.name", "cartpole-balance"], "uint8[12, 96, 96]"),
+])
+def test_check_env_builds_each_suite(args, expected, capsys):
+    main(["check-env", *args, "--steps", "100"])
+    out = capsys.readouterr().out
+    assert expected in out and "100 agent steps" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["check-env", "--preset", "nope"], "unknown preset 'nope'"),
+    (["check-env", "--env.suite", "dmc", "--env.name", "walker-fly"], "unknown DMC task"),
+    (["check-env", "--env.name", "Blackjack-v1"], "not supported"),
+    (["check-env", "--steps", "0"], "--steps must be a positive integer"),
+    (["check-env", "--env.frame-stack", "0"], "env.frame_stack must be a positive integer"),
+    (["frobnicate"], "unknown command 'frobnicate'"),
+])
+def test_bad_input_is_a_one_line_error_with_exit_status_2(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_the_commands(capsys):
+    main([])
+    assert "check-env" in capsys.readouterr().out
