@@ -151,6 +151,8 @@ class ModelConfig:
     lstm_hidden: int = 512
     lstm_horizon: int = 5
     """The value-prefix LSTM is reset every `lstm_horizon` unroll / tree levels."""
+    nonnegative_values: bool = False
+    """Clip predicted scalar values at 0 (DMC: returns are never negative, Part B §1)."""
     projection_hidden: int = 512
     projection_dim: int = 128
     prediction_hidden: int = 512
@@ -317,7 +319,7 @@ def _cartpole() -> Config:
                           prediction_hidden=128,
                           value_support=SupportConfig("h_spaced", 299.0, 51),
                           reward_support=SupportConfig("h_spaced", 2.0, 51)),
-        search=SearchConfig(num_simulations=8),
+        search=SearchConfig(num_simulations=8, num_top_actions=2),
         replay=ReplayConfig(),
         optim=OptimConfig(optimizer="adam", lr=1e-3, weight_decay=2e-5, warmup_steps=200,
                           batch_size=64, discount=0.997, consistency_coeff=2.0,
@@ -358,7 +360,7 @@ def _dmc_state() -> Config:
         preset="dmc_state",
         env=EnvConfig(suite="dmc", name="hopper-hop"),
         model=ModelConfig(encoder="state", latent_dim=128, hidden_dim=256, num_blocks=2,
-                          action_embedding_dim=64, reward_hidden=(256, 256),
+                          action_embedding_dim=64, nonnegative_values=True, reward_hidden=(256, 256),
                           value_hidden=(256, 256), policy_hidden=(256, 256),
                           projection_hidden=512, projection_dim=128, prediction_hidden=512,
                           value_support=SupportConfig("h_spaced", 299.0, 51),
@@ -381,8 +383,8 @@ def _dmc_image() -> Config:
         env=EnvConfig(suite="dmc", name="hopper-hop", pixels=True, image_size=96),
         model=ModelConfig(encoder="image", channels=64, head_channels=16, num_blocks=1,
                           action_embedding_dim=16, reward_hidden=(32,), value_hidden=(32,),
-                          policy_hidden=(64,), projection_hidden=1024, projection_dim=1024,
-                          prediction_hidden=256,
+                          policy_hidden=(64,), nonnegative_values=True, projection_hidden=1024,
+                          projection_dim=1024, prediction_hidden=256,
                           value_support=SupportConfig("h_spaced", 299.0, 51),
                           reward_support=SupportConfig("h_spaced", 2.0, 51)),
         search=SearchConfig(num_simulations=32),

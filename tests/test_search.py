@@ -1,0 +1,202 @@
+"""The Gumbel search against answers computed by hand (ezv2-algorithm.md Part B §3)."""
+
+import numpy as np
+import pytest
+import torch
+
+from ezv2_lite.config import override, preset
+from ezv2_lite.search import search, search_budget
+from ezv2_lite.search import gumbel
+from ezv2_lite.search.sampling import sample_root_actions
+from toy_models import BanditModel, ChainPrefixModel
+
+
+def config(simulations, top=None, discount=0.9, **search_kw):
+    return override(preset("cartpole"), optim=dict(discount=discount),
+                    search=dict(num_simulations=simulations, num_top_actions=top, **search_kw))
+
+
+OBS1 = np.zeros((1, 1), np.float32)
+
+
+# ---------------------------------------------------------------- schedule and budgets
+
+
+@pytest.mark.parametrize("n, m, expected", [
+    (32, 16, [(16, 8), (24, 4), (32, 2)]),     # DMC
+    (16, 8, [(8, 4), (12, 2), (16, 1)]),       # Atari, 18 actions
+    (16, 4, [(8, 2), (16, 1)]),                # Atari, 4 to 15 actions
+    (4, 2, [(4, 1)]),                          # Atari, fewer than 4 actions
+])
+def test_halving_schedule_matches_the_released_search(n, m, expected):
+    assert gumbel.halving_schedule(n, m) == expected
+
+
+def test_atari_budget_rule():
+    cfg = preset("atari").search
+    spec = lambda n: BanditModel(rewards=[0.0] * n).spec
+    assert search_budget(cfg, spec(18)) == (16, 8)
+    assert search_budget(cfg, spec(6)) == (16, 4)
+    assert search_budget(cfg, spec(3)) == (4, 2)
+    assert search_budget(preset("dmc_state").search, BanditModel(action_dim=2, reward_fn=None).spec) == (32, 16)
+
+
+def test_sequential_halving_keeps_best_half_with_1_1_2_visits():
+    rng = np.random.default_rng(0)
+    rewards = rng.uniform(0, 1, 16)
+    model = BanditModel(rewards=rewards)
+    result = search(model, OBS1, config(32, 16), "act", rng, trace_root=0)
+    visits = np.sort(result.visit_counts[0])[::-1]
+    np.testing.assert_array_equal(visits, [4] * 4 + [2] * 4 + [1] * 8)
+    survivors = [c for _, c in result.trace.candidates]
+    assert [len(c) for c in survivors] == [16, 8, 4, 2]
+    # By hand: every arm was visited, so Q = reward (values are 0); the tree's min-max range is
+    # that of the rewards; sigma = (50 + 4) * 0.1 * q_hat; the pick is argmax g + sigma.
+    q_hat = (rewards - rewards.min()) / (rewards.max() - rewards.min())
+    score = result.trace.root_gumbel + 5.4 * q_hat
+    assert result.action[0] == max(survivors[-1], key=lambda a: score[a])
+    for (_, before), (_, after) in zip(result.trace.candidates, result.trace.candidates[1:]):
+        assert sorted(after) == sorted(sorted(before, key=lambda a: -score[a])[:len(after)])
+
+
+# ---------------------------------------------------------------- bandits with known rewards
+
+
+def test_search_without_noise_picks_the_best_arm():
+    rewards = [0.1, 0.7, 0.3, 0.5]
+    model = BanditModel(rewards=rewards)
+    result = search(model, OBS1, config(16, 4), "evaluate", np.random.default_rng(0))
+    assert result.action[0] == 1
+    assert np.argmax(result.improved_policy[0]) == 1
+
+
+@pytest.mark.parametrize("q_transform", ["ezv2", "gumbel_muzero"])
+def test_search_without_noise_picks_the_best_arm_among_the_considered_ones(q_transform):
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        rewards = rng.uniform(-1, 1, 8)
+        model = BanditModel(rewards=rewards)  # uniform prior: the first 4 slots are considered
+        result = search(model, OBS1, config(16, 4, q_transform=q_transform), "evaluate", rng)
+        assert result.action[0] == np.argmax(rewards[:4])
+
+
+def test_with_gumbel_noise_the_pick_is_argmax_of_g_plus_logits_plus_sigma_computed_by_hand():
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        rewards, logits = rng.uniform(-1, 1, 8), rng.normal(0, 1, 8)
+        model = BanditModel(rewards=rewards, prior_logits=logits)
+        result = search(model, OBS1, config(16, 4), "act", rng, trace_root=0)
+        trace = result.trace
+        considered = trace.candidates[0][1]
+        g = trace.root_gumbel
+        assert considered == sorted(range(8), key=lambda a: -(g[a] + logits[a]))[:4]
+        # Halving after 8 simulations (2 visits each) keeps 2, after 16 (6 visits each) keeps 1.
+        r = rewards[considered]
+        q_hat = (rewards - r.min()) / (r.max() - r.min())
+        score = lambda max_visits: g + logits + (50 + max_visits) * 0.1 * q_hat
+        two = sorted(considered, key=lambda a: -score(2)[a])[:2]
+        assert sorted(trace.candidates[1][1]) == sorted(two)
+        assert result.action[0] == max(two, key=lambda a: score(6)[a])
+
+
+def test_improved_policy_has_at_least_the_prior_expected_q_over_100_bandits():
+    rng = np.random.default_rng(2)
+    gains = []
+    for _ in range(100):
+        n = int(rng.integers(2, 10))
+        rewards, logits = rng.normal(0, 1, n), rng.normal(0, 2, n)
+        model = BanditModel(rewards=rewards, prior_logits=logits)
+        result = search(model, OBS1, config(4 * n, n), "act", rng)
+        assert (result.visit_counts[0] > 0).all()  # every arm's Q is known exactly
+        prior = np.exp(logits - logits.max())
+        prior /= prior.sum()
+        gains.append(result.improved_policy[0] @ rewards - prior @ rewards)
+    assert min(gains) >= -1e-9
+    assert np.mean(gains) > 0.1
+
+
+def test_root_value_is_the_mean_of_the_initial_value_and_backed_up_returns():
+    # Two arms, one simulation each: returns r_a + gamma * v.
+    model = BanditModel(rewards=[1.0, 3.0], value=2.0, root_value=0.5)
+    result = search(model, OBS1, config(2, 2, discount=0.9), "evaluate", np.random.default_rng(0))
+    expected = (0.5 + (1.0 + 0.9 * 2.0) + (3.0 + 0.9 * 2.0)) / 3
+    assert result.root_value[0] == pytest.approx(expected)
+    assert result.network_value[0] == pytest.approx(0.5)
+
+
+def test_root_value_of_a_deeper_tree_computed_by_hand():
+    # One action, so the search builds a chain: sim 1 reaches depth 1, sim 2 depth 2, sim 3 depth 3.
+    # Rewards 1 at every step after the first (deep_reward), value 0.5 at every leaf, gamma 0.5.
+    model = BanditModel(rewards=[2.0], value=0.5, root_value=1.0, deep_reward=1.0)
+    result = search(model, OBS1, config(3, 1, discount=0.5), "evaluate", np.random.default_rng(0))
+    g1 = 2.0 + 0.5 * 0.5                        # r1 + g v
+    g2 = 2.0 + 0.5 * (1.0 + 0.5 * 0.5)          # r1 + g (r2 + g v)
+    g3 = 2.0 + 0.5 * (1.0 + 0.5 * (1.0 + 0.5 * 0.5))
+    assert result.root_value[0] == pytest.approx((1.0 + g1 + g2 + g3) / 4)
+
+
+def test_value_prefix_rewards_reset_at_depth_multiples_of_five():
+    true_rewards = np.arange(1.0, 13.0)           # reward d at depth d
+    model = ChainPrefixModel(true_rewards)
+    result = search(model, OBS1, config(12, 1), "evaluate", np.random.default_rng(0), trace_root=0)
+    trace = result.trace
+    depth_of = {int(d): i for i, d in enumerate(trace.depth)}
+    recovered = [trace.reward[depth_of[d]] for d in range(1, 13)]
+    np.testing.assert_allclose(recovered, true_rewards)
+
+
+def test_same_seed_same_search():
+    rewards = np.linspace(0, 1, 6)
+    runs = [search(BanditModel(rewards=rewards), np.zeros((5, 1), np.float32), config(8, 4), "act",
+                   np.random.default_rng(3)) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].action, runs[1].action)
+    np.testing.assert_array_equal(runs[0].improved_policy, runs[1].improved_policy)
+
+
+# ---------------------------------------------------------------- continuous
+
+
+def continuous_model(dim=2, target=0.5):
+    return BanditModel(action_dim=dim, reward_fn=lambda a: -((a - target) ** 2).sum(-1),
+                       mu=0.0, sigma=0.3)
+
+
+def test_root_samples_come_4_from_the_policy_and_12_widened_in_act_and_16_from_the_policy_in_evaluate():
+    cfg = preset("dmc_state").search
+    batch, dim = 4000, 1
+    mu, sigma = torch.full((batch, dim), 0.2), torch.full((batch, dim), 0.15)
+    rng = np.random.default_rng(0)
+    act = sample_root_actions(mu, sigma, cfg, "act", rng).numpy()
+    evaluate = sample_root_actions(mu, sigma, cfg, "evaluate", rng).numpy()
+    assert act.shape == (batch, 16, dim) and np.abs(act).max() <= 0.999
+    pre_tanh = np.arctanh(act[..., 0])
+    assert pre_tanh[:, :4].mean() == pytest.approx(0.2, abs=0.01)
+    assert pre_tanh[:, :4].std() == pytest.approx(0.15, rel=0.05)
+    assert pre_tanh[:, 4:].std() == pytest.approx(0.45, rel=0.05)   # 3 x sigma
+    assert np.arctanh(evaluate[..., 0]).std() == pytest.approx(0.15, rel=0.05)
+
+
+def test_continuous_search_expands_two_children_below_the_root_and_picks_a_sampled_action():
+    model = continuous_model()
+    cfg = override(preset("dmc_state"), optim=dict(discount=0.9))
+    rng = np.random.default_rng(0)
+    result = search(model, np.zeros((3, 1), np.float32), cfg, "act", rng, trace_root=1)
+    assert result.sampled_actions.shape == (3, 16, 2)
+    assert result.improved_policy.shape == (3, 16)
+    for b in range(3):
+        assert any(np.array_equal(result.action[b], a) for a in result.sampled_actions[b])
+    trace = result.trace
+    for node in range(1, len(trace.parent)):
+        children = np.flatnonzero(trace.parent == node)
+        assert len(children) <= 2 and set(trace.slot[children]) <= {0, 1}
+    # The chosen action is the best sampled one among the final survivors.
+    survivors = trace.candidates[-1][1]
+    rewards = -((trace.root_actions - 0.5) ** 2).sum(-1)
+    assert result.action_slot[1] == max(survivors, key=lambda a: rewards[a])
+
+
+def test_continuous_roots_have_uniform_priors_and_no_noise_by_default():
+    model = continuous_model()
+    result = search(model, OBS1, preset("dmc_state"), "act", np.random.default_rng(0), trace_root=0)
+    np.testing.assert_allclose(result.trace.root_prior, np.full(16, 1 / 16))
+    assert not result.trace.root_gumbel.any()
