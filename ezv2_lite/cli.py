@@ -24,6 +24,7 @@ USAGE = """usage: ezv2-lite COMMAND [OPTIONS]
 
 commands:
   check-env   build an environment, print its spec, run a random policy, print steps/s
+  bench       speed benchmarks: `ezv2-lite bench search` (JSON under benchmarks/results/)
 
 Run `ezv2-lite COMMAND --help` for a command's options."""
 
@@ -107,8 +108,22 @@ def check_env(args: list[str]) -> None:
         print(f"  no episode finished in {opts.steps} steps (current return {episode_return:.2f})")
 
 
+# ----------------------------------------------------------------------- bench
+
+
+def bench(args: list[str]) -> None:
+    from . import bench as benchmarks
+
+    kinds = {"search": (benchmarks.SearchBenchArgs, benchmarks.bench_search)}
+    if not args or args[0] not in kinds:
+        raise ValueError(f"usage: ezv2-lite bench {{{'|'.join(kinds)}}} [options]")
+    cls, run = kinds[args[0]]
+    run(tyro.cli(cls, args=args[1:], prog=f"ezv2-lite bench {args[0]}"))
+
+
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "check-env": check_env,
+    "bench": bench,
 }
 
 

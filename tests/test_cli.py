@@ -52,3 +52,21 @@ def test_bad_input_is_a_one_line_error_with_exit_status_2(args, message):
 def test_help_lists_the_commands(capsys):
     main([])
     assert "check-env" in capsys.readouterr().out
+
+
+def test_bench_search_writes_medians_to_json(tmp_path, capsys):
+    out = tmp_path / "search.json"
+    main(["bench", "search", "--presets", "cartpole", "--batches", "1", "3", "--repeats", "2",
+          "--out", str(out)])
+    import json
+
+    data = json.loads(out.read_text())
+    runs = data["presets"]["cartpole"]["batches"]
+    assert set(runs) == {"1", "3"} and len(runs["3"]["runs_ms"]) == 2
+    assert runs["1"]["median_ms"] > 0 and data["machine"]["torch_threads"] == 1
+    assert "search cartpole" in capsys.readouterr().out
+
+
+def test_bench_needs_a_known_kind():
+    result = run_cli("bench", "nothing")
+    assert result.returncode == 2 and "usage: ezv2-lite bench {search}" in result.stderr

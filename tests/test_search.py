@@ -8,7 +8,7 @@ from ezv2_lite.config import override, preset
 from ezv2_lite.search import search, search_budget
 from ezv2_lite.search import gumbel
 from ezv2_lite.search.sampling import sample_root_actions
-from toy_models import BanditModel, ChainPrefixModel
+from ezv2_lite.model.toy import BanditModel, ChainPrefixModel
 
 
 def config(simulations, top=None, discount=0.9, **search_kw):

@@ -107,5 +107,5 @@ def make_dmc(cfg: EnvConfig, mode: str) -> gym.Env:
     env = gym.wrappers.TimeLimit(env, limit)
     low, high = env.action_space.low, env.action_space.high
     if not (np.all(low == -1) and np.all(high == 1)):
-        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+        env = gym.wrappers.RescaleAction(env, np.float32(-1), np.float32(1))
     return StackFrames(env, cfg.frame_stack)

@@ -57,7 +57,7 @@ def make_gym(cfg: EnvConfig, mode: str) -> gym.Env:
     if isinstance(env.action_space, gym.spaces.Box):
         low, high = env.action_space.low, env.action_space.high
         if not (np.all(low == -1) and np.all(high == 1)):
-            env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+            env = gym.wrappers.RescaleAction(env, np.float32(-1), np.float32(1))
     if not _is_image(env.observation_space) and len(env.observation_space.shape) != 1:
         env = gym.wrappers.FlattenObservation(env)
     return StackFrames(env, cfg.frame_stack)

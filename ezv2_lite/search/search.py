@@ -150,19 +150,17 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
         # 1. select: root candidate with the fewest visits, then the interior rule
         slot = gumbel.root_choice(candidates, tree.child_visits[:, 0])
         node = roots.copy()
-        path = [0]
+        path = [(b_all, roots)]  # per depth: (which roots are still descending, their node)
         while True:
             child = tree.children[b_all, node, slot]
             moving = child >= 0
             if not moving.any():
                 break
-            bi = b_all[moving]
-            node[moving] = child[moving]
-            _, _, pi_prime, child_visits, valid = tree.scores(bi, node[moving])
-            slot[moving] = gumbel.interior_choice(pi_prime, child_visits, tree.visits[bi, node[moving]],
-                                                  valid)
-            if tracing and moving[trace_root]:
-                path.append(int(node[trace_root]))
+            bi, nodes = b_all[moving], child[moving]
+            node[moving] = nodes
+            path.append((bi, nodes))
+            _, _, pi_prime, child_visits, valid = tree.scores(bi, nodes)
+            slot[moving] = gumbel.interior_choice(pi_prime, child_visits, tree.visits[bi, nodes], valid)
 
         # 2. expand the leaf below (node, slot) with one recurrent inference for all roots
         parent, parent_dev = node, torch.from_numpy(node).to(device)
@@ -202,7 +200,7 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
             tree.valid[:, sim, :n] = True
 
         # 3. back up the leaf value
-        tree.backup(sim, value)
+        tree.backup(path, sim, value)
 
         # 4. sequential halving on schedule
         if sim in schedule:
@@ -212,7 +210,8 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
             if tracing:
                 history.append((sim, candidates[trace_root].tolist()))
         if tracing:
-            paths.append(path + [sim])
+            paths.append([int(nodes[roots == trace_root][0]) for roots, nodes in path
+                          if (roots == trace_root).any()] + [sim])
             snapshots.append((tree.visits[trace_root].copy(), tree.value_sum[trace_root].copy()))
 
     # ---- outputs

@@ -132,30 +132,31 @@ class Tree:
 
     # ---------------------------------------------------------------- backup
 
-    def backup(self, leaf: int, leaf_value: np.ndarray) -> None:
+    def backup(self, path: list[tuple[np.ndarray, np.ndarray]], leaf: int,
+               leaf_value: np.ndarray) -> None:
         """Back the leaf values [B] up to every root (Part B §3.5 step 4).
 
-        Each node on the path gets the discounted return g of the path below it
-        added to its value sum and one more visit; g <- reward + gamma g on the
-        way up, and every edge's g widens the tree's min-max range.
+        `path[k] = (roots, nodes)`: the node at depth k of the simulated path of
+        each listed root (path[0] lists every root with node 0). The new leaf
+        gets its value; then, walking up, each node gets the discounted return
+        g <- reward(child) + gamma g of the path below it added to its value sum
+        and one more visit, and every such g (the Q of an edge) widens the tree's
+        min-max range.
         """
         b = np.arange(self.batch)
-        node = np.full(self.batch, leaf)
         g = leaf_value.astype(np.float64)
-        active = np.ones(self.batch, bool)
-        while active.any():
-            bi, ni = b[active], node[active]
-            self.value_sum[bi, ni] += g[active]
-            self.visits[bi, ni] += 1
-            parent = self.parent[bi, ni]
-            at_root = parent < 0
-            self.child_visits[bi, parent, self.slot[bi, ni]] += ~at_root
-            g[active] = np.where(at_root, g[active], self.reward[bi, ni] + self.discount * g[active])
-            moving = bi[~at_root]
-            self.q_min[moving] = np.minimum(self.q_min[moving], g[moving])
-            self.q_max[moving] = np.maximum(self.q_max[moving], g[moving])
-            node[active] = np.where(at_root, ni, parent)
-            active[bi[at_root]] = False
+        self.value_sum[b, leaf] += g
+        self.visits[b, leaf] += 1
+        child = np.full(self.batch, leaf)
+        for roots, nodes in reversed(path):
+            below = child[roots]
+            g[roots] = q = self.reward[roots, below] + self.discount * g[roots]
+            self.q_min[roots] = np.minimum(self.q_min[roots], q)
+            self.q_max[roots] = np.maximum(self.q_max[roots], q)
+            self.value_sum[roots, nodes] += q
+            self.visits[roots, nodes] += 1
+            self.child_visits[roots, nodes, self.slot[roots, below]] += 1
+            child[roots] = nodes
 
     # ---------------------------------------------------------------- export
 

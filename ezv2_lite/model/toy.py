@@ -1,4 +1,11 @@
-"""Tiny hand-made models with known rewards and values, for testing the search exactly."""
+"""Hand-made models with known rewards and values, for teaching and testing the search.
+
+They speak the model interface of `networks.EZModel` (initial, recurrent,
+scalar_value, scalar_reward, initial_hidden) but predict exact numbers set by
+hand, so a search over them has answers that can be computed on paper:
+`BanditModel` is a one-step bandit (discrete or continuous), `ChainPrefixModel`
+a one-action chain with a value-prefix "LSTM" that sums rewards.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ezv2_lite.envs import EnvSpec
-from ezv2_lite.model.networks import ModelOutput
+from ..envs import EnvSpec
+from .networks import ModelOutput
 
 
 class BanditModel(nn.Module):

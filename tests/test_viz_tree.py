@@ -1,0 +1,76 @@
+"""The tree drawings on small fixed traces."""
+
+import numpy as np
+import pytest
+
+from ezv2_lite.config import override, preset
+from ezv2_lite.search import search
+from ezv2_lite.search.tree import SearchTrace
+from ezv2_lite.model.toy import BanditModel
+from viz.tree import describe_simulation, root_policy_figure, root_visits, tree_dot, tree_stepper
+
+
+def three_node_trace():
+    """Root with two children: sim 1 expands action 0 (reward 1, value 0.5), sim 2 action 1."""
+    nan = np.nan
+    return SearchTrace(
+        parent=np.array([-1, 0, 0]), slot=np.array([-1, 0, 1]), depth=np.array([0, 1, 1]),
+        prior=np.array([0.0, 0.25, 0.75]), reward=np.array([0.0, 1.0, 0.0]),
+        network_value=np.array([0.2, 0.5, 0.4]),
+        visits=np.array([[1, 0, 0], [2, 1, 0], [3, 1, 1]]),
+        values=np.array([[0.2, nan, nan], [0.85, 0.5, nan], [0.7, 0.5, 0.4]]),
+        paths=[[0, 1], [0, 2]], root_prior=np.array([0.25, 0.75]), root_gumbel=np.zeros(2),
+        root_completed_q=np.array([1.5, 0.4]), improved_policy=np.array([0.9, 0.1]),
+        candidates=[(0, [1, 0]), (2, [0])], chosen_slot=0, discount=1.0)
+
+
+def test_dot_text_of_a_three_node_tree():
+    lines = [line.strip() for line in tree_dot(three_node_trace()).splitlines()]
+    assert r'n0 [label="root\nN 3\nV 0.700" color="#e8710a" penwidth=2]' in lines  # on every path
+    assert r'n1 [label="N 1\nV 0.500\nQ 1.500" color=black fillcolor="#d2e3fc" penwidth=1]' in lines
+    assert r'n2 [label="N 1\nV 0.400\nQ 0.400" color="#e8710a" fillcolor="#e8eaed" penwidth=2]' in lines
+    # The chosen action's edge is green; the latest simulation's path is orange.
+    assert r'n0 -> n1 [label="a=0\np 0.25\nr 1.00" color="#188038" fontcolor="#188038" penwidth=2.5]' in lines
+    assert r'n0 -> n2 [label="a=1\np 0.75" color="#e8710a" fontcolor="#e8710a" penwidth=2.5]' in lines
+    assert sum("->" in line for line in lines) == 2
+
+
+def test_earlier_simulations_show_the_tree_as_it_was():
+    dot = tree_dot(three_node_trace(), simulation=1)
+    assert "n2" not in dot and "n0 -> n1" in dot and r'root\nN 2\nV 0.850' in dot
+    # both root children are still candidates after 1 simulation, none is chosen yet
+    assert "#188038" not in dot
+    assert tree_dot(three_node_trace(), simulation=0).count("->") == 0
+    with pytest.raises(ValueError, match="simulation must be in"):
+        tree_dot(three_node_trace(), simulation=3)
+
+
+def test_description_of_a_simulation():
+    trace = three_node_trace()
+    assert describe_simulation(trace, 2) == ("simulation 2: root → a=1; candidates [0]; "
+                                             "chosen root action: slot 0")
+    assert root_visits(trace).tolist() == [1, 1]
+
+
+def test_stepper_redraws_when_the_slider_moves():
+    widget = tree_stepper(three_node_trace())
+    slider, caption, drawing = widget.children
+    assert slider.max == 2 and slider.value == 2
+    full = drawing.value
+    assert full.lstrip().startswith("<?xml") or "<svg" in full
+    slider.value = 1
+    assert drawing.value != full and "simulation 1" in caption.value
+    assert drawing.value.count("<g id=\"node") == 2
+
+
+def test_a_real_search_trace_draws_every_node():
+    model = BanditModel(rewards=[0.1, 0.9, 0.5, 0.2])
+    cfg = override(preset("cartpole"), search=dict(num_simulations=6, num_top_actions=4))
+    trace = search(model, np.zeros((1, 1), np.float32), cfg, "act", np.random.default_rng(0),
+                   trace_root=0).trace
+    dot = tree_dot(trace)
+    assert dot.count("->") == 6
+    fig = root_policy_figure(trace)
+    assert [bar.name.split()[0] for bar in fig.data] == ["prior", "improved", "visit"]
+    np.testing.assert_allclose(fig.data[0].y, np.full(4, 0.25))
+    assert abs(sum(fig.data[2].y) - 1) < 1e-9

@@ -1,0 +1,138 @@
+"""Draw a search tree as it grew: graphviz graphs and an ipywidgets stepper.
+
+    trace = search(model, obs, config, "act", rng, trace_root=0).trace
+    tree_graph(trace)                 # the whole search (a graphviz.Digraph; shows as SVG)
+    tree_graph(trace, simulation=5)   # the tree after 5 simulations
+    tree_stepper(trace)               # a slider over simulations that redraws the tree
+
+Nodes show their visit count N, mean value V and the Q of the edge into them
+(reward + discount * V). Edges show the action and its prior probability (and
+the predicted reward when it is not zero). The path of the latest simulation is
+orange; root children still in the sequential-halving race are blue, those
+halved away grey; after the last simulation the chosen action's edge is green.
+"""
+
+from __future__ import annotations
+
+import graphviz
+import numpy as np
+
+from ezv2_lite.search.tree import SearchTrace
+
+PATH, CHOSEN, ALIVE, DROPPED = "#e8710a", "#188038", "#d2e3fc", "#e8eaed"
+
+
+def _action_label(trace: SearchTrace, node: int) -> str:
+    if trace.action_vectors is not None:
+        vector = trace.action_vectors[node]
+        shown = ", ".join(f"{x:+.2f}" for x in vector[:3])
+        return f"[{shown}{', …' if len(vector) > 3 else ''}]"
+    slot = int(trace.slot[node])
+    return trace.action_names[slot] if trace.action_names else f"a={slot}"
+
+
+def candidates_at(trace: SearchTrace, simulation: int) -> list[int]:
+    """Root slots still in the race after `simulation` simulations."""
+    alive = trace.candidates[0][1]
+    for after, slots in trace.candidates:
+        if after <= simulation:
+            alive = slots
+    return alive
+
+
+def tree_graph(trace: SearchTrace, simulation: int | None = None) -> graphviz.Digraph:
+    """The tree after `simulation` simulations (default: all) as a graphviz graph."""
+    s = trace.num_simulations if simulation is None else int(simulation)
+    if not 0 <= s <= trace.num_simulations:
+        raise ValueError(f"simulation must be in [0, {trace.num_simulations}] (got {simulation})")
+    visits, values, q = trace.visits[s], trace.values[s], trace.q(s)
+    path = set(trace.paths[s - 1]) if s > 0 else set()
+    alive = set(candidates_at(trace, s))
+    final = s == trace.num_simulations
+    graph = graphviz.Digraph(graph_attr={"rankdir": "TB", "nodesep": "0.15", "ranksep": "0.35"},
+                             node_attr={"shape": "box", "style": "rounded,filled", "fontsize": "10",
+                                        "fontname": "Helvetica", "fillcolor": "white"},
+                             edge_attr={"fontsize": "9", "fontname": "Helvetica"})
+    graph.node("n0", f"root\\nN {visits[0]}\\nV {values[0]:.3f}",
+               color=PATH if 0 in path else "black", penwidth="2" if 0 in path else "1")
+    for node in range(1, s + 1):
+        parent = int(trace.parent[node])
+        on_path = node in path
+        fill = "white"
+        if parent == 0:
+            fill = ALIVE if int(trace.slot[node]) in alive else DROPPED
+        label = f"N {visits[node]}\\nV {values[node]:.3f}\\nQ {q[node]:.3f}"
+        graph.node(f"n{node}", label, fillcolor=fill, color=PATH if on_path else "black",
+                   penwidth="2" if on_path else "1")
+        edge = f"{_action_label(trace, node)}\\np {trace.prior[node]:.2f}"
+        if abs(trace.reward[node]) > 5e-4:
+            edge += f"\\nr {trace.reward[node]:.2f}"
+        chosen = final and parent == 0 and int(trace.slot[node]) == trace.chosen_slot
+        color = CHOSEN if chosen else PATH if on_path else "black"
+        graph.edge(f"n{parent}", f"n{node}", edge, color=color, fontcolor=color,
+                   penwidth="2.5" if chosen or on_path else "1")
+    return graph
+
+
+def tree_dot(trace: SearchTrace, simulation: int | None = None) -> str:
+    """The DOT text of `tree_graph` (what tests and other tools read)."""
+    return tree_graph(trace, simulation).source
+
+
+def describe_simulation(trace: SearchTrace, simulation: int) -> str:
+    """One line about simulation s: the path it took and the candidates left."""
+    if simulation == 0:
+        return f"before the first simulation: root candidates {trace.candidates[0][1]}"
+    path = " → ".join("root" if n == 0 else _action_label(trace, n) for n in trace.paths[simulation - 1])
+    alive = candidates_at(trace, simulation)
+    text = f"simulation {simulation}: {path}; candidates {alive}"
+    if simulation == trace.num_simulations:
+        text += f"; chosen root action: slot {trace.chosen_slot}"
+    return text
+
+
+def tree_stepper(trace: SearchTrace):
+    """An ipywidgets slider over simulations that redraws the tree as it grew."""
+    import ipywidgets as widgets
+
+    slider = widgets.IntSlider(value=trace.num_simulations, min=0, max=trace.num_simulations,
+                               description="simulation", continuous_update=False,
+                               layout=widgets.Layout(width="60%"))
+    caption = widgets.HTML()
+    drawing = widgets.HTML(layout=widgets.Layout(overflow="auto"))
+
+    def redraw(change=None) -> None:
+        s = slider.value
+        caption.value = f"<code>{describe_simulation(trace, s)}</code>"
+        drawing.value = tree_graph(trace, s).pipe(format="svg").decode()
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, caption, drawing])
+
+
+def root_visits(trace: SearchTrace, simulation: int | None = None) -> np.ndarray:
+    """[C] visit count of each root child slot after `simulation` simulations (default: all)."""
+    s = trace.num_simulations if simulation is None else simulation
+    counts = np.zeros(len(trace.root_prior), np.int64)
+    for node in np.flatnonzero(trace.parent == 0):
+        counts[trace.slot[node]] = trace.visits[s][node]
+    return counts
+
+
+def root_policy_figure(trace: SearchTrace, action_names: list[str] | None = None):
+    """A plotly bar chart of the root: prior policy, improved policy and visit share per action."""
+    import plotly.graph_objects as go
+
+    names = action_names or trace.action_names or [f"a={i}" for i in range(len(trace.root_prior))]
+    visits = root_visits(trace)
+    fig = go.Figure([
+        go.Bar(name="prior π", x=names, y=trace.root_prior),
+        go.Bar(name="improved π′ = softmax(logits + σ(q̂))", x=names, y=trace.improved_policy),
+        go.Bar(name="visit share", x=names, y=visits / max(visits.sum(), 1)),
+    ])
+    chosen = names[trace.chosen_slot]
+    fig.update_layout(barmode="group", height=320, margin=dict(l=40, r=10, t=50, b=40),
+                      title=f"root policy before and after the search (chosen: {chosen})",
+                      yaxis_title="probability")
+    return fig
