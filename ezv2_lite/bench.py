@@ -1,6 +1,11 @@
 """Benchmarks behind `ezv2-lite bench ...`; results are JSON files under benchmarks/results/.
 
     ezv2-lite bench search [--presets dmc_state atari] [--batches 1 4 256 1536] [--repeats 5]
+    ezv2-lite bench learner [--presets dmc_state cartpole] [--repeats 5]
+
+`learner` times whole learner steps (sample, reanalyse with the target model,
+update) on a replay filled by a random policy in the preset's real environment
+(DMC walker-walk from state for `dmc_state`).
 
 `search` times one call of the batched search (after the roots' representation
 pass, which the caller has anyway) on networks of the preset's full size with
@@ -58,11 +63,39 @@ class SearchBenchArgs:
     seed: int = 0
 
 
+def _write(results: dict, out: str, log) -> dict:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {path}")
+    return results
+
+
 def machine_info(threads: int) -> dict:
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": threads, "device": "cpu",
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+@torch.no_grad()
+def _inference_ms(model, root, simulations: int, repeats: int) -> float:
+    """Median time of the search's network work alone: `simulations` recurrent inferences
+    of the whole batch with their scalar decoding (what the tree code adds is the rest)."""
+    batch = root.latent.shape[0]
+    spec = model.spec
+    action = (torch.zeros(batch, dtype=torch.long) if spec.is_discrete
+              else torch.zeros(batch, spec.action_dim))
+    hidden = model.initial_hidden(batch, root.latent.device)
+    times = []
+    for call in range(repeats + 1):
+        started = time.perf_counter()
+        for _ in range(simulations):
+            out = model.recurrent(root.latent, action, hidden)
+            model.scalar_value(out.value_logits), model.scalar_reward(out.reward_logits)
+        if call:
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 def bench_search(args: SearchBenchArgs, log=print) -> dict:
@@ -71,7 +104,8 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
     torch.manual_seed(args.seed)
     results = {"benchmark": "search", "machine": machine_info(args.threads),
                "method": f"median of {args.repeats} calls after 1 warm-up; search call only "
-                         "(roots' initial inference excluded); random weights",
+                         "(roots' initial inference excluded); random weights; inference_ms: "
+                         "the same number of recurrent inferences alone (the search's network work)",
                "presets": {}}
     for name in args.presets:
         if name not in BENCH_SPECS:
@@ -99,13 +133,75 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                 if call:  # the first call warms up
                     times.append((time.perf_counter() - started) * 1000)
             median = statistics.median(times)
+            inference = _inference_ms(model, root, simulations, args.repeats)
             entry["batches"][str(batch)] = {"median_ms": round(median, 2),
-                                            "runs_ms": [round(t, 2) for t in times]}
+                                            "runs_ms": [round(t, 2) for t in times],
+                                            "inference_ms": round(inference, 2)}
             log(f"search {name:10s} batch {batch:5d}: {median:9.1f} ms "
-                f"(runs {', '.join(f'{t:.0f}' for t in times)})")
+                f"(runs {', '.join(f'{t:.0f}' for t in times)}); "
+                f"of which network inference {inference:.1f} ms")
         results["presets"][name] = entry
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"wrote {out}")
-    return results
+    return _write(results, args.out, log)
+
+
+# ---------------------------------------------------------------------------- learner
+
+LEARNER_TASKS = {"dmc_state": "walker-walk", "cartpole": "CartPole-v1"}
+
+
+@dataclass
+class LearnerBenchArgs:
+    """Time learner steps including reanalysis."""
+
+    presets: tuple[str, ...] = ("dmc_state", "cartpole")
+    repeats: int = 5
+    """Timed learner steps per preset (after one warm-up step); the median is reported."""
+    transitions: int = 3000
+    """Random-policy transitions in the replay before timing."""
+    threads: int = 1
+    out: str = "benchmarks/results/learner.json"
+    seed: int = 0
+
+
+def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
+    """Run the learner benchmark, write `args.out`, return the results."""
+    from .config import override
+    from .learner import Learner
+    from .replay import random_policy_replay
+    from .targets import reanalyze
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    results = {"benchmark": "learner", "machine": machine_info(args.threads),
+               "method": f"median of {args.repeats} learner steps after 1 warm-up; each step = "
+                         "sample + reanalyze (TD bootstrap inference, search over B*(U+1) roots "
+                         "with the target model) + update", "presets": {}}
+    for name in args.presets:
+        if name not in LEARNER_TASKS:
+            raise ValueError(f"no learner benchmark for preset {name!r}; choose from {', '.join(LEARNER_TASKS)}")
+        config = override(preset(name), env=dict(name=LEARNER_TASKS[name]))
+        config = config.resolved()
+        replay, spec = random_policy_replay(config, args.transitions, args.seed)
+        learner = Learner(build_model(config, spec), config, torch.device("cpu"))
+        rng = np.random.default_rng(args.seed)
+        stages = {"sample": [], "reanalyze": [], "update": [], "total": []}
+        for call in range(args.repeats + 1):
+            t0 = time.perf_counter()
+            batch = replay.sample(config.optim.batch_size)
+            t1 = time.perf_counter()
+            targets = reanalyze(replay, batch, learner.target.model, config, 0, rng)
+            t2 = time.perf_counter()
+            learner.update(batch, targets)
+            t3 = time.perf_counter()
+            if call:
+                for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                    stages[key].append(value * 1000)
+        medians = {key: round(statistics.median(v), 1) for key, v in stages.items()}
+        results["presets"][name] = {
+            "task": LEARNER_TASKS[name], "batch_size": config.optim.batch_size,
+            "unroll_steps": config.optim.unroll_steps, "search_roots": config.optim.batch_size * (config.optim.unroll_steps + 1),
+            "simulations": search_budget(config.search, spec)[0], "median_ms": medians,
+            "runs_ms": {key: [round(x, 1) for x in v] for key, v in stages.items()}}
+        log(f"learner {name:10s}: {medians['total']:8.1f} ms per step (sample {medians['sample']:.1f}, "
+            f"reanalyze {medians['reanalyze']:.1f}, update {medians['update']:.1f})")
+    return _write(results, args.out, log)

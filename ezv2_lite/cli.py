@@ -18,33 +18,53 @@ from typing import Callable, Literal
 import numpy as np
 import tyro
 
-from .config import Config, ConfigError, EnvConfig, preset, validate
+from .config import Config, ConfigError, EnvConfig, override, preset, validate
 
 USAGE = """usage: ezv2-lite COMMAND [OPTIONS]
 
 commands:
+  train       train an agent: --preset NAME [overrides] [--total-env-steps N] [--seed S]
+              [--run-dir DIR], or continue one: --resume RUN_DIR
+  eval        evaluate a run's latest checkpoint: RUN_DIR [--episodes N]
+  report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR
   check-env   build an environment, print its spec, run a random policy, print steps/s
-  bench       speed benchmarks: `ezv2-lite bench search` (JSON under benchmarks/results/)
+  bench       speed benchmarks: `ezv2-lite bench search|learner` (JSON under benchmarks/results/)
 
 Run `ezv2-lite COMMAND --help` for a command's options."""
 
 
-def _split_preset(args: list[str]) -> tuple[Config, list[str]]:
-    """Take `--preset NAME` (or `--preset=NAME`) out of `args`; return its Config and the rest."""
-    rest, name = [], None
+def _take_option(args: list[str], flag: str) -> tuple[str | None, list[str]]:
+    """Remove `flag VALUE` (or `flag=VALUE`) from args; return VALUE (None if absent) and the rest."""
+    rest, value = [], None
     i = 0
     while i < len(args):
-        if args[i] == "--preset":
+        if args[i] == flag:
             if i + 1 >= len(args):
-                raise ConfigError("--preset needs a name")
-            name, i = args[i + 1], i + 2
+                raise ConfigError(f"{flag} needs a value")
+            value, i = args[i + 1], i + 2
             continue
-        if args[i].startswith("--preset="):
-            name = args[i].split("=", 1)[1]
+        if args[i].startswith(flag + "="):
+            value = args[i].split("=", 1)[1]
         else:
             rest.append(args[i])
         i += 1
+    return value, rest
+
+
+def _split_preset(args: list[str]) -> tuple[Config, list[str]]:
+    """Take `--preset NAME` out of `args`; return its Config (default: Config()) and the rest."""
+    name, rest = _take_option(args, "--preset")
     return (preset(name) if name is not None else Config()), rest
+
+
+def _positive_int(text: str, flag: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{flag} must be a positive integer (got {text!r})") from None
+    if value <= 0:
+        raise ConfigError(f"{flag} must be a positive integer (got {value})")
+    return value
 
 
 def config_from_args(args: list[str], prog: str = "ezv2-lite") -> Config:
@@ -108,13 +128,99 @@ def check_env(args: list[str]) -> None:
         print(f"  no episode finished in {opts.steps} steps (current return {episode_return:.2f})")
 
 
+# ----------------------------------------------------------------------- train
+
+
+def train_command(args: list[str]) -> None:
+    from pathlib import Path
+
+    from .train import train
+
+    resume, args = _take_option(args, "--resume")
+    run_dir, args = _take_option(args, "--run-dir")
+    steps, args = _take_option(args, "--total-env-steps")
+    progress = "--no-progress" not in args
+    args = [a for a in args if a != "--no-progress"]
+    if resume is not None:
+        if args or run_dir is not None:
+            raise ConfigError("--resume continues a run with its own config.json; give only "
+                              "--resume RUN_DIR (and optionally --total-env-steps N)")
+        directory = Path(resume)
+        if steps is not None:
+            _extend_budget(directory, _positive_int(steps, "--total-env-steps"))
+        train(Config(), directory, resume=True, progress=progress)
+        return
+    config = config_from_args(args, prog="ezv2-lite train")
+    if steps is not None:
+        config = override(config, train=dict(total_env_steps=_positive_int(steps, "--total-env-steps")))
+    validate(config)
+    name = config.env.name.replace("/", "_")
+    directory = Path(run_dir) if run_dir else Path("runs") / f"{config.preset}-{name}-seed{config.seed}"
+    print(f"training {config.preset} on {config.env.suite}:{config.env.name} "
+          f"for {config.train.total_env_steps:,} env steps into {directory}")
+    train(config, directory, progress=progress)
+    from .report import summary, write_learning_curve
+
+    print(summary(directory))
+    print(f"learning curve: {write_learning_curve(directory)}")
+
+
+def _extend_budget(run_dir, total_env_steps: int) -> None:
+    """Raise a run's budget before resuming it (its config.json records the new value)."""
+    from .checkpoint import find_checkpoint
+    from .config import from_json, to_json
+
+    find_checkpoint(run_dir)
+    config = from_json((run_dir / "config.json").read_text())
+    updated = override(config, train=dict(total_env_steps=total_env_steps))
+    (run_dir / "config.json").write_text(to_json(updated))
+
+
+def eval_command(args: list[str]) -> None:
+    from pathlib import Path
+
+    import torch
+
+    from .checkpoint import find_checkpoint, load_tensors
+    from .config import from_json
+    from .envs import env_spec, make_env
+    from .evaluate import evaluate
+    from .model import build_model
+
+    episodes, args = _take_option(args, "--episodes")
+    if len(args) != 1:
+        raise ConfigError("usage: ezv2-lite eval RUN_DIR [--episodes N]")
+    run_dir = Path(args[0])
+    path = find_checkpoint(run_dir)
+    config = from_json((run_dir / "config.json").read_text())
+    count = _positive_int(episodes, "--episodes") if episodes else config.train.eval_episodes
+    probe = make_env(config.env, "eval", config.seed)
+    model = build_model(config, env_spec(probe, config.env))
+    probe.close()
+    model.load_state_dict(load_tensors(path, "model"))
+    torch.set_num_threads(1)
+    returns = evaluate(model.eval(), config, count, seed=config.seed + 123_457)
+    print(f"{run_dir}: {count} evaluation episodes, return {returns.mean():.2f} ± {returns.std():.2f} "
+          f"(min {returns.min():.2f}, max {returns.max():.2f})")
+
+
+def report_command(args: list[str]) -> None:
+    from .report import summary, write_learning_curve
+
+    if len(args) != 1:
+        raise ConfigError("usage: ezv2-lite report RUN_DIR")
+    print(summary(args[0]))
+    print(f"learning curve: {write_learning_curve(args[0])}")
+
+
 # ----------------------------------------------------------------------- bench
 
 
 def bench(args: list[str]) -> None:
     from . import bench as benchmarks
 
-    kinds = {"search": (benchmarks.SearchBenchArgs, benchmarks.bench_search)}
+    kinds = {"search": (benchmarks.SearchBenchArgs, benchmarks.bench_search),
+             "learner": (benchmarks.LearnerBenchArgs, benchmarks.bench_learner)}
     if not args or args[0] not in kinds:
         raise ValueError(f"usage: ezv2-lite bench {{{'|'.join(kinds)}}} [options]")
     cls, run = kinds[args[0]]
@@ -122,6 +228,9 @@ def bench(args: list[str]) -> None:
 
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "train": train_command,
+    "eval": eval_command,
+    "report": report_command,
     "check-env": check_env,
     "bench": bench,
 }
@@ -139,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     try:
         COMMANDS[command](rest)
-    except (ConfigError, ValueError) as error:
+    except (ConfigError, ValueError, OSError) as error:
         print(f"ezv2-lite {command}: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 

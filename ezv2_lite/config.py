@@ -275,6 +275,11 @@ class TrainConfig:
     """The acting model is refreshed every this many learner steps."""
     eval_every_env_steps: int = 10_000
     eval_episodes: int = 10
+    torch_threads: int = 1
+    """PyTorch CPU threads (platform notes: raise only after measuring; 2 threads sharing a
+    busy 2-core machine slow down badly)."""
+    log_every_env_steps: int = 1000
+    """A metrics line with the mean losses is written every this many env steps."""
     checkpoint_every_env_steps: int = 20_000
 
 
@@ -327,7 +332,7 @@ def _cartpole() -> Config:
                           target_update_interval=200),
         train=TrainConfig(total_env_steps=10_000, start_transitions=500, offline_train_steps=0,
                           num_envs=4, eval_every_env_steps=1000, eval_episodes=10,
-                          checkpoint_every_env_steps=2000),
+                          log_every_env_steps=200, checkpoint_every_env_steps=2000),
     )
 
 

@@ -69,4 +69,15 @@ def test_bench_search_writes_medians_to_json(tmp_path, capsys):
 
 def test_bench_needs_a_known_kind():
     result = run_cli("bench", "nothing")
-    assert result.returncode == 2 and "usage: ezv2-lite bench {search}" in result.stderr
+    assert result.returncode == 2 and "usage: ezv2-lite bench {search|learner}" in result.stderr
+
+
+def test_bench_learner_writes_stage_medians(tmp_path):
+    out = tmp_path / "learner.json"
+    main(["bench", "learner", "--presets", "cartpole", "--repeats", "2", "--transitions", "300",
+          "--out", str(out)])
+    import json
+
+    entry = json.loads(out.read_text())["presets"]["cartpole"]
+    assert set(entry["median_ms"]) == {"sample", "reanalyze", "update", "total"}
+    assert entry["search_roots"] == 64 * 6 and len(entry["runs_ms"]["total"]) == 2

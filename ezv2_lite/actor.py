@@ -1,0 +1,91 @@
+"""Self-play: N environments stepped together, every action chosen by a search (Part B §6).
+
+Each agent step runs one batched `act`-mode search over the N current
+observations, steps every environment with the chosen actions, and writes the
+transitions to the replay together with the acting model's value of every
+observation (which the replay turns into precalculated priorities). A finished
+episode is closed in the replay (terminal or time limit) and the environment's
+next episode opened at the following step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .config import Config
+from .envs import make_vector_env
+from .model.networks import EZModel
+from .replay import Replay
+from .search import SearchResult, search
+
+
+@dataclass
+class ActorStep:
+    """What one agent step of all environments produced (for logging and observers)."""
+
+    result: SearchResult
+    observations: np.ndarray
+    rewards: np.ndarray
+    finished_returns: list[float] = field(default_factory=list)
+    finished_lengths: list[int] = field(default_factory=list)
+
+
+class Actor:
+    """Self-play over `config.train.num_envs` environments into a replay."""
+
+    def __init__(self, config: Config, replay: Replay, seed: int):
+        self.config, self.replay = config, replay
+        self.num_envs = config.train.num_envs
+        self.envs = make_vector_env(config.env, self.num_envs, "train", seed)
+        self.obs, _ = self.envs.reset()
+        self.rng = np.random.default_rng([seed, 1])
+        self.pending: list[tuple | None] = [None] * self.num_envs
+        self.open = [False] * self.num_envs
+        self.returns = np.zeros(self.num_envs)
+        self.lengths = np.zeros(self.num_envs, np.int64)
+
+    def step(self, model: EZModel, trace: bool = False) -> ActorStep:
+        """One agent step in every environment."""
+        result = search(model, self.obs, self.config, "act", self.rng, trace_root=0 if trace else None)
+        for i in range(self.num_envs):  # the searched observation's value completes the last step
+            value = float(result.network_value[i])
+            if self.pending[i] is not None:
+                self.replay.add(i, *self.pending[i], self.obs[i], value)
+                self.pending[i] = None
+            elif not self.open[i]:
+                self.replay.start_episode(i, self.obs[i], value)
+                self.open[i] = True
+        observations = self.obs
+        next_obs, rewards, terminated, truncated, info = self.envs.step(result.action)
+        raw = np.where(info.get("_raw_reward", np.zeros(self.num_envs, bool)),
+                       info.get("raw_reward", rewards), rewards)
+        self.returns += raw
+        self.lengths += 1
+        step = ActorStep(result, observations, np.asarray(rewards))
+        done = np.flatnonzero(terminated | truncated)
+        if len(done):
+            final = np.stack([info["final_obs"][i] for i in done])
+            device = next(model.parameters()).device
+            with torch.no_grad():
+                out = model.initial(torch.as_tensor(final, device=device))
+                final_values = model.scalar_value(out.value_logits).double().cpu().numpy()
+        for i in range(self.num_envs):
+            transition = (result.action[i], float(rewards[i]), float(raw[i]))
+            if i in done:
+                j = int(np.flatnonzero(done == i)[0])
+                self.replay.add(i, *transition, final[j], float(final_values[j]))
+                self.replay.end_episode(i, terminal=bool(terminated[i]))
+                self.open[i] = False
+                step.finished_returns.append(float(self.returns[i]))
+                step.finished_lengths.append(int(self.lengths[i]))
+                self.returns[i], self.lengths[i] = 0.0, 0
+            else:
+                self.pending[i] = transition
+        self.obs = next_obs
+        return step
+
+    def close(self) -> None:
+        self.envs.close()

@@ -1,0 +1,99 @@
+"""Checkpoints: save and restore a whole run, atomically, with no pickle (DESIGN.md run directory).
+
+    RUN_DIR/checkpoints/latest/
+        model.pt        online model          (torch state dicts, read with weights_only=True)
+        target.pt       lagged target model and its pending snapshot
+        optimizer.pt    optimiser and learning-rate schedule
+        rng.pt          torch's random state
+        replay.npz      every stored transition with its priority (numpy, allow_pickle=False)
+        state.json      counters and NumPy random states
+        COMPLETE        written last: a checkpoint without it is ignored
+
+A new checkpoint is written to `checkpoints/tmp`, then renamed to `latest`
+(the previous one is kept as `previous` until the rename is done), so a run
+killed at any moment leaves at least one complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, incomplete or unreadable; the message says what to do."""
+
+
+def save_checkpoint(run_dir: Path, tensors: dict[str, dict], replay, state: dict[str, Any]) -> Path:
+    """Write a complete checkpoint and make it `latest` atomically."""
+    root = Path(run_dir) / "checkpoints"
+    tmp, latest, previous = root / "tmp", root / "latest", root / "previous"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, value in tensors.items():
+        torch.save(value, tmp / f"{name}.pt")
+    replay.save(tmp / "replay.npz")
+    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    (tmp / "COMPLETE").write_text("ok\n")
+    shutil.rmtree(previous, ignore_errors=True)
+    if latest.exists():
+        latest.rename(previous)
+    tmp.rename(latest)
+    shutil.rmtree(previous, ignore_errors=True)
+    return latest
+
+
+def find_checkpoint(run_dir: Path) -> Path:
+    """The newest complete checkpoint of a run, or a CheckpointError saying why there is none."""
+    root = Path(run_dir) / "checkpoints"
+    for name in ("latest", "previous"):
+        if (root / name / "COMPLETE").exists():
+            return root / name
+    if not Path(run_dir).is_dir():
+        raise CheckpointError(f"{run_dir} is not a directory; give the run directory of an earlier "
+                              "`ezv2-lite train` run")
+    raise CheckpointError(f"{run_dir} holds no complete checkpoint (checkpoints/latest/COMPLETE); "
+                          "nothing to resume: start a new run instead")
+
+
+def load_tensors(path: Path, name: str) -> dict:
+    """A state dict saved by `save_checkpoint`, read without pickle."""
+    try:
+        return torch.load(path / f"{name}.pt", map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated or foreign files
+        raise CheckpointError(f"cannot read checkpoint file {path / (name + '.pt')}: "
+                              f"{type(error).__name__}: {error}") from None
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / "state.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"cannot read {path / 'state.json'}: {error}") from None
+
+
+def load_run(run_dir: str | Path):
+    """A finished or interrupted run, ready to inspect: (config, model, target model, replay).
+
+    The models are in eval mode on the CPU; the replay is the checkpoint's.
+    """
+    from .config import from_json
+    from .envs import env_spec, make_env
+    from .model import build_model
+    from .replay import Replay
+
+    run_dir = Path(run_dir)
+    path = find_checkpoint(run_dir)
+    config = from_json((run_dir / "config.json").read_text())
+    probe = make_env(config.env, "train", config.seed)
+    spec = env_spec(probe, config.env)
+    probe.close()
+    model, target = build_model(config, spec), build_model(config, spec)
+    model.load_state_dict(load_tensors(path, "model"))
+    target.load_state_dict(load_tensors(path, "target"))
+    replay = Replay.load(path / "replay.npz", config, spec)
+    return config, model.eval(), target.eval(), replay

@@ -1,0 +1,203 @@
+"""The learner: losses, optimiser, schedule and the lagged target model (paper §4; Part B §5.1).
+
+For each sampled window the model is unrolled U steps from the first observation:
+
+    s_0 = represent(o_t)                       value, policy heads at s_0
+    s_k = dynamics(s_{k-1}, a_{t+k-1})          reward, value, policy heads at s_k, k = 1..U
+
+and the per-sample loss is (mask_k: action t+k exists; step 0 is never masked)
+
+    L = value_coeff * 0.5 * CE(v_0, z_0) + L_pi(0) - c_H H(pi_0)
+      + sum_k mask_{k-1} [ reward_coeff * CE(r_k, u_k) + value_coeff * 0.5 * CE(v_k, z_k)
+                           + policy_coeff * L_pi(k) - c_H H(pi_k)
+                           + consistency_coeff * (1 - cos(head(proj(s_k)), sg(proj(represent(o_{t+k}))))) ]
+
+with two-hot cross-entropies on the categorical supports, L_pi the discrete
+cross-entropy against the improved policy or the continuous loss (`auto`: the
+K-sample weighted log-likelihood for 1-D actions, the chosen action's
+log-likelihood otherwise), H the entropy bonus (continuous only). Samples are
+weighted by their importance weights; the gradient into every unrolled state is
+halved, the whole gradient scaled by 1/U and clipped to a global norm of 5.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import Config
+from .model.networks import EZModel
+from .model.policy import ACTION_CLIP, squash_params, squashed_log_prob
+from .replay import SampledBatch
+from .targets import Targets
+
+
+def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Identity forward; multiplies the gradient flowing back through x by `scale`."""
+    return x * scale + x.detach() * (1 - scale)
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """-sum target * log_softmax(logits) over the last dimension: [..., C] -> [...]."""
+    return -(target * F.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """1 - cos(a, b) per row, vectors L2-normalised (eps 1e-5): [B, D] -> [B].
+
+    The released code minimises -cos; 1 - cos has the same gradient and keeps every
+    loss term non-negative, so the logged total reads as a distance to zero.
+    """
+    return 1 - (F.normalize(a, dim=-1, eps=1e-5) * F.normalize(b, dim=-1, eps=1e-5)).sum(-1)
+
+
+def make_optimizer(model: torch.nn.Module, config: Config):
+    """SGD with momentum or Adam (with L2 weight decay), and the warm-up + step-decay schedule."""
+    o = config.optim
+    if o.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+
+    def factor(step: int) -> float:
+        if step < o.warmup_steps:
+            return (step + 1) / o.warmup_steps
+        return o.lr_decay_rate ** ((step - o.warmup_steps) // o.lr_decay_steps)
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+class TargetModel:
+    """The lagged model used for reanalysis: every `interval` learner steps it becomes the
+    snapshot taken `interval` steps earlier, so it lags the online model by interval..2 interval."""
+
+    def __init__(self, model: EZModel, interval: int):
+        self.interval = interval
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.snapshot = copy.deepcopy(model.state_dict())
+
+    def step(self, learner_step: int, online: EZModel) -> bool:
+        """Call after learner step `learner_step` (1-based); True when the target changed."""
+        if learner_step % self.interval:
+            return False
+        self.model.load_state_dict(self.snapshot)
+        self.snapshot = copy.deepcopy(online.state_dict())
+        return True
+
+
+@dataclass
+class LossInfo:
+    """Batch means of each loss term (unweighted by coefficients) and the total."""
+
+    total: float
+    value: float
+    reward: float
+    policy: float
+    consistency: float
+    entropy: float
+
+
+def policy_loss(model: EZModel, policy: torch.Tensor, k: int, targets: Targets, config: Config,
+                device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(policy loss [B], entropy [B]) at unroll step k (0..U)."""
+    if model.spec.is_discrete:
+        target = torch.as_tensor(targets.policies[:, k], dtype=torch.float32, device=device)
+        return soft_cross_entropy(policy, target), torch.zeros(len(policy), device=device)
+    mu, sigma = squash_params(policy)
+    mode = config.optim.continuous_policy_loss
+    if mode == "auto":
+        mode = "full" if model.spec.action_dim == 1 else "simple"
+    if mode == "full":  # -sum_k pi'_k log pi(a_k) over the K sampled root actions
+        actions = torch.as_tensor(targets.sampled_actions[:, k], dtype=torch.float32, device=device)
+        weights = torch.as_tensor(targets.policies[:, k], dtype=torch.float32, device=device)
+        log_probs = squashed_log_prob(actions, mu[:, None], sigma[:, None])  # [B, K]
+        loss = -(weights * log_probs).sum(-1)
+    else:  # -log pi(a*) of the action the search chose
+        chosen = torch.as_tensor(targets.chosen_actions[:, k], dtype=torch.float32, device=device)
+        loss = -squashed_log_prob(chosen, mu, sigma)
+    # entropy estimated with 1024 reparameterised samples per state
+    noise = torch.randn(1024, *mu.shape, device=device)
+    samples = torch.tanh(mu + sigma * noise).clamp(-ACTION_CLIP, ACTION_CLIP)
+    entropy = -squashed_log_prob(samples, mu, sigma).mean(0)
+    return loss, entropy
+
+
+def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: Config,
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, LossInfo]:
+    """(loss for backward, V(s_0) predictions [B] for priorities, logged terms)."""
+    o, U = config.optim, config.optim.unroll_steps
+    as_tensor = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32, device=device)
+    obs = torch.as_tensor(batch.observations, device=device)
+    actions = torch.as_tensor(batch.actions, device=device)
+    mask = as_tensor(batch.mask)
+    values = as_tensor(targets.values)
+    rewards = as_tensor(targets.rewards)
+    value_target = model.value_support.encode(values)      # [B, U+1, bins]
+    reward_target = model.reward_support.encode(rewards)   # [B, U, bins]
+    discrete = model.spec.is_discrete
+
+    out = model.initial(obs[:, 0])
+    latent = out.latent
+    value_loss = soft_cross_entropy(out.value_logits, value_target[:, 0])
+    pol, entropy = policy_loss(model, out.policy, 0, targets, config, device)
+    reward_loss = torch.zeros_like(value_loss)
+    consistency = torch.zeros_like(value_loss)
+    policy_total, entropy_total = pol, entropy
+    hidden = model.initial_hidden(len(obs), device)
+    with torch.no_grad():  # consistency targets: projections of the real next observations
+        later = model.represent(obs[:, 1:].flatten(0, 1))
+        target_proj = model.project(later, with_head=False).view(len(obs), U, -1)
+    for k in range(1, U + 1):
+        m = mask[:, k - 1]
+        action = actions[:, k - 1] if discrete else actions[:, k - 1].float()
+        step = model.recurrent(latent, action, hidden)
+        latent, hidden = scale_gradient(step.latent, 0.5), step.hidden
+        if model.value_prefix and k % model.lstm_horizon == 0:
+            hidden = model.initial_hidden(len(obs), device)
+        reward_loss = reward_loss + m * soft_cross_entropy(step.reward_logits, reward_target[:, k - 1])
+        value_loss = value_loss + m * soft_cross_entropy(step.value_logits, value_target[:, k])
+        pol, ent = policy_loss(model, step.policy, k, targets, config, device)
+        policy_total = policy_total + m * pol
+        entropy_total = entropy_total + m * ent
+        consistency = consistency + m * cosine_distance(model.project(step.latent), target_proj[:, k - 1])
+
+    entropy_coeff = 0.0 if discrete else o.entropy_coeff
+    per_sample = (o.value_coeff * 0.5 * value_loss + o.reward_coeff * reward_loss
+                  + o.policy_coeff * policy_total - entropy_coeff * entropy_total
+                  + o.consistency_coeff * consistency)
+    weights = as_tensor(batch.weights)
+    loss = (weights * per_sample).mean()
+    root_value = model.scalar_value(out.value_logits).detach()
+    mean = lambda x: float(x.detach().mean())
+    info = LossInfo(mean(loss), mean(value_loss), mean(reward_loss), mean(policy_total),
+                    mean(consistency), mean(entropy_total))
+    return loss, root_value, info
+
+
+class Learner:
+    """Owns the online model, its optimiser and schedule, and the lagged target model."""
+
+    def __init__(self, model: EZModel, config: Config, device: torch.device):
+        self.model, self.config, self.device = model, config, device
+        self.optimizer, self.scheduler = make_optimizer(model, config)
+        self.target = TargetModel(model, config.optim.target_update_interval)
+        self.steps = 0
+
+    def update(self, batch: SampledBatch, targets: Targets) -> tuple[LossInfo, np.ndarray]:
+        """One gradient step; returns the logged losses and new priorities [B]."""
+        o = self.config.optim
+        self.model.train()
+        loss, root_value, info = compute_loss(self.model, batch, targets, self.config, self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss / o.unroll_steps).backward()  # the whole gradient is scaled by 1/U
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.steps += 1
+        self.target.step(self.steps, self.model)
+        priorities = np.abs(root_value.double().cpu().numpy() - targets.values[:, 0])
+        return info, priorities + self.config.replay.min_priority

@@ -1,0 +1,166 @@
+"""The reanalyze step: learning targets for a sampled batch (paper §4.3-4.4; Part B §4).
+
+Every target is recomputed when a batch is sampled, with the *lagged target
+model* (200-400 learner steps old), for the U+1 positions t..t+U of each window:
+
+    reward_targets           the rewards (or value prefixes) the model should predict
+    td_value_targets         n-step TD: sum gamma^i r + gamma^n V_target(o_{t+n}),
+                             stopping only at true terminals (Part A §2)
+    search_targets           a fresh search from every position: its root value is the
+                             search-based value estimate (SVE), its improved policy the
+                             policy target (continuous: also the K sampled actions and the
+                             chosen one)
+    mixed_value_targets      the paper's mixed value target: TD for fresh data, SVE for
+                             stale data, once training is past a threshold
+
+`reanalyze` runs them all and returns a `Targets`. Shapes: B windows, U unroll
+steps, C = |A| (discrete) or K sampled actions (continuous).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import Config
+from .model.networks import EZModel
+from .replay import Replay, SampledBatch
+from .search import search
+
+
+@dataclass
+class Targets:
+    """What the learner regresses onto for one batch."""
+
+    rewards: np.ndarray          # [B, U]   reward (or value prefix) after action t+k
+    td_values: np.ndarray        # [B, U+1] n-step TD values
+    search_values: np.ndarray    # [B, U+1] search-based value estimates (root values)
+    values: np.ndarray           # [B, U+1] the value target used (the mixed rule's choice)
+    use_td: np.ndarray           # [B] True where the TD target was chosen
+    policies: np.ndarray         # [B, U+1, C] improved policies (zeros where no state exists)
+    sampled_actions: np.ndarray | None = None  # [B, U+1, K, A] continuous root actions
+    chosen_actions: np.ndarray | None = None   # [B, U+1, A] continuous: the search's choice
+
+
+def reward_targets(replay: Replay, batch: SampledBatch, value_prefix: bool,
+                   horizon: int) -> np.ndarray:
+    """[B, U]: r_{t+k} for k = 0..U-1, or with a value prefix the running sum of the rewards
+    since the last LSTM reset (resets before k = 0, horizon, 2 horizon, ...). 0 past the end."""
+    U = replay.unroll
+    out = np.zeros((len(batch.indices), U))
+    for i, (e, t) in enumerate(zip(batch.episodes, batch.positions)):
+        episode = replay.episodes[e]
+        steps = max(0, min(U, episode.length - t))
+        rewards = np.zeros(U)
+        rewards[:steps] = episode.rewards[t:t + steps]
+        if value_prefix:
+            running = 0.0
+            for k in range(U):
+                running = (0.0 if k % horizon == 0 else running) + rewards[k]
+                out[i, k] = running
+        else:
+            out[i] = rewards
+    return out
+
+
+def _values_of(model: EZModel, observations: np.ndarray) -> np.ndarray:
+    """Scalar values [N] of stacked observations [N, *obs_shape] (eval mode, no gradient)."""
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        out = model.initial(torch.as_tensor(observations, device=device))
+        return model.scalar_value(out.value_logits).double().cpu().numpy()
+
+
+def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel) -> np.ndarray:
+    """[B, U+1] n-step TD targets z_{t+j} with the target model's bootstrap values.
+
+    n' = min(n, T - c) for position c = t + j, so the bootstrap never passes the
+    episode's last observation; there it is 0 after a true terminal and V(o_T)
+    after a time limit. Positions past the end get 0.
+    """
+    U, n, gamma = replay.unroll, replay.td_steps, replay.discount
+    B = len(batch.indices)
+    z = np.zeros((B, U + 1))
+    rows, observations, partial = [], [], []
+    for i, (e, t) in enumerate(zip(batch.episodes, batch.positions)):
+        episode = replay.episodes[e]
+        T = episode.length
+        c = t + np.arange(U + 1)
+        c = c[c <= T]                                    # positions that exist
+        steps = np.minimum(n, T - c)                     # n' for each
+        rewards = np.append(episode.rewards[:T], 0.0)
+        discounted = sum(np.where(k < steps, gamma ** k * rewards[np.minimum(c + k, T)], 0.0)
+                         for k in range(n))
+        observations.append(replay.stacked_observations(e, c + steps))
+        terminal_end = episode.terminal & (c + steps == T)
+        rows.append((i, len(c), steps, terminal_end))
+        partial.append(discounted)
+    values = _values_of(target_model, np.concatenate(observations))
+    start = 0
+    for (i, count, steps, terminal_end), discounted in zip(rows, partial):
+        bootstrap = np.where(terminal_end, 0.0, values[start:start + count])
+        z[i, :count] = discounted + gamma ** steps * bootstrap
+        start += count
+    return z
+
+
+def search_targets(replay: Replay, batch: SampledBatch, target_model: EZModel, config: Config,
+                   rng: np.random.Generator):
+    """A `reanalyze`-mode search from all B*(U+1) positions with the target model.
+
+    Returns (search values [B, U+1], improved policies [B, U+1, C], sampled actions
+    [B, U+1, K, A] or None, chosen actions [B, U+1, A] or None). Positions past the
+    end, and the last observation of an episode that ended in a terminal, get zeros.
+    """
+    B, U1 = batch.observations.shape[:2]
+    flat = batch.observations.reshape(B * U1, *batch.observations.shape[2:])
+    result = search(target_model, flat, config, "reanalyze", rng)
+    valid = batch.exists.copy()
+    for i, (e, t) in enumerate(zip(batch.episodes, batch.positions)):
+        episode = replay.episodes[e]
+        if episode.terminal and 0 <= episode.length - t < U1:
+            valid[i, episode.length - t] = 0.0  # a terminal state has no value and no policy
+    values = result.root_value.reshape(B, U1) * valid
+    policies = result.improved_policy.reshape(B, U1, -1) * valid[..., None]
+    sampled = chosen = None
+    if result.sampled_actions is not None:
+        sampled = result.sampled_actions.reshape(B, U1, *result.sampled_actions.shape[1:])
+        chosen = result.action.reshape(B, U1, -1)
+    return values, policies, sampled, chosen
+
+
+def fresh_mask(indices: np.ndarray, num_transitions: int, window: int) -> np.ndarray:
+    """[B] True for transitions among the newest `window` ones (Part B §4.5)."""
+    return indices >= num_transitions - window
+
+
+def mixed_value_targets(td: np.ndarray, sve: np.ndarray, fresh: np.ndarray, train_step: int,
+                        config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The value target and where TD was used (Part B §4.5).
+
+    `mixed`: TD everywhere before `mixed_value_start_step` learner steps; after it,
+    TD for fresh samples and the search-based value estimate for stale ones.
+    `td` / `sve` use one kind everywhere.
+    """
+    kind = config.optim.value_target
+    if kind == "td":
+        use_td = np.ones(len(td), bool)
+    elif kind == "sve":
+        use_td = np.zeros(len(td), bool)
+    else:
+        use_td = fresh | (train_step < config.optim.mixed_value_start_step)
+    return np.where(use_td[:, None], td, sve), use_td
+
+
+def reanalyze(replay: Replay, batch: SampledBatch, target_model: EZModel, config: Config,
+              train_step: int, rng: np.random.Generator) -> Targets:
+    """All targets of a batch, computed with the lagged target model."""
+    m = config.model
+    rewards = reward_targets(replay, batch, m.value_prefix, m.lstm_horizon)
+    td = td_value_targets(replay, batch, target_model)
+    sve, policies, sampled, chosen = search_targets(replay, batch, target_model, config, rng)
+    fresh = fresh_mask(batch.indices, replay.num_transitions, config.optim.mixed_value_window)
+    values, use_td = mixed_value_targets(td, sve, fresh, train_step, config)
+    return Targets(rewards, td, sve, values, use_td, policies, sampled, chosen)

@@ -1,0 +1,226 @@
+"""The training loop: act -> store -> sample -> reanalyze -> update -> evaluate -> checkpoint.
+
+    run_dir = train(config, "runs/cartpole")          # or resume=True to continue a run
+
+One process, deterministic given the seed. Learning starts once the replay
+holds `start_transitions` sampleable transitions; from then on the learner
+keeps `train_ratio` learner steps per collected agent step (a count, not a
+clock, so the result does not depend on the machine's speed). The acting model
+is refreshed every `selfplay_update_interval` learner steps; the lagged target
+model used for reanalysis every `target_update_interval` (Part B §6).
+
+Observers (e.g. viz.dashboard) receive `TrainEvent`s: metrics lines,
+evaluations, a recent search trace and a recent frame.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .actor import Actor
+from .checkpoint import find_checkpoint, load_state, load_tensors, save_checkpoint
+from .config import Config, from_json, to_json, validate
+from .envs import env_spec, make_env
+from .evaluate import evaluate
+from .learner import Learner
+from .model import build_model, resolve_device
+from .replay import Replay
+from .targets import reanalyze
+
+
+@dataclass
+class TrainEvent:
+    """A message to observers: kind is "metrics", "eval", "search" or "frame"."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Observer = Callable[[TrainEvent], None]
+
+
+class RunDirectoryError(ValueError):
+    """The run directory cannot be used as asked (the message says what to do)."""
+
+
+@dataclass
+class Counters:
+    agent_steps: int = 0
+    train_steps: int = 0
+    episodes: int = 0
+    next_eval: int = 0
+    next_log: int = 0
+    next_checkpoint: int = 0
+    last_eval_at: int = -1
+    wall_s: float = 0.0
+
+
+def _check_new_run_dir(run_dir: Path) -> None:
+    if (run_dir / "config.json").exists() or (run_dir / "checkpoints").exists():
+        raise RunDirectoryError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+                                "or choose another --run-dir")
+
+
+def train(config: Config, run_dir: str | Path, resume: bool = False,
+          observers: list[Observer] | tuple = (), progress: bool = True) -> Path:
+    """Train (or with `resume`, continue) a run in `run_dir`; returns the run directory."""
+    run_dir = Path(run_dir)
+    if resume:
+        find_checkpoint(run_dir)
+        config = from_json((run_dir / "config.json").read_text())
+    else:
+        _check_new_run_dir(run_dir)
+    config = validate(config.resolved())
+    t = config.train
+    repeat = config.env.action_repeat
+    torch.set_num_threads(t.torch_threads)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    probe = make_env(config.env, "train", config.seed)  # unknown environments fail here, before any write
+    spec = env_spec(probe, config.env)
+    probe.close()
+    if not resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(to_json(config))
+    model = build_model(config, spec).to(device)
+    learner = Learner(model, config, device)
+    replay = Replay(config, spec, seed=config.seed)
+    counters = Counters(next_eval=t.eval_every_env_steps, next_log=t.log_every_env_steps,
+                        next_checkpoint=t.checkpoint_every_env_steps)
+    reanalyze_rng = np.random.default_rng([config.seed, 3])
+    if resume:
+        replay, counters, reanalyze_rng = _restore(run_dir, config, spec, learner, replay)
+    acting = copy.deepcopy(model).eval()
+    actor = Actor(config, replay, seed=config.seed + 7919 * counters.agent_steps)
+
+    def emit(kind: str, **data) -> None:
+        for observer in observers:
+            observer(TrainEvent(kind, data))
+
+    metrics = open(run_dir / "metrics.jsonl", "a")
+    started = time.perf_counter() - counters.wall_s
+
+    def log(line: dict) -> None:
+        line = dict(env_steps=counters.agent_steps * repeat, train_steps=counters.train_steps,
+                    wall_s=round(time.perf_counter() - started, 3), **line)
+        metrics.write(json.dumps(line) + "\n")
+        metrics.flush()
+        emit("eval" if "eval_return_mean" in line else "metrics", **line)
+
+    def checkpoint() -> None:
+        counters.wall_s = time.perf_counter() - started
+        tensors = {"model": learner.model.state_dict(), "target": learner.target.model.state_dict(),
+                   "snapshot": learner.target.snapshot,
+                   "optimizer": {"optimizer": learner.optimizer.state_dict(),
+                                 "scheduler": learner.scheduler.state_dict()},
+                   "rng": {"torch": torch.get_rng_state()}}
+        state = {"counters": vars(counters), "reanalyze_rng": reanalyze_rng.bit_generator.state,
+                 "learner_steps": learner.steps}
+        save_checkpoint(run_dir, tensors, replay, state)
+
+    total_agent_steps = -(-t.total_env_steps // repeat)
+    interrupted = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
+    bar = tqdm(total=t.total_env_steps, initial=counters.agent_steps * repeat, unit="env step",
+               disable=not progress, dynamic_ncols=True)
+    last_eval, losses = None, []
+    try:
+        while counters.agent_steps < total_agent_steps and not interrupted:
+            step = actor.step(acting, trace=bool(observers))
+            counters.agent_steps += actor.num_envs
+            counters.episodes += len(step.finished_returns)
+            bar.update(actor.num_envs * repeat)
+            if observers:
+                emit("search", trace=step.result.trace, env_steps=counters.agent_steps * repeat)
+                emit("frame", observation=step.observations[0], env_steps=counters.agent_steps * repeat)
+            for ret, length in zip(step.finished_returns, step.finished_lengths):
+                log({"train_episode_return": ret, "train_episode_length": length})
+            # learner steps owed: train_ratio per collected agent step, once learning has started
+            if replay.num_ready >= max(t.start_transitions, config.optim.batch_size):
+                owed = int(counters.agent_steps * t.train_ratio) - counters.train_steps
+                for _ in range(owed):
+                    losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
+                    if counters.train_steps % t.selfplay_update_interval == 0:
+                        acting.load_state_dict(learner.model.state_dict())
+            if losses and counters.agent_steps * repeat >= counters.next_log:
+                log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])}
+                    | {"lr": learner.scheduler.get_last_lr()[0]})
+                bar.set_postfix(loss=f"{losses[-1].total:.3f}", eval=last_eval)
+                losses = []
+                counters.next_log += t.log_every_env_steps
+            if counters.agent_steps * repeat >= counters.next_eval:
+                last_eval = _evaluate(learner.model, config, counters, log)
+                counters.next_eval += t.eval_every_env_steps
+            if counters.agent_steps * repeat >= counters.next_checkpoint:
+                checkpoint()
+                counters.next_checkpoint += t.checkpoint_every_env_steps
+        if not interrupted:
+            for _ in range(t.offline_train_steps):
+                losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
+            if losses:
+                log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])})
+            if counters.last_eval_at != counters.train_steps:
+                _evaluate(learner.model, config, counters, log)
+    except KeyboardInterrupt:
+        interrupted.append(True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        bar.close()
+        checkpoint()
+        actor.close()
+        metrics.close()
+    if interrupted:
+        print(f"interrupted: checkpoint written; continue with `ezv2-lite train --resume {run_dir}`")
+    return run_dir
+
+
+def _learner_step(learner: Learner, replay: Replay, config: Config, counters: Counters,
+                  rng: np.random.Generator):
+    batch = replay.sample(config.optim.batch_size)
+    targets = reanalyze(replay, batch, learner.target.model, config, counters.train_steps, rng)
+    info, priorities = learner.update(batch, targets)
+    replay.update_priorities(batch.indices, priorities)
+    counters.train_steps += 1
+    return info
+
+
+def _evaluate(model, config: Config, counters: Counters, log) -> str:
+    returns = evaluate(model, config, config.train.eval_episodes,
+                       seed=10_000 + config.seed + counters.agent_steps)
+    counters.last_eval_at = counters.train_steps
+    log({"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
+         "eval_episodes": len(returns)})
+    return f"{returns.mean():.1f}"
+
+
+def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Replay):
+    path = find_checkpoint(run_dir)
+    learner.model.load_state_dict(load_tensors(path, "model"))
+    learner.target.model.load_state_dict(load_tensors(path, "target"))
+    learner.target.snapshot = load_tensors(path, "snapshot")
+    optim = load_tensors(path, "optimizer")
+    learner.optimizer.load_state_dict(optim["optimizer"])
+    learner.scheduler.load_state_dict(optim["scheduler"])
+    torch.set_rng_state(load_tensors(path, "rng")["torch"])
+    state = load_state(path)
+    learner.steps = state["learner_steps"]
+    try:
+        replay = Replay.load(path / "replay.npz", config, spec)
+    except Exception as error:
+        from .checkpoint import CheckpointError
+        raise CheckpointError(f"cannot read {path / 'replay.npz'}: {error}") from None
+    for slot in list(replay.open):  # environments cannot be restored: their episodes end here
+        replay.end_episode(slot, terminal=False)
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state["reanalyze_rng"]
+    return replay, Counters(**state["counters"]), rng

@@ -1,0 +1,151 @@
+"""Prioritised whole-episode replay (Part B §5.2, Part A §5)."""
+
+import numpy as np
+import pytest
+from scipy.stats import chisquare
+
+from ezv2_lite.config import EnvConfig, override, preset
+from ezv2_lite.envs import EnvSpec, env_spec, make_env
+from ezv2_lite.replay import Replay, n_step_targets, precalculated_priorities
+
+VECTOR = EnvSpec((1,), "float32", "discrete", 3, None, 1, 1)
+
+
+def small_config(**replay):
+    return override(preset("cartpole"), optim=dict(discount=0.5, td_steps=2, unroll_steps=3),
+                    replay=replay)
+
+
+def fill(replay, lengths, terminal=True, slot=0, value=lambda e, t: 0.0, reward=lambda e, t: 1.0):
+    """Episodes whose observation t is [t] (episode e's value e, t; reward e, t)."""
+    for e, T in enumerate(lengths):
+        replay.start_episode(slot, np.array([0.0], np.float32), value(e, 0))
+        for t in range(T):
+            replay.add(slot, t % 3, reward(e, t), reward(e, t), np.array([t + 1.0], np.float32),
+                       value(e, t + 1))
+        replay.end_episode(slot, terminal)
+
+
+@pytest.mark.parametrize("name, env_cfg", [
+    ("cartpole", EnvConfig(suite="gym", name="CartPole-v1", frame_stack=3)),
+    ("atari", EnvConfig(suite="atari", name="Pong")),
+])
+def test_stacked_observations_at_sample_time_equal_the_stored_ones(name, env_cfg):
+    env = make_env(env_cfg, "train", seed=0)
+    spec = env_spec(env, env_cfg)
+    replay = Replay(override(preset(name), env=env_cfg), spec)
+    obs, _ = env.reset()
+    seen = [obs]
+    replay.start_episode(0, obs, 0.0)
+    for _ in range(15):
+        obs, r, *_ = env.step(env.action_space.sample())
+        replay.add(0, 0, r, r, obs, 0.0)
+        seen.append(obs)
+    frames = replay.episodes[0].frames
+    assert frames.dtype == (np.uint8 if spec.is_image else np.float32)
+    assert frames.shape[1] == spec.obs_shape[0] // spec.frame_stack  # one frame per step
+    for t, expected in enumerate(seen):
+        np.testing.assert_array_equal(replay.stacked_observation(0, t), expected)
+
+
+def test_windows_pad_and_mask_past_the_episode_end():
+    replay = Replay(small_config(), VECTOR)
+    fill(replay, [4])                      # T = 4, U = 3
+    batch = replay.windows(np.array([2]))  # t = 2: actions 2, 3 exist
+    np.testing.assert_array_equal(batch.mask[0], [1, 1, 0])
+    np.testing.assert_array_equal(batch.exists[0], [1, 1, 1, 0])
+    np.testing.assert_array_equal(batch.actions[0, :2], [2, 0])
+    assert batch.actions[0, 2] in range(3)          # random padding for discrete actions
+    np.testing.assert_array_equal(batch.observations[0, :, 0], [2, 3, 4, 4])  # clamped at o_T
+    continuous = Replay(small_config(), EnvSpec((1,), "float32", "continuous", None, 2, 1, 1))
+    continuous.start_episode(0, np.zeros(1, np.float32), 0.0)
+    continuous.add(0, np.ones(2, np.float32), 1.0, 1.0, np.ones(1, np.float32), 0.0)
+    continuous.end_episode(0, True)
+    batch = continuous.windows(np.array([0]))
+    np.testing.assert_array_equal(batch.actions[0], [[1, 1], [0, 0], [0, 0]])  # zeros past the end
+    np.testing.assert_array_equal(batch.mask[0], [1, 0, 0])
+
+
+def test_open_episodes_release_transitions_once_their_future_is_stored():
+    replay = Replay(small_config(), VECTOR)  # U + n = 5
+    replay.start_episode(0, np.zeros(1, np.float32), 0.0)
+    for t in range(8):
+        replay.add(0, 0, 1.0, 1.0, np.full(1, t + 1.0, np.float32), 0.0)
+    assert replay.num_transitions == 8 and replay.num_ready == 3   # t = 0, 1, 2
+    replay.end_episode(0, terminal=False)
+    assert replay.num_ready == 8
+
+
+def test_precalculated_priorities_are_value_minus_n_step_target():
+    values = {0: [1.0, 2.0, 4.0, 0.5, 3.0]}
+    rewards = [1.0, 0.0, 2.0, 1.0]
+    replay = Replay(small_config(), VECTOR)  # gamma 0.5, n 2
+    fill(replay, [4], terminal=True, value=lambda e, t: values[e][t], reward=lambda e, t: rewards[t])
+    # by hand: z_t = r_t + 0.5 r_{t+1} + 0.25 v_{t+2}, bootstrapping 0 at the terminal o_4
+    z = [1 + 0 + 0.25 * 4, 0 + 0.5 * 2 + 0.25 * 0.5, 2 + 0.5 * 1 + 0.25 * 0, 1 + 0.5 * 0]
+    expected = np.abs(np.array(values[0][:4]) - z) + 1e-6
+    np.testing.assert_allclose(replay.priorities[:4], expected)
+    np.testing.assert_allclose(precalculated_priorities(np.array(rewards), np.array(values[0]), True,
+                                                       0.5, 2, 1e-6), expected)
+
+
+def test_max_priority_option_gives_new_data_the_running_maximum():
+    replay = Replay(small_config(new_priority="max"), VECTOR)
+    fill(replay, [3])
+    np.testing.assert_array_equal(replay.priorities[:3], [1.0, 1.0, 1.0])
+    replay.update_priorities(np.array([0]), np.array([7.0]))
+    fill(replay, [2])
+    np.testing.assert_array_equal(replay.priorities[3:5], [7.0, 7.0])
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_sampling_frequencies_follow_priority_to_the_alpha(alpha):
+    replay = Replay(small_config(alpha=alpha), VECTOR, seed=1)
+    fill(replay, [8])
+    priorities = np.array([0.1, 0.5, 1.0, 2.0, 4.0, 0.25, 3.0, 1.5])
+    replay.update_priorities(np.arange(8), priorities)
+    draws = 20000
+    counts = np.bincount([replay.sample(1).indices[0] for _ in range(draws)], minlength=8)
+    expected = priorities ** alpha / (priorities ** alpha).sum() * draws
+    assert chisquare(counts, expected).pvalue > 0.001
+
+
+def test_importance_weights_are_normalised_and_clipped():
+    replay = Replay(small_config(), VECTOR, seed=0)
+    fill(replay, [20])
+    replay.update_priorities(np.arange(20), np.r_[np.full(19, 0.01), 100.0])
+    batch = replay.sample(10)
+    assert len(set(batch.indices)) == 10                # without replacement
+    assert batch.weights.max() == 1.0 and batch.weights.min() >= 0.1
+    assert (batch.weights[batch.indices == 19] == 0.1).all()  # the most likely one is clipped
+
+
+def test_sampling_more_than_is_stored_is_a_clear_error():
+    replay = Replay(small_config(), VECTOR)
+    fill(replay, [3])
+    with pytest.raises(ValueError, match="fewer than the batch size 4"):
+        replay.sample(4)
+
+
+def test_replay_npz_round_trips_exactly(tmp_path):
+    replay = Replay(small_config(), VECTOR, seed=3)
+    fill(replay, [5, 7], value=lambda e, t: e + 0.1 * t)
+    replay.start_episode(1, np.zeros(1, np.float32), 0.5)          # an open episode too
+    replay.add(1, 2, 0.5, 3.0, np.ones(1, np.float32), 0.25)
+    replay.update_priorities(np.array([1, 4]), np.array([3.0, 0.2]))
+    replay.save(tmp_path / "replay.npz")
+    loaded = Replay.load(tmp_path / "replay.npz", small_config(), VECTOR)
+    a, b = replay.state_dict(), loaded.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    np.testing.assert_array_equal(replay.sample(4).indices, loaded.sample(4).indices)
+    with np.load(tmp_path / "replay.npz", allow_pickle=False) as data:
+        assert all(data[k].dtype != object for k in data.files)
+
+
+def test_n_step_targets_by_hand():
+    r, v = np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0, 40.0])
+    # gamma 0.5, n 2; truncation bootstraps from o_3 (40), a terminal does not
+    np.testing.assert_allclose(n_step_targets(r, v, False, 0.5, 2), [1 + 1 + 7.5, 2 + 1.5 + 10, 3 + 20, 40])
+    np.testing.assert_allclose(n_step_targets(r, v, True, 0.5, 2), [1 + 1 + 7.5, 2 + 1.5, 3, 0])

@@ -1,0 +1,136 @@
+"""The training loop: resumable after SIGKILL, deterministic, clear errors on bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TINY = ["--preset", "cartpole", "--optim.batch-size", "16", "--train.start-transitions", "64",
+        "--search.num-simulations", "4", "--train.eval-episodes", "2", "--train.train-ratio", "0.25",
+        "--train.eval-every-env-steps", "400", "--train.log-every-env-steps", "100",
+        "--train.num-envs", "2", "--model.latent-dim", "16", "--model.hidden-dim", "16",
+        "--no-progress"]
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "ezv2_lite.cli", *args], capture_output=True,
+                          text=True, timeout=600, **kw)
+
+
+def metrics(run_dir):
+    return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+def replay_arrays(checkpoint):
+    with np.load(Path(checkpoint) / "replay.npz", allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_a_run_killed_after_a_checkpoint_resumes_and_keeps_its_replay(tmp_path):
+    run = tmp_path / "run"
+    args = ["train", *TINY, "--total-env-steps", "900", "--train.checkpoint-every-env-steps", "300",
+            "--run-dir", str(run)]
+    process = subprocess.Popen([sys.executable, "-m", "ezv2_lite.cli", *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    complete = run / "checkpoints" / "latest" / "COMPLETE"
+    deadline = time.time() + 300
+    while not complete.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert complete.exists(), "no checkpoint was written"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    checkpoint = run / "checkpoints" / "latest"
+    if not (checkpoint / "COMPLETE").exists():
+        checkpoint = run / "checkpoints" / "previous"
+    saved = json.loads((checkpoint / "state.json").read_text())["counters"]
+    saved_replay = replay_arrays(checkpoint)
+    assert saved["agent_steps"] < 900
+
+    result = cli("train", "--resume", str(run), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    lines = metrics(run)
+    resumed = [m for m in lines if m["env_steps"] > saved["agent_steps"]]
+    assert resumed and lines[-1]["env_steps"] >= 900
+    final = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["counters"]
+    assert final["agent_steps"] >= 900 and final["train_steps"] > saved["train_steps"]
+    # every transition the checkpoint recorded is still there, unchanged, in the same order
+    final_replay = replay_arrays(run / "checkpoints" / "latest")
+    n = len(saved_replay["episode_of"])
+    for key in ("episode_of", "position_of"):
+        np.testing.assert_array_equal(final_replay[key][:n], saved_replay[key])
+    for key in ("actions", "rewards", "raw_rewards"):
+        np.testing.assert_array_equal(final_replay[key][:len(saved_replay[key])], saved_replay[key])
+    episodes = len(saved_replay["lengths"])
+    np.testing.assert_array_equal(final_replay["lengths"][:episodes], saved_replay["lengths"])
+
+
+def test_two_runs_with_the_same_seed_write_identical_metrics(tmp_path):
+    for name in ("a", "b"):
+        result = cli("train", *TINY, "--total-env-steps", "400", "--seed", "5",
+                     "--run-dir", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+    strip = lambda lines: [{k: v for k, v in m.items() if k != "wall_s"} for m in lines]
+    a, b = strip(metrics(tmp_path / "a")), strip(metrics(tmp_path / "b"))
+    assert len(a) > 3 and a == b
+    assert any("eval_return_mean" in m for m in a) and any("total" in m for m in a)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--preset", "cartpole", "--env.name", "CartPole-v99"], "unknown Gymnasium environment"),
+    (["--preset", "cartpole", "--total-env-steps", "0"], "--total-env-steps must be a positive integer"),
+    (["--preset", "cartpole", "--total-env-steps", "-100"], "--total-env-steps must be a positive integer"),
+    (["--preset", "cartpole", "--train.eval-every-env-steps", "-1"], "train.eval_every_env_steps must be > 0"),
+])
+def test_bad_training_input_is_a_one_line_error_and_writes_nothing(tmp_path, args, message):
+    run = tmp_path / "run"
+    result = cli("train", *args, "--run-dir", str(run))
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert not run.exists()
+
+
+def test_resume_without_a_checkpoint_and_a_truncated_checkpoint_are_clear_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("train", "--resume", str(empty))
+    assert result.returncode == 2 and "holds no complete checkpoint" in result.stderr
+    assert list(empty.iterdir()) == []
+
+    run = tmp_path / "run"
+    assert cli("train", *TINY, "--total-env-steps", "200", "--run-dir", str(run)).returncode == 0
+    model = run / "checkpoints" / "latest" / "model.pt"
+    model.write_bytes(model.read_bytes()[:100])
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = cli("train", "--resume", str(run))
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "cannot read checkpoint file" in errors[0] and "model.pt" in errors[0]
+    assert before == {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", *TINY, "--total-env-steps", "100", "--run-dir", str(run)).returncode == 0
+    before = (run / "metrics.jsonl").read_text()
+    result = cli("train", *TINY, "--total-env-steps", "100", "--run-dir", str(run))
+    assert result.returncode == 2 and "already holds a run" in result.stderr
+    assert (run / "metrics.jsonl").read_text() == before
+
+
+def test_eval_and_report_read_a_run(tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", *TINY, "--total-env-steps", "200", "--run-dir", str(run)).returncode == 0
+    result = cli("eval", str(run), "--episodes", "2")
+    assert result.returncode == 0 and "2 evaluation episodes, return" in result.stdout
+    result = cli("report", str(run))
+    assert result.returncode == 0 and "env steps" in result.stdout
+    assert (run / "report.png").stat().st_size > 1000
+    assert cli("report", str(tmp_path / "nothing")).returncode == 2

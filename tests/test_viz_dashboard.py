@@ -1,0 +1,54 @@
+"""The training dashboard on a recorded list of training events."""
+
+import numpy as np
+
+from ezv2_lite.config import override, preset
+from ezv2_lite.model.toy import BanditModel
+from ezv2_lite.search import search
+from ezv2_lite.train import TrainEvent
+from viz.dashboard import TrainingDashboard
+
+
+def recorded_events():
+    trace = search(BanditModel(rewards=[0.2, 0.8]), np.zeros((1, 1), np.float32),
+                   override(preset("cartpole"), search=dict(num_simulations=4, num_top_actions=2)),
+                   "act", np.random.default_rng(0), trace_root=0).trace
+    loss = dict(total=3.0, value=1.0, reward=0.5, policy=0.7, consistency=0.2, entropy=0.0, lr=1e-3)
+    return [
+        TrainEvent("metrics", dict(env_steps=20, train_steps=0, wall_s=1.0, train_episode_return=20.0,
+                                   train_episode_length=20)),
+        TrainEvent("search", dict(trace=trace, env_steps=24)),
+        TrainEvent("frame", dict(observation=np.array([0.1, -0.2, 0.3, 0.0]), env_steps=24)),
+        TrainEvent("metrics", dict(env_steps=200, train_steps=150, wall_s=5.0, **loss)),
+        TrainEvent("metrics", dict(env_steps=400, train_steps=350, wall_s=9.0, **{**loss, "total": 2.0})),
+        TrainEvent("eval", dict(env_steps=400, train_steps=350, wall_s=10.0, eval_return_mean=120.0,
+                                eval_return_std=15.0, eval_episodes=10)),
+        TrainEvent("frame", dict(observation=np.zeros((12, 8, 8), np.uint8), env_steps=30)),  # too soon
+    ]
+
+
+def test_dashboard_draws_a_recorded_run():
+    dashboard = TrainingDashboard(refresh_env_steps=100)
+    for event in recorded_events():
+        dashboard(event)
+    episodes, evaluation = dashboard.curve.data
+    assert episodes.x == (20,) and episodes.y == (20.0,)
+    assert evaluation.x == (400,) and evaluation.y == (120.0,) and evaluation.error_y.array == (15.0,)
+    names = [trace.name for trace in dashboard.losses.data]
+    assert names == ["value", "reward", "policy", "consistency"]
+    assert dashboard.losses.data[0].x == (150, 350) and dashboard.losses.data[2].y == (0.7, 0.7)
+    assert "120.0" in dashboard.status.value
+    assert "<svg" in dashboard.tree.value and dashboard.tree.value.count('class="node"') == 5
+    # the state vector is shown as bars; the image frame came too soon after it to redraw
+    assert len(dashboard.frame.data) == 1 and dashboard.frame.data[0].type == "bar"
+    np.testing.assert_allclose(dashboard.frame.data[0].y, [0.1, -0.2, 0.3, 0.0])
+
+
+def test_images_are_shown_as_their_newest_rgb_frame():
+    dashboard = TrainingDashboard(refresh_env_steps=1)
+    obs = np.zeros((12, 8, 8), np.uint8)
+    obs[-3:] = 200
+    dashboard(TrainEvent("frame", dict(observation=obs, env_steps=5)))
+    image = dashboard.frame.data[0]
+    assert image.type == "image" and np.asarray(image.z).shape == (8, 8, 3)
+    assert np.asarray(image.z).min() == 200
