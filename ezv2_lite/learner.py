@@ -23,6 +23,7 @@ halved, the whole gradient scaled by 1/U and clipped to a global norm of 5.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +32,13 @@ import torch.nn.functional as F
 
 from .config import Config
 from .model.networks import EZModel
-from .model.policy import ACTION_CLIP, squash_params, squashed_log_prob
+from .model.policy import log_abs_det_tanh, squash_params, squashed_log_prob
 from .replay import SampledBatch
 from .targets import Targets
+
+
+ENTROPY_SAMPLES = 1024
+"""Reparameterised samples per state for the entropy bonus (continuous actions)."""
 
 
 def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -102,8 +107,8 @@ class LossInfo:
 
 
 def policy_loss(model: EZModel, policy: torch.Tensor, k: int, targets: Targets, config: Config,
-                device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(policy loss [B], entropy [B]) at unroll step k (0..U)."""
+                device: torch.device, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(policy loss [B], entropy [B]) at unroll step k (0..U); `noise` [S, B, A] for the entropy."""
     if model.spec.is_discrete:
         target = torch.as_tensor(targets.policies[:, k], dtype=torch.float32, device=device)
         return soft_cross_entropy(policy, target), torch.zeros(len(policy), device=device)
@@ -119,11 +124,18 @@ def policy_loss(model: EZModel, policy: torch.Tensor, k: int, targets: Targets, 
     else:  # -log pi(a*) of the action the search chose
         chosen = torch.as_tensor(targets.chosen_actions[:, k], dtype=torch.float32, device=device)
         loss = -squashed_log_prob(chosen, mu, sigma)
-    # entropy estimated with 1024 reparameterised samples per state
-    noise = torch.randn(1024, *mu.shape, device=device)
-    samples = torch.tanh(mu + sigma * noise).clamp(-ACTION_CLIP, ACTION_CLIP)
-    entropy = -squashed_log_prob(samples, mu, sigma).mean(0)
-    return loss, entropy
+    return loss, squashed_entropy(mu, sigma, noise)
+
+
+def squashed_entropy(mu: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Entropy [B] of tanh(Normal(mu, sigma)), summed over action dimensions.
+
+    H = H(Normal) + E[log(1 - tanh(u)^2)], u = mu + sigma * noise: the Gaussian part in
+    closed form, the tanh correction averaged over the reparameterised `noise`
+    [S, B, A] (the released code averages -log pi over 1024 such samples).
+    """
+    gaussian = (torch.log(sigma) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
+    return gaussian + log_abs_det_tanh(mu + sigma * noise).sum(-1).mean(0)
 
 
 def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: Config,
@@ -142,8 +154,9 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
 
     out = model.initial(obs[:, 0])
     latent = out.latent
+    noise = None if discrete else torch.randn(ENTROPY_SAMPLES, len(obs), model.spec.action_dim, device=device)
     value_loss = soft_cross_entropy(out.value_logits, value_target[:, 0])
-    pol, entropy = policy_loss(model, out.policy, 0, targets, config, device)
+    pol, entropy = policy_loss(model, out.policy, 0, targets, config, device, noise)
     reward_loss = torch.zeros_like(value_loss)
     consistency = torch.zeros_like(value_loss)
     policy_total, entropy_total = pol, entropy
@@ -160,7 +173,7 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
             hidden = model.initial_hidden(len(obs), device)
         reward_loss = reward_loss + m * soft_cross_entropy(step.reward_logits, reward_target[:, k - 1])
         value_loss = value_loss + m * soft_cross_entropy(step.value_logits, value_target[:, k])
-        pol, ent = policy_loss(model, step.policy, k, targets, config, device)
+        pol, ent = policy_loss(model, step.policy, k, targets, config, device, noise)
         policy_total = policy_total + m * pol
         entropy_total = entropy_total + m * ent
         consistency = consistency + m * cosine_distance(model.project(step.latent), target_proj[:, k - 1])

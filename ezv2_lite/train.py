@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +131,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
 
     total_agent_steps = -(-t.total_env_steps // repeat)
     interrupted = []
-    previous = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:  # SIGTERM ends the run cleanly, with a checkpoint (like Ctrl-C)
+        previous = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
     bar = tqdm(total=t.total_env_steps, initial=counters.agent_steps * repeat, unit="env step",
                disable=not progress, dynamic_ncols=True)
     last_eval, losses = None, []
@@ -174,7 +177,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     except KeyboardInterrupt:
         interrupted.append(True)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         bar.close()
         checkpoint()
         actor.close()
