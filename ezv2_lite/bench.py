@@ -205,3 +205,56 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
         log(f"learner {name:10s}: {medians['total']:8.1f} ms per step (sample {medians['sample']:.1f}, "
             f"reanalyze {medians['reanalyze']:.1f}, update {medians['update']:.1f})")
     return _write(results, args.out, log)
+
+
+# ------------------------------------------------------------------------------ learn
+
+
+@dataclass
+class LearnBenchArgs:
+    """Train a preset on a task for a fixed env-step budget and seed; record its learning curve.
+
+    The run lives in `runs_root`/learn-PRESET-TASK-SEED and is resumed if it exists, so an
+    interrupted benchmark (a stopped session, kill -9) continues where its last checkpoint was.
+    """
+
+    preset: str = "dmc_state"
+    task: str = "cartpole-swingup"
+    seed: int = 0
+    env_steps: int = 25_000
+    runs_root: str = "runs"
+    out_dir: str = "benchmarks/results"
+    progress: bool = True
+
+
+def bench_learn(args: LearnBenchArgs, log=print) -> dict:
+    """Train (or resume), then write learn-PRESET-TASK-SEED.json with the evaluation curve."""
+    from .config import override
+    from .report import evaluations, read_metrics
+    from .train import train
+
+    name = f"learn-{args.preset}-{args.task.replace('/', '_')}-{args.seed}"
+    run_dir = Path(args.runs_root) / name
+    command = (f"ezv2-lite bench learn --preset {args.preset} --task {args.task} --seed {args.seed} "
+               f"--env-steps {args.env_steps} --runs-root {args.runs_root}")
+    resume = (run_dir / "checkpoints").exists()
+    if resume:
+        log(f"resuming {run_dir}")
+        from .train import _extend_budget_if_needed
+        _extend_budget_if_needed(run_dir, args.env_steps)
+        train(preset(args.preset), run_dir, resume=True, progress=args.progress)
+    else:
+        config = override(preset(args.preset), env=dict(name=args.task), seed=args.seed,
+                          train=dict(total_env_steps=args.env_steps))
+        train(config, run_dir, progress=args.progress)
+    metrics = read_metrics(run_dir)
+    evals = evaluations(metrics)
+    last = metrics[-1] if metrics else {}
+    results = {"benchmark": "learn", "preset": args.preset, "task": args.task, "seed": args.seed,
+               "env_steps_budget": args.env_steps, "command": command,
+               "machine": machine_info(torch.get_num_threads()),
+               "finished": bool(evals) and evals[-1]["env_steps"] >= args.env_steps,
+               "env_steps_done": last.get("env_steps", 0), "wall_s": last.get("wall_s", 0.0),
+               "evaluations": [{k: m[k] for k in ("env_steps", "train_steps", "wall_s", "eval_return_mean",
+                                                   "eval_return_std", "eval_episodes")} for m in evals]}
+    return _write(results, str(Path(args.out_dir) / f"{name}.json"), log)

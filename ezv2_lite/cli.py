@@ -28,7 +28,7 @@ commands:
   eval        evaluate a run's latest checkpoint: RUN_DIR [--episodes N]
   report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR
   check-env   build an environment, print its spec, run a random policy, print steps/s
-  bench       speed benchmarks: `ezv2-lite bench search|learner` (JSON under benchmarks/results/)
+  bench       benchmarks: `ezv2-lite bench search|learner|learn` (JSON under benchmarks/results/)
 
 Run `ezv2-lite COMMAND --help` for a command's options."""
 
@@ -147,7 +147,8 @@ def train_command(args: list[str]) -> None:
                               "--resume RUN_DIR (and optionally --total-env-steps N)")
         directory = Path(resume)
         if steps is not None:
-            _extend_budget(directory, _positive_int(steps, "--total-env-steps"))
+            from .train import _extend_budget_if_needed
+            _extend_budget_if_needed(directory, _positive_int(steps, "--total-env-steps"))
         train(Config(), directory, resume=True, progress=progress)
         return
     config = config_from_args(args, prog="ezv2-lite train")
@@ -163,17 +164,6 @@ def train_command(args: list[str]) -> None:
 
     print(summary(directory))
     print(f"learning curve: {write_learning_curve(directory)}")
-
-
-def _extend_budget(run_dir, total_env_steps: int) -> None:
-    """Raise a run's budget before resuming it (its config.json records the new value)."""
-    from .checkpoint import find_checkpoint
-    from .config import from_json, to_json
-
-    find_checkpoint(run_dir)
-    config = from_json((run_dir / "config.json").read_text())
-    updated = override(config, train=dict(total_env_steps=total_env_steps))
-    (run_dir / "config.json").write_text(to_json(updated))
 
 
 def eval_command(args: list[str]) -> None:
@@ -220,7 +210,8 @@ def bench(args: list[str]) -> None:
     from . import bench as benchmarks
 
     kinds = {"search": (benchmarks.SearchBenchArgs, benchmarks.bench_search),
-             "learner": (benchmarks.LearnerBenchArgs, benchmarks.bench_learner)}
+             "learner": (benchmarks.LearnerBenchArgs, benchmarks.bench_learner),
+             "learn": (benchmarks.LearnBenchArgs, benchmarks.bench_learn)}
     if not args or args[0] not in kinds:
         raise ValueError(f"usage: ezv2-lite bench {{{'|'.join(kinds)}}} [options]")
     cls, run = kinds[args[0]]

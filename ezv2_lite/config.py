@@ -341,6 +341,31 @@ def _cartpole() -> Config:
     )
 
 
+def _pendulum() -> Config:
+    """Pendulum-v1 (one torque), CPU-sized like `cartpole`; the whole continuous path is kept:
+    16 sampled root actions (4 policy + 12 widened), 2 children below, the K-sample policy
+    loss (1-D actions) and the entropy bonus. Returns are negative (down to about -16 per
+    step), so values are not clipped at 0 and the supports reach -2000 and -20."""
+    return Config(
+        preset="pendulum",
+        env=EnvConfig(suite="gym", name="Pendulum-v1"),
+        model=ModelConfig(encoder="state", latent_dim=64, hidden_dim=128, num_blocks=1,
+                          action_embedding_dim=32, reward_hidden=(64,), value_hidden=(64,),
+                          policy_hidden=(64,), nonnegative_values=False, projection_hidden=128,
+                          projection_dim=64, prediction_hidden=128,
+                          value_support=SupportConfig("h_spaced", 2000.0, 101),
+                          reward_support=SupportConfig("h_spaced", 20.0, 51)),
+        search=SearchConfig(num_simulations=16),
+        optim=OptimConfig(optimizer="adam", lr=1e-3, weight_decay=2e-5, warmup_steps=200,
+                          batch_size=64, td_steps=10, discount=0.99, consistency_coeff=2.0,
+                          entropy_coeff=5e-3, mixed_value_start_step=4000, mixed_value_window=2000,
+                          target_update_interval=100),
+        train=TrainConfig(total_env_steps=10_000, start_transitions=500, offline_train_steps=0,
+                          num_envs=4, eval_every_env_steps=1000, eval_episodes=10,
+                          log_every_env_steps=200, checkpoint_every_env_steps=2000),
+    )
+
+
 def _atari() -> Config:
     """Atari 100k, faithful to the released configuration (Part B §1.2, §2)."""
     support = SupportConfig("integer", 300.0, 601)
@@ -411,6 +436,7 @@ def _dmc_image() -> Config:
 
 PRESETS: dict[str, typing.Callable[[], Config]] = {
     "cartpole": _cartpole,
+    "pendulum": _pendulum,
     "atari": _atari,
     "dmc_state": _dmc_state,
     "dmc_image": _dmc_image,

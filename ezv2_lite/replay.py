@@ -77,14 +77,14 @@ class Episode:
         self.actions = np.empty((capacity, *action_shape), action_dtype)
         self.rewards = np.empty(capacity)
         self.raw_rewards = np.empty(capacity)
-        self.first_index = -1  # global index of transition 0 (set by the replay)
+        self.ids = np.empty(capacity, np.int64)  # global index of each transition in the replay
         self.length = 0        # T: transitions stored so far
         self.closed = False
         self.terminal = False
         self.frames[0], self.values[0] = first_frame, first_value
 
     def _grow(self) -> None:
-        for name in ("frames", "values", "actions", "rewards", "raw_rewards"):
+        for name in ("frames", "values", "actions", "rewards", "raw_rewards", "ids"):
             old = getattr(self, name)
             new = np.empty((2 * len(old), *old.shape[1:]), old.dtype)
             new[: len(old)] = old
@@ -151,7 +151,6 @@ class Replay:
         if self.stack > 1 and not np.array_equal(observation[:per], observation[-per:]):
             raise ValueError("the first observation of an episode must be one frame repeated "
                              "(Gymnasium's FrameStackObservation reset padding)")
-        episode.first_index = self.num_transitions
         self.episodes.append(episode)
         self.open[slot] = len(self.episodes) - 1
 
@@ -161,7 +160,7 @@ class Replay:
         e = self.open[slot]
         episode = self.episodes[e]
         episode.append(action, reward, raw_reward, self._frame(next_observation), next_value)
-        self._register(e, episode.length - 1)
+        episode.ids[episode.length - 1] = self._register(e, episode.length - 1)
         # transitions whose U + n steps of future are now stored become sampleable
         matured = episode.length - 1 - (self.unroll + self.td_steps)
         if matured >= 0:
@@ -175,7 +174,8 @@ class Replay:
         first_unready = max(episode.length - (self.unroll + self.td_steps), 0)
         self._make_ready(e, first_unready, episode.length)
 
-    def _register(self, e: int, t: int) -> None:
+    def _register(self, e: int, t: int) -> int:
+        """Give transition t of episode e the next global index (environments interleave)."""
         k = self.num_transitions
         if k >= len(self.priorities):
             size = max(1024, 2 * len(self.priorities))
@@ -187,12 +187,13 @@ class Replay:
                 setattr(self, name, new)
         self.episode_of[k], self.position_of[k] = e, t
         self.num_transitions += 1
+        return k
 
     def _make_ready(self, e: int, start: int, stop: int) -> None:
         if stop <= start:
             return
         episode = self.episodes[e]
-        ids = episode.first_index + np.arange(start, stop)
+        ids = episode.ids[start:stop]
         if self.cfg.replay.new_priority == "precalculated":
             T = episode.length
             prios = precalculated_priorities(episode.rewards[:T], episode.values[:T + 1],
@@ -280,7 +281,6 @@ class Replay:
             "lengths": lengths,
             "closed": np.array([ep.closed for ep in self.episodes], bool),
             "terminal": np.array([ep.terminal for ep in self.episodes], bool),
-            "first_index": np.array([ep.first_index for ep in self.episodes], np.int64),
             "open_slots": np.array(sorted(self.open), np.int64),
             "open_episodes": np.array([self.open[s] for s in sorted(self.open)], np.int64),
             "priorities": self.priorities[: self.num_transitions],
@@ -318,7 +318,7 @@ class Replay:
                 episode.actions[:T] = data["actions"][a:a + T]
                 episode.rewards[:T] = data["rewards"][a:a + T]
                 episode.raw_rewards[:T] = data["raw_rewards"][a:a + T]
-                episode.length, episode.first_index = T, int(data["first_index"][i])
+                episode.length = T
                 episode.closed, episode.terminal = bool(data["closed"][i]), bool(data["terminal"][i])
                 replay.episodes.append(episode)
                 f, a = f + T + 1, a + T
@@ -327,6 +327,8 @@ class Replay:
             replay.num_transitions = n
             replay.priorities, replay.ready = data["priorities"].copy(), data["ready"].copy()
             replay.episode_of, replay.position_of = data["episode_of"].copy(), data["position_of"].copy()
+            for k, (e, t) in enumerate(zip(replay.episode_of, replay.position_of)):
+                replay.episodes[e].ids[t] = k
             replay.max_priority = float(data["max_priority"])
             replay.rng.bit_generator.state = json.loads(str(data["rng_state"]))
         return replay

@@ -188,6 +188,17 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     return run_dir
 
 
+def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
+    """Raise a run's budget before resuming it (its config.json records the new value)."""
+    run_dir = Path(run_dir)
+    find_checkpoint(run_dir)
+    config = from_json((run_dir / "config.json").read_text())
+    if config.train.total_env_steps < total_env_steps:
+        from .config import override
+        updated = override(config, train=dict(total_env_steps=total_env_steps))
+        (run_dir / "config.json").write_text(to_json(updated))
+
+
 def _learner_step(learner: Learner, replay: Replay, config: Config, counters: Counters,
                   rng: np.random.Generator):
     batch = replay.sample(config.optim.batch_size)

@@ -67,9 +67,9 @@ def test_bench_search_writes_medians_to_json(tmp_path, capsys):
     assert "search cartpole" in capsys.readouterr().out
 
 
-def test_bench_needs_a_known_kind():
+def test_bench_needs_a_known_kind():  # noqa
     result = run_cli("bench", "nothing")
-    assert result.returncode == 2 and "usage: ezv2-lite bench {search|learner}" in result.stderr
+    assert result.returncode == 2 and "usage: ezv2-lite bench {search|learner|learn}" in result.stderr
 
 
 def test_bench_learner_writes_stage_medians(tmp_path):

@@ -76,7 +76,7 @@ def test_pixels_outside_dmc_is_rejected():
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(ConfigError, match="cartpole, atari, dmc_state, dmc_image"):
+    with pytest.raises(ConfigError, match="cartpole, pendulum, atari, dmc_state, dmc_image"):
         preset("breakout")
 
 

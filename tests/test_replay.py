@@ -149,3 +149,27 @@ def test_n_step_targets_by_hand():
     # gamma 0.5, n 2; truncation bootstraps from o_3 (40), a terminal does not
     np.testing.assert_allclose(n_step_targets(r, v, False, 0.5, 2), [1 + 1 + 7.5, 2 + 1.5 + 10, 3 + 20, 40])
     np.testing.assert_allclose(n_step_targets(r, v, True, 0.5, 2), [1 + 1 + 7.5, 2 + 1.5, 3, 0])
+
+
+def test_interleaved_environments_keep_each_episode_s_priorities_and_readiness():
+    # Two environments step in turn, so their transitions interleave in the replay.
+    replay = Replay(small_config(), VECTOR)  # gamma 0.5, n 2, U 3: ready after 5 more steps
+    values = {0: lambda t: 1.0 * t, 1: lambda t: -2.0 * t}
+    for slot in (0, 1):
+        replay.start_episode(slot, np.zeros(1, np.float32), values[slot](0))
+    for t in range(8):
+        for slot in (0, 1):
+            replay.add(slot, slot, 1.0 + slot, 1.0 + slot, np.full(1, t + 1.0, np.float32), values[slot](t + 1))
+    assert replay.num_ready == 2 * 3  # t = 0, 1, 2 of each
+    ready = np.flatnonzero(replay.ready[:16])
+    assert sorted(replay.episode_of[ready].tolist()) == [0, 0, 0, 1, 1, 1]
+    assert sorted(replay.position_of[ready].tolist()) == [0, 0, 1, 1, 2, 2]
+    replay.end_episode(0, terminal=True)
+    replay.end_episode(1, terminal=False)
+    assert replay.num_ready == 16
+    for e in (0, 1):
+        ep = replay.episodes[e]
+        expected = precalculated_priorities(ep.rewards[:8], ep.values[:9], e == 0, 0.5, 2, 1e-6)
+        ids = np.flatnonzero(replay.episode_of[:16] == e)
+        np.testing.assert_allclose(replay.priorities[ids], expected)
+        np.testing.assert_array_equal(replay.position_of[ids], np.arange(8))

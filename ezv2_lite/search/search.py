@@ -36,7 +36,7 @@ from ..envs import EnvSpec
 from ..model.networks import EZModel, ModelOutput
 from ..model.policy import squash_params
 from . import gumbel
-from .sampling import sample_children, sample_root_actions
+from .sampling import root_std_multipliers, sample_children, sample_root_actions
 from .tree import SearchTrace, Tree
 
 Mode = Literal["act", "reanalyze", "evaluate"]
@@ -222,6 +222,8 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
     if tracing:
         trace = tree.export(trace_root, snapshots, paths, g[trace_root], history,
                             int(chosen[trace_root]), improved[trace_root], q_tilde[trace_root])
+        if not discrete:
+            trace.root_widened = root_std_multipliers(cfg, mode) > 1
     return SearchResult(
         action=action.copy(), action_slot=chosen.copy(), improved_policy=improved[:, :k],
         root_value=tree.value_sum[:, 0] / tree.visits[:, 0], network_value=root_value,

@@ -59,6 +59,7 @@ class SearchTrace:
     discount: float
     action_vectors: np.ndarray | None = None  # [n, A] continuous: the action into each node
     root_actions: np.ndarray | None = None    # [C, A] continuous: the root's sampled actions
+    root_widened: np.ndarray | None = None    # [C] continuous: True for samples of the widened policy
     action_names: list[str] | None = field(default=None)
 
     @property
