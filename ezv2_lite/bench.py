@@ -216,6 +216,8 @@ class LearnBenchArgs:
 
     The run lives in `runs_root`/learn-PRESET-TASK-SEED and is resumed if it exists, so an
     interrupted benchmark (a stopped session, kill -9) continues where its last checkpoint was.
+    The curve is the one of a run at that budget: no offline learner steps after collection,
+    an evaluation every `eval_every` env steps and a checkpoint every `checkpoint_every`.
     """
 
     preset: str = "dmc_state"
@@ -224,6 +226,8 @@ class LearnBenchArgs:
     env_steps: int = 25_000
     runs_root: str = "runs"
     out_dir: str = "benchmarks/results"
+    eval_every: int = 2500
+    checkpoint_every: int = 1000
     progress: bool = True
 
 
@@ -245,7 +249,9 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
         train(preset(args.preset), run_dir, resume=True, progress=args.progress)
     else:
         config = override(preset(args.preset), env=dict(name=args.task), seed=args.seed,
-                          train=dict(total_env_steps=args.env_steps))
+                          train=dict(total_env_steps=args.env_steps, offline_train_steps=0,
+                                     eval_every_env_steps=args.eval_every,
+                                     checkpoint_every_env_steps=args.checkpoint_every))
         train(config, run_dir, progress=args.progress)
     metrics = read_metrics(run_dir)
     evals = evaluations(metrics)

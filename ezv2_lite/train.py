@@ -172,7 +172,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                 losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
             if losses:
                 log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])})
-            if counters.last_eval_at != counters.train_steps:
+            if counters.last_eval_at != counters.agent_steps:
                 _evaluate(learner.model, config, counters, log)
     except KeyboardInterrupt:
         interrupted.append(True)
@@ -212,7 +212,7 @@ def _learner_step(learner: Learner, replay: Replay, config: Config, counters: Co
 def _evaluate(model, config: Config, counters: Counters, log) -> str:
     returns = evaluate(model, config, config.train.eval_episodes,
                        seed=10_000 + config.seed + counters.agent_steps)
-    counters.last_eval_at = counters.train_steps
+    counters.last_eval_at = counters.agent_steps
     log({"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
          "eval_episodes": len(returns)})
     return f"{returns.mean():.1f}"

@@ -81,3 +81,18 @@ def test_bench_learner_writes_stage_medians(tmp_path):
     entry = json.loads(out.read_text())["presets"]["cartpole"]
     assert set(entry["median_ms"]) == {"sample", "reanalyze", "update", "total"}
     assert entry["search_roots"] == 64 * 6 and len(entry["runs_ms"]["total"]) == 2
+
+
+def test_bench_learn_records_the_curve_and_resumes_its_run(tmp_path):
+    import json
+
+    args = ["bench", "learn", "--preset", "cartpole", "--task", "CartPole-v1", "--seed", "1",
+            "--env-steps", "120", "--runs-root", str(tmp_path / "runs"), "--out-dir", str(tmp_path),
+            "--no-progress"]
+    main(args)
+    data = json.loads((tmp_path / "learn-cartpole-CartPole-v1-1.json").read_text())
+    assert data["finished"] and data["evaluations"][-1]["env_steps"] >= 120
+    assert data["command"].startswith("ezv2-lite bench learn --preset cartpole --task CartPole-v1 --seed 1")
+    main([*args[:9], "240", *args[10:]])  # a larger budget continues the same run
+    data = json.loads((tmp_path / "learn-cartpole-CartPole-v1-1.json").read_text())
+    assert data["env_steps_done"] >= 240 and (tmp_path / "runs" / "learn-cartpole-CartPole-v1-1").is_dir()

@@ -1,7 +1,6 @@
 """Reanalysis targets against values computed by hand (Part B §4)."""
 
 import numpy as np
-import pytest
 import torch
 import torch.nn as nn
 
