@@ -12,8 +12,9 @@ from ezv2_lite.model.toy import BanditModel, ChainPrefixModel
 
 
 def config(simulations, top=None, discount=0.9, **search_kw):
-    return override(preset("cartpole"), optim=dict(discount=discount),
-                    search=dict(num_simulations=simulations, num_top_actions=top, **search_kw))
+    """A search config with the released constants (c_visit 50, c_scale 0.1, floor 0.01)."""
+    search = dict(num_simulations=simulations, num_top_actions=top, value_minmax_delta=0.01)
+    return override(preset("cartpole"), optim=dict(discount=discount), search=search | search_kw)
 
 
 OBS1 = np.zeros((1, 1), np.float32)
