@@ -53,3 +53,31 @@ def test_the_implementation_never_imports_jupyter_or_the_viz_layer():
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "ezv2_lite").rglob("*.py")
                  if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_the_course_command_starts_jupyterlab_on_the_first_notebook():
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(["bash", "scripts/course.sh", "--no-browser", f"--port={port}",
+                                "--ServerApp.ip=127.0.0.1"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output, deadline = [], time.time() + 300
+    try:
+        while time.time() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "is running at" in line:
+                break
+        assert any("is running at" in line for line in output), "".join(output[-20:])
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
