@@ -58,11 +58,13 @@ class RunDirectoryError(ValueError):
 class Counters:
     agent_steps: int = 0
     train_steps: int = 0
+    offline_steps: int = 0
     episodes: int = 0
     next_eval: int = 0
     next_log: int = 0
     next_checkpoint: int = 0
-    last_eval_at: int = -1
+    last_eval_at: tuple[int, int] = (-1, -1)
+    """(agent steps, train steps) of the latest evaluation."""
     wall_s: float = 0.0
 
 
@@ -167,12 +169,14 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             if counters.agent_steps * repeat >= counters.next_checkpoint:
                 checkpoint()
                 counters.next_checkpoint += t.checkpoint_every_env_steps
+        # learner steps after collection ends (Part B §6), counted so that a resume continues them
+        while counters.offline_steps < t.offline_train_steps and not interrupted:
+            losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
+            counters.offline_steps += 1
         if not interrupted:
-            for _ in range(t.offline_train_steps):
-                losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
             if losses:
                 log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])})
-            if counters.last_eval_at != counters.agent_steps:
+            if tuple(counters.last_eval_at) != (counters.agent_steps, counters.train_steps):
                 _evaluate(learner.model, config, counters, log)
     except KeyboardInterrupt:
         interrupted.append(True)
@@ -212,7 +216,7 @@ def _learner_step(learner: Learner, replay: Replay, config: Config, counters: Co
 def _evaluate(model, config: Config, counters: Counters, log) -> str:
     returns = evaluate(model, config, config.train.eval_episodes,
                        seed=10_000 + config.seed + counters.agent_steps)
-    counters.last_eval_at = counters.agent_steps
+    counters.last_eval_at = (counters.agent_steps, counters.train_steps)
     log({"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
          "eval_episodes": len(returns)})
     return f"{returns.mean():.1f}"

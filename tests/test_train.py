@@ -134,3 +134,15 @@ def test_eval_and_report_read_a_run(tmp_path):
     assert result.returncode == 0 and "env steps" in result.stdout
     assert (run / "report.png").stat().st_size > 1000
     assert cli("report", str(tmp_path / "nothing")).returncode == 2
+
+
+def test_offline_learner_steps_follow_collection_and_are_counted(tmp_path):
+    run = tmp_path / "run"
+    result = cli("train", *TINY, "--total-env-steps", "200", "--train.offline-train-steps", "12",
+                 "--run-dir", str(run))
+    assert result.returncode == 0, result.stderr
+    counters = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["counters"]
+    assert counters["offline_steps"] == 12
+    assert counters["train_steps"] == int(counters["agent_steps"] * 0.25) + 12
+    last = metrics(run)[-1]
+    assert "eval_return_mean" in last and last["train_steps"] == counters["train_steps"]
