@@ -281,6 +281,8 @@ class TrainConfig:
     log_every_env_steps: int = 1000
     """A metrics line with the mean losses is written every this many env steps."""
     checkpoint_every_env_steps: int = 20_000
+    checkpoint_every_minutes: float = 10.0
+    """Also checkpoint after this much wall time, so a long burst of learner steps is not lost."""
 
 
 # ------------------------------------------------------------------------ config

@@ -120,7 +120,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
         metrics.flush()
         emit("eval" if "eval_return_mean" in line else "metrics", **line)
 
+    last_checkpoint = [time.perf_counter()]
+
     def checkpoint() -> None:
+        last_checkpoint[0] = time.perf_counter()
         counters.wall_s = time.perf_counter() - started
         tensors = {"model": learner.model.state_dict(), "target": learner.target.model.state_dict(),
                    "snapshot": learner.target.snapshot,
@@ -157,6 +160,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                     losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
                     if counters.train_steps % t.selfplay_update_interval == 0:
                         acting.load_state_dict(learner.model.state_dict())
+                    if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
+                        checkpoint()
             if losses and counters.agent_steps * repeat >= counters.next_log:
                 log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])}
                     | {"lr": learner.scheduler.get_last_lr()[0]})
@@ -173,6 +178,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
         while counters.offline_steps < t.offline_train_steps and not interrupted:
             losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
             counters.offline_steps += 1
+            if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
+                checkpoint()
         if not interrupted:
             if losses:
                 log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])})
