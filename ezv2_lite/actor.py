@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from .config import Config
 from .envs import make_vector_env
-from .model.networks import EZModel
+from .model.networks import EZModel, predict_values
 from .replay import Replay
 from .search import SearchResult, search
 
@@ -68,10 +67,7 @@ class Actor:
         done = np.flatnonzero(terminated | truncated)
         if len(done):
             final = np.stack([info["final_obs"][i] for i in done])
-            device = next(model.parameters()).device
-            with torch.no_grad():
-                out = model.initial(torch.as_tensor(final, device=device))
-                final_values = model.scalar_value(out.value_logits).double().cpu().numpy()
+            final_values = predict_values(model, final)
         for i in range(self.num_envs):
             transition = (result.action[i], float(rewards[i]), float(raw[i]))
             if i in done:

@@ -22,10 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .config import Config
-from .model.networks import EZModel
+from .model.networks import EZModel, predict_values
 from .replay import Replay, SampledBatch
 from .search import search
 
@@ -65,14 +64,6 @@ def reward_targets(replay: Replay, batch: SampledBatch, value_prefix: bool,
     return out
 
 
-def _values_of(model: EZModel, observations: np.ndarray) -> np.ndarray:
-    """Scalar values [N] of stacked observations [N, *obs_shape] (eval mode, no gradient)."""
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        out = model.initial(torch.as_tensor(observations, device=device))
-        return model.scalar_value(out.value_logits).double().cpu().numpy()
-
-
 def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel) -> np.ndarray:
     """[B, U+1] n-step TD targets z_{t+j} with the target model's bootstrap values.
 
@@ -97,7 +88,7 @@ def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel)
         terminal_end = episode.terminal & (c + steps == T)
         rows.append((i, len(c), steps, terminal_end))
         partial.append(discounted)
-    values = _values_of(target_model, np.concatenate(observations))
+    values = predict_values(target_model, np.concatenate(observations))
     start = 0
     for (i, count, steps, terminal_end), discounted in zip(rows, partial):
         bootstrap = np.where(terminal_end, 0.0, values[start:start + count])

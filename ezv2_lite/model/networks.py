@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -321,6 +322,14 @@ class StateModel(EZModel):
 
     def value_policy(self, latent: torch.Tensor):
         return self.value_head(latent), self.policy_head(latent)
+
+
+@torch.no_grad()
+def predict_values(model: EZModel, observations) -> np.ndarray:
+    """Scalar values [N] (float64, NumPy) of stacked observations [N, *obs_shape], no gradient."""
+    device = next(model.parameters()).device
+    out = model.initial(torch.as_tensor(observations, device=device))
+    return model.scalar_value(out.value_logits).double().cpu().numpy()
 
 
 def build_model(config: Config, spec: EnvSpec) -> EZModel:
