@@ -157,6 +157,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             if replay.num_ready >= max(t.start_transitions, config.optim.batch_size):
                 owed = int(counters.agent_steps * t.train_ratio) - counters.train_steps
                 for _ in range(owed):
+                    if interrupted:  # a long burst (the first one, or train_ratio > 1) stops too
+                        break
                     losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
                     if counters.train_steps % t.selfplay_update_interval == 0:
                         acting.load_state_dict(learner.model.state_dict())

@@ -146,3 +146,30 @@ def test_offline_learner_steps_follow_collection_and_are_counted(tmp_path):
     assert counters["train_steps"] == int(counters["agent_steps"] * 0.25) + 12
     last = metrics(run)[-1]
     assert "eval_return_mean" in last and last["train_steps"] == counters["train_steps"]
+
+
+def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_path):
+    """The first learner steps come in one burst (train_ratio x start_transitions of them);
+    a stop asked for in the middle of it must not wait for the burst to finish."""
+    run = tmp_path / "run"
+    start = 1000
+    args = ["train", *TINY, "--train.train-ratio", "1", "--train.start-transitions", str(start),
+            "--total-env-steps", str(start + 100), "--run-dir", str(run)]
+    process = subprocess.Popen([sys.executable, "-m", "ezv2_lite.cli", *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = run / "metrics.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:  # wait until collection reaches the burst
+        if log.exists() and any(m["env_steps"] >= start - 60 for m in metrics(run)):
+            break
+        time.sleep(0.05)
+    time.sleep(2.0)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    saved = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["counters"]
+    assert 0 < saved["train_steps"] < start, saved  # stopped inside the burst, with its steps kept
+
+    result = cli("train", "--resume", str(run), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    final = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["counters"]
+    assert final["train_steps"] >= start and final["agent_steps"] * 1 >= start + 100
