@@ -134,6 +134,13 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                  "learner_steps": learner.steps}
         save_checkpoint(run_dir, tensors, replay, state)
 
+    def checkpoint_if_due() -> None:  # long bursts of learner steps are not lost to a stop
+        if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
+            checkpoint()
+
+    def log_losses(losses: list, **extra) -> None:
+        log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])} | extra)
+
     total_agent_steps = -(-t.total_env_steps // repeat)
     interrupted = []
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -162,11 +169,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                     losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
                     if counters.train_steps % t.selfplay_update_interval == 0:
                         acting.load_state_dict(learner.model.state_dict())
-                    if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
-                        checkpoint()
+                    checkpoint_if_due()
             if losses and counters.agent_steps * repeat >= counters.next_log:
-                log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])}
-                    | {"lr": learner.scheduler.get_last_lr()[0]})
+                log_losses(losses, lr=learner.scheduler.get_last_lr()[0])
                 bar.set_postfix(loss=f"{losses[-1].total:.3f}", eval=last_eval)
                 losses = []
                 counters.next_log += t.log_every_env_steps
@@ -180,11 +185,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
         while counters.offline_steps < t.offline_train_steps and not interrupted:
             losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
             counters.offline_steps += 1
-            if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
-                checkpoint()
+            checkpoint_if_due()
         if not interrupted:
             if losses:
-                log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])})
+                log_losses(losses)
             if tuple(counters.last_eval_at) != (counters.agent_steps, counters.train_steps):
                 _evaluate(learner.model, config, counters, log)
     except KeyboardInterrupt:
