@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .augment import augment
 from .config import Config
 from .model.networks import EZModel
 from .model.policy import log_abs_det_tanh, squash_params, squashed_log_prob
@@ -152,7 +153,11 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     reward_target = model.reward_support.encode(rewards)   # [B, U, bins]
     discrete = model.spec.is_discrete
 
-    out = model.initial(obs[:, 0])
+    roots, later_obs = obs[:, 0], obs[:, 1:]             # [B, *obs], [B, U, *obs]
+    if o.augmentation:  # two independent draws: the roots, and the consistency targets
+        roots = augment(roots)
+        later_obs = augment(later_obs.flatten(1, 2)).view(later_obs.shape)  # one shift per sample
+    out = model.initial(roots)
     latent = out.latent
     noise = None if discrete else torch.randn(ENTROPY_SAMPLES, len(obs), model.spec.action_dim, device=device)
     value_loss = soft_cross_entropy(out.value_logits, value_target[:, 0])
@@ -162,7 +167,7 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     policy_total, entropy_total = pol, entropy
     hidden = model.initial_hidden(len(obs), device)
     with torch.no_grad():  # consistency targets: projections of the real next observations
-        later = model.represent(obs[:, 1:].flatten(0, 1))
+        later = model.represent(later_obs.flatten(0, 1))
         target_proj = model.project(later, with_head=False).view(len(obs), U, -1)
     for k in range(1, U + 1):
         m = mask[:, k - 1]

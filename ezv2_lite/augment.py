@@ -1,0 +1,57 @@
+"""Image augmentation for the learner (paper §4; Part B §2.2 and §5.1).
+
+Learning from pixels with ~100k frames overfits easily; EZ-V2 (like EfficientZero
+and DrQ) perturbs every image the learner sees with two cheap transforms:
+
+- random shift: pad the image by 4 pixels on each side by repeating its edge,
+  then crop back to the original size at a random offset, i.e. translate it by
+  a whole number of pixels dy, dx in [-4, 4];
+- intensity: multiply all pixels by 1 + 0.05 * clip(N(0, 1), -2, 2), i.e. make the
+  image between 10 % darker and 10 % brighter.
+
+Each image in the batch gets its own draw. The learner augments the roots it
+unrolls from and, with a separate draw, the later observations whose projections
+are the consistency targets (Part B §5.1). Search, acting and targets never see
+augmented images.
+
+Shapes: images [B, C, H, W]; `augment` returns float32 images scaled to [0, 1]
+(times the intensity factor).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+SHIFT_PAD = 4
+"""Largest translation in pixels, along each axis."""
+INTENSITY_SCALE = 0.05
+"""Standard deviation of the intensity factor around 1 (clipped to 2 standard deviations)."""
+
+
+def random_shift(images: torch.Tensor, pad: int = SHIFT_PAD,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Translate each image [B, C, H, W] by its own integer (dy, dx) in [-pad, pad], filling
+    the uncovered border with the edge pixels. Same shape and dtype as the input."""
+    b, _, h, w = images.shape
+    # Shifting by (dy, dx) and repeating the edge = reading row r + dy, column c + dx,
+    # clamped to the image: no padded copy is needed.
+    shifts = torch.randint(-pad, pad + 1, (b, 2), generator=generator).tolist()
+    rows, cols = torch.arange(h, device=images.device), torch.arange(w, device=images.device)
+    return torch.stack([image.index_select(1, (rows + dy).clamp(0, h - 1))
+                             .index_select(2, (cols + dx).clamp(0, w - 1))
+                        for image, (dy, dx) in zip(images, shifts)])
+
+
+def random_intensity(images: torch.Tensor, scale: float = INTENSITY_SCALE,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Multiply each float image [B, C, H, W] by 1 + scale * clip(N(0, 1), -2, 2)."""
+    noise = torch.randn(images.shape[0], 1, 1, 1, generator=generator, device="cpu").to(images.device)
+    return images * (1.0 + scale * noise.clamp(-2.0, 2.0))
+
+
+def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random shift then intensity: uint8 (or [0, 1] float) [B, C, H, W] -> float32 [B, C, H, W]."""
+    x = random_shift(images, generator=generator)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return random_intensity(x, generator=generator)
