@@ -26,7 +26,8 @@ commands:
   train       train an agent: --preset NAME [overrides] [--total-env-steps N] [--seed S]
               [--run-dir DIR], or continue one: --resume RUN_DIR
   eval        evaluate a run's latest checkpoint: RUN_DIR [--episodes N]
-  report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR
+  report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR [RUN_DIR ...];
+              Atari runs also get raw and human-normalised scores (mean, median, IQM)
   check-env   build an environment, print its spec, run a random policy, print steps/s
   bench       benchmarks: `ezv2-lite bench search|learner|learn` (JSON under benchmarks/results/)
 
@@ -195,12 +196,17 @@ def eval_command(args: list[str]) -> None:
 
 
 def report_command(args: list[str]) -> None:
-    from .report import summary, write_learning_curve
+    from .report import atari_table, is_atari_run, summary, write_learning_curve
 
-    if len(args) != 1:
-        raise ConfigError("usage: ezv2-lite report RUN_DIR")
-    print(summary(args[0]))
-    print(f"learning curve: {write_learning_curve(args[0])}")
+    if not args:
+        raise ConfigError("usage: ezv2-lite report RUN_DIR [RUN_DIR ...]")
+    for run in args:
+        print(f"== {run}")
+        print(summary(run))
+        print(f"learning curve: {write_learning_curve(run)}")
+    atari = [run for run in args if is_atari_run(run)]
+    if atari:
+        print(atari_table(atari))
 
 
 # ----------------------------------------------------------------------- bench

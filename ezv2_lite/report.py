@@ -1,9 +1,22 @@
-"""Reports of a run directory: the learning curve (report.png) and a summary table."""
+"""Reports of run directories: the learning curve (report.png), a summary table, and for
+Atari the human-normalised score (paper §6.1) with its mean, median and IQM over runs.
+
+Human-normalised score of a game: (score - random) / (human - random), with the standard
+random-policy and human scores of the 26 Atari 100k games (data/atari100k_random_human.csv),
+so a random agent scores 0 and the human reference 1. Over several runs the paper reports
+the mean and the median; the IQM (interquartile mean: the mean of the middle 50 % of the
+scores) is the robust aggregate of Agarwal et al. (2021).
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
+
+import numpy as np
+
+ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -61,3 +74,63 @@ def summary(run_dir: str | Path) -> str:
     if not evals:
         lines.append("(no evaluation yet)")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ Atari scores
+
+
+def atari_reference() -> dict[str, tuple[float, float]]:
+    """{ALE id: (random score, human score)} for the 26 Atari 100k games."""
+    with open(ATARI_REFERENCE_CSV, newline="") as f:
+        return {row["ale_id"]: (float(row["random"]), float(row["human"])) for row in csv.DictReader(f)}
+
+
+def human_normalized(game: str, score: float) -> float:
+    """(score - random) / (human - random) for a game given as `Pong` or `ALE/Pong-v5`."""
+    from .envs.atari import atari_id
+
+    reference = atari_reference()
+    key = atari_id(game)
+    if key not in reference:
+        raise ValueError(f"{game!r} is not one of the 26 Atari 100k games with reference scores "
+                         f"({', '.join(k[4:-3] for k in reference)})")
+    random, human = reference[key]
+    return (score - random) / (human - random)
+
+
+def interquartile_mean(scores) -> float:
+    """Mean of the scores left after dropping the lowest and highest quarter (floor(n/4) each,
+    as scipy.stats.trim_mean(x, 0.25)); equals the mean for fewer than 4 scores."""
+    x = np.sort(np.asarray(scores, dtype=float))
+    cut = len(x) // 4
+    return float(x[cut:len(x) - cut].mean())
+
+
+def final_return(run_dir: str | Path) -> tuple[float, int]:
+    """(mean return, env steps) of the run's last evaluation."""
+    evals = evaluations(read_metrics(run_dir))
+    if not evals:
+        raise ValueError(f"{run_dir} has no evaluation yet: train longer or run `ezv2-lite eval`")
+    return evals[-1]["eval_return_mean"], evals[-1]["env_steps"]
+
+
+def atari_table(run_dirs: list[str | Path]) -> str:
+    """Per-run game, env steps, raw and human-normalised final score; mean, median and IQM
+    of the normalised scores when there are several runs."""
+    rows, normalized = [f"{'run':<32} {'game':<16} {'env steps':>10} {'raw':>10} {'normalised':>10}"], []
+    for run in run_dirs:
+        config = json.loads((Path(run) / "config.json").read_text())
+        game = config["env"]["name"]
+        score, steps = final_return(run)
+        hns = human_normalized(game, score)
+        normalized.append(hns)
+        rows.append(f"{Path(run).name:<32} {game:<16} {steps:>10} {score:>10.1f} {hns:>10.3f}")
+    if len(normalized) > 1:
+        rows.append(f"human-normalised over {len(normalized)} runs: mean {np.mean(normalized):.3f}, "
+                    f"median {np.median(normalized):.3f}, IQM {interquartile_mean(normalized):.3f}")
+    return "\n".join(rows)
+
+
+def is_atari_run(run_dir: str | Path) -> bool:
+    path = Path(run_dir) / "config.json"
+    return path.exists() and json.loads(path.read_text())["env"]["suite"] == "atari"

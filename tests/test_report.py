@@ -1,0 +1,67 @@
+"""Atari human-normalised scores and their aggregates (paper §6.1)."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ezv2_lite.report import atari_reference, atari_table, human_normalized, interquartile_mean
+
+REFERENCE = Path(__file__).resolve().parents[1] / "ezv2_lite" / "data" / "atari100k_random_human.csv"
+
+
+def test_the_26_games_random_scores_normalise_to_0_and_human_scores_to_1():
+    rows = list(csv.DictReader(REFERENCE.open()))
+    assert len(rows) == 26 and len(atari_reference()) == 26
+    for row in rows:
+        game = row["ale_id"][4:-3]
+        assert human_normalized(game, float(row["random"])) == pytest.approx(0.0, abs=1e-12)
+        assert human_normalized(row["ale_id"], float(row["human"])) == pytest.approx(1.0)
+
+
+def test_pong_half_way_between_random_and_human_is_one_half():
+    assert human_normalized("Pong", (-20.7 + 14.6) / 2) == pytest.approx(0.5)
+
+
+def test_a_game_outside_the_benchmark_is_a_clear_error():
+    with pytest.raises(ValueError, match="not one of the 26 Atari 100k games"):
+        human_normalized("Tetris", 10.0)
+
+
+def test_interquartile_mean_drops_the_lowest_and_highest_quarter():
+    assert interquartile_mean([0, 1, 2, 3, 4, 5, 6, 100]) == pytest.approx(np.mean([2, 3, 4, 5]))
+    assert interquartile_mean([1, 2, 3]) == pytest.approx(2.0)
+    scipy = pytest.importorskip("scipy.stats")
+    x = np.random.default_rng(0).normal(size=26)
+    assert interquartile_mean(x) == pytest.approx(scipy.trim_mean(x, 0.25))
+
+
+def _fake_atari_run(root: Path, name: str, game: str, final: float) -> Path:
+    run = root / name
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"env": {"suite": "atari", "name": game}}))
+    lines = [{"env_steps": 4000, "train_steps": 0, "wall_s": 1.0, "eval_return_mean": -21.0,
+              "eval_return_std": 0.0, "eval_episodes": 2},
+             {"env_steps": 8000, "train_steps": 10, "wall_s": 2.0, "eval_return_mean": final,
+              "eval_return_std": 0.0, "eval_episodes": 2}]
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return run
+
+
+def test_the_atari_table_uses_each_runs_last_evaluation_and_aggregates(tmp_path):
+    runs = [_fake_atari_run(tmp_path, "a", "Pong", -20.7), _fake_atari_run(tmp_path, "b", "Pong", 14.6),
+            _fake_atari_run(tmp_path, "c", "Boxing", 6.1)]
+    table = atari_table(runs)
+    assert "0.000" in table and "1.000" in table and "0.500" in table
+    assert "mean 0.500, median 0.500, IQM 0.500" in table
+
+
+def test_report_prints_the_atari_table_for_atari_runs(tmp_path):
+    runs = [_fake_atari_run(tmp_path, "a", "Pong", -3.05), _fake_atari_run(tmp_path, "b", "Breakout", 30.5)]
+    out = subprocess.run([sys.executable, "-m", "ezv2_lite.cli", "report", *map(str, runs)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "Pong" in out and "Breakout" in out and "mean 0.750, median 0.750, IQM 0.750" in out
