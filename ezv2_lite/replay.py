@@ -90,6 +90,17 @@ class Episode:
             new[: len(old)] = old
             setattr(self, name, new)
 
+    def trim(self) -> None:
+        """Drop the unused capacity of a closed episode (up to half of its arrays)."""
+        for name in ("frames", "values", "actions", "rewards", "raw_rewards", "ids"):
+            old = getattr(self, name)
+            setattr(self, name, old[: self.length + (name in ("frames", "values"))].copy())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes
+                   for name in ("frames", "values", "actions", "rewards", "raw_rewards", "ids"))
+
     def append(self, action, reward: float, raw_reward: float, frame: np.ndarray, value: float) -> None:
         if self.length + 1 >= len(self.actions):
             self._grow()
@@ -171,6 +182,7 @@ class Replay:
         e = self.open.pop(slot)
         episode = self.episodes[e]
         episode.closed, episode.terminal = True, bool(terminal)
+        episode.trim()
         first_unready = max(episode.length - (self.unroll + self.td_steps), 0)
         self._make_ready(e, first_unready, episode.length)
 
@@ -212,6 +224,13 @@ class Replay:
         self.max_priority = max(self.max_priority, float(np.max(priorities)))
 
     # ------------------------------------------------------------------ reading
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the stored episodes and the per-transition index arrays."""
+        index = sum(getattr(self, name).nbytes
+                    for name in ("episode_of", "position_of", "priorities", "ready"))
+        return sum(e.nbytes for e in self.episodes) + index
 
     @property
     def num_ready(self) -> int:
@@ -305,32 +324,33 @@ class Replay:
     def load(cls, path: str | Path, config: Config, spec: EnvSpec) -> Replay:
         """Read a replay written by `save` (np.load with allow_pickle=False)."""
         replay = cls(config, spec)
-        with np.load(path, allow_pickle=False) as data:
-            lengths = data["lengths"]
-            f = a = 0
-            for i, T in enumerate(lengths):
-                T = int(T)
-                frames = data["frames"][f:f + T + 1]
-                episode = Episode(frames[0], float(data["values"][f]),
-                                  data["actions"].shape[1:], data["actions"].dtype, capacity=max(T, 1))
-                episode.frames[: T + 1] = frames
-                episode.values[: T + 1] = data["values"][f:f + T + 1]
-                episode.actions[:T] = data["actions"][a:a + T]
-                episode.rewards[:T] = data["rewards"][a:a + T]
-                episode.raw_rewards[:T] = data["raw_rewards"][a:a + T]
-                episode.length = T
-                episode.closed, episode.terminal = bool(data["closed"][i]), bool(data["terminal"][i])
-                replay.episodes.append(episode)
-                f, a = f + T + 1, a + T
-            replay.open = dict(zip(data["open_slots"].tolist(), data["open_episodes"].tolist()))
-            n = len(data["priorities"])
-            replay.num_transitions = n
-            replay.priorities, replay.ready = data["priorities"].copy(), data["ready"].copy()
-            replay.episode_of, replay.position_of = data["episode_of"].copy(), data["position_of"].copy()
-            for k, (e, t) in enumerate(zip(replay.episode_of, replay.position_of)):
-                replay.episodes[e].ids[t] = k
-            replay.max_priority = float(data["max_priority"])
-            replay.rng.bit_generator.state = json.loads(str(data["rng_state"]))
+        with np.load(path, allow_pickle=False) as npz:
+            data = {name: npz[name] for name in npz.files}  # each member is read once
+        lengths = data["lengths"]
+        f = a = 0
+        for i, T in enumerate(lengths):
+            T = int(T)
+            frames = data["frames"][f:f + T + 1]
+            episode = Episode(frames[0], float(data["values"][f]),
+                              data["actions"].shape[1:], data["actions"].dtype, capacity=max(T, 1))
+            episode.frames[: T + 1] = frames
+            episode.values[: T + 1] = data["values"][f:f + T + 1]
+            episode.actions[:T] = data["actions"][a:a + T]
+            episode.rewards[:T] = data["rewards"][a:a + T]
+            episode.raw_rewards[:T] = data["raw_rewards"][a:a + T]
+            episode.length = T
+            episode.closed, episode.terminal = bool(data["closed"][i]), bool(data["terminal"][i])
+            replay.episodes.append(episode)
+            f, a = f + T + 1, a + T
+        replay.open = dict(zip(data["open_slots"].tolist(), data["open_episodes"].tolist()))
+        n = len(data["priorities"])
+        replay.num_transitions = n
+        replay.priorities, replay.ready = data["priorities"].copy(), data["ready"].copy()
+        replay.episode_of, replay.position_of = data["episode_of"].copy(), data["position_of"].copy()
+        for k, (e, t) in enumerate(zip(replay.episode_of, replay.position_of)):
+            replay.episodes[e].ids[t] = k
+        replay.max_priority = float(data["max_priority"])
+        replay.rng.bit_generator.state = json.loads(str(data["rng_state"]))
         return replay
 
 
