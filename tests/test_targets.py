@@ -32,7 +32,7 @@ class ObservedValue(nn.Module):
 
 
 def cfg(**optim):
-    return override(preset("cartpole"), optim=dict(discount=0.5, td_steps=2, unroll_steps=3, **optim))
+    return override(preset("cartpole"), optim=dict(discount=0.5, td_steps=2, unroll_steps=3) | optim)
 
 
 def episode(replay, observations, rewards, terminal, slot=0):
@@ -74,6 +74,35 @@ def test_reward_and_value_prefix_targets():
     np.testing.assert_allclose(reward_targets(replay, batch, True, 5), [[2, 6, 14], [4, 12, 12]])
     # with an LSTM horizon of 2 the running sum restarts at k = 2
     np.testing.assert_allclose(reward_targets(replay, batch, True, 2), [[2, 6, 8], [4, 12, 0]])
+
+
+def test_value_prefix_targets_and_the_trees_edge_rewards_agree_across_a_reset():
+    """A model that predicts exactly the value-prefix targets (resets every 5 steps) gives the
+    tree back the true per-step rewards, before and after the reset."""
+    from ezv2_lite.model.toy import ChainPrefixModel
+    from ezv2_lite.search import search
+
+    rewards = [3.0, -1.0, 0.5, 2.0, 0.0, 4.0, 1.0, -2.0]       # crosses the reset at step 5
+    replay = Replay(cfg(unroll_steps=8), SPEC)
+    episode(replay, [0.0] * 9, rewards, terminal=True)
+    prefixes = reward_targets(replay, replay.windows(np.array([0])), True, 5)[0]
+    np.testing.assert_allclose(prefixes, [3.0, 2.0, 2.5, 4.5, 4.5, 4.0, 5.0, 3.0])
+
+    class PredictsTheTargets(ChainPrefixModel):
+        """Value prefix at depth d = the target prefix of step d - 1, whatever the hidden state."""
+
+        def recurrent(self, latent, action, hidden=None):
+            out = super().recurrent(latent, action, hidden)
+            depth = out.latent[:, 0].long()
+            out.reward_logits = torch.as_tensor(prefixes, dtype=torch.float32)[depth - 1][:, None]
+            return out
+
+    model = PredictsTheTargets(np.zeros(len(rewards)))
+    config = override(preset("cartpole"), search=dict(num_simulations=8, num_top_actions=1))
+    trace = search(model, np.zeros((1, 1), np.float32), config, "evaluate",
+                   np.random.default_rng(0), trace_root=0).trace
+    depth_of = {int(d): i for i, d in enumerate(trace.depth)}
+    np.testing.assert_allclose([trace.reward[depth_of[d]] for d in range(1, 9)], rewards)
 
 
 def test_mixed_rule_switches_exactly_at_both_thresholds():
