@@ -146,7 +146,8 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
 
 # ---------------------------------------------------------------------------- learner
 
-LEARNER_TASKS = {"dmc_state": "walker-walk", "cartpole": "CartPole-v1"}
+LEARNER_TASKS = {"dmc_state": "walker-walk", "cartpole": "CartPole-v1", "atari": "Pong",
+                 "dmc_image": "walker-walk", "dmc_image_small": "cartpole-balance"}
 
 
 @dataclass
