@@ -54,13 +54,17 @@ def reward_targets(replay: Replay, batch: SampledBatch, value_prefix: bool,
         steps = max(0, min(U, episode.length - t))
         rewards = np.zeros(U)
         rewards[:steps] = episode.rewards[t:t + steps]
-        if value_prefix:
-            running = 0.0
-            for k in range(U):
-                running = (0.0 if k % horizon == 0 else running) + rewards[k]
-                out[i, k] = running
-        else:
-            out[i] = rewards
+        out[i] = value_prefixes(rewards, horizon) if value_prefix else rewards
+    return out
+
+
+def value_prefixes(rewards: np.ndarray, horizon: int) -> np.ndarray:
+    """[K] -> [K]: at each unroll step the sum of the rewards since the last LSTM reset
+    (resets before steps 0, horizon, 2 horizon, ...). This is what the value-prefix head learns."""
+    out, running = np.zeros(len(rewards)), 0.0
+    for k, r in enumerate(rewards):
+        running = (0.0 if k % horizon == 0 else running) + r
+        out[k] = running
     return out
 
 
