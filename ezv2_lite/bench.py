@@ -202,9 +202,11 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
             "task": LEARNER_TASKS[name], "batch_size": config.optim.batch_size,
             "unroll_steps": config.optim.unroll_steps, "search_roots": config.optim.batch_size * (config.optim.unroll_steps + 1),
             "simulations": search_budget(config.search, spec)[0], "median_ms": medians,
+            "replay_bytes_per_agent_step": round(replay.nbytes / replay.num_transitions),
             "runs_ms": {key: [round(x, 1) for x in v] for key, v in stages.items()}}
         log(f"learner {name:10s}: {medians['total']:8.1f} ms per step (sample {medians['sample']:.1f}, "
-            f"reanalyze {medians['reanalyze']:.1f}, update {medians['update']:.1f})")
+            f"reanalyze {medians['reanalyze']:.1f}, update {medians['update']:.1f}); replay "
+            f"{replay.nbytes / replay.num_transitions:,.0f} bytes per stored agent step")
     return _write(results, args.out, log)
 
 

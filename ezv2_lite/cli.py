@@ -151,20 +151,28 @@ def train_command(args: list[str]) -> None:
             from .train import _extend_budget_if_needed
             _extend_budget_if_needed(directory, _positive_int(steps, "--total-env-steps"))
         train(Config(), directory, resume=True, progress=progress)
-        return
-    config = config_from_args(args, prog="ezv2-lite train")
-    if steps is not None:
-        config = override(config, train=dict(total_env_steps=_positive_int(steps, "--total-env-steps")))
-    validate(config)
-    name = config.env.name.replace("/", "_")
-    directory = Path(run_dir) if run_dir else Path("runs") / f"{config.preset}-{name}-seed{config.seed}"
-    print(f"training {config.preset} on {config.env.suite}:{config.env.name} "
-          f"for {config.train.total_env_steps:,} env steps into {directory}")
-    train(config, directory, progress=progress)
+    else:
+        config = config_from_args(args, prog="ezv2-lite train")
+        if steps is not None:
+            config = override(config, train=dict(total_env_steps=_positive_int(steps, "--total-env-steps")))
+        validate(config)
+        name = config.env.name.replace("/", "_")
+        directory = Path(run_dir) if run_dir else Path("runs") / f"{config.preset}-{name}-seed{config.seed}"
+        print(f"training {config.preset} on {config.env.suite}:{config.env.name} "
+              f"for {config.train.total_env_steps:,} env steps into {directory}")
+        train(config, directory, progress=progress)
     from .report import summary, write_learning_curve
 
     print(summary(directory))
     print(f"learning curve: {write_learning_curve(directory)}")
+    print(f"peak memory of this process: {peak_memory_gb():.2f} GB resident")
+
+
+def peak_memory_gb() -> float:
+    """The largest resident set size this process has had, in GB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
 def eval_command(args: list[str]) -> None:

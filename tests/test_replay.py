@@ -173,3 +173,23 @@ def test_interleaved_environments_keep_each_episode_s_priorities_and_readiness()
         ids = np.flatnonzero(replay.episode_of[:16] == e)
         np.testing.assert_allclose(replay.priorities[ids], expected)
         np.testing.assert_array_equal(replay.position_of[ids], np.arange(8))
+
+
+def test_an_image_replay_stores_each_frame_once_and_closed_episodes_hold_no_spare_capacity():
+    """Bytes of a closed episode of T steps of 4-stacked 3x96x96 frames: T + 1 frames of
+    27,648 bytes and their values, T actions, rewards (clipped and raw) and ids."""
+    spec = EnvSpec((12, 96, 96), "uint8", "discrete", 6, None, 4, 4)
+    replay = Replay(small_config(), spec)
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 256, (3, 96, 96), dtype=np.uint8)
+    replay.start_episode(0, np.concatenate([first] * 4), 0.0)
+    stack = [first] * 4
+    T = 100
+    for t in range(T):
+        stack = stack[1:] + [rng.integers(0, 256, (3, 96, 96), dtype=np.uint8)]
+        replay.add(0, t % 6, 1.0, 1.0, np.concatenate(stack), 0.0)
+    replay.end_episode(0, terminal=True)
+    episode = replay.episodes[0]
+    assert episode.nbytes == (T + 1) * (3 * 96 * 96 + 8) + T * (8 + 8 + 8 + 8)
+    np.testing.assert_array_equal(replay.stacked_observation(0, T), np.concatenate(stack))
+    assert replay.nbytes / T < 3 * 96 * 96 * 1.5  # about one RGB frame per step, not a stack of 4
