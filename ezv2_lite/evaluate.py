@@ -4,10 +4,19 @@ Evaluation plays `episodes` environments in parallel, one episode each, in the
 evaluation protocol (no life-loss terminals, raw rewards, the evaluation time
 limit) with the search in `evaluate` mode: no Gumbel noise, and for continuous
 actions 16 samples from the policy without widening.
+
+Atari scores are also reported human-normalised (paper §6.1): (score - random) /
+(human - random), with the standard random-policy and human scores of the 26 Atari
+100k games (data/atari100k_random_human.csv), so a random agent scores 0 and the
+human reference 1. Over several runs the paper reports the mean and the median; the
+IQM (interquartile mean: the mean of the middle 50 % of the scores) is the robust
+aggregate of Agarwal et al. (2021).
 """
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +25,7 @@ from .envs import make_vector_env
 from .model.networks import EZModel
 from .search import search
 
-
+ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
 
 def evaluate(model: EZModel, config: Config, episodes: int, seed: int) -> np.ndarray:
     """Raw returns [episodes] of one episode in each of `episodes` evaluation environments."""
@@ -32,3 +41,30 @@ def evaluate(model: EZModel, config: Config, episodes: int, seed: int) -> np.nda
         finished |= terminated | truncated
     envs.close()
     return returns
+
+
+def atari_reference() -> dict[str, tuple[float, float]]:
+    """{ALE id: (random score, human score)} for the 26 Atari 100k games."""
+    with open(ATARI_REFERENCE_CSV, newline="") as f:
+        return {row["ale_id"]: (float(row["random"]), float(row["human"])) for row in csv.DictReader(f)}
+
+
+def human_normalized(game: str, score: float) -> float:
+    """(score - random) / (human - random) for a game given as `Pong` or `ALE/Pong-v5`."""
+    from .envs.atari import atari_id
+
+    reference = atari_reference()
+    key = atari_id(game)
+    if key not in reference:
+        raise ValueError(f"{game!r} is not one of the 26 Atari 100k games with reference scores "
+                         f"({', '.join(k[4:-3] for k in reference)})")
+    random, human = reference[key]
+    return (score - random) / (human - random)
+
+
+def interquartile_mean(scores) -> float:
+    """Mean of the scores left after dropping the lowest and highest quarter (floor(n/4) each,
+    as scipy.stats.trim_mean(x, 0.25)); equals the mean for fewer than 4 scores."""
+    x = np.sort(np.asarray(scores, dtype=float))
+    cut = len(x) // 4
+    return float(x[cut:len(x) - cut].mean())

@@ -1,22 +1,17 @@
 """Reports of run directories: the learning curve (report.png), a summary table, and for
 Atari the human-normalised score (paper §6.1) with its mean, median and IQM over runs.
 
-Human-normalised score of a game: (score - random) / (human - random), with the standard
-random-policy and human scores of the 26 Atari 100k games (data/atari100k_random_human.csv),
-so a random agent scores 0 and the human reference 1. Over several runs the paper reports
-the mean and the median; the IQM (interquartile mean: the mean of the middle 50 % of the
-scores) is the robust aggregate of Agarwal et al. (2021).
+The scores themselves (human_normalized, interquartile_mean) live in `evaluate.py`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 
-ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
+from .evaluate import human_normalized, interquartile_mean
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -77,33 +72,6 @@ def summary(run_dir: str | Path) -> str:
 
 
 # ------------------------------------------------------------------------ Atari scores
-
-
-def atari_reference() -> dict[str, tuple[float, float]]:
-    """{ALE id: (random score, human score)} for the 26 Atari 100k games."""
-    with open(ATARI_REFERENCE_CSV, newline="") as f:
-        return {row["ale_id"]: (float(row["random"]), float(row["human"])) for row in csv.DictReader(f)}
-
-
-def human_normalized(game: str, score: float) -> float:
-    """(score - random) / (human - random) for a game given as `Pong` or `ALE/Pong-v5`."""
-    from .envs.atari import atari_id
-
-    reference = atari_reference()
-    key = atari_id(game)
-    if key not in reference:
-        raise ValueError(f"{game!r} is not one of the 26 Atari 100k games with reference scores "
-                         f"({', '.join(k[4:-3] for k in reference)})")
-    random, human = reference[key]
-    return (score - random) / (human - random)
-
-
-def interquartile_mean(scores) -> float:
-    """Mean of the scores left after dropping the lowest and highest quarter (floor(n/4) each,
-    as scipy.stats.trim_mean(x, 0.25)); equals the mean for fewer than 4 scores."""
-    x = np.sort(np.asarray(scores, dtype=float))
-    cut = len(x) // 4
-    return float(x[cut:len(x) - cut].mean())
 
 
 def final_return(run_dir: str | Path) -> tuple[float, int]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ezv2_lite.report import atari_reference, atari_table, human_normalized, interquartile_mean
+from ezv2_lite.evaluate import atari_reference, human_normalized, interquartile_mean
+from ezv2_lite.report import atari_table
 
 REFERENCE = Path(__file__).resolve().parents[1] / "ezv2_lite" / "data" / "atari100k_random_human.csv"
 
