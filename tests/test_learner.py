@@ -78,3 +78,29 @@ def test_target_model_lags_the_online_model_by_200_to_400_steps():
         if step >= 400:
             assert 200 <= lag < 400, (step, value)
     assert float(target.model.weight) == 600.0  # after step 800: the snapshot from step 600
+
+
+SMALL_IMAGE_MODEL = dict(channels=8, head_channels=4, action_embedding_dim=4, lstm_hidden=16,
+                         projection_hidden=32, projection_dim=32, prediction_hidden=16)
+
+
+@pytest.mark.parametrize("name, env", [("atari", dict(name="Pong", image_size=32)),
+                                       ("dmc_image_small", dict(name="cartpole-balance", image_size=32))])
+def test_the_image_learner_with_augmentation_overfits_one_fixed_batch(name, env):
+    """Pixels end to end through the learner: Atari's value prefix with its LSTM resets, DMC's
+    continuous policy loss, both with random shift + intensity on every step's images."""
+    torch.manual_seed(0)
+    config = override(preset(name), env=env, model=SMALL_IMAGE_MODEL,
+                      optim=dict(optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=8,
+                                 warmup_steps=1),
+                      train=dict(start_transitions=8)).resolved()
+    assert config.optim.augmentation
+    replay, spec = random_policy_replay(config, 60)
+    learner = Learner(build_model(config, spec), config, torch.device("cpu"))
+    batch = replay.sample(8)
+    targets = reanalyze(replay, batch, learner.target.model, config, 0, np.random.default_rng(0))
+    first, _ = learner.update(batch, targets)
+    for _ in range(39):
+        last, _ = learner.update(batch, targets)
+    assert np.isfinite(last.total)
+    assert last.value + last.reward < 0.9 * (first.value + first.reward), (first, last)
