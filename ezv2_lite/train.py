@@ -7,7 +7,9 @@ holds `start_transitions` sampleable transitions; from then on the learner
 keeps `train_ratio` learner steps per collected agent step (a count, not a
 clock, so the result does not depend on the machine's speed). The acting model
 is refreshed every `selfplay_update_interval` learner steps; the lagged target
-model used for reanalysis every `target_update_interval` (Part B §6).
+model used for reanalysis every `target_update_interval` (Part B §6). After
+collection, `offline_train_steps` more learner steps run on the stored data
+(none if the budget ended before learning started).
 
 Observers (e.g. viz.dashboard) receive `TrainEvent`s: metrics lines,
 evaluations, a recent search trace and a recent frame.
@@ -37,6 +39,9 @@ from .learner import Learner
 from .model import build_model, resolve_device
 from .replay import Replay
 from .targets import reanalyze
+
+OFFLINE_LOG_EVERY = 100
+"""Offline learner steps between two logged loss lines."""
 
 
 @dataclass
@@ -141,6 +146,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     def log_losses(losses: list, **extra) -> None:
         log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])} | extra)
 
+    def learning_started() -> bool:
+        return replay.num_ready >= max(t.start_transitions, config.optim.batch_size)
+
     total_agent_steps = -(-t.total_env_steps // repeat)
     interrupted = []
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -161,7 +169,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             for ret, length in zip(step.finished_returns, step.finished_lengths):
                 log({"train_episode_return": ret, "train_episode_length": length})
             # learner steps owed: train_ratio per collected agent step, once learning has started
-            if replay.num_ready >= max(t.start_transitions, config.optim.batch_size):
+            if learning_started():
                 owed = int(counters.agent_steps * t.train_ratio) - counters.train_steps
                 for _ in range(owed):
                     if interrupted:  # a long burst (the first one, or train_ratio > 1) stops too
@@ -181,10 +189,20 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             if counters.agent_steps * repeat >= counters.next_checkpoint:
                 checkpoint()
                 counters.next_checkpoint += t.checkpoint_every_env_steps
-        # learner steps after collection ends (Part B §6), counted so that a resume continues them
-        while counters.offline_steps < t.offline_train_steps and not interrupted:
+        # learner steps after collection ends (Part B §6), counted so that a resume continues them;
+        # none if collection ended before learning started (a budget below start_transitions)
+        offline = t.offline_train_steps if learning_started() else 0
+        if counters.offline_steps < offline and not interrupted:
+            bar.close()
+            bar = tqdm(total=offline, initial=counters.offline_steps, unit="offline step",
+                       disable=not progress, dynamic_ncols=True)
+        while counters.offline_steps < offline and not interrupted:
             losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
             counters.offline_steps += 1
+            bar.update(1)
+            if counters.offline_steps % OFFLINE_LOG_EVERY == 0:
+                log_losses(losses, lr=learner.scheduler.get_last_lr()[0])
+                losses = []
             checkpoint_if_due()
         if not interrupted:
             if losses:

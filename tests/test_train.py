@@ -173,3 +173,17 @@ def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_p
     assert result.returncode == 0, result.stderr
     final = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["counters"]
     assert final["train_steps"] >= start and final["agent_steps"] >= start + 100
+
+
+def test_a_budget_that_ends_before_learning_starts_runs_no_offline_steps(tmp_path):
+    """Collection stops at 100 agent steps, below start_transitions = 150: nothing is learned,
+    not even the preset's offline steps, but the run still evaluates and checkpoints."""
+    run = tmp_path / "run"
+    result = cli("train", *TINY, "--total-env-steps", "100", "--train.start-transitions", "150",
+                 "--train.offline-train-steps", "500", "--run-dir", str(run))
+    assert result.returncode == 0, result.stderr
+    counters = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["counters"]
+    assert counters["agent_steps"] == 100
+    assert counters["train_steps"] == 0 and counters["offline_steps"] == 0
+    assert "eval_return_mean" in metrics(run)[-1]
+    assert "peak memory" in result.stdout
