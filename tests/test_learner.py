@@ -91,7 +91,7 @@ def test_the_image_learner_with_augmentation_overfits_one_fixed_batch(name, env)
     continuous policy loss, both with random shift + intensity on every step's images."""
     torch.manual_seed(0)
     config = override(preset(name), env=env, model=SMALL_IMAGE_MODEL,
-                      optim=dict(optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=8,
+                      optim=dict(optimizer="adam", lr=3e-3, weight_decay=0.0, batch_size=8,
                                  warmup_steps=1),
                       train=dict(start_transitions=8)).resolved()
     assert config.optim.augmentation
@@ -103,4 +103,5 @@ def test_the_image_learner_with_augmentation_overfits_one_fixed_batch(name, env)
     for _ in range(39):
         last, _ = learner.update(batch, targets)
     assert np.isfinite(last.total)
-    assert last.value + last.reward < 0.9 * (first.value + first.reward), (first, last)
+    # measured: about 0.57 (Atari) and 0.58 (DMC) of the first step's value + reward loss
+    assert last.value + last.reward < 0.75 * (first.value + first.reward), (first, last)
