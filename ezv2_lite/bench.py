@@ -244,6 +244,11 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     run_dir = Path(args.runs_root) / name
     command = (f"ezv2-lite bench learn --preset {args.preset} --task {args.task} --seed {args.seed} "
                f"--env-steps {args.env_steps} --runs-root {args.runs_root}")
+    defaults = LearnBenchArgs()
+    for flag, value, default in (("--eval-every", args.eval_every, defaults.eval_every),
+                                 ("--checkpoint-every", args.checkpoint_every, defaults.checkpoint_every)):
+        if value != default:
+            command += f" {flag} {value}"
     resume = (run_dir / "checkpoints").exists()
     if resume:
         log(f"resuming {run_dir}")

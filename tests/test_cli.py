@@ -96,3 +96,14 @@ def test_bench_learn_records_the_curve_and_resumes_its_run(tmp_path):
     main([*args[:9], "240", *args[10:]])  # a larger budget continues the same run
     data = json.loads((tmp_path / "learn-cartpole-CartPole-v1-1.json").read_text())
     assert data["env_steps_done"] >= 240 and (tmp_path / "runs" / "learn-cartpole-CartPole-v1-1").is_dir()
+
+
+def test_bench_learn_records_the_command_that_reproduces_its_run(tmp_path):
+    from ezv2_lite.bench import LearnBenchArgs, bench_learn
+
+    args = LearnBenchArgs(preset="cartpole", task="CartPole-v1", env_steps=200, eval_every=100,
+                          runs_root=str(tmp_path / "runs"), out_dir=str(tmp_path), progress=False)
+    result = bench_learn(args, log=lambda *_: None)
+    assert result["command"].endswith("--eval-every 100")
+    assert "--checkpoint-every" not in result["command"]  # the default is left out
+    assert [e["env_steps"] for e in result["evaluations"]] == [100, 200]
