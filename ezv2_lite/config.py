@@ -447,7 +447,7 @@ def _dmc_image() -> Config:
 def _dmc_image_small() -> Config:
     """DeepMind Control from 64x64 pixels, CPU-sized; every part of `dmc_image` is kept.
 
-    Same image networks (latent 32x4x4 instead of 64x6x6), 4 stacked RGB frames, action
+    Same image networks (latent 16x4x4 instead of 64x6x6), 4 stacked RGB frames, action
     repeat 2, random shift + intensity augmentation, the sampled continuous search
     (16 root actions: 4 from the policy, 12 widened), the lagged target model, the mixed
     value target and the entropy bonus. Smaller: channel widths, projection, batch 64 and
