@@ -2,6 +2,8 @@
 # Set up ezv2-lite in ./.venv: system packages when this user may install them
 # (graphviz's `dot` for search-tree drawings; Mesa EGL for headless MuJoCo
 # rendering), PyTorch, then the package with its `notebooks` and `dev` extras.
+# With EZV2_BROWSER=1 (scripts/test.sh) also Debian's Chromium and the `browser`
+# extra (Playwright) for the tests that open the notebooks in JupyterLab.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,9 @@ fi
 # System packages (Debian/Ubuntu). Elsewhere, install graphviz yourself.
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
-    for pkg in graphviz libegl1 libegl-mesa0 libgl1-mesa-dri; do
+    packages=(graphviz libegl1 libegl-mesa0 libgl1-mesa-dri)
+    [ "${EZV2_BROWSER:-0}" = 1 ] && packages+=(chromium)
+    for pkg in "${packages[@]}"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
 elif ! command -v dot >/dev/null 2>&1; then
@@ -37,5 +41,7 @@ fi
 # Pin torch before anything can ask for it: on a CPU-only machine this takes the
 # local CPU wheel instead of downloading a multi-GB CUDA build (platform-notes).
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[notebooks,dev]"
+extras="notebooks,dev"
+[ "${EZV2_BROWSER:-0}" = 1 ] && extras+=",browser"
+.venv/bin/python -m pip install -q -e ".[$extras]"
 echo "ezv2-lite is set up in $(pwd)/.venv"

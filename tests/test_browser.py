@@ -1,0 +1,334 @@
+"""The course as a student sees it: JupyterLab in a real browser (headless Chromium via Playwright).
+
+nbval proves that cells execute; these tests prove that the widgets *render*. Each test opens a
+notebook in JupyterLab, runs all cells, waits for the drawings the notebook promises, and saves
+screenshots under `test-artifacts/browser/`:
+
+- `02_gumbel_search`: the search-tree stepper draws a tree; moving its simulation slider redraws it;
+- `04_train_cartpole`: the training dashboard's plotly charts draw their curves;
+- a deliberately broken tree view (its front-end redraw throws) must make the same check fail.
+
+JupyterLab is started on a free localhost port with a random token, in a copy of `notebooks/`, and
+is shut down with its kernels whatever happens; the last check is that no process is left behind.
+`scripts/test.sh` installs Chromium and Playwright and sets EZV2_REQUIRE_BROWSER=1, so there a
+missing browser is a failure; elsewhere these tests are skipped with the command that enables them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RUN_ALL_TIMEOUT_S = 600
+
+
+def _chromium() -> str | None:
+    for name in (os.environ.get("EZV2_CHROMIUM", ""), "chromium", "chromium-browser"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _require_browser() -> str:
+    """The Chromium executable, or skip (fail under scripts/test.sh) with what to install."""
+    missing = []
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (pip install -e '.[browser]')")
+    chromium = _chromium()
+    if chromium is None:
+        missing.append("Chromium (apt-get install chromium)")
+    if missing:
+        message = "browser tests need " + " and ".join(missing) + "; scripts/test.sh installs both"
+        if os.environ.get("EZV2_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return chromium
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """A JupyterLab server on localhost serving `root`, with its kernels; `stop()` ends them all."""
+
+    def __init__(self, root: Path, scratch: Path):
+        import psutil
+
+        self.port, self.token = _free_port(), secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, EZV2_FAST="1",
+                   JUPYTER_CONFIG_DIR=str(scratch / "config"),
+                   JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
+                   JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"),
+                   JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"))
+        # No "get Jupyter news?" prompt over the screenshots.
+        labconfig = scratch / "config" / "labconfig"
+        labconfig.mkdir(parents=True)
+        (labconfig / "page_config.json").write_text(json.dumps(
+            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        self.log_path = scratch / "jupyterlab.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
+             "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run cells, read kernel state
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            env=env, stdin=subprocess.DEVNULL, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        self.server = psutil.Process(self.process.pid)
+        self.seen: dict[int, psutil.Process] = {self.process.pid: self.server}
+        deadline = time.monotonic() + 120
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited at start:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"JupyterLab did not answer within 120 s:\n{self.log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+
+    def notebook_url(self, name: str) -> str:
+        """The notebook alone in a workspace of its own (so Lab does not restore other tabs)."""
+        workspace = Path(name).stem.replace("_", "-")
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={self.token}"
+
+    def remember_children(self) -> None:
+        """Note the server's kernels (they run in sessions of their own, so a group kill misses them)."""
+        try:
+            for child in self.server.children(recursive=True):
+                self.seen.setdefault(child.pid, child)
+        except Exception:
+            pass
+
+    def stop(self) -> list[str]:
+        """Shut the server and its kernels down; return the processes that had to be killed."""
+        import psutil
+
+        self.remember_children()
+        try:  # the clean way: the server shuts its kernels down, then itself
+            request = urllib.request.Request(f"{self.url}/api/shutdown?token={self.token}", method="POST")
+            urllib.request.urlopen(request, timeout=10)
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(list(self.seen.values()), timeout=15)
+        for process in alive:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        return [f"{p.pid} ({' '.join(p.cmdline()[:3]) if p.is_running() else 'gone'})" for p in alive]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a scratch copy of notebooks/ (running cells never touches the repo)."""
+    _require_browser()
+    import psutil
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "notebooks", root, dirs_exist_ok=True)
+    server = JupyterLab(root, tmp_path_factory.mktemp("jupyter"))
+    server.root = root
+    try:
+        yield server
+    finally:
+        killed = server.stop()
+        left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+        for p in left:
+            p.kill()
+        assert not killed, f"JupyterLab left processes that had to be killed: {killed}"
+        assert not left, f"processes left behind by the browser tests: {[p.cmdline()[:3] for p in left]}"
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class NotebookPage:
+    """One notebook open in JupyterLab, with the front-end errors seen while it ran."""
+
+    def __init__(self, browser, lab: JupyterLab, name: str):
+        self.name, self.lab = name, lab
+        self.page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        self.page.on("console", lambda m: self.errors.append(f"console.error: {m.text}")
+                     if m.type == "error" else None)
+        self.page.goto(lab.notebook_url(name))
+        self.page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        self.page.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
+            " return k && k.status === 'idle'; }", timeout=120_000)
+        self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # the notebook gets the width
+
+    def run_all(self) -> None:
+        """Run every cell as Run ▸ Run All Cells does; fail with the traceback if a cell raised."""
+        ok = self.page.evaluate(
+            """(ms) => Promise.race([
+                   window.jupyterapp.commands.execute('notebook:run-all-cells'),
+                   new Promise((_, reject) => setTimeout(() => reject(new Error('run-all timed out')), ms))])""",
+            RUN_ALL_TIMEOUT_S * 1000)
+        self.lab.remember_children()
+        if not ok:
+            errors = self.page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            text = errors.last.inner_text()[-2000:] if errors.count() else "(no error output found)"
+            raise AssertionError(f"{self.name}: a cell raised in JupyterLab:\n{text}")
+
+    def screenshot(self, stem: str, locator=None) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{stem}.png"
+        (locator or self.page).screenshot(path=str(path))
+        return path
+
+    def close(self) -> None:
+        """Shut this notebook's kernel down and close the tab."""
+        self.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        self.page.close()
+
+    def assert_no_front_end_errors(self) -> None:
+        assert not self.errors, f"{self.name}: front-end errors in the browser:\n" + "\n".join(self.errors[:10])
+
+
+def check_tree_stepper(notebook: NotebookPage, stem: str) -> tuple[Path, Path]:
+    """The first tree stepper (a simulation slider above an SVG tree) draws, and redraws when the
+    slider moves two simulations back. Returns the screenshots before and after the move."""
+    page = notebook.page
+    stepper = (page.locator(".widget-vbox", has=page.locator(".widget-slider"))
+               .filter(has=page.locator("svg")).first)
+    stepper.wait_for(timeout=60_000)
+    stepper.scroll_into_view_if_needed()
+    drawing = stepper.locator("svg").first
+    assert drawing.locator("g.node").count() >= 2, "the tree drawing has fewer than two nodes"
+    before_readout = stepper.locator(".widget-readout").inner_text()
+    before_svg = drawing.inner_html()
+    shot_before = notebook.screenshot(f"{stem}-tree-before", stepper)
+
+    stepper.locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expected = str(int(before_readout) - 2)
+    page.wait_for_function("([el, v]) => el.innerText.trim() === v",
+                           arg=[stepper.locator(".widget-readout").element_handle(), expected], timeout=20_000)
+    deadline = time.monotonic() + 20
+    while stepper.locator("svg").first.inner_html() == before_svg:
+        if time.monotonic() > deadline:
+            notebook.screenshot(f"{stem}-tree-not-redrawn", stepper)
+            raise AssertionError(f"{notebook.name}: the slider moved {before_readout} -> {expected} "
+                                 "but the tree drawing did not change"
+                                 + (":\n" + "\n".join(notebook.errors[:5]) if notebook.errors else ""))
+        time.sleep(0.2)
+    shot_after = notebook.screenshot(f"{stem}-tree-after", stepper)
+    notebook.assert_no_front_end_errors()
+    return shot_before, shot_after
+
+
+def test_tree_widget_renders_and_follows_its_slider(lab, browser):
+    notebook = NotebookPage(browser, lab, "02_gumbel_search.ipynb")
+    notebook.run_all()
+    check_tree_stepper(notebook, "02_gumbel_search")
+    plots = notebook.page.locator(".js-plotly-plot .main-svg")
+    assert plots.count() >= 1, "02: the root-policy plotly chart did not render"
+    notebook.screenshot("02_gumbel_search-page")
+    notebook.assert_no_front_end_errors()
+    notebook.close()
+
+
+def test_training_dashboard_draws_its_charts(lab, browser):
+    notebook = NotebookPage(browser, lab, "04_train_cartpole.ipynb")
+    notebook.run_all()
+    page = notebook.page
+    charts = page.locator(".js-plotly-plot")
+    charts.first.wait_for(timeout=60_000)
+    assert charts.count() >= 2, f"04: expected the dashboard's return and loss charts, saw {charts.count()}"
+    # Each curve is an SVG path whose `d` attribute holds the plotted points: a chart whose front end
+    # failed has no such path, one that never received data has an empty one.
+    lines = page.locator(".js-plotly-plot .scatterlayer path.js-line")
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .scatterlayer path.js-line')]"
+                           ".filter(p => (p.getAttribute('d') || '').length > 20).length >= 2", timeout=60_000)
+    assert lines.count() >= 2
+    dashboard = page.locator(".widget-vbox", has=charts.first).first
+    dashboard.scroll_into_view_if_needed()
+    notebook.screenshot("04_train_cartpole-dashboard", dashboard)
+    notebook.assert_no_front_end_errors()
+    notebook.close()
+
+
+BROKEN_TREE_VIEW = '''\
+import anywidget, ipywidgets as widgets, numpy as np, traitlets
+from ezv2_lite.model.toy import BanditModel
+from ezv2_lite.search import search
+from ezv2_lite.config import preset
+from viz.tree import tree_graph
+
+class BrokenTreeView(anywidget.AnyWidget):
+    """Draws the tree it is given, but its front-end redraw raises: the kind of bug the test exists for."""
+    _esm = """
+    export default { render({ model, el }) {
+        el.innerHTML = model.get("svg");
+        model.on("change:svg", () => { throw new Error("BrokenTreeView: redraw failed"); });
+    } };"""
+    svg = traitlets.Unicode("").tag(sync=True)
+
+bandit = BanditModel(rewards=np.array([0.2, 0.9, 0.1, 0.4]), prior_logits=np.zeros(4))
+result = search(bandit, np.zeros((1, 1), np.float32), preset("cartpole"), mode="act",
+                rng=np.random.default_rng(0), trace_root=0)
+trace = result.trace
+slider = widgets.IntSlider(value=trace.num_simulations, min=0, max=trace.num_simulations,
+                           description="simulation", continuous_update=False)
+view = BrokenTreeView(svg=tree_graph(trace, slider.value).pipe(format="svg").decode())
+slider.observe(lambda change: setattr(view, "svg", tree_graph(trace, change["new"]).pipe(format="svg").decode()),
+               names="value")
+widgets.VBox([slider, view])
+'''
+
+
+def test_a_broken_tree_view_fails_the_check(lab, browser):
+    """The check above is not vacuous: a view whose front-end redraw throws must fail it."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BROKEN_TREE_VIEW)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, lab.root / "broken_tree_view.ipynb")
+    notebook = NotebookPage(browser, lab, "broken_tree_view.ipynb")
+    notebook.run_all()
+    with pytest.raises(AssertionError, match="did not change") as failure:
+        check_tree_stepper(notebook, "broken_tree_view")
+    assert "BrokenTreeView: redraw failed" in str(failure.value), str(failure.value)
+    (ARTIFACTS / "broken_tree_view-failure.txt").write_text(str(failure.value))
+    notebook.close()
