@@ -68,14 +68,16 @@ def value_prefixes(rewards: np.ndarray, horizon: int) -> np.ndarray:
     return out
 
 
-def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel) -> np.ndarray:
+def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel,
+                     td_steps: int | None = None) -> np.ndarray:
     """[B, U+1] n-step TD targets z_{t+j} with the target model's bootstrap values.
 
-    n' = min(n, T - c) for position c = t + j, so the bootstrap never passes the
-    episode's last observation; there it is 0 after a true terminal and V(o_T)
-    after a time limit. Positions past the end get 0.
+    n = `td_steps`, by default the config's (the replay's). n' = min(n, T - c) for position
+    c = t + j, so the bootstrap never passes the episode's last observation; there it is 0
+    after a true terminal and V(o_T) after a time limit. Positions past the end get 0.
     """
-    U, n, gamma = replay.unroll, replay.td_steps, replay.discount
+    U, gamma = replay.unroll, replay.discount
+    n = replay.td_steps if td_steps is None else td_steps
     B = len(batch.indices)
     z = np.zeros((B, U + 1))
     rows, observations, partial = [], [], []

@@ -1,0 +1,54 @@
+"""Where a notebook of the course runs: its device, and the budgets it can afford there.
+
+Every notebook starts with
+
+    setting = course_setting()
+    print(setting)                     # device: cpu (no CUDA GPU) · budgets: fast (EZV2_FAST=1)
+
+and sizes its training runs with `setting.budget(fast=..., cpu=..., gpu=...)`: the fast setting
+(the test suite) wins, then a CUDA GPU, then the CPU. Only numbers change between the three;
+the code path never does, and the configs keep `device="auto"`, which `train` resolves the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+
+from . import FAST_ENV_VAR, fast_mode
+from .model import resolve_device
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CourseSetting:
+    device: torch.device
+    fast: bool
+
+    @property
+    def kind(self) -> str:
+        """'fast', 'gpu' or 'cpu': which of a notebook's budgets applies."""
+        return "fast" if self.fast else ("gpu" if self.device.type == "cuda" else "cpu")
+
+    def budget(self, fast: T, cpu: T, gpu: T | None = None) -> T:
+        """The budget for this setting; `gpu` defaults to the CPU budget."""
+        if self.fast:
+            return fast
+        if self.device.type == "cuda" and gpu is not None:
+            return gpu
+        return cpu
+
+    def __str__(self) -> str:
+        if self.device.type == "cuda":
+            where = f"cuda ({torch.cuda.get_device_name(self.device)})"
+        else:
+            where = f"cpu, {torch.get_num_threads()} threads (no CUDA GPU)"
+        budgets = f"fast ({FAST_ENV_VAR}=1)" if self.fast else f"full, sized for the {self.kind.upper()}"
+        return f"device: {where} · budgets: {budgets}"
+
+
+def course_setting() -> CourseSetting:
+    """The device PyTorch will use (CUDA when present) and whether the fast setting is on."""
+    return CourseSetting(device=resolve_device("auto"), fast=fast_mode())
