@@ -271,4 +271,11 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
                "env_steps_done": last.get("env_steps", 0), "wall_s": last.get("wall_s", 0.0),
                "evaluations": [{k: m[k] for k in ("env_steps", "train_steps", "wall_s", "eval_return_mean",
                                                    "eval_return_std", "eval_episodes")} for m in evals]}
+    if results["finished"]:  # the learning curve beside the numbers
+        import shutil
+        from .report import write_learning_curve
+        curve = write_learning_curve(run_dir, title=f"{args.preset} on {args.task}, seed {args.seed}")
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(curve, Path(args.out_dir) / f"{name}.png")
+        log(f"wrote {Path(args.out_dir) / f'{name}.png'}")
     return _write(results, str(Path(args.out_dir) / f"{name}.json"), log)
