@@ -235,7 +235,10 @@ def check_tree_stepper(notebook: NotebookPage, stem: str) -> tuple[Path, Path]:
     stepper.scroll_into_view_if_needed()
     drawing = stepper.locator("svg").first
     assert drawing.locator("g.node").count() >= 2, "the tree drawing has fewer than two nodes"
-    before_readout = stepper.locator(".widget-readout").inner_text()
+    readout = stepper.locator(".widget-readout")
+    page.wait_for_function("el => /^[0-9]+$/.test(el.innerText.trim())", arg=readout.element_handle(),
+                           timeout=20_000)  # the slider's number is filled in just after it renders
+    before_readout = readout.inner_text().strip()
     before_svg = drawing.inner_html()
     shot_before = notebook.screenshot(f"{stem}-tree-before", stepper)
 
@@ -244,7 +247,7 @@ def check_tree_stepper(notebook: NotebookPage, stem: str) -> tuple[Path, Path]:
     page.keyboard.press("ArrowLeft")
     expected = str(int(before_readout) - 2)
     page.wait_for_function("([el, v]) => el.innerText.trim() === v",
-                           arg=[stepper.locator(".widget-readout").element_handle(), expected], timeout=20_000)
+                           arg=[readout.element_handle(), expected], timeout=20_000)
     deadline = time.monotonic() + 20
     while stepper.locator("svg").first.inner_html() == before_svg:
         if time.monotonic() > deadline:

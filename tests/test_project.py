@@ -40,10 +40,11 @@ def test_environment_yml_installs_the_same_package_and_extras():
     assert "python=3.11" in deps and "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     setup = (ROOT / "scripts/setup.sh").read_text()
-    extras = re.search(r'-e "\.\[([a-z,]+)\]"', setup).group(1)
-    assert pip == [f"-e .[{extras}]"]
+    extras = re.search(r'extras="([a-z,]+)"', setup).group(1)   # + ",browser" with EZV2_BROWSER=1
+    assert 'extras+=",browser"' in setup and '-e ".[$extras]"' in setup
+    assert pip == [f"-e .[{extras},browser]"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert set(extras.split(",")) == set(project["optional-dependencies"])
+    assert set(extras.split(",")) | {"browser"} == set(project["optional-dependencies"])
     assert any(dep.startswith("mujoco") and "<4" in dep for dep in project["dependencies"])
 
 
