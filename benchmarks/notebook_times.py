@@ -53,7 +53,8 @@ def main() -> None:
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"notebooks": {}}
     results["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version(), "torch": torch.__version__}
+                          "python": platform.python_version(), "torch": torch.__version__,
+                          "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset")}
     scratch = Path(tempfile.mkdtemp(prefix="ezv2-notebook-times-"))
     shutil.copytree(ROOT / "notebooks", scratch, dirs_exist_ok=True)
     paths = sorted(scratch.glob("[0-9]*.ipynb")) + sorted((scratch / "solutions").glob("*.ipynb"))

@@ -20,7 +20,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -61,19 +60,13 @@ def _require_browser() -> str:
     return chromium
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class JupyterLab:
     """A JupyterLab server on localhost serving `root`, with its kernels; `stop()` ends them all."""
 
-    def __init__(self, root: Path, scratch: Path):
+    def __init__(self, root: Path, scratch: Path, port: int):
         import psutil
 
-        self.port, self.token = _free_port(), secrets.token_hex(16)
+        self.port, self.token = port, secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, EZV2_FAST="1",
                    JUPYTER_CONFIG_DIR=str(scratch / "config"),
@@ -146,7 +139,7 @@ class JupyterLab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, free_port):
     """JupyterLab serving a scratch copy of notebooks/ (running cells never touches the repo)."""
     _require_browser()
     import psutil
@@ -154,7 +147,7 @@ def lab(tmp_path_factory):
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "notebooks", root, dirs_exist_ok=True)
-    server = JupyterLab(root, tmp_path_factory.mktemp("jupyter"))
+    server = JupyterLab(root, tmp_path_factory.mktemp("jupyter"), free_port())
     server.root = root
     try:
         yield server

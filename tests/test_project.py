@@ -56,16 +56,13 @@ def test_the_implementation_never_imports_jupyter_or_the_viz_layer():
     assert offenders == []
 
 
-def test_the_course_command_starts_jupyterlab_on_the_first_notebook():
+def test_the_course_command_starts_jupyterlab_on_the_first_notebook(free_port):
     import os
     import signal
-    import socket
     import subprocess
     import time
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(["bash", "scripts/course.sh", "--no-browser", f"--port={port}",
                                 "--ServerApp.ip=127.0.0.1"], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
