@@ -60,10 +60,12 @@ def main() -> None:
     wall_s = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
 
-    from ezv2_lite.checkpoint import load_run
+    from ezv2_lite.bench import machine_info
+    from ezv2_lite.checkpoint import find_checkpoint, load_run
 
     _, _, _, replay = load_run(run_dir)
-    counters = json.loads((run_dir / "checkpoints" / "latest" / "state.json").read_text())["counters"]
+    checkpoint = find_checkpoint(run_dir)
+    counters = json.loads((checkpoint / "state.json").read_text())["counters"]
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     per_step = replay.nbytes / replay.num_transitions
     result = {
@@ -75,13 +77,13 @@ def main() -> None:
         "learner_steps": counters["train_steps"],
         "losses": [m for m in metrics if "total" in m],
         "evaluations": [m for m in metrics if "eval_return_mean" in m],
-        "checkpoint": sorted(p.name for p in (run_dir / "checkpoints" / "latest").iterdir()),
+        "checkpoint": sorted(p.name for p in checkpoint.iterdir()),
         "replay_transitions": replay.num_transitions,
         "replay_bytes_per_agent_step": round(per_step),
         "replay_gb_at_100k_agent_steps": round(per_step * 100_000 / 1e9, 2),
-        "machine": {"cpu_count": os.cpu_count(), "torch_threads": 1},
+        "machine": machine_info(threads=1),
     }
-    suffix = "-learn" if args.start_transitions is not None else ""
+    suffix = "-learn" if (args.start_transitions, args.train_ratio) != (None, None) else ""
     out = ROOT / "benchmarks" / "results" / f"atari-{args.game.lower()}-{args.env_steps}{suffix}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "losses"}, indent=1))
