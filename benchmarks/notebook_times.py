@@ -7,14 +7,16 @@
 Each notebook (and its solutions) is executed top to bottom in a fresh kernel, in a scratch copy of
 notebooks/, and its wall time merged into benchmarks/results/notebooks.json under the setting and the
 device it ran on ("cpu" or "cuda"); entries measured elsewhere are kept. The file records the machine.
-This script sits beside the package (it drives Jupyter; the package never imports it).
+Two copies may run at once (e.g. one thread each on a 2-core machine, each with its own --only list):
+each merges its entry into the file under a lock. This script sits beside the package (it drives
+Jupyter; the package never imports it).
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -25,8 +27,24 @@ import nbformat
 import torch
 from nbclient import NotebookClient
 
+from ezv2_lite.bench import machine_info
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"
+
+
+def record(stem: str, setting: str, device: str, seconds: float) -> None:
+    """Merge one notebook's time into RESULTS (re-read under a lock, so parallel runs keep each other's)."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"notebooks": {}}
+        threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count()
+        results["machine"] = machine_info(threads, device)
+        entry = results["notebooks"].setdefault(stem, {})
+        entry[f"{setting}_{device}_s"] = round(seconds, 1)
+        entry[f"{setting}_{device}_date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
 def run_notebook(path: Path, timeout_s: int) -> float:
@@ -51,10 +69,6 @@ def main() -> None:
         os.environ.pop("EZV2_FAST", None)
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"notebooks": {}}
-    results["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version(), "torch": torch.__version__,
-                          "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset")}
     scratch = Path(tempfile.mkdtemp(prefix="ezv2-notebook-times-"))
     shutil.copytree(ROOT / "notebooks", scratch, dirs_exist_ok=True)
     paths = sorted(scratch.glob("[0-9]*.ipynb")) + sorted((scratch / "solutions").glob("*.ipynb"))
@@ -65,11 +79,7 @@ def main() -> None:
         print(f"{stem} ({args.setting}, {device}) ...", flush=True)
         seconds = run_notebook(path, args.timeout)
         print(f"  {seconds:,.0f} s", flush=True)
-        entry = results["notebooks"].setdefault(stem, {})
-        entry[f"{args.setting}_{device}_s"] = round(seconds, 1)
-        entry[f"{args.setting}_{device}_date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")  # after each notebook
+        record(stem, args.setting, device, seconds)  # after each notebook, so nothing is lost
     shutil.rmtree(scratch, ignore_errors=True)
     print(f"wrote {RESULTS}")
 

@@ -71,10 +71,11 @@ def _write(results: dict, out: str, log) -> dict:
     return results
 
 
-def machine_info(threads: int) -> dict:
+def machine_info(threads: int, device: str = "cpu") -> dict:
+    """What a benchmark ran on, stored beside its figures."""
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "torch": torch.__version__,
-            "torch_threads": threads, "device": "cpu",
+            "torch_threads": threads, "device": device,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
