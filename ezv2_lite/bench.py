@@ -80,6 +80,36 @@ def machine_info(threads: int, device: str = "cpu") -> dict:
 
 
 @torch.no_grad()
+def matmul_gflops(threads: int, sizes: tuple[int, ...] = (1024, 2048), repeats: int = 5) -> dict:
+    """This machine's dense float32 matrix-multiply rate, the reference limit of #9.
+
+    Times `torch.mm` of two random n x n float32 matrices (2 n^3 floating-point
+    operations) with `threads` threads; reports every size's median GFLOP/s over
+    `repeats` calls after a warm-up and, as `gflops`, the best of those medians.
+    Measure it in the same run as the figure it is compared with: these machines
+    are shared, so a rate from another run may differ by tens of percent.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        by_size = {}
+        for n in sizes:
+            a, b = torch.randn(n, n), torch.randn(n, n)
+            out = torch.empty(n, n)
+            rates = []
+            for call in range(repeats + 1):
+                started = time.perf_counter()
+                torch.mm(a, b, out=out)
+                if call:
+                    rates.append(2 * n**3 / (time.perf_counter() - started) / 1e9)
+            by_size[str(n)] = round(statistics.median(rates), 1)
+    finally:
+        torch.set_num_threads(previous)
+    return {"gflops": max(by_size.values()), "median_gflops_by_size": by_size,
+            "threads": threads, "method": f"torch.mm float32, median of {repeats} after a warm-up"}
+
+
+@torch.no_grad()
 def _inference_ms(model, root, simulations: int, repeats: int) -> float:
     """Median time of the search's network work alone: `simulations` recurrent inferences
     of the whole batch with their scalar decoding (what the tree code adds is the rest)."""
@@ -177,7 +207,9 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
     results = {"benchmark": "learner", "machine": machine_info(args.threads),
                "method": f"median of {args.repeats} learner steps after 1 warm-up; each step = "
                          "sample + reanalyze (TD bootstrap inference, search over B*(U+1) roots "
-                         "with the target model) + update", "presets": {}}
+                         "with the target model) + update; FLOPs counted by torch.utils.flop_counter "
+                         "in one more step; matmul: this machine's rate before and after, same run",
+               "matmul": matmul_gflops(args.threads), "presets": {}}
     for name in args.presets:
         if name not in LEARNER_TASKS:
             raise ValueError(f"no learner benchmark for preset {name!r}; choose from {', '.join(LEARNER_TASKS)}")
@@ -199,16 +231,42 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
                 for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                     stages[key].append(value * 1000)
         medians = {key: round(statistics.median(v), 1) for key, v in stages.items()}
+        flops = _learner_step_flops(replay, learner, config, rng)
         results["presets"][name] = {
             "task": LEARNER_TASKS[name], "batch_size": config.optim.batch_size,
             "unroll_steps": config.optim.unroll_steps, "search_roots": config.optim.batch_size * (config.optim.unroll_steps + 1),
             "simulations": search_budget(config.search, spec)[0], "median_ms": medians,
+            "gflop_per_step": {key: round(v / 1e9, 2) for key, v in flops.items()},
+            "achieved_gflops": round(flops["total"] / 1e9 / (medians["total"] / 1000), 2),
+            "fraction_of_matmul_rate": round(flops["total"] / 1e9 / (medians["total"] / 1000)
+                                             / results["matmul"]["gflops"], 3),
             "replay_bytes_per_agent_step": round(replay.nbytes / replay.num_transitions),
             "runs_ms": {key: [round(x, 1) for x in v] for key, v in stages.items()}}
+        entry = results["presets"][name]
         log(f"learner {name:10s}: {medians['total']:8.1f} ms per step (sample {medians['sample']:.1f}, "
             f"reanalyze {medians['reanalyze']:.1f}, update {medians['update']:.1f}); replay "
-            f"{replay.nbytes / replay.num_transitions:,.0f} bytes per stored agent step")
+            f"{replay.nbytes / replay.num_transitions:,.0f} bytes per stored agent step; "
+            f"{entry['gflop_per_step']['total']:.1f} GFLOP per step = {entry['achieved_gflops']:.1f} GFLOP/s, "
+            f"{entry['fraction_of_matmul_rate']:.0%} of the matmul rate")
+    results["matmul_after"] = matmul_gflops(args.threads)
     return _write(results, args.out, log)
+
+
+def _learner_step_flops(replay, learner, config, rng) -> dict[str, float]:
+    """Floating-point operations of one learner step by stage, counted by torch's FlopCounterMode
+    (matrix multiplies and convolutions, forward and backward; elementwise work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .targets import reanalyze
+
+    batch = replay.sample(config.optim.batch_size)
+    with FlopCounterMode(display=False) as counter:
+        targets = reanalyze(replay, batch, learner.target.model, config, 0, rng)
+    reanalysis = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        learner.update(batch, targets)
+    update = counter.get_total_flops()
+    return {"reanalyze": reanalysis, "update": update, "total": reanalysis + update}
 
 
 # ------------------------------------------------------------------------------ learn
