@@ -2,6 +2,8 @@
 
     ezv2-lite bench search [--presets dmc_state atari] [--batches 1 4 256 1536] [--repeats 5]
     ezv2-lite bench learner [--presets dmc_state cartpole] [--repeats 5]
+    ezv2-lite bench acting [--presets cartpole pendulum dmc_state] [--steps 30]
+    ezv2-lite bench e2e [--presets cartpole pendulum dmc_state] [--env-steps ...]
 
 `learner` times whole learner steps (sample, reanalyse with the target model,
 update) on a replay filled by a random policy in the preset's real environment
@@ -267,6 +269,133 @@ def _learner_step_flops(replay, learner, config, rng) -> dict[str, float]:
         learner.update(batch, targets)
     update = counter.get_total_flops()
     return {"reanalyze": reanalysis, "update": update, "total": reanalysis + update}
+
+
+# ----------------------------------------------------------------------------- acting
+
+ACTING_TASKS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "dmc_state": "walker-walk"}
+
+
+@dataclass
+class ActingBenchArgs:
+    """Self-play throughput: agent steps per second of a preset's environments acting by search."""
+
+    presets: tuple[str, ...] = ("cartpole", "pendulum", "dmc_state")
+    steps: int = 30
+    """Timed actor steps per preset (each steps all `num_envs` environments), after one warm-up."""
+    threads: int = 1
+    out: str = "benchmarks/results/acting.json"
+    seed: int = 0
+
+
+def bench_acting(args: ActingBenchArgs, log=print) -> dict:
+    """Time self-play (search + environment step + replay write) with random weights."""
+    from .actor import Actor
+    from .config import override
+    from .envs import env_spec, make_env
+    from .replay import Replay
+
+    if args.steps < 1:
+        raise ValueError("--steps must be a positive integer")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    results = {"benchmark": "acting", "machine": machine_info(args.threads),
+               "method": f"median of {args.steps} actor steps after 1 warm-up (random weights); "
+                         "search_ms: the act-mode search alone on the same observations",
+               "presets": {}}
+    for name in args.presets:
+        if name not in ACTING_TASKS:
+            raise ValueError(f"no acting benchmark for preset {name!r}; choose from {', '.join(ACTING_TASKS)}")
+        config = override(preset(name), env=dict(name=ACTING_TASKS[name])).resolved()
+        probe = make_env(config.env, "train", args.seed)
+        spec = env_spec(probe, config.env)
+        probe.close()
+        model = build_model(config, spec).eval()
+        actor = Actor(config, Replay(config, spec, seed=args.seed), seed=args.seed)
+        rng = np.random.default_rng(args.seed)
+        steps, searches = [], []
+        try:
+            for call in range(args.steps + 1):
+                started = time.perf_counter()
+                actor.step(model)
+                middle = time.perf_counter()
+                search(model, actor.obs, config, "act", rng)
+                if call:
+                    steps.append((middle - started) * 1000)
+                    searches.append((time.perf_counter() - middle) * 1000)
+        finally:
+            actor.close()
+        step_ms, search_ms = statistics.median(steps), statistics.median(searches)
+        n = config.train.num_envs
+        entry = {"task": ACTING_TASKS[name], "num_envs": n,
+                 "simulations": search_budget(config.search, spec)[0],
+                 "median_step_ms": round(step_ms, 2), "search_ms": round(search_ms, 2),
+                 "agent_steps_per_s": round(n / step_ms * 1000, 1),
+                 "env_steps_per_s": round(n * config.env.action_repeat / step_ms * 1000, 1)}
+        results["presets"][name] = entry
+        log(f"acting {name:10s}: {entry['agent_steps_per_s']:7.1f} agent steps/s ({n} envs, "
+            f"{step_ms:.1f} ms per step, of which search {search_ms:.1f} ms)")
+    return _write(results, args.out, log)
+
+
+# ------------------------------------------------------------------------ end to end
+
+END_TO_END_ENV_STEPS = {"cartpole": 10_000, "pendulum": 10_000, "dmc_state": 4_400}
+"""Default budgets: CartPole's and Pendulum's acceptance runs; for dmc_state (learning from
+2,000 ready transitions, action repeat 2) 200 agent steps of training after the first burst."""
+
+
+@dataclass
+class EndToEndBenchArgs:
+    """Training throughput end to end: `train` on a preset from scratch (acting, learning,
+    evaluations, checkpoints), in a scratch run directory that is removed afterwards."""
+
+    presets: tuple[str, ...] = ("cartpole", "pendulum", "dmc_state")
+    env_steps: tuple[int, ...] = ()
+    """A budget per preset (same order); default: END_TO_END_ENV_STEPS."""
+    seed: int = 0
+    out: str = "benchmarks/results/end_to_end.json"
+    progress: bool = True
+
+
+def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
+    """Train each preset for its budget; record wall time, throughput and the final evaluation."""
+    import shutil
+    import tempfile
+
+    from .config import override
+    from .report import evaluations, read_metrics
+    from .train import train
+
+    if args.env_steps and len(args.env_steps) != len(args.presets):
+        raise ValueError("give one --env-steps value per preset, or none for the defaults")
+    budgets = args.env_steps or tuple(END_TO_END_ENV_STEPS.get(p, 0) for p in args.presets)
+    results = {"benchmark": "end_to_end", "machine": machine_info(preset("cartpole").train.torch_threads),
+               "method": "one `train` run per preset from scratch; wall time as the run's metrics "
+                         "record it (acting, learner steps, evaluations, checkpoints)", "presets": {}}
+    for name, budget in zip(args.presets, budgets):
+        if name not in ACTING_TASKS or budget < 1:
+            raise ValueError(f"no end-to-end budget for preset {name!r}; choose from "
+                             f"{', '.join(ACTING_TASKS)} or give --env-steps")
+        config = override(preset(name), env=dict(name=ACTING_TASKS[name]), seed=args.seed,
+                          train=dict(total_env_steps=budget))
+        run_dir = Path(tempfile.mkdtemp(prefix=f"ezv2-e2e-{name}-"))
+        try:
+            train(config, run_dir / "run", progress=args.progress)
+            metrics = read_metrics(run_dir / "run")
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        evals, last = evaluations(metrics), metrics[-1]
+        entry = {"task": ACTING_TASKS[name], "seed": args.seed, "env_steps": last["env_steps"],
+                 "train_steps": last["train_steps"], "wall_s": round(last["wall_s"], 1),
+                 "env_steps_per_s": round(last["env_steps"] / last["wall_s"], 1),
+                 "final_eval_return": evals[-1]["eval_return_mean"] if evals else None,
+                 "evaluations": [[e["env_steps"], round(e["eval_return_mean"], 1)] for e in evals]}
+        results["presets"][name] = entry
+        log(f"end to end {name:10s}: {entry['env_steps']:,} env steps, {entry['train_steps']:,} learner "
+            f"steps in {entry['wall_s']:,.0f} s ({entry['env_steps_per_s']:.1f} env steps/s); "
+            f"final evaluation {entry['final_eval_return']}")
+    return _write(results, args.out, log)
 
 
 # ------------------------------------------------------------------------------ learn

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from ezv2_lite.cli import main
 
@@ -69,7 +70,7 @@ def test_bench_search_writes_medians_to_json(tmp_path, capsys):
 
 def test_bench_needs_a_known_kind():  # noqa
     result = run_cli("bench", "nothing")
-    assert result.returncode == 2 and "usage: ezv2-lite bench {search|learner|learn}" in result.stderr
+    assert result.returncode == 2 and "usage: ezv2-lite bench {search|learner|acting|e2e|learn}" in result.stderr
 
 
 def test_bench_learner_writes_stage_medians(tmp_path):
@@ -81,6 +82,42 @@ def test_bench_learner_writes_stage_medians(tmp_path):
     entry = json.loads(out.read_text())["presets"]["cartpole"]
     assert set(entry["median_ms"]) == {"sample", "reanalyze", "update", "total"}
     assert entry["search_roots"] == 64 * 6 and len(entry["runs_ms"]["total"]) == 2
+    # Independent lower bound on the counted FLOPs: every simulation of every root runs each
+    # Linear layer of the dynamics and the three heads once, 2 FLOPs per weight.
+    from ezv2_lite.config import override, preset
+    from ezv2_lite.envs import EnvSpec
+    from ezv2_lite.model import build_model
+
+    config = override(preset("cartpole"), env=dict(name="CartPole-v1"))
+    model = build_model(config, EnvSpec((4,), "float32", "discrete", 2, None, 1, 1))
+    weights = sum(layer.weight.numel() for part in (model.dyn_in, model.dyn_blocks, model.reward_head,
+                                                     model.value_head, model.policy_head)
+                  for layer in part.modules() if isinstance(layer, torch.nn.Linear))
+    assert entry["gflop_per_step"]["reanalyze"] * 1e9 >= 0.99 * 64 * 6 * entry["simulations"] * 2 * weights
+    assert entry["gflop_per_step"]["update"] > 0 and entry["achieved_gflops"] > 0
+    data = json.loads(out.read_text())
+    assert data["matmul"]["gflops"] > 0 and 0 < entry["fraction_of_matmul_rate"] < 5
+
+
+def test_bench_acting_and_end_to_end_write_throughputs(tmp_path):
+    import json
+
+    main(["bench", "acting", "--presets", "cartpole", "--steps", "2", "--out", str(tmp_path / "a.json")])
+    acting = json.loads((tmp_path / "a.json").read_text())["presets"]["cartpole"]
+    assert acting["num_envs"] == 4 and acting["agent_steps_per_s"] > 0 and acting["search_ms"] > 0
+    main(["bench", "e2e", "--presets", "cartpole", "--env-steps", "200", "--no-progress",
+          "--out", str(tmp_path / "e.json")])
+    e2e = json.loads((tmp_path / "e.json").read_text())["presets"]["cartpole"]
+    assert e2e["env_steps"] == 200 and e2e["train_steps"] == 0  # learning starts at 500 ready transitions
+    assert e2e["evaluations"][-1][0] == 200 and e2e["env_steps_per_s"] > 0
+
+
+def test_matmul_rate_is_measured_per_size():
+    from ezv2_lite.bench import matmul_gflops
+
+    rate = matmul_gflops(1, sizes=(64, 128), repeats=2)
+    assert set(rate["median_gflops_by_size"]) == {"64", "128"}
+    assert rate["gflops"] == max(rate["median_gflops_by_size"].values()) > 0
 
 
 def test_bench_learn_records_the_curve_and_resumes_its_run(tmp_path):
