@@ -36,7 +36,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"
 def record(stem: str, setting: str, device: str, seconds: float) -> None:
     """Merge one notebook's time into RESULTS (re-read under a lock, so parallel runs keep each other's)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+    with open(Path(tempfile.gettempdir()) / "ezv2-notebook-times.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"notebooks": {}}
         threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count()
