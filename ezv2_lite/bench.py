@@ -234,14 +234,14 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
                     stages[key].append(value * 1000)
         medians = {key: round(statistics.median(v), 1) for key, v in stages.items()}
         flops = _learner_step_flops(replay, learner, config, rng)
+        achieved = flops["total"] / 1e9 / (medians["total"] / 1000)  # GFLOP/s
         results["presets"][name] = {
             "task": LEARNER_TASKS[name], "batch_size": config.optim.batch_size,
             "unroll_steps": config.optim.unroll_steps, "search_roots": config.optim.batch_size * (config.optim.unroll_steps + 1),
             "simulations": search_budget(config.search, spec)[0], "median_ms": medians,
             "gflop_per_step": {key: round(v / 1e9, 2) for key, v in flops.items()},
-            "achieved_gflops": round(flops["total"] / 1e9 / (medians["total"] / 1000), 2),
-            "fraction_of_matmul_rate": round(flops["total"] / 1e9 / (medians["total"] / 1000)
-                                             / results["matmul"]["gflops"], 3),
+            "achieved_gflops": round(achieved, 2),
+            "fraction_of_matmul_rate": round(achieved / results["matmul"]["gflops"], 3),
             "replay_bytes_per_agent_step": round(replay.nbytes / replay.num_transitions),
             "runs_ms": {key: [round(x, 1) for x in v] for key, v in stages.items()}}
         entry = results["presets"][name]
@@ -292,7 +292,7 @@ def bench_acting(args: ActingBenchArgs, log=print) -> dict:
     """Time self-play (search + environment step + replay write) with random weights."""
     from .actor import Actor
     from .config import override
-    from .envs import env_spec, make_env
+    from .envs import probe_spec
     from .replay import Replay
 
     if args.steps < 1:
@@ -307,9 +307,7 @@ def bench_acting(args: ActingBenchArgs, log=print) -> dict:
         if name not in ACTING_TASKS:
             raise ValueError(f"no acting benchmark for preset {name!r}; choose from {', '.join(ACTING_TASKS)}")
         config = override(preset(name), env=dict(name=ACTING_TASKS[name])).resolved()
-        probe = make_env(config.env, "train", args.seed)
-        spec = env_spec(probe, config.env)
-        probe.close()
+        spec = probe_spec(config.env, args.seed)
         model = build_model(config, spec).eval()
         actor = Actor(config, Replay(config, spec, seed=args.seed), seed=args.seed)
         rng = np.random.default_rng(args.seed)

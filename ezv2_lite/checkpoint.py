@@ -82,16 +82,14 @@ def load_run(run_dir: str | Path):
     The models are in eval mode on the CPU; the replay is the checkpoint's.
     """
     from .config import from_json
-    from .envs import env_spec, make_env
+    from .envs import probe_spec
     from .model import build_model
     from .replay import Replay
 
     run_dir = Path(run_dir)
     path = find_checkpoint(run_dir)
     config = from_json((run_dir / "config.json").read_text())
-    probe = make_env(config.env, "train", config.seed)
-    spec = env_spec(probe, config.env)
-    probe.close()
+    spec = probe_spec(config.env, config.seed)
     model, target = build_model(config, spec), build_model(config, spec)
     model.load_state_dict(load_tensors(path, "model"))
     target.load_state_dict(load_tensors(path, "target"))

@@ -182,7 +182,7 @@ def eval_command(args: list[str]) -> None:
 
     from .checkpoint import find_checkpoint, load_tensors
     from .config import from_json
-    from .envs import env_spec, make_env
+    from .envs import probe_spec
     from .evaluate import evaluate
     from .model import build_model
 
@@ -193,9 +193,7 @@ def eval_command(args: list[str]) -> None:
     path = find_checkpoint(run_dir)
     config = from_json((run_dir / "config.json").read_text())
     count = _positive_int(episodes, "--episodes") if episodes else config.train.eval_episodes
-    probe = make_env(config.env, "eval", config.seed)
-    model = build_model(config, env_spec(probe, config.env))
-    probe.close()
+    model = build_model(config, probe_spec(config.env, config.seed, "eval"))
     model.load_state_dict(load_tensors(path, "model"))
     torch.set_num_threads(1)
     returns = evaluate(model.eval(), config, count, seed=config.seed + 123_457)

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from .actor import Actor
 from .checkpoint import find_checkpoint, load_state, load_tensors, save_checkpoint
 from .config import Config, from_json, to_json, validate
-from .envs import env_spec, make_env
+from .envs import probe_spec
 from .evaluate import evaluate
 from .learner import Learner
 from .model import build_model, resolve_device
@@ -94,9 +94,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     torch.set_num_threads(t.torch_threads)
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
-    probe = make_env(config.env, "train", config.seed)  # unknown environments fail here, before any write
-    spec = env_spec(probe, config.env)
-    probe.close()
+    spec = probe_spec(config.env, config.seed)  # unknown environments fail here, before any write
     if not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(to_json(config))

@@ -96,6 +96,15 @@ def env_spec(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig) ->
     )
 
 
+def probe_spec(cfg: EnvConfig, seed: int = 0, mode: Mode = "train") -> EnvSpec:
+    """The EnvSpec of an environment built once and closed (unknown environments fail here)."""
+    env = make_env(cfg, mode, seed)
+    try:
+        return env_spec(env, cfg)
+    finally:
+        env.close()
+
+
 def make_vector_env(cfg: EnvConfig, num_envs: int, mode: Mode = "train",
                     seed: int = 0) -> SyncVectorEnv:
     """`num_envs` copies stepped together; copy i is seeded with seed + i.
