@@ -21,7 +21,6 @@ Shapes: images [B, C, H, W]; `augment` returns float32 images scaled to [0, 1]
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 SHIFT_PAD = 4
 """Largest translation in pixels, along each axis."""

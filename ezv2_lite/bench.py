@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import preset
+from .config import override, preset
 from .envs import EnvSpec
 from .model import build_model
 from .search import search, search_budget
@@ -125,7 +125,7 @@ def _inference_ms(model, root, simulations: int, repeats: int) -> float:
         started = time.perf_counter()
         for _ in range(simulations):
             out = model.recurrent(root.latent, action, hidden)
-            model.scalar_value(out.value_logits), model.scalar_reward(out.reward_logits)
+            model.scalar_value_reward(out)
         if call:
             times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
@@ -138,7 +138,9 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
     results = {"benchmark": "search", "machine": machine_info(args.threads),
                "method": f"median of {args.repeats} calls after 1 warm-up; search call only "
                          "(roots' initial inference excluded); random weights; inference_ms: "
-                         "the same number of recurrent inferences alone (the search's network work)",
+                         "the same number of recurrent inferences alone (the search's network work); "
+                         "fused_median_ms: the same search with search.fused_inference (state "
+                         "models), timed alternately with the readable one in the same run",
                "presets": {}}
     for name in args.presets:
         if name not in BENCH_SPECS:
@@ -159,20 +161,29 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                 obs = torch.from_numpy(rng.standard_normal((batch, *spec.obs_shape)).astype(np.float32))
             with torch.no_grad():
                 root = model.initial(obs)
-            times = []
-            for call in range(args.repeats + 1):
-                started = time.perf_counter()
-                search(model, None, config, "act", rng, root=root)
-                if call:  # the first call warms up
-                    times.append((time.perf_counter() - started) * 1000)
-            median = statistics.median(times)
+            variants = {"readable": config}
+            if config.model.encoder == "state":  # the same search through model/fused.py
+                variants["fused"] = override(config, search=dict(fused_inference=True))
+            times = {variant: [] for variant in variants}
+            for call in range(args.repeats + 1):  # the variants alternate: same machine state
+                for variant, cfg in variants.items():
+                    started = time.perf_counter()
+                    search(model, None, cfg, "act", rng, root=root)
+                    if call:  # the first call warms up
+                        times[variant].append((time.perf_counter() - started) * 1000)
+            median = statistics.median(times["readable"])
             inference = _inference_ms(model, root, simulations, args.repeats)
-            entry["batches"][str(batch)] = {"median_ms": round(median, 2),
-                                            "runs_ms": [round(t, 2) for t in times],
-                                            "inference_ms": round(inference, 2)}
+            result = entry["batches"][str(batch)] = {"median_ms": round(median, 2),
+                                                     "runs_ms": [round(t, 2) for t in times["readable"]],
+                                                     "inference_ms": round(inference, 2)}
+            fused = ""
+            if "fused" in times:
+                result["fused_median_ms"] = round(statistics.median(times["fused"]), 2)
+                result["fused_runs_ms"] = [round(t, 2) for t in times["fused"]]
+                fused = f"; with fused inference {result['fused_median_ms']:.1f} ms"
             log(f"search {name:10s} batch {batch:5d}: {median:9.1f} ms "
-                f"(runs {', '.join(f'{t:.0f}' for t in times)}); "
-                f"of which network inference {inference:.1f} ms")
+                f"(runs {', '.join(f'{t:.0f}' for t in times['readable'])}); "
+                f"of which network inference {inference:.1f} ms{fused}")
         results["presets"][name] = entry
     return _write(results, args.out, log)
 
@@ -199,7 +210,6 @@ class LearnerBenchArgs:
 
 def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
     """Run the learner benchmark, write `args.out`, return the results."""
-    from .config import override
     from .learner import Learner
     from .replay import random_policy_replay
     from .targets import reanalyze
@@ -291,7 +301,6 @@ class ActingBenchArgs:
 def bench_acting(args: ActingBenchArgs, log=print) -> dict:
     """Time self-play (search + environment step + replay write) with random weights."""
     from .actor import Actor
-    from .config import override
     from .envs import probe_spec
     from .replay import Replay
 
@@ -352,6 +361,10 @@ class EndToEndBenchArgs:
     env_steps: tuple[int, ...] = ()
     """A budget per preset (same order); default: END_TO_END_ENV_STEPS."""
     seed: int = 0
+    threads: int | None = None
+    """torch threads of the runs (train.torch_threads); default: each preset's own."""
+    fused_inference: bool = False
+    """Run the searches through model/fused.py (search.fused_inference; state models)."""
     out: str = "benchmarks/results/end_to_end.json"
     progress: bool = True
 
@@ -361,22 +374,26 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
     import shutil
     import tempfile
 
-    from .config import override
     from .report import evaluations, read_metrics
     from .train import train
 
     if args.env_steps and len(args.env_steps) != len(args.presets):
         raise ValueError("give one --env-steps value per preset, or none for the defaults")
     budgets = args.env_steps or tuple(END_TO_END_ENV_STEPS.get(p, 0) for p in args.presets)
-    results = {"benchmark": "end_to_end", "machine": machine_info(preset("cartpole").train.torch_threads),
+    threads = args.threads or preset("cartpole").train.torch_threads
+    results = {"benchmark": "end_to_end", "machine": machine_info(threads),
                "method": "one `train` run per preset from scratch; wall time as the run's metrics "
-                         "record it (acting, learner steps, evaluations, checkpoints)", "presets": {}}
+                         "record it (acting, learner steps, evaluations, checkpoints)",
+               "fused_inference": args.fused_inference, "presets": {}}
     for name, budget in zip(args.presets, budgets):
         if name not in ACTING_TASKS or budget < 1:
             raise ValueError(f"no end-to-end budget for preset {name!r}; choose from "
                              f"{', '.join(ACTING_TASKS)} or give --env-steps")
+        train_overrides = dict(total_env_steps=budget)
+        if args.threads:
+            train_overrides["torch_threads"] = args.threads
         config = override(preset(name), env=dict(name=ACTING_TASKS[name]), seed=args.seed,
-                          train=dict(total_env_steps=budget))
+                          train=train_overrides, search=dict(fused_inference=args.fused_inference))
         run_dir = Path(tempfile.mkdtemp(prefix=f"ezv2-e2e-{name}-"))
         try:
             train(config, run_dir / "run", progress=args.progress)
@@ -422,7 +439,6 @@ class LearnBenchArgs:
 
 def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     """Train (or resume), then write learn-PRESET-TASK-SEED.json with the evaluation curve."""
-    from .config import override
     from .report import evaluations, read_metrics
     from .train import train
 

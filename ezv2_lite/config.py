@@ -186,6 +186,9 @@ class SearchConfig:
     """Floor of the min-max range used to normalise Q values."""
     q_transform: Literal["ezv2", "gumbel_muzero"] = "ezv2"
     """`ezv2`: one min-max over the tree's path returns; `gumbel_muzero`: per-node min-max."""
+    fused_inference: bool = False
+    """State models: run the search's recurrent inferences through `model/fused.py` (the same
+    arithmetic in fewer, larger operations; docs/performance.md) instead of the readable modules."""
 
     @property
     def num_sampled_actions(self) -> int:
@@ -550,6 +553,9 @@ def validate(config: Config) -> Config:
            f"(got {s.num_sampled_actions})")
     _check(s.num_top_actions is None or s.num_top_actions >= 1,
            f"search.num_top_actions must be >= 1 or None (got {s.num_top_actions})")
+    _check(not s.fused_inference or m.encoder == "state",
+           "search.fused_inference fuses the MLPs of state models; it needs model.encoder='state' "
+           "(image models spend their time in convolutions: use --search.no-fused-inference)")
 
     r = config.replay
     _check(0 <= r.alpha <= 1, f"replay.alpha must be in [0, 1] (got {r.alpha})")

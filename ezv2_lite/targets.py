@@ -78,29 +78,27 @@ def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel,
     """
     U, gamma = replay.unroll, replay.discount
     n = replay.td_steps if td_steps is None else td_steps
-    B = len(batch.indices)
-    z = np.zeros((B, U + 1))
-    rows, observations, partial = [], [], []
-    for i, (e, t) in enumerate(zip(batch.episodes, batch.positions)):
-        episode = replay.episodes[e]
-        T = episode.length
-        c = t + np.arange(U + 1)
-        c = c[c <= T]                                    # positions that exist
-        steps = np.minimum(n, T - c)                     # n' for each
-        rewards = np.append(episode.rewards[:T], 0.0)
-        discounted = sum(np.where(k < steps, gamma ** k * rewards[np.minimum(c + k, T)], 0.0)
-                         for k in range(n))
-        observations.append(replay.stacked_observations(e, c + steps))
-        terminal_end = episode.terminal & (c + steps == T)
-        rows.append((i, len(c), steps, terminal_end))
-        partial.append(discounted)
-    values = predict_values(target_model, np.concatenate(observations))
-    start = 0
-    for (i, count, steps, terminal_end), discounted in zip(rows, partial):
-        bootstrap = np.where(terminal_end, 0.0, values[start:start + count])
-        z[i, :count] = discounted + gamma ** steps * bootstrap
-        start += count
-    return z
+    episodes = [replay.episodes[e] for e in batch.episodes]
+    lengths = np.array([episode.length for episode in episodes])[:, None]     # [B, 1] T
+    terminal = np.array([episode.terminal for episode in episodes])[:, None]  # [B, 1]
+    c = batch.positions[:, None] + np.arange(U + 1)                           # [B, U+1] positions
+    exists = c <= lengths
+    steps = np.clip(lengths - c, 0, n)                                        # n' (0 past the end)
+    # each row's rewards r_t .. r_{t+U+n-1}, zero past its episode's end
+    rewards = np.zeros((len(episodes), U + n))
+    for i, (episode, t) in enumerate(zip(episodes, batch.positions)):
+        r = episode.rewards[t:min(t + U + n, episode.length)]
+        rewards[i, :len(r)] = r
+    k = np.arange(n)
+    ahead = rewards[:, np.arange(U + 1)[:, None] + k]                         # [B, U+1, n] r_{c+k}
+    discounted = np.where(k < steps[..., None], gamma ** k * ahead, 0.0).sum(-1)
+    # bootstrap V_target(o_{c+n'}) for every existing position, in one inference
+    observations = np.concatenate([replay.stacked_observations(e, (c + steps)[i, exists[i]])
+                                   for i, e in enumerate(batch.episodes)])
+    values = np.zeros(c.shape)
+    values[exists] = predict_values(target_model, observations)              # row-major order
+    bootstrap = np.where(terminal & (c + steps == lengths), 0.0, values)
+    return np.where(exists, discounted + gamma ** steps * bootstrap, 0.0)
 
 
 def search_targets(replay: Replay, batch: SampledBatch, target_model: EZModel, config: Config,

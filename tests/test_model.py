@@ -149,3 +149,104 @@ def test_model_and_observation_mismatch_is_a_clear_error():
         build_model(preset("atari"), SPECS["cartpole"])
     with pytest.raises(ValueError, match="value_prefix needs model.encoder='image'"):
         build_model(override(preset("cartpole"), model=dict(value_prefix=True)), SPECS["cartpole"])
+
+
+# ------------------------------------------------------------------ fused inference (issue #9)
+
+
+def _randomise_norms(model: torch.nn.Module, seed: int = 0) -> None:
+    """Non-trivial LayerNorm/BatchNorm parameters and statistics, so that folding them is tested
+    (a fresh model's norms are identities, which any folding would pass)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.LayerNorm, torch.nn.BatchNorm1d)):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator))
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator))
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+            if isinstance(module, torch.nn.Linear):  # zero-initialised heads would hide mistakes
+                module.weight.copy_(0.1 * torch.randn(module.weight.shape, generator=generator))
+                module.bias.copy_(0.1 * torch.randn(module.bias.shape, generator=generator))
+
+
+FUSED_CASES = {
+    "dmc_state": (preset("dmc_state"), EnvSpec((24,), "float32", "continuous", None, 6, 2, 1)),
+    "cartpole": (preset("cartpole"), EnvSpec((4,), "float32", "discrete", 2, None, 1, 1)),
+    # heads of different widths are padded with zero units
+    "uneven heads": (override(preset("cartpole"), model=dict(reward_hidden=(32,), value_hidden=(64,),
+                                                             policy_hidden=(48,))),
+                     EnvSpec((4,), "float32", "discrete", 3, None, 1, 1)),
+}
+
+
+@pytest.mark.parametrize("case", list(FUSED_CASES))
+@pytest.mark.parametrize("batch", [1, 40])  # below and above BATCHED_HEADS_BELOW
+def test_fused_recurrent_matches_the_readable_model(case, batch):
+    from ezv2_lite.model.fused import fused_recurrent
+
+    config, spec = FUSED_CASES[case]
+    torch.manual_seed(0)
+    model = build_model(config, spec)
+    _randomise_norms(model)
+    model.eval()
+    latent = torch.randn(batch, model.latent_shape[0])
+    action = (torch.randint(spec.num_actions, (batch,)) if spec.is_discrete
+              else torch.rand(batch, spec.action_dim) * 2 - 1)
+    with torch.no_grad():
+        expected, fused = model.recurrent(latent, action), fused_recurrent(model)(latent, action)
+    for name in ("latent", "reward_logits", "value_logits", "policy"):
+        a, b = getattr(expected, name), getattr(fused, name)
+        assert a.shape == b.shape, name
+        assert a.abs().max() > 0.1, name  # a real output, not an all-zero head
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4, msg=name)
+
+
+def test_fused_recurrent_is_rebuilt_after_an_optimizer_step():
+    from ezv2_lite.model.fused import fused_recurrent
+
+    config, spec = FUSED_CASES["cartpole"]
+    model = build_model(config, spec).eval()
+    latent, action = torch.randn(3, model.latent_shape[0]), torch.tensor([0, 1, 0])
+    with torch.no_grad():
+        before = fused_recurrent(model)(latent, action).value_logits
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.value_head[2][-1].bias.grad = torch.ones_like(model.value_head[2][-1].bias)
+    optimizer.step()
+    with torch.no_grad():
+        after = fused_recurrent(model)(latent, action).value_logits
+        expected = model.recurrent(latent, action).value_logits
+    torch.testing.assert_close(after, before - 0.5)
+    torch.testing.assert_close(after, expected)
+
+
+def test_fused_inference_needs_a_state_model():
+    from ezv2_lite.config import ConfigError, validate
+    from ezv2_lite.model.fused import FusedRecurrent
+
+    with pytest.raises(ConfigError, match="fused_inference.*encoder='state'"):
+        validate(override(preset("atari"), search=dict(fused_inference=True)))
+    model = build_model(*FUSED_CASES["cartpole"])
+    with pytest.raises(ValueError, match="eval mode"):
+        FusedRecurrent(model)  # a model in training mode would need batch statistics
+
+
+@pytest.mark.parametrize("name", ["dmc_state", "cartpole"])
+def test_value_and_reward_decoded_together_equal_the_separate_decodings(name):
+    config, spec = FUSED_CASES[name]
+    model = build_model(config, spec)
+    _randomise_norms(model)
+    model.eval()
+    with torch.no_grad():
+        out = model.recurrent(torch.randn(5, model.latent_shape[0]),
+                              torch.tensor([0, 1, 1, 0, 1]) if spec.is_discrete else torch.zeros(5, 6))
+        value, reward = model.scalar_value_reward(out)
+        np.testing.assert_allclose(value, model.scalar_value(out.value_logits).numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(reward, model.scalar_reward(out.reward_logits).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_h_inverse_gives_the_same_numbers_for_numpy_arrays_and_tensors():
+    y = np.linspace(-40.0, 40.0, 81)
+    np.testing.assert_allclose(h_inv(y), h_inv(torch.from_numpy(y)).numpy(), rtol=1e-12)
+    assert isinstance(h_inv(y), np.ndarray)

@@ -201,3 +201,25 @@ def test_continuous_roots_have_uniform_priors_and_no_noise_by_default():
     result = search(model, OBS1, preset("dmc_state"), "act", np.random.default_rng(0), trace_root=0)
     np.testing.assert_allclose(result.trace.root_prior, np.full(16, 1 / 16))
     assert not result.trace.root_gumbel.any()
+
+
+@pytest.mark.parametrize("name", ["dmc_state", "cartpole"])
+def test_fused_inference_gives_the_readable_search(name):
+    """search.fused_inference changes how the network is evaluated, not what the search does."""
+    from ezv2_lite.config import override, preset
+    from ezv2_lite.envs import EnvSpec
+    from ezv2_lite.model import build_model
+
+    spec = {"dmc_state": EnvSpec((24,), "float32", "continuous", None, 6, 2, 1),
+            "cartpole": EnvSpec((4,), "float32", "discrete", 2, None, 1, 1)}[name]
+    readable = preset(name)
+    torch.manual_seed(0)
+    model = build_model(readable, spec).eval()
+    for p in model.parameters():  # non-zero heads, so that the search has something to follow
+        torch.nn.init.normal_(p, std=0.2)
+    obs = np.random.default_rng(0).standard_normal((6, *spec.obs_shape)).astype(np.float32)
+    results = [search(model, obs, config, "act", np.random.default_rng(1))
+               for config in (readable, override(readable, search=dict(fused_inference=True)))]
+    np.testing.assert_array_equal(results[0].action_slot, results[1].action_slot)
+    np.testing.assert_allclose(results[0].improved_policy, results[1].improved_policy, atol=1e-4)
+    np.testing.assert_allclose(results[0].root_value, results[1].root_value, rtol=1e-4, atol=1e-4)

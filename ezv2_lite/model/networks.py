@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from ..config import Config
 from ..envs import EnvSpec
-from .support import Support
+from .support import Support, h_inv
 
 Hidden = tuple[torch.Tensor, torch.Tensor]
 
@@ -182,6 +182,20 @@ class EZModel(nn.Module):
 
     def scalar_reward(self, reward_logits: torch.Tensor) -> torch.Tensor:
         return self.reward_support.decode(reward_logits)
+
+    def scalar_value_reward(self, out: ModelOutput) -> np.ndarray:
+        """[2, B] float64 NumPy: the value and the reward (or value prefix) of a `recurrent`
+        output, as `scalar_value` and `scalar_reward` decode them, for the search. The
+        expectations over the bins are taken on the model's device; h^-1 of 2B numbers then
+        runs in NumPy, whose per-operation overhead at this size is a fraction of torch's."""
+        device = out.value_logits.device
+        expectations = torch.stack([
+            torch.softmax(out.value_logits.float(), dim=-1) @ self.value_support.float_bins(device),
+            torch.softmax(out.reward_logits.float(), dim=-1) @ self.reward_support.float_bins(device)])
+        scalars = h_inv(expectations.cpu().numpy().astype(np.float64))
+        if self.nonnegative_values:
+            scalars[0] = np.maximum(scalars[0], 0.0)
+        return scalars
 
 
 # ------------------------------------------------------------------ images

@@ -17,6 +17,7 @@ Two layouts (`SupportConfig.kind`):
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..config import SupportConfig
@@ -29,16 +30,17 @@ def h(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * (torch.sqrt(torch.abs(x) + 1) - 1) + EPS * x
 
 
-def h_inv(y: torch.Tensor) -> torch.Tensor:
-    """The exact inverse of h: with t = sqrt(|x| + 1), h is the quadratic eps t^2 + t - (1 + eps)
+def h_inv(y: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """The exact inverse of h, for tensors and for NumPy arrays (the search decodes in NumPy): with t = sqrt(|x| + 1), h is the quadratic eps t^2 + t - (1 + eps)
     = |y|, so t = (sqrt(1 + 4 eps (|y| + 1 + eps)) - 1) / (2 eps) and x = sign(y)(t^2 - 1).
 
     The root is computed in its rationalised form 2c / (sqrt(1 + 4 eps c) + 1), c = |y| + 1 + eps,
     which avoids subtracting nearly equal numbers (accurate to ~1e-7 in float32 near 0).
     """
-    c = torch.abs(y) + 1 + EPS
-    t = 2 * c / (torch.sqrt(1 + 4 * EPS * c) + 1)
-    return torch.sign(y) * (t * t - 1)
+    xp = np if isinstance(y, np.ndarray) else torch
+    c = xp.abs(y) + (1 + EPS)
+    t = 2 * c / (xp.sqrt(4 * EPS * c + 1) + 1)
+    return xp.copysign(t * t - 1, y)
 
 
 class Support:
@@ -57,6 +59,7 @@ class Support:
             top = float(h(torch.tensor(cfg.limit, dtype=torch.float64)))
             self.bins = torch.linspace(-top, top, cfg.bins, dtype=torch.float64)
         self.size = len(self.bins)
+        self._float_bins: dict[torch.device, torch.Tensor] = {}  # float32 copies, per device
         self.low, self.high = float(self.bins[0]), float(self.bins[-1])
         self.spacing = (self.high - self.low) / (self.size - 1)
 
@@ -71,10 +74,16 @@ class Support:
         target.scatter_add_(-1, (lower.long() + 1).unsqueeze(-1), upper_weight.unsqueeze(-1))
         return target.to(x.dtype if x.is_floating_point() else torch.float32)
 
+    def float_bins(self, device: torch.device) -> torch.Tensor:
+        """The bins as float32 on `device` (copied once per device)."""
+        if device not in self._float_bins:
+            self._float_bins[device] = self.bins.to(device=device, dtype=torch.float32)
+        return self._float_bins[device]
+
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Scalars h^-1(E_softmax(logits)[bins]) of shape [...] for logits of shape [..., bins]."""
         probs = torch.softmax(logits.float(), dim=-1)
-        return h_inv(probs @ self.bins.to(device=logits.device, dtype=torch.float32))
+        return h_inv(probs @ self.float_bins(logits.device))
 
     def decode_probs(self, probs: torch.Tensor) -> torch.Tensor:
         """Scalars for probability vectors (e.g. two-hot targets) of shape [..., bins]."""

@@ -1,7 +1,7 @@
 """Hand-made models with known rewards and values, for teaching and testing the search.
 
 They speak the model interface of `networks.EZModel` (initial, recurrent,
-scalar_value, scalar_reward, initial_hidden) but predict exact numbers set by
+scalar_value, scalar_reward, scalar_value_reward, initial_hidden) but predict exact numbers set by
 hand, so a search over them has answers that can be computed on paper:
 `BanditModel` is a one-step bandit (discrete or continuous), `ChainPrefixModel`
 a one-action chain with a value-prefix "LSTM" that sums rewards.
@@ -73,6 +73,10 @@ class BanditModel(nn.Module):
 
     def scalar_value(self, logits):
         return logits[:, 0]
+
+    def scalar_value_reward(self, out: ModelOutput) -> np.ndarray:
+        return torch.stack([self.scalar_value(out.value_logits), self.scalar_reward(out.reward_logits)]
+                           ).double().numpy()
 
     def scalar_reward(self, logits):
         return logits[:, 0]

@@ -76,7 +76,7 @@ def softmax(logits: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def mixed_value(node_value: np.ndarray, node_visits: np.ndarray, logits: np.ndarray,
+def mixed_value(node_value: np.ndarray, node_visits: np.ndarray, prior: np.ndarray,
                 q: np.ndarray, child_visits: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """v_mix: the node's value with the prior-weighted Q of its visited children mixed in.
 
@@ -84,10 +84,10 @@ def mixed_value(node_value: np.ndarray, node_visits: np.ndarray, logits: np.ndar
 
     `node_value` [n] and `node_visits` [n] are what the q-transform variant uses
     (EZ-V2: the node's mean backed-up value and its visit count; Gumbel MuZero:
-    the network's value and the sum of child visits). With no visited child the
+    the network's value and the sum of child visits); `prior` [n, C] is pi, the
+    softmax of the node's logits over its valid slots. With no visited child the
     result is `node_value`.
     """
-    prior = softmax(logits, valid)
     visited = valid & (child_visits > 0)
     mass = np.where(visited, prior, 0.0).sum(-1)
     weighted_q = np.where(visited, prior * q, 0.0).sum(-1) / np.maximum(mass, 1e-12)

@@ -33,6 +33,7 @@ import torch
 
 from ..config import Config, SearchConfig
 from ..envs import EnvSpec
+from ..model.fused import fused_recurrent
 from ..model.networks import EZModel, ModelOutput
 from ..model.policy import squash_params
 from . import gumbel
@@ -106,6 +107,7 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
     num_simulations, m = search_budget(cfg, spec)
     if root is None:  # the roots: one initial inference for all of them
         root = model.initial(torch.as_tensor(np.asarray(observations), device=device))
+    recurrent = fused_recurrent(model) if cfg.fused_inference else model.recurrent
     batch = root.latent.shape[0]
     b_all = np.arange(batch)
     b_dev = torch.arange(batch, device=device)
@@ -129,6 +131,7 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
         mu, sigma = squash_params(root.policy)
         sampled = sample_root_actions(mu, sigma, cfg, mode, rng)
         tree.actions[:, 0, :k] = sampled.cpu().numpy()
+    tree.set_prior(0)
     tree.network_value[:, 0] = tree.value_sum[:, 0] = root_value
     tree.visits[:, 0] = 1
 
@@ -159,7 +162,7 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
             bi, nodes = b_all[moving], child[moving]
             node[moving] = nodes
             path.append((bi, nodes))
-            _, _, pi_prime, child_visits, valid = tree.scores(bi, nodes)
+            _, _, pi_prime, child_visits, valid = tree.scores(bi, nodes, tree.interior_width)
             slot[moving] = gumbel.interior_choice(pi_prime, child_visits, tree.visits[bi, nodes], valid)
 
         # 2. expand the leaf below (node, slot) with one recurrent inference for all roots
@@ -168,14 +171,13 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
             action = torch.from_numpy(slot).to(device)
         else:
             action = torch.from_numpy(tree.actions[b_all, parent, slot]).to(device)
-        hidden = None
-        if hidden_store is not None:
-            hidden = (hidden_store[0][parent_dev, b_dev], hidden_store[1][parent_dev, b_dev])
-        out = model.recurrent(latents[parent_dev, b_dev], action, hidden)
+        if hidden_store is None:
+            out = recurrent(latents[parent_dev, b_dev], action)
+        else:
+            out = recurrent(latents[parent_dev, b_dev], action,
+                            (hidden_store[0][parent_dev, b_dev], hidden_store[1][parent_dev, b_dev]))
         latents[sim] = out.latent
-        scalars = _to_numpy(torch.stack([model.scalar_value(out.value_logits),
-                                         model.scalar_reward(out.reward_logits)]))
-        value, prediction = scalars[0], scalars[1]
+        value, prediction = model.scalar_value_reward(out)
         depth = tree.depth[b_all, parent] + 1
         if model.value_prefix:
             # The LSTM restarts below nodes at depth multiples of the horizon (the root too):
@@ -198,6 +200,7 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
             n = cfg.interior_children
             tree.actions[:, sim, :n] = sample_children(mu, sigma, n, rng).cpu().numpy()
             tree.valid[:, sim, :n] = True
+        tree.set_prior(sim)
 
         # 3. back up the leaf value
         tree.backup(path, sim, value)

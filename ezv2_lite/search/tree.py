@@ -12,6 +12,7 @@ quantity is an array of shape [B, nodes]:
     children [B, nodes, C]        node id of each child slot, -1 while unexpanded
     child_visits [B, nodes, C]    N of each child slot (0 while unexpanded)
     logits   [B, nodes, C]        the prior logits of the children (0 for sampled actions)
+    prior    [B, nodes, C]        softmax of the logits over the valid slots (set once per node)
     valid    [B, nodes, C]        which slots exist (|A|; K at a continuous root, 2 below)
     actions  [B, nodes, C, A]     continuous only: the action vector of each child slot
 
@@ -90,9 +91,12 @@ class Tree:
         self.children = np.full((*shape, num_slots), -1, np.int64)
         self.child_visits = np.zeros((*shape, num_slots), np.int64)
         self.logits = np.zeros((*shape, num_slots))
+        self.prior = np.zeros((*shape, num_slots))
         self.valid = np.zeros((*shape, num_slots), bool)
         self.actions = (np.zeros((*shape, num_slots, action_dim), np.float32)
                         if action_dim is not None else None)
+        # below a continuous root only `interior_children` slots exist: score just those
+        self.interior_width = num_slots if action_dim is None else search.interior_children
         # ezv2 q-transform: min and max of the Q of every edge on every simulated path
         self.q_min = np.full(batch, np.inf)
         self.q_max = np.full(batch, -np.inf)
@@ -104,27 +108,36 @@ class Tree:
         visits = self.visits[b, nodes]
         return np.where(visits > 0, self.value_sum[b, nodes] / np.maximum(visits, 1), 0.0)
 
-    def child_q(self, b: np.ndarray, nodes: np.ndarray):
-        """For nodes [n]: (q, child_visits, valid, logits), each [n, C]; q = r + gamma v(child)."""
-        children = self.children[b, nodes]
-        child_visits = self.child_visits[b, nodes]
+    def set_prior(self, node: int) -> None:
+        """Compute the prior of `node` in every tree from its logits, once its children exist."""
+        width = self.num_slots if node == 0 else self.interior_width
+        self.prior[:, node, :width] = gumbel.softmax(self.logits[:, node, :width],
+                                                     self.valid[:, node, :width])
+
+    def child_q(self, b: np.ndarray, nodes: np.ndarray, width: int | None = None):
+        """For nodes [n]: (q, child_visits, valid, logits, prior), each [n, width] (default: all
+        C slots); q = r + gamma v(child)."""
+        children = self.children[b, nodes, :width]
+        child_visits = self.child_visits[b, nodes, :width]
         visited = child_visits > 0
         safe, bb = np.where(visited, children, 0), b[:, None]
         child_value = self.value_sum[bb, safe] / np.maximum(child_visits, 1)
         q = np.where(visited, self.reward[bb, safe] + self.discount * child_value, 0.0)
-        return q, child_visits, self.valid[b, nodes], self.logits[b, nodes]
+        return (q, child_visits, self.valid[b, nodes, :width], self.logits[b, nodes, :width],
+                self.prior[b, nodes, :width])
 
-    def scores(self, b: np.ndarray, nodes: np.ndarray):
-        """The q-transform at nodes [n] (Part A §3): (q_tilde, sigma, pi_prime, child_visits, valid)."""
-        q, child_visits, valid, logits = self.child_q(b, nodes)
+    def scores(self, b: np.ndarray, nodes: np.ndarray, width: int | None = None):
+        """The q-transform at nodes [n] (Part A §3): (q_tilde, sigma, pi_prime, child_visits, valid),
+        each [n, width]; `width` limits it to the first slots (`interior_width` below the root)."""
+        q, child_visits, valid, logits, prior = self.child_q(b, nodes, width)
         if self.cfg.q_transform == "ezv2":
-            v_mix = gumbel.mixed_value(self.value(b, nodes), self.visits[b, nodes], logits, q,
+            v_mix = gumbel.mixed_value(self.value(b, nodes), self.visits[b, nodes], prior, q,
                                        child_visits, valid)
             q_tilde = gumbel.completed_q(q, child_visits, v_mix)
             q_hat = gumbel.normalize_q(q_tilde, valid, self.q_min[b], self.q_max[b],
                                        self.cfg.value_minmax_delta)
         else:  # gumbel_muzero: raw network value, sum of child visits, per-node min-max
-            v_mix = gumbel.mixed_value(self.network_value[b, nodes], child_visits.sum(-1), logits,
+            v_mix = gumbel.mixed_value(self.network_value[b, nodes], child_visits.sum(-1), prior,
                                        q, child_visits, valid)
             q_tilde = gumbel.completed_q(q, child_visits, v_mix)
             q_hat = gumbel.normalize_q(q_tilde, valid, None, None, self.cfg.value_minmax_delta)
