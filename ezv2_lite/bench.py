@@ -63,6 +63,10 @@ class SearchBenchArgs:
     threads: int = 1
     out: str = "benchmarks/results/search.json"
     seed: int = 0
+    profile: bool = False
+    """Also profile one more call per setting with torch.profiler: the operators taking the most
+    self CPU time, and how much of the call all torch operators take (the rest is the tree:
+    Python and NumPy)."""
 
 
 def _write(results: dict, out: str, log) -> dict:
@@ -109,6 +113,23 @@ def matmul_gflops(threads: int, sizes: tuple[int, ...] = (1024, 2048), repeats: 
         torch.set_num_threads(previous)
     return {"gflops": max(by_size.values()), "median_gflops_by_size": by_size,
             "threads": threads, "method": f"torch.mm float32, median of {repeats} after a warm-up"}
+
+
+@torch.no_grad()
+def profile_call(fn, top: int = 12) -> dict:
+    """One call of `fn` under torch.profiler: its wall time, the self CPU time of all torch
+    operators together, and the `top` operators by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        started = time.perf_counter()
+        fn()
+        wall = time.perf_counter() - started
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    return {"wall_ms": round(wall * 1000, 2),
+            "torch_ops_ms": round(sum(e.self_cpu_time_total for e in events) / 1000, 2),
+            "top_ops": [{"name": e.key, "calls": e.count, "self_cpu_ms": round(e.self_cpu_time_total / 1000, 3)}
+                        for e in events[:top]]}
 
 
 @torch.no_grad()
@@ -181,6 +202,10 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                 result["fused_median_ms"] = round(statistics.median(times["fused"]), 2)
                 result["fused_runs_ms"] = [round(t, 2) for t in times["fused"]]
                 fused = f"; with fused inference {result['fused_median_ms']:.1f} ms"
+            if args.profile:
+                cfg = variants.get("fused", config)
+                result["profile"] = profile_call(lambda: search(model, None, cfg, "act", rng, root=root))
+                result["profile"]["fused_inference"] = "fused" in variants
             log(f"search {name:10s} batch {batch:5d}: {median:9.1f} ms "
                 f"(runs {', '.join(f'{t:.0f}' for t in times['readable'])}); "
                 f"of which network inference {inference:.1f} ms{fused}")
@@ -401,6 +426,9 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
         evals, last = evaluations(metrics), metrics[-1]
+        if last["env_steps"] < budget:  # train() returns after a Ctrl-C or SIGTERM, with a checkpoint
+            raise RuntimeError(f"the {name} run stopped at {last['env_steps']:,} of {budget:,} env steps "
+                               "(interrupted?); nothing was recorded")
         entry = {"task": ACTING_TASKS[name], "seed": args.seed, "env_steps": last["env_steps"],
                  "train_steps": last["train_steps"], "wall_s": round(last["wall_s"], 1),
                  "env_steps_per_s": round(last["env_steps"] / last["wall_s"], 1),

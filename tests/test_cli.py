@@ -58,13 +58,17 @@ def test_help_lists_the_commands(capsys):
 def test_bench_search_writes_medians_to_json(tmp_path, capsys):
     out = tmp_path / "search.json"
     main(["bench", "search", "--presets", "cartpole", "--batches", "1", "3", "--repeats", "2",
-          "--out", str(out)])
+          "--out", str(out), "--profile"])
     import json
 
     data = json.loads(out.read_text())
     runs = data["presets"]["cartpole"]["batches"]
     assert set(runs) == {"1", "3"} and len(runs["3"]["runs_ms"]) == 2
     assert runs["1"]["median_ms"] > 0 and data["machine"]["torch_threads"] == 1
+    assert runs["3"]["fused_median_ms"] > 0 and len(runs["3"]["fused_runs_ms"]) == 2  # a state model
+    profile = runs["3"]["profile"]
+    assert 0 < profile["torch_ops_ms"] < profile["wall_ms"] and profile["fused_inference"]
+    assert any(op["name"] == "aten::addmm" for op in profile["top_ops"])  # the fused Linears
     assert "search cartpole" in capsys.readouterr().out
 
 

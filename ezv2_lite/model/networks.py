@@ -192,7 +192,7 @@ class EZModel(nn.Module):
         expectations = torch.stack([
             torch.softmax(out.value_logits.float(), dim=-1) @ self.value_support.float_bins(device),
             torch.softmax(out.reward_logits.float(), dim=-1) @ self.reward_support.float_bins(device)])
-        scalars = h_inv(expectations.cpu().numpy().astype(np.float64))
+        scalars = h_inv(expectations.detach().cpu().numpy().astype(np.float64))
         if self.nonnegative_values:
             scalars[0] = np.maximum(scalars[0], 0.0)
         return scalars
