@@ -44,6 +44,10 @@ BENCH_SPECS = {
     "cartpole": EnvSpec((4,), "float32", "discrete", 2, None, 1, 1),
 }
 
+# The task each preset is benchmarked on by the learner, acting and end-to-end benchmarks.
+BENCH_TASKS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "dmc_state": "walker-walk",
+               "atari": "Pong", "dmc_image": "walker-walk", "dmc_image_small": "cartpole-balance"}
+
 # The authors' released search (Cython tree + PyTorch, 1 thread, random weights) on this
 # machine kind, in ms per call (platform-notes.md), and the issue's goals for ezv2-lite.
 REFERENCE_MS = {
@@ -215,10 +219,6 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
 
 # ---------------------------------------------------------------------------- learner
 
-LEARNER_TASKS = {"dmc_state": "walker-walk", "cartpole": "CartPole-v1", "atari": "Pong",
-                 "dmc_image": "walker-walk", "dmc_image_small": "cartpole-balance"}
-
-
 @dataclass
 class LearnerBenchArgs:
     """Time learner steps including reanalysis."""
@@ -248,9 +248,9 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
                          "in one more step; matmul: this machine's rate before and after, same run",
                "matmul": matmul_gflops(args.threads), "presets": {}}
     for name in args.presets:
-        if name not in LEARNER_TASKS:
-            raise ValueError(f"no learner benchmark for preset {name!r}; choose from {', '.join(LEARNER_TASKS)}")
-        config = override(preset(name), env=dict(name=LEARNER_TASKS[name]))
+        if name not in BENCH_TASKS:
+            raise ValueError(f"no learner benchmark for preset {name!r}; choose from {', '.join(BENCH_TASKS)}")
+        config = override(preset(name), env=dict(name=BENCH_TASKS[name]))
         config = config.resolved()
         replay, spec = random_policy_replay(config, args.transitions, args.seed)
         learner = Learner(build_model(config, spec), config, torch.device("cpu"))
@@ -271,7 +271,7 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
         flops = _learner_step_flops(replay, learner, config, rng)
         achieved = flops["total"] / 1e9 / (medians["total"] / 1000)  # GFLOP/s
         results["presets"][name] = {
-            "task": LEARNER_TASKS[name], "batch_size": config.optim.batch_size,
+            "task": BENCH_TASKS[name], "batch_size": config.optim.batch_size,
             "unroll_steps": config.optim.unroll_steps, "search_roots": config.optim.batch_size * (config.optim.unroll_steps + 1),
             "simulations": search_budget(config.search, spec)[0], "median_ms": medians,
             "gflop_per_step": {key: round(v / 1e9, 2) for key, v in flops.items()},
@@ -308,9 +308,6 @@ def _learner_step_flops(replay, learner, config, rng) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- acting
 
-ACTING_TASKS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "dmc_state": "walker-walk"}
-
-
 @dataclass
 class ActingBenchArgs:
     """Self-play throughput: agent steps per second of a preset's environments acting by search."""
@@ -338,9 +335,9 @@ def bench_acting(args: ActingBenchArgs, log=print) -> dict:
                          "search_ms: the act-mode search alone on the same observations",
                "presets": {}}
     for name in args.presets:
-        if name not in ACTING_TASKS:
-            raise ValueError(f"no acting benchmark for preset {name!r}; choose from {', '.join(ACTING_TASKS)}")
-        config = override(preset(name), env=dict(name=ACTING_TASKS[name])).resolved()
+        if name not in BENCH_TASKS:
+            raise ValueError(f"no acting benchmark for preset {name!r}; choose from {', '.join(BENCH_TASKS)}")
+        config = override(preset(name), env=dict(name=BENCH_TASKS[name])).resolved()
         spec = probe_spec(config.env, args.seed)
         model = build_model(config, spec).eval()
         actor = Actor(config, Replay(config, spec, seed=args.seed), seed=args.seed)
@@ -359,7 +356,7 @@ def bench_acting(args: ActingBenchArgs, log=print) -> dict:
             actor.close()
         step_ms, search_ms = statistics.median(steps), statistics.median(searches)
         n = config.train.num_envs
-        entry = {"task": ACTING_TASKS[name], "num_envs": n,
+        entry = {"task": BENCH_TASKS[name], "num_envs": n,
                  "simulations": search_budget(config.search, spec)[0],
                  "median_step_ms": round(step_ms, 2), "search_ms": round(search_ms, 2),
                  "agent_steps_per_s": round(n / step_ms * 1000, 1),
@@ -411,13 +408,13 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
                          "record it (acting, learner steps, evaluations, checkpoints)",
                "fused_inference": args.fused_inference, "presets": {}}
     for name, budget in zip(args.presets, budgets):
-        if name not in ACTING_TASKS or budget < 1:
+        if name not in BENCH_TASKS or budget < 1:
             raise ValueError(f"no end-to-end budget for preset {name!r}; choose from "
-                             f"{', '.join(ACTING_TASKS)} or give --env-steps")
+                             f"{', '.join(BENCH_TASKS)} or give --env-steps")
         train_overrides = dict(total_env_steps=budget)
         if args.threads:
             train_overrides["torch_threads"] = args.threads
-        config = override(preset(name), env=dict(name=ACTING_TASKS[name]), seed=args.seed,
+        config = override(preset(name), env=dict(name=BENCH_TASKS[name]), seed=args.seed,
                           train=train_overrides, search=dict(fused_inference=args.fused_inference))
         run_dir = Path(tempfile.mkdtemp(prefix=f"ezv2-e2e-{name}-"))
         try:
@@ -429,7 +426,7 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
         if last["env_steps"] < budget:  # train() returns after a Ctrl-C or SIGTERM, with a checkpoint
             raise RuntimeError(f"the {name} run stopped at {last['env_steps']:,} of {budget:,} env steps "
                                "(interrupted?); nothing was recorded")
-        entry = {"task": ACTING_TASKS[name], "seed": args.seed, "env_steps": last["env_steps"],
+        entry = {"task": BENCH_TASKS[name], "seed": args.seed, "env_steps": last["env_steps"],
                  "train_steps": last["train_steps"], "wall_s": round(last["wall_s"], 1),
                  "env_steps_per_s": round(last["env_steps"] / last["wall_s"], 1),
                  "final_eval_return": evals[-1]["eval_return_mean"] if evals else None,
