@@ -387,6 +387,8 @@ class EndToEndBenchArgs:
     """torch threads of the runs (train.torch_threads); default: each preset's own."""
     fused_inference: bool = False
     """Run the searches through model/fused.py (search.fused_inference; state models)."""
+    reanalysis_worker: bool = False
+    """Reanalyse in a second process, one batch ahead (train.reanalysis_worker)."""
     out: str = "benchmarks/results/end_to_end.json"
     progress: bool = True
 
@@ -406,12 +408,13 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
     results = {"benchmark": "end_to_end", "machine": machine_info(threads),
                "method": "one `train` run per preset from scratch; wall time as the run's metrics "
                          "record it (acting, learner steps, evaluations, checkpoints)",
-               "fused_inference": args.fused_inference, "presets": {}}
+               "fused_inference": args.fused_inference, "reanalysis_worker": args.reanalysis_worker,
+               "presets": {}}
     for name, budget in zip(args.presets, budgets):
         if name not in BENCH_TASKS or budget < 1:
             raise ValueError(f"no end-to-end budget for preset {name!r}; choose from "
                              f"{', '.join(BENCH_TASKS)} or give --env-steps")
-        train_overrides = dict(total_env_steps=budget)
+        train_overrides = dict(total_env_steps=budget, reanalysis_worker=args.reanalysis_worker)
         if args.threads:
             train_overrides["torch_threads"] = args.threads
         config = override(preset(name), env=dict(name=BENCH_TASKS[name]), seed=args.seed,

@@ -281,6 +281,9 @@ class TrainConfig:
     torch_threads: int = 1
     """PyTorch CPU threads (platform notes: raise only after measuring; 2 threads sharing a
     busy 2-core machine slow down badly)."""
+    reanalysis_worker: bool = False
+    """Reanalyse the next batch in a second process while the learner updates on this one
+    (`reanalysis_worker.py`; about 1.7x faster learner steps on two cores, docs/performance.md)."""
     log_every_env_steps: int = 1000
     """A metrics line with the mean losses is written every this many env steps."""
     checkpoint_every_env_steps: int = 20_000

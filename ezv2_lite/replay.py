@@ -143,6 +143,9 @@ class Replay:
         self.num_transitions = 0
         self.max_priority = 1.0
         self.rng = np.random.default_rng(seed)
+        self.listener = None
+        """Called as listener(method, args) before each write (start_episode, add, end_episode):
+        the reanalysis worker keeps its copy of the replay in step this way."""
 
     # ------------------------------------------------------------------ writing
 
@@ -153,6 +156,8 @@ class Replay:
 
     def start_episode(self, slot: int, observation: np.ndarray, value: float) -> None:
         """Open a new episode for environment `slot` with its first observation and value."""
+        if self.listener is not None:
+            self.listener("start_episode", (slot, observation, value))
         if slot in self.open:
             raise RuntimeError(f"environment {slot} already has an open episode")
         action_shape = () if self.spec.is_discrete else (self.spec.action_dim,)
@@ -169,6 +174,8 @@ class Replay:
     def add(self, slot: int, action, reward: float, raw_reward: float, next_observation: np.ndarray,
             next_value: float) -> None:
         """Append one agent step of environment `slot`'s open episode."""
+        if self.listener is not None:
+            self.listener("add", (slot, action, reward, raw_reward, next_observation, next_value))
         e = self.open[slot]
         episode = self.episodes[e]
         episode.append(action, reward, raw_reward, self._frame(next_observation), next_value)
@@ -180,6 +187,8 @@ class Replay:
 
     def end_episode(self, slot: int, terminal: bool) -> None:
         """Close `slot`'s episode: `terminal` if it ended in a true terminal (not a time limit)."""
+        if self.listener is not None:
+            self.listener("end_episode", (slot, terminal))
         e = self.open.pop(slot)
         episode = self.episodes[e]
         episode.closed, episode.terminal = True, bool(terminal)
@@ -396,14 +405,15 @@ def _read_into(f, target: np.ndarray, path) -> None:
         raise ValueError(f"{path}: the replay file ends early (truncated or not written by Replay.save)")
 
 
-def random_policy_replay(config: Config, transitions: int, seed: int = 0) -> tuple[Replay, EnvSpec]:
+def random_policy_replay(config: Config, transitions: int, seed: int = 0,
+                         replay: Replay | None = None) -> tuple[Replay, EnvSpec]:
     """A replay filled by a uniformly random policy in the config's environment (for tests,
-    benchmarks and notebooks); stored values are 0."""
+    benchmarks and notebooks); stored values are 0. `replay`: fill this one instead of a new one."""
     from .envs import env_spec, make_env
 
     env = make_env(config.env, "train", seed)
     spec = env_spec(env, config.env)
-    replay = Replay(config, spec, seed=seed)
+    replay = Replay(config, spec, seed=seed) if replay is None else replay
     obs, _ = env.reset()
     replay.start_episode(0, obs, 0.0)
     for _ in range(transitions):

@@ -104,8 +104,17 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     counters = Counters(next_eval=t.eval_every_env_steps, next_log=t.log_every_env_steps,
                         next_checkpoint=t.checkpoint_every_env_steps)
     reanalyze_rng = np.random.default_rng([config.seed, 3])
+    pending = None  # a batch the reanalysis worker had prefetched when the checkpoint was taken
     if resume:
-        replay, counters, reanalyze_rng = _restore(run_dir, config, spec, learner, replay)
+        replay, counters, reanalyze_rng, pending = _restore(run_dir, config, spec, learner, replay)
+    worker = None
+    if t.reanalysis_worker:  # reanalysis one batch ahead, in a second process
+        from .reanalysis_worker import ReanalysisWorker
+        worker = ReanalysisWorker(config, spec, replay, learner.target.model,
+                                  reanalyze_rng.bit_generator.state,
+                                  str(find_checkpoint(run_dir) / "replay.npz") if resume else None)
+        if pending is not None:
+            worker.resume_pending(pending)
     acting = copy.deepcopy(model).eval()
     actor = Actor(config, replay, seed=config.seed + 7919 * counters.agent_steps)
 
@@ -133,8 +142,11 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                    "optimizer": {"optimizer": learner.optimizer.state_dict(),
                                  "scheduler": learner.scheduler.state_dict()},
                    "rng": {"torch": torch.get_rng_state()}}
-        state = {"counters": vars(counters), "reanalyze_rng": reanalyze_rng.bit_generator.state,
-                 "learner_steps": learner.steps}
+        rng_state, pending = reanalyze_rng.bit_generator.state, None
+        if worker is not None:
+            rng_state, pending = worker.checkpoint_state()
+        state = {"counters": vars(counters), "reanalyze_rng": rng_state,
+                 "pending_reanalysis": pending, "learner_steps": learner.steps}
         save_checkpoint(run_dir, tensors, replay, state)
 
     def checkpoint_if_due() -> None:  # long bursts of learner steps are not lost to a stop
@@ -172,7 +184,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                 for _ in range(owed):
                     if interrupted:  # a long burst (the first one, or train_ratio > 1) stops too
                         break
-                    losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
+                    losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng, worker))
                     if counters.train_steps % t.selfplay_update_interval == 0:
                         acting.load_state_dict(learner.model.state_dict())
                     checkpoint_if_due()
@@ -195,7 +207,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             bar = tqdm(total=offline, initial=counters.offline_steps, unit="offline step",
                        disable=not progress, dynamic_ncols=True)
         while counters.offline_steps < offline and not interrupted:
-            losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng))
+            losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng, worker))
             counters.offline_steps += 1
             bar.update(1)
             if counters.offline_steps % OFFLINE_LOG_EVERY == 0:
@@ -213,9 +225,13 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
         bar.close()
-        checkpoint()
-        actor.close()
-        metrics.close()
+        try:
+            checkpoint()
+        finally:
+            if worker is not None:
+                worker.close()
+            actor.close()
+            metrics.close()
     if interrupted:
         print(f"interrupted: checkpoint written; continue with `ezv2-lite train --resume {run_dir}`")
     return run_dir
@@ -233,12 +249,17 @@ def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
 
 
 def _learner_step(learner: Learner, replay: Replay, config: Config, counters: Counters,
-                  rng: np.random.Generator):
-    batch = replay.sample(config.optim.batch_size)
-    targets = reanalyze(replay, batch, learner.target.model, config, counters.train_steps, rng)
+                  rng: np.random.Generator, worker=None):
+    if worker is None:
+        batch = replay.sample(config.optim.batch_size)
+        targets = reanalyze(replay, batch, learner.target.model, config, counters.train_steps, rng)
+    else:  # prefetched and reanalysed in the worker, which now starts on the next batch
+        batch, targets = worker.next(counters.train_steps)
     info, priorities = learner.update(batch, targets)
     replay.update_priorities(batch.indices, priorities)
     counters.train_steps += 1
+    if worker is not None and learner.steps % learner.target.interval == 0:
+        worker.set_target(learner.target.model)  # the target was refreshed by this update
     return info
 
 
@@ -271,4 +292,4 @@ def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Repl
         replay.end_episode(slot, terminal=False)
     rng = np.random.default_rng()
     rng.bit_generator.state = state["reanalyze_rng"]
-    return replay, Counters(**state["counters"]), rng
+    return replay, Counters(**state["counters"]), rng, state.get("pending_reanalysis")

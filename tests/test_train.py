@@ -70,9 +70,10 @@ def test_a_run_killed_after_a_checkpoint_resumes_and_keeps_its_replay(tmp_path):
     np.testing.assert_array_equal(final_replay["lengths"][:episodes], saved_replay["lengths"])
 
 
-def test_two_runs_with_the_same_seed_write_identical_metrics(tmp_path):
+@pytest.mark.parametrize("worker", [[], ["--train.reanalysis-worker"]], ids=["one process", "worker"])
+def test_two_runs_with_the_same_seed_write_identical_metrics(tmp_path, worker):
     for name in ("a", "b"):
-        result = cli("train", *TINY, "--total-env-steps", "400", "--seed", "5",
+        result = cli("train", *TINY, *worker, "--total-env-steps", "400", "--seed", "5",
                      "--run-dir", str(tmp_path / name))
         assert result.returncode == 0, result.stderr
     strip = lambda lines: [{k: v for k, v in m.items() if k != "wall_s"} for m in lines]
@@ -148,12 +149,17 @@ def test_offline_learner_steps_follow_collection_and_are_counted(tmp_path):
     assert "eval_return_mean" in last and last["train_steps"] == counters["train_steps"]
 
 
-def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_path):
+@pytest.mark.parametrize("worker", [[], ["--train.reanalysis-worker"]], ids=["one process", "worker"])
+def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_path, worker):
     """The first learner steps come in one burst (train_ratio x start_transitions of them);
-    a stop asked for in the middle of it must not wait for the burst to finish."""
+    a stop asked for in the middle of it must not wait for the burst to finish. With a
+    reanalysis worker, the batch it had prefetched is recorded and sent again on resume,
+    and the worker process ends with the run."""
+    import psutil
+
     run = tmp_path / "run"
     start = 1000
-    args = ["train", *TINY, "--train.train-ratio", "1", "--train.start-transitions", str(start),
+    args = ["train", *TINY, *worker, "--train.train-ratio", "1", "--train.start-transitions", str(start),
             "--total-env-steps", str(start + 100), "--run-dir", str(run)]
     process = subprocess.Popen([sys.executable, "-m", "ezv2_lite.cli", *args],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -164,10 +170,17 @@ def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_p
             break
         time.sleep(0.05)
     time.sleep(2.0)
+    children = psutil.Process(process.pid).children(recursive=True)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
-    saved = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["counters"]
+    state = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())
+    saved = state["counters"]
     assert 0 < saved["train_steps"] < start, saved  # stopped inside the burst, with its steps kept
+    assert (state["pending_reanalysis"] is not None) == bool(worker)
+    if worker:
+        assert state["pending_reanalysis"]["train_step"] == saved["train_steps"]
+        _, alive = psutil.wait_procs(children, timeout=10)  # the worker (and spawn's helper) end too
+        assert children and not alive
 
     result = cli("train", "--resume", str(run), "--no-progress")
     assert result.returncode == 0, result.stderr
