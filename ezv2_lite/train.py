@@ -107,14 +107,6 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     pending = None  # a batch the reanalysis worker had prefetched when the checkpoint was taken
     if resume:
         replay, counters, reanalyze_rng, pending = _restore(run_dir, config, spec, learner, replay)
-    worker = None
-    if t.reanalysis_worker:  # reanalysis one batch ahead, in a second process
-        from .reanalysis_worker import ReanalysisWorker
-        worker = ReanalysisWorker(config, spec, replay, learner.target.model,
-                                  reanalyze_rng.bit_generator.state,
-                                  str(find_checkpoint(run_dir) / "replay.npz") if resume else None)
-        if pending is not None:
-            worker.resume_pending(pending)
     acting = copy.deepcopy(model).eval()
     actor = Actor(config, replay, seed=config.seed + 7919 * counters.agent_steps)
 
@@ -167,7 +159,15 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     bar = tqdm(total=t.total_env_steps, initial=counters.agent_steps * repeat, unit="env step",
                disable=not progress, dynamic_ncols=True)
     last_eval, losses = None, []
+    worker = None
     try:
+        if t.reanalysis_worker:  # reanalysis one batch ahead, in a second process
+            from .reanalysis_worker import ReanalysisWorker
+            worker = ReanalysisWorker(config, spec, replay, learner.target.model,
+                                      reanalyze_rng.bit_generator.state,
+                                      str(find_checkpoint(run_dir) / "replay.npz") if resume else None)
+            if pending is not None:
+                worker.resume_pending(pending)
         while counters.agent_steps < total_agent_steps and not interrupted:
             step = actor.step(acting, trace=bool(observers))
             counters.agent_steps += actor.num_envs
