@@ -61,8 +61,7 @@ def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str 
         replay = Replay(config, spec)
     else:  # resumed: the checkpoint's replay, its open episodes ended as the trainer ends them
         replay = Replay.load(replay_path, config, spec)
-        for slot in list(replay.open):
-            replay.end_episode(slot, terminal=False)
+        replay.end_open_episodes()
     device = resolve_device(config.device)
     model = build_model(config, spec).to(device).eval().requires_grad_(False)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in target.items()})

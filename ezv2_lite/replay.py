@@ -196,6 +196,11 @@ class Replay:
         first_unready = max(episode.length - (self.unroll + self.td_steps), 0)
         self._make_ready(e, first_unready, episode.length)
 
+    def end_open_episodes(self) -> None:
+        """End every open episode as a time limit (on resume: environments cannot be restored)."""
+        for slot in list(self.open):
+            self.end_episode(slot, terminal=False)
+
     def _register(self, e: int, t: int) -> int:
         """Give transition t of episode e the next global index (environments interleave)."""
         k = self.num_transitions

@@ -288,8 +288,7 @@ def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Repl
     except Exception as error:
         from .checkpoint import CheckpointError
         raise CheckpointError(f"cannot read {path / 'replay.npz'}: {error}") from None
-    for slot in list(replay.open):  # environments cannot be restored: their episodes end here
-        replay.end_episode(slot, terminal=False)
+    replay.end_open_episodes()
     rng = np.random.default_rng()
     rng.bit_generator.state = state["reanalyze_rng"]
     return replay, Counters(**state["counters"]), rng, state.get("pending_reanalysis")

@@ -108,7 +108,7 @@ class FusedRecurrent:
                             "models spend their time in convolutions, not in Python")
         if model.training:
             raise ValueError("fuse a model in eval mode: BatchNorm must use its running statistics")
-        self.discrete, self.num_actions = model.spec.is_discrete, model.spec.num_actions
+        self.discrete = model.spec.is_discrete
         with torch.no_grad():
             self._fuse(model)
 

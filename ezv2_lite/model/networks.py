@@ -188,10 +188,8 @@ class EZModel(nn.Module):
         output, as `scalar_value` and `scalar_reward` decode them, for the search. The
         expectations over the bins are taken on the model's device; h^-1 of 2B numbers then
         runs in NumPy, whose per-operation overhead at this size is a fraction of torch's."""
-        device = out.value_logits.device
-        expectations = torch.stack([
-            torch.softmax(out.value_logits.float(), dim=-1) @ self.value_support.float_bins(device),
-            torch.softmax(out.reward_logits.float(), dim=-1) @ self.reward_support.float_bins(device)])
+        expectations = torch.stack([self.value_support.expectation(out.value_logits),
+                                    self.reward_support.expectation(out.reward_logits)])
         scalars = h_inv(expectations.detach().cpu().numpy().astype(np.float64))
         if self.nonnegative_values:
             scalars[0] = np.maximum(scalars[0], 0.0)

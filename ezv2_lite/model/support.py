@@ -31,8 +31,10 @@ def h(x: torch.Tensor) -> torch.Tensor:
 
 
 def h_inv(y: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-    """The exact inverse of h, for tensors and for NumPy arrays (the search decodes in NumPy): with t = sqrt(|x| + 1), h is the quadratic eps t^2 + t - (1 + eps)
-    = |y|, so t = (sqrt(1 + 4 eps (|y| + 1 + eps)) - 1) / (2 eps) and x = sign(y)(t^2 - 1).
+    """The exact inverse of h, for tensors and for NumPy arrays (the search decodes in NumPy).
+
+    With t = sqrt(|x| + 1), h is the quadratic eps t^2 + t - (1 + eps) = |y|, so
+    t = (sqrt(1 + 4 eps (|y| + 1 + eps)) - 1) / (2 eps) and x = sign(y)(t^2 - 1).
 
     The root is computed in its rationalised form 2c / (sqrt(1 + 4 eps c) + 1), c = |y| + 1 + eps,
     which avoids subtracting nearly equal numbers (accurate to ~1e-7 in float32 near 0).
@@ -80,10 +82,13 @@ class Support:
             self._float_bins[device] = self.bins.to(device=device, dtype=torch.float32)
         return self._float_bins[device]
 
+    def expectation(self, logits: torch.Tensor) -> torch.Tensor:
+        """E_softmax(logits)[bins] of shape [...] (still in h-space) for logits [..., bins]."""
+        return torch.softmax(logits.float(), dim=-1) @ self.float_bins(logits.device)
+
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Scalars h^-1(E_softmax(logits)[bins]) of shape [...] for logits of shape [..., bins]."""
-        probs = torch.softmax(logits.float(), dim=-1)
-        return h_inv(probs @ self.float_bins(logits.device))
+        return h_inv(self.expectation(logits))
 
     def decode_probs(self, probs: torch.Tensor) -> torch.Tensor:
         """Scalars for probability vectors (e.g. two-hot targets) of shape [..., bins]."""
