@@ -156,6 +156,11 @@ def _inference_ms(model, root, simulations: int, repeats: int) -> float:
     return statistics.median(times)
 
 
+SEARCH_VARIANTS = {"fused": "with fused inference",
+                   "scalar_tree": "with the scalar tree as well"}
+"""The faster settings `bench search` times next to the readable search (see docs/performance.md)."""
+
+
 def bench_search(args: SearchBenchArgs, log=print) -> dict:
     """Run the search benchmark, write `args.out`, return the results."""
     torch.set_num_threads(args.threads)
@@ -165,7 +170,9 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                          "(roots' initial inference excluded); random weights; inference_ms: "
                          "the same number of recurrent inferences alone (the search's network work); "
                          "fused_median_ms: the same search with search.fused_inference (state "
-                         "models), timed alternately with the readable one in the same run",
+                         "models); scalar_tree_median_ms (batch 1): with search.scalar_tree too "
+                         "(and fused inference for state models); all variants timed alternately "
+                         "in the same run",
                "presets": {}}
     for name in args.presets:
         if name not in BENCH_SPECS:
@@ -189,6 +196,9 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
             variants = {"readable": config}
             if config.model.encoder == "state":  # the same search through model/fused.py
                 variants["fused"] = override(config, search=dict(fused_inference=True))
+            if batch == 1:  # and on the one-root tree of search/scalar.py
+                variants["scalar_tree"] = override(variants.get("fused", config),
+                                                   search=dict(scalar_tree=True))
             times = {variant: [] for variant in variants}
             for call in range(args.repeats + 1):  # the variants alternate: same machine state
                 for variant, cfg in variants.items():
@@ -201,18 +211,19 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
             result = entry["batches"][str(batch)] = {"median_ms": round(median, 2),
                                                      "runs_ms": [round(t, 2) for t in times["readable"]],
                                                      "inference_ms": round(inference, 2)}
-            fused = ""
-            if "fused" in times:
-                result["fused_median_ms"] = round(statistics.median(times["fused"]), 2)
-                result["fused_runs_ms"] = [round(t, 2) for t in times["fused"]]
-                fused = f"; with fused inference {result['fused_median_ms']:.1f} ms"
+            faster = ""
+            for variant, label in SEARCH_VARIANTS.items():
+                if variant in times:
+                    result[f"{variant}_median_ms"] = round(statistics.median(times[variant]), 2)
+                    result[f"{variant}_runs_ms"] = [round(t, 2) for t in times[variant]]
+                    faster += f"; {label} {result[f'{variant}_median_ms']:.1f} ms"
             if args.profile:
                 cfg = variants.get("fused", config)
                 result["profile"] = profile_call(lambda: search(model, None, cfg, "act", rng, root=root))
                 result["profile"]["fused_inference"] = "fused" in variants
             log(f"search {name:10s} batch {batch:5d}: {median:9.1f} ms "
                 f"(runs {', '.join(f'{t:.0f}' for t in times['readable'])}); "
-                f"of which network inference {inference:.1f} ms{fused}")
+                f"of which network inference {inference:.1f} ms{faster}")
         results["presets"][name] = entry
     return _write(results, args.out, log)
 

@@ -189,6 +189,10 @@ class SearchConfig:
     fused_inference: bool = False
     """State models: run the search's recurrent inferences through `model/fused.py` (the same
     arithmetic in fewer, larger operations; docs/performance.md) instead of the readable modules."""
+    scalar_tree: bool = False
+    """Search a single root (acting in one environment) on the plain-Python tree of
+    `search/scalar.py` instead of the batched arrays of `search/tree.py` (same algorithm and
+    random numbers; docs/performance.md)."""
 
     @property
     def num_sampled_actions(self) -> int:

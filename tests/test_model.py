@@ -12,6 +12,7 @@ from scipy.stats import norm
 from ezv2_lite.config import SupportConfig, override, preset
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import Support, build_model, h, h_inv
+from ezv2_lite.model.networks import ModelOutput
 from ezv2_lite.model.policy import squash_params, squashed_log_prob
 
 finite = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False)
@@ -201,6 +202,46 @@ def test_fused_recurrent_matches_the_readable_model(case, batch):
         assert a.shape == b.shape, name
         assert a.abs().max() > 0.1, name  # a real output, not an all-zero head
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("case", list(FUSED_CASES))
+def test_one_row_in_numpy_matches_the_readable_model(case):
+    """FusedRecurrent.one_row (the one-root search's NumPy inference) against networks.py."""
+    from ezv2_lite.model.fused import fused_recurrent
+
+    config, spec = FUSED_CASES[case]
+    torch.manual_seed(1)
+    model = build_model(config, spec)
+    _randomise_norms(model, seed=1)
+    model.eval()
+    fused = fused_recurrent(model)
+    for row in range(3):
+        latent = torch.randn(1, model.latent_shape[0])
+        action = (torch.randint(spec.num_actions, (1,)) if spec.is_discrete
+                  else torch.rand(1, spec.action_dim) * 2 - 1)
+        with torch.no_grad():
+            expected = model.recurrent(latent, action)
+        got = fused.one_row(latent[0].numpy(), int(action) if spec.is_discrete else action[0].numpy())
+        for name, array in zip(("latent", "reward_logits", "value_logits", "policy"), got):
+            reference = getattr(expected, name)[0]
+            assert isinstance(array, np.ndarray) and array.dtype == np.float32, name
+            assert array.shape == reference.shape and reference.abs().max() > 0.01, name
+            torch.testing.assert_close(torch.from_numpy(array), reference, rtol=1e-4, atol=1e-4,
+                                       msg=name)
+
+
+def test_numpy_decoding_and_squashing_match_torch():
+    """The one-root search decodes and squashes in NumPy; the batched one in torch."""
+    config, spec = FUSED_CASES["dmc_state"]
+    model = build_model(config, spec)
+    logits = torch.randn(2, 3, model.value_support.size) * 3
+    values = model.scalar_value_reward(ModelOutput(None, logits[0], None, logits[1], None))
+    for i in range(3):
+        row = model.scalar_value_reward_row(logits[0, i].numpy(), logits[1, i].numpy())
+        np.testing.assert_allclose(row, values[:, i], rtol=1e-5, atol=1e-6)
+    raw = torch.randn(4, 12) * 4
+    for a, b in zip(squash_params(raw), squash_params(raw.numpy())):
+        np.testing.assert_allclose(b, a.numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_fused_recurrent_is_rebuilt_after_an_optimizer_step():

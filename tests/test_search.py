@@ -223,3 +223,75 @@ def test_fused_inference_gives_the_readable_search(name):
     np.testing.assert_array_equal(results[0].action_slot, results[1].action_slot)
     np.testing.assert_allclose(results[0].improved_policy, results[1].improved_policy, atol=1e-4)
     np.testing.assert_allclose(results[0].root_value, results[1].root_value, rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- the one-root scalar tree
+
+
+def _state_model(name):
+    from ezv2_lite.envs import EnvSpec
+    from ezv2_lite.model import build_model
+
+    spec = {"dmc_state": EnvSpec((24,), "float32", "continuous", None, 6, 2, 1),
+            "cartpole": EnvSpec((4,), "float32", "discrete", 2, None, 1, 1)}[name]
+    torch.manual_seed(0)
+    model = build_model(preset(name), spec).eval()
+    for p in model.parameters():  # non-zero heads, so that the search has something to follow
+        torch.nn.init.normal_(p, std=0.2)
+    return model, preset(name)
+
+
+SCALAR_CASES = {  # name -> (model, config, mode)
+    "bandit with priors, noise": lambda: (
+        BanditModel(rewards=[0.1, 0.7, 0.3, 0.5, -0.2, 0.9], prior_logits=[1.0, 0, -1, 0.5, 2, 0],
+                    value=0.3, root_value=0.2, deep_reward=0.1), config(16, 4), "act"),
+    "gumbel_muzero transform": lambda: (
+        BanditModel(rewards=[0.4, -0.1, 0.8], prior_logits=[0.0, 1.0, -0.5], deep_reward=0.2),
+        config(12, 3, q_transform="gumbel_muzero"), "act"),
+    "value prefix": lambda: (ChainPrefixModel(np.arange(1.0, 13.0)), config(12, 1), "evaluate"),
+    "continuous toy": lambda: (continuous_model(), preset("dmc_state"), "act"),
+    "cartpole network": lambda: (*_state_model("cartpole"), "act"),
+    "cartpole network, fused": lambda: (
+        (lambda m, c: (m, override(c, search=dict(fused_inference=True))))(*_state_model("cartpole")),
+        "act"),
+    "dmc_state network": lambda: (*_state_model("dmc_state"), "act"),
+    "dmc_state network, evaluate": lambda: (*_state_model("dmc_state"), "evaluate"),
+    "dmc_state network, fused": lambda: (
+        (lambda m, c: (m, override(c, search=dict(fused_inference=True))))(*_state_model("dmc_state")),
+        "act"),
+}
+
+
+@pytest.mark.parametrize("case", list(SCALAR_CASES))
+def test_the_scalar_tree_gives_the_batched_search(case):
+    """search.scalar_tree changes how one root's tree is stored, not what the search does: same
+    choices and visits, the same policy and values, and the same random numbers drawn."""
+    made = SCALAR_CASES[case]()
+    if isinstance(made[0], tuple):  # (model, config) built together, then the mode
+        (model, cfg), mode = made
+    else:
+        model, cfg, mode = made
+    obs_shape = getattr(model.spec, "obs_shape", (1,))
+    for seed in range(5):
+        obs = np.random.default_rng(seed).standard_normal((1, *obs_shape)).astype(np.float32)
+        rngs = [np.random.default_rng(seed) for _ in range(2)]
+        batched, scalar = (search(model, obs, override(cfg, search=dict(scalar_tree=flag)), mode, rng)
+                           for flag, rng in zip((False, True), rngs))
+        np.testing.assert_array_equal(scalar.action_slot, batched.action_slot)
+        np.testing.assert_array_equal(scalar.visit_counts, batched.visit_counts)
+        np.testing.assert_allclose(scalar.action, batched.action, atol=1e-6)
+        np.testing.assert_allclose(scalar.improved_policy, batched.improved_policy, atol=1e-4)
+        np.testing.assert_allclose(scalar.root_value, batched.root_value, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(scalar.network_value, batched.network_value, rtol=1e-6)
+        if batched.sampled_actions is not None:
+            np.testing.assert_array_equal(scalar.sampled_actions, batched.sampled_actions)
+        assert rngs[0].random() == rngs[1].random()  # the same draws, in the same order
+
+
+def test_the_scalar_tree_is_used_for_one_root_only():
+    """Several roots, or a trace for the visualizers, go to the batched search."""
+    cfg = override(config(8, 4), search=dict(scalar_tree=True))
+    model = BanditModel(rewards=np.linspace(0, 1, 6))
+    several = search(model, np.zeros((3, 1), np.float32), cfg, "act", np.random.default_rng(0))
+    traced = search(model, OBS1, cfg, "act", np.random.default_rng(0), trace_root=0)
+    assert several.action.shape == (3,) and traced.trace is not None

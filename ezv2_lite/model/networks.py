@@ -195,6 +195,14 @@ class EZModel(nn.Module):
             scalars[0] = np.maximum(scalars[0], 0.0)
         return scalars
 
+    def scalar_value_reward_row(self, value_logits: np.ndarray,
+                                reward_logits: np.ndarray) -> tuple[float, float]:
+        """(value, reward or value prefix) from one row of NumPy logits [bins], decoded as
+        `scalar_value_reward` does but all in NumPy (float64), for the one-root search."""
+        value, reward = h_inv(np.array([self.value_support.expectation(value_logits),
+                                        self.reward_support.expectation(reward_logits)])).tolist()
+        return (max(value, 0.0) if self.nonnegative_values else value), reward
+
 
 # ------------------------------------------------------------------ images
 

@@ -62,6 +62,7 @@ class Support:
             self.bins = torch.linspace(-top, top, cfg.bins, dtype=torch.float64)
         self.size = len(self.bins)
         self._float_bins: dict[torch.device, torch.Tensor] = {}  # float32 copies, per device
+        self.numpy_bins = self.bins.numpy()
         self.low, self.high = float(self.bins[0]), float(self.bins[-1])
         self.spacing = (self.high - self.low) / (self.size - 1)
 
@@ -82,8 +83,12 @@ class Support:
             self._float_bins[device] = self.bins.to(device=device, dtype=torch.float32)
         return self._float_bins[device]
 
-    def expectation(self, logits: torch.Tensor) -> torch.Tensor:
-        """E_softmax(logits)[bins] of shape [...] (still in h-space) for logits [..., bins]."""
+    def expectation(self, logits: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        """E_softmax(logits)[bins] of shape [...] (still in h-space) for logits [..., bins]:
+        in float32 on the tensor's device, or in float64 for a NumPy array."""
+        if isinstance(logits, np.ndarray):
+            weights = np.exp(logits - logits.max(-1, keepdims=True), dtype=np.float64)
+            return (weights @ self.numpy_bins) / weights.sum(-1)
         return torch.softmax(logits.float(), dim=-1) @ self.float_bins(logits.device)
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:

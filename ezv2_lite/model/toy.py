@@ -78,6 +78,9 @@ class BanditModel(nn.Module):
         return torch.stack([self.scalar_value(out.value_logits), self.scalar_reward(out.reward_logits)]
                            ).double().numpy()
 
+    def scalar_value_reward_row(self, value_logits: np.ndarray, reward_logits: np.ndarray):
+        return float(value_logits[0]), float(reward_logits[0])
+
     def scalar_reward(self, logits):
         return logits[:, 0]
 

@@ -9,6 +9,7 @@ A continuous action space has no list of children, so each node samples some:
 
 All sampled actions get the same prior (logits 0) and are clipped to +-0.999.
 Noise comes from a NumPy generator so that a seed fixes the samples on any device.
+`mu` and `sigma` may be tensors or NumPy arrays; the samples are of the same kind.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from ..config import SearchConfig
 from ..model.policy import squashed_sample
 
 
-def _noise(rng: np.random.Generator, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).to(like.device)
+def _noise(rng: np.random.Generator, shape: tuple[int, ...], like: torch.Tensor | np.ndarray):
+    noise = rng.standard_normal(shape).astype(np.float32)
+    return noise if isinstance(like, np.ndarray) else torch.from_numpy(noise).to(like.device)
 
 
 def root_std_multipliers(cfg: SearchConfig, mode: str) -> np.ndarray:

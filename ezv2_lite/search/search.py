@@ -38,6 +38,7 @@ from ..model.networks import EZModel, ModelOutput
 from ..model.policy import squash_params
 from . import gumbel
 from .sampling import root_std_multipliers, sample_children, sample_root_actions
+from .scalar import ScalarSearch
 from .tree import SearchTrace, Tree
 
 Mode = Literal["act", "reanalyze", "evaluate"]
@@ -109,6 +110,9 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
         root = model.initial(torch.as_tensor(np.asarray(observations), device=device))
     recurrent = fused_recurrent(model) if cfg.fused_inference else model.recurrent
     batch = root.latent.shape[0]
+    if cfg.scalar_tree and batch == 1 and trace_root is None:
+        return SearchResult(**ScalarSearch(model, root, config, mode, rng, recurrent,
+                                           num_simulations, m).run())
     b_all = np.arange(batch)
     b_dev = torch.arange(batch, device=device)
     root_value = _to_numpy(model.scalar_value(root.value_logits))
