@@ -23,6 +23,9 @@ def test_h_of_h_inverse_is_identity(x):
     y = torch.tensor(x, dtype=torch.float64)
     assert float(h(h_inv(y))) == pytest.approx(x, rel=1e-9, abs=1e-9)
     assert float(h_inv(h(y))) == pytest.approx(x, rel=1e-9, abs=1e-9)
+    hy = float(h(y))  # the NumPy and plain-float forms agree with the tensor one
+    assert h_inv(hy) == pytest.approx(x, rel=1e-9, abs=1e-9)
+    assert h_inv(np.array([hy]))[0] == pytest.approx(x, rel=1e-9, abs=1e-9)
 
 
 def test_h_matches_its_definition():

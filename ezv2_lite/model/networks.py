@@ -199,8 +199,8 @@ class EZModel(nn.Module):
                                 reward_logits: np.ndarray) -> tuple[float, float]:
         """(value, reward or value prefix) from one row of NumPy logits [bins], decoded as
         `scalar_value_reward` does but all in NumPy (float64), for the one-root search."""
-        value, reward = h_inv(np.array([self.value_support.expectation(value_logits),
-                                        self.reward_support.expectation(reward_logits)])).tolist()
+        value = h_inv(float(self.value_support.expectation(value_logits)))
+        reward = h_inv(float(self.reward_support.expectation(reward_logits)))
         return (max(value, 0.0) if self.nonnegative_values else value), reward
 
 

@@ -17,6 +17,8 @@ Two layouts (`SupportConfig.kind`):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -30,8 +32,9 @@ def h(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * (torch.sqrt(torch.abs(x) + 1) - 1) + EPS * x
 
 
-def h_inv(y: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-    """The exact inverse of h, for tensors and for NumPy arrays (the search decodes in NumPy).
+def h_inv(y: torch.Tensor | np.ndarray | float) -> torch.Tensor | np.ndarray | float:
+    """The exact inverse of h, for tensors, NumPy arrays and single floats (the search decodes
+    in NumPy, and its one-root tree number by number).
 
     With t = sqrt(|x| + 1), h is the quadratic eps t^2 + t - (1 + eps) = |y|, so
     t = (sqrt(1 + 4 eps (|y| + 1 + eps)) - 1) / (2 eps) and x = sign(y)(t^2 - 1).
@@ -39,10 +42,14 @@ def h_inv(y: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
     The root is computed in its rationalised form 2c / (sqrt(1 + 4 eps c) + 1), c = |y| + 1 + eps,
     which avoids subtracting nearly equal numbers (accurate to ~1e-7 in float32 near 0).
     """
-    xp = np if isinstance(y, np.ndarray) else torch
-    c = xp.abs(y) + (1 + EPS)
-    t = 2 * c / (xp.sqrt(4 * EPS * c + 1) + 1)
-    return xp.copysign(t * t - 1, y)
+    if isinstance(y, float):
+        absolute, sqrt, copysign = abs, math.sqrt, math.copysign
+    else:
+        xp = np if isinstance(y, np.ndarray) else torch
+        absolute, sqrt, copysign = xp.abs, xp.sqrt, xp.copysign
+    c = absolute(y) + (1 + EPS)
+    t = 2 * c / (sqrt(4 * EPS * c + 1) + 1)
+    return copysign(t * t - 1, y)
 
 
 class Support:
