@@ -25,11 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+Array = torch.Tensor | np.ndarray
+
 ACTION_CLIP = 0.999
 """Sampled actions are clipped to [-0.999, 0.999] so that atanh stays finite."""
 
 
-def squash_params(raw: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def squash_params(raw: Array) -> tuple[Array, Array]:
     """[..., 2A] raw head output -> (mu [..., A], sigma [..., A])."""
     if isinstance(raw, np.ndarray):
         raw_mu, raw_sigma = np.split(raw, 2, axis=-1)
@@ -51,7 +53,7 @@ def squashed_log_prob(action: torch.Tensor, mu: torch.Tensor, sigma: torch.Tenso
     return (normal.log_prob(u) - log_abs_det_tanh(u)).sum(-1)
 
 
-def squashed_sample(mu: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+def squashed_sample(mu: Array, sigma: Array, noise: Array) -> Array:
     """tanh(mu + sigma * noise), clipped to +-0.999; noise ~ N(0, 1) of the output's shape."""
     xp = np if isinstance(mu, np.ndarray) else torch
     return xp.tanh(mu + sigma * noise).clip(-ACTION_CLIP, ACTION_CLIP)

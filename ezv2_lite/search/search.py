@@ -21,6 +21,9 @@ neither (16 policy samples). The result holds the chosen action, the improved
 policy softmax(logits + sigma(q_hat)) over the root's children (the policy
 target), the root's search value (mean of the initial value and every backed-up
 return: the SVE target) and, on request, a trace of one root's tree.
+
+With `search.scalar_tree`, a search of a single root without a trace runs the
+same algorithm on the plain-Python tree of `scalar.py` instead (issue #9).
 """
 
 from __future__ import annotations
