@@ -185,16 +185,21 @@ FUSED_CASES = {
 }
 
 
+def _fused_case_model(case: str, seed: int = 0):
+    """The model of a FUSED_CASES entry with random norm statistics, in eval mode, and its spec."""
+    config, spec = FUSED_CASES[case]
+    torch.manual_seed(seed)
+    model = build_model(config, spec)
+    _randomise_norms(model, seed=seed)
+    return model.eval(), spec
+
+
 @pytest.mark.parametrize("case", list(FUSED_CASES))
 @pytest.mark.parametrize("batch", [1, 40])  # below and above BATCHED_HEADS_BELOW
 def test_fused_recurrent_matches_the_readable_model(case, batch):
     from ezv2_lite.model.fused import fused_recurrent
 
-    config, spec = FUSED_CASES[case]
-    torch.manual_seed(0)
-    model = build_model(config, spec)
-    _randomise_norms(model)
-    model.eval()
+    model, spec = _fused_case_model(case)
     latent = torch.randn(batch, model.latent_shape[0])
     action = (torch.randint(spec.num_actions, (batch,)) if spec.is_discrete
               else torch.rand(batch, spec.action_dim) * 2 - 1)
@@ -212,13 +217,9 @@ def test_one_row_in_numpy_matches_the_readable_model(case):
     """FusedRecurrent.one_row (the one-root search's NumPy inference) against networks.py."""
     from ezv2_lite.model.fused import fused_recurrent
 
-    config, spec = FUSED_CASES[case]
-    torch.manual_seed(1)
-    model = build_model(config, spec)
-    _randomise_norms(model, seed=1)
-    model.eval()
+    model, spec = _fused_case_model(case, seed=1)
     fused = fused_recurrent(model)
-    for row in range(3):
+    for _ in range(3):
         latent = torch.randn(1, model.latent_shape[0])
         action = (torch.randint(spec.num_actions, (1,)) if spec.is_discrete
                   else torch.rand(1, spec.action_dim) * 2 - 1)

@@ -203,21 +203,26 @@ def test_continuous_roots_have_uniform_priors_and_no_noise_by_default():
     assert not result.trace.root_gumbel.any()
 
 
-@pytest.mark.parametrize("name", ["dmc_state", "cartpole"])
-def test_fused_inference_gives_the_readable_search(name):
-    """search.fused_inference changes how the network is evaluated, not what the search does."""
-    from ezv2_lite.config import override, preset
+def _state_model(name, **search_overrides):
+    """A full-size state network of preset `name` with random non-zero weights (so that the
+    search has something to follow), in eval mode, and the preset with `search_overrides`."""
     from ezv2_lite.envs import EnvSpec
     from ezv2_lite.model import build_model
 
     spec = {"dmc_state": EnvSpec((24,), "float32", "continuous", None, 6, 2, 1),
             "cartpole": EnvSpec((4,), "float32", "discrete", 2, None, 1, 1)}[name]
-    readable = preset(name)
     torch.manual_seed(0)
-    model = build_model(readable, spec).eval()
-    for p in model.parameters():  # non-zero heads, so that the search has something to follow
+    model = build_model(preset(name), spec).eval()
+    for p in model.parameters():
         torch.nn.init.normal_(p, std=0.2)
-    obs = np.random.default_rng(0).standard_normal((6, *spec.obs_shape)).astype(np.float32)
+    return model, override(preset(name), search=search_overrides)
+
+
+@pytest.mark.parametrize("name", ["dmc_state", "cartpole"])
+def test_fused_inference_gives_the_readable_search(name):
+    """search.fused_inference changes how the network is evaluated, not what the search does."""
+    model, readable = _state_model(name)
+    obs = np.random.default_rng(0).standard_normal((6, *model.spec.obs_shape)).astype(np.float32)
     results = [search(model, obs, config, "act", np.random.default_rng(1))
                for config in (readable, override(readable, search=dict(fused_inference=True)))]
     np.testing.assert_array_equal(results[0].action_slot, results[1].action_slot)
@@ -226,19 +231,6 @@ def test_fused_inference_gives_the_readable_search(name):
 
 
 # ---------------------------------------------------------------- the one-root scalar tree
-
-
-def _state_model(name):
-    from ezv2_lite.envs import EnvSpec
-    from ezv2_lite.model import build_model
-
-    spec = {"dmc_state": EnvSpec((24,), "float32", "continuous", None, 6, 2, 1),
-            "cartpole": EnvSpec((4,), "float32", "discrete", 2, None, 1, 1)}[name]
-    torch.manual_seed(0)
-    model = build_model(preset(name), spec).eval()
-    for p in model.parameters():  # non-zero heads, so that the search has something to follow
-        torch.nn.init.normal_(p, std=0.2)
-    return model, preset(name)
 
 
 SCALAR_CASES = {  # name -> (model, config, mode)
@@ -251,14 +243,10 @@ SCALAR_CASES = {  # name -> (model, config, mode)
     "value prefix": lambda: (ChainPrefixModel(np.arange(1.0, 13.0)), config(12, 1), "evaluate"),
     "continuous toy": lambda: (continuous_model(), preset("dmc_state"), "act"),
     "cartpole network": lambda: (*_state_model("cartpole"), "act"),
-    "cartpole network, fused": lambda: (
-        (lambda m, c: (m, override(c, search=dict(fused_inference=True))))(*_state_model("cartpole")),
-        "act"),
+    "cartpole network, fused": lambda: (*_state_model("cartpole", fused_inference=True), "act"),
     "dmc_state network": lambda: (*_state_model("dmc_state"), "act"),
     "dmc_state network, evaluate": lambda: (*_state_model("dmc_state"), "evaluate"),
-    "dmc_state network, fused": lambda: (
-        (lambda m, c: (m, override(c, search=dict(fused_inference=True))))(*_state_model("dmc_state")),
-        "act"),
+    "dmc_state network, fused": lambda: (*_state_model("dmc_state", fused_inference=True), "act"),
 }
 
 
@@ -266,14 +254,9 @@ SCALAR_CASES = {  # name -> (model, config, mode)
 def test_the_scalar_tree_gives_the_batched_search(case):
     """search.scalar_tree changes how one root's tree is stored, not what the search does: same
     choices and visits, the same policy and values, and the same random numbers drawn."""
-    made = SCALAR_CASES[case]()
-    if isinstance(made[0], tuple):  # (model, config) built together, then the mode
-        (model, cfg), mode = made
-    else:
-        model, cfg, mode = made
-    obs_shape = getattr(model.spec, "obs_shape", (1,))
+    model, cfg, mode = SCALAR_CASES[case]()
     for seed in range(5):
-        obs = np.random.default_rng(seed).standard_normal((1, *obs_shape)).astype(np.float32)
+        obs = np.random.default_rng(seed).standard_normal((1, *model.spec.obs_shape)).astype(np.float32)
         rngs = [np.random.default_rng(seed) for _ in range(2)]
         batched, scalar = (search(model, obs, override(cfg, search=dict(scalar_tree=flag)), mode, rng)
                            for flag, rng in zip((False, True), rngs))

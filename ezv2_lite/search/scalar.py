@@ -72,6 +72,7 @@ class Node:
 
 
 def softmax(x: list[float]) -> list[float]:
+    """`gumbel.softmax` for one node's list of numbers (every slot of a node is valid)."""
     top = max(x)
     e = [math.exp(v - top) for v in x]
     total = sum(e)
