@@ -15,7 +15,8 @@ from ezv2_lite.model import Support, build_model, h, h_inv
 from ezv2_lite.model.networks import ModelOutput
 from ezv2_lite.model.policy import squash_params, squashed_log_prob
 
-finite = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False)
+# ezv2_lite flushes subnormal floats to zero (docs/performance.md), so none are drawn
+finite = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False, allow_subnormal=False)
 
 
 @given(finite)
@@ -35,7 +36,7 @@ def test_h_matches_its_definition():
 
 
 @settings(max_examples=200)
-@given(st.floats(min_value=-299, max_value=299, allow_nan=False))
+@given(st.floats(min_value=-299, max_value=299, allow_nan=False, allow_subnormal=False))
 def test_two_hot_round_trips_inside_the_support(x):
     for cfg in (SupportConfig("h_spaced", 299.0, 51), SupportConfig("integer", 300.0, 601)):
         support = Support(cfg)
