@@ -446,12 +446,25 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
                  "train_steps": last["train_steps"], "wall_s": round(last["wall_s"], 1),
                  "env_steps_per_s": round(last["env_steps"] / last["wall_s"], 1),
                  "final_eval_return": evals[-1]["eval_return_mean"] if evals else None,
-                 "evaluations": [[e["env_steps"], round(e["eval_return_mean"], 1)] for e in evals]}
+                 "evaluations": [[e["env_steps"], round(e["eval_return_mean"], 1)] for e in evals],
+                 "wall_s_per_1000_env_steps": block_times(metrics, 1000)}
         results["presets"][name] = entry
         log(f"end to end {name:10s}: {entry['env_steps']:,} env steps, {entry['train_steps']:,} learner "
             f"steps in {entry['wall_s']:,.0f} s ({entry['env_steps_per_s']:.1f} env steps/s); "
-            f"final evaluation {entry['final_eval_return']}")
+            f"final evaluation {entry['final_eval_return']}; seconds per 1,000 env steps: "
+            f"{', '.join(f'{t:.0f}' for t in entry['wall_s_per_1000_env_steps'])}")
     return _write(results, args.out, log)
+
+
+def block_times(metrics: list[dict], block: int) -> list[float]:
+    """Wall seconds spent on each successive `block` env steps of a run, read off the
+    metrics lines (each block ends at the first line at or past its last env step)."""
+    times, previous, edge = [], 0.0, block
+    for line in metrics:
+        if line["env_steps"] >= edge:
+            times.append(round(line["wall_s"] - previous, 1))
+            previous, edge = line["wall_s"], edge + block
+    return times
 
 
 # ------------------------------------------------------------------------------ learn

@@ -150,3 +150,11 @@ def test_bench_learn_records_the_command_that_reproduces_its_run(tmp_path):
     assert result["command"].endswith("--eval-every 100")
     assert "--checkpoint-every" not in result["command"]  # the default is left out
     assert [e["env_steps"] for e in result["evaluations"]] == [100, 200]
+
+
+def test_block_times_split_a_runs_wall_time_by_env_steps():
+    from ezv2_lite.bench import block_times
+
+    lines = [{"env_steps": s, "wall_s": w} for s, w in
+             [(200, 5.0), (1000, 20.0), (1600, 31.0), (2200, 47.0), (3000, 70.0), (3100, 72.0)]]
+    assert block_times(lines, 1000) == [20.0, 27.0, 23.0]
