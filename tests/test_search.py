@@ -278,3 +278,34 @@ def test_the_scalar_tree_is_used_for_one_root_only():
     several = search(model, np.zeros((3, 1), np.float32), cfg, "act", np.random.default_rng(0))
     traced = search(model, OBS1, cfg, "act", np.random.default_rng(0), trace_root=0)
     assert several.action.shape == (3,) and traced.trace is not None
+
+
+@pytest.mark.parametrize("top", [1, 2, 4, 8, 16])
+@pytest.mark.parametrize("simulations", [8, 16, 32])
+@pytest.mark.parametrize("mode", ["act", "reanalyze", "evaluate"])
+def test_the_continuous_policy_target_puts_no_mass_on_samples_the_search_never_visited(top, simulations, mode):
+    """K = 16 sampled root actions with uniform priors: whatever m and N, an action the
+    search never evaluated gets no share of the improved-policy target (batched and scalar tree)."""
+    model = continuous_model(dim=1)
+    for scalar_tree, batch in ((False, 5), (True, 1)):
+        cfg = override(preset("dmc_state"), optim=dict(discount=0.9),
+                       search=dict(num_simulations=simulations, num_top_actions=top,
+                                   scalar_tree=scalar_tree))
+        result = search(model, np.zeros((batch, 1), np.float32), cfg, mode, np.random.default_rng(3))
+        unvisited = result.visit_counts == 0
+        assert result.improved_policy.shape == (batch, 16)
+        np.testing.assert_allclose(result.improved_policy.sum(-1), 1.0)
+        if top < 16 or simulations < 16:
+            assert unvisited.any()   # the case that matters is exercised
+        assert np.abs(np.where(unvisited, result.improved_policy, 0.0)).max() == 0.0
+
+
+def test_with_every_sampled_action_visited_the_continuous_target_keeps_all_of_them():
+    """The released setting (m = K = 16, N = 32) visits all 16 sampled actions, so the target
+    is pi' = softmax(logits + sigma) over all of them: every one keeps a share."""
+    model = continuous_model(dim=1)
+    cfg = override(preset("dmc_state"), optim=dict(discount=0.9))
+    result = search(model, np.zeros((3, 1), np.float32), cfg, "act", np.random.default_rng(0))
+    assert (result.visit_counts > 0).all()
+    assert (result.improved_policy > 0).all()
+    np.testing.assert_allclose(result.improved_policy.sum(-1), 1.0)

@@ -40,7 +40,7 @@ from ..config import Config
 from ..model.fused import FusedRecurrent
 from ..model.networks import EZModel, ModelOutput
 from ..model.policy import squash_params
-from .gumbel import halving_schedule
+from .gumbel import halving_schedule, visited_only
 from .sampling import sample_children, sample_root_actions
 
 
@@ -214,6 +214,8 @@ class ScalarSearch:
                 score = [x + lg + s for x, lg, s in zip(g, root.logits, sigma)]
                 candidates = sorted(candidates, key=lambda a: -score[a])[:schedule[sim]]
         _, improved = self.scores(root)
+        if not self.discrete:  # the target covers the sampled actions the search evaluated
+            improved = visited_only(np.array([improved]), np.array([root.child_visits]))[0]
         chosen = candidates[0]
         action = np.array([chosen]) if self.discrete else self.sampled[:, chosen]
         return dict(action=action, action_slot=np.array([chosen]),

@@ -19,7 +19,7 @@ Modes (Part B §3.7): `act` and `reanalyze` add Gumbel noise at discrete roots
 and sample 4 policy + 12 widened actions at continuous roots; `evaluate` uses
 neither (16 policy samples). The result holds the chosen action, the improved
 policy softmax(logits + sigma(q_hat)) over the root's children (the policy
-target), the root's search value (mean of the initial value and every backed-up
+target; at a continuous root over the sampled actions the search visited), the root's search value (mean of the initial value and every backed-up
 return: the SVE target) and, on request, a trace of one root's tree.
 
 With `search.scalar_tree`, a search of a single root without a trace runs the
@@ -226,6 +226,8 @@ def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.ra
 
     # ---- outputs
     q_tilde, _, improved, child_visits, _ = tree.scores(b_all, roots)
+    if not discrete:  # a sampled root's target covers the actions the search evaluated
+        improved = gumbel.visited_only(improved, child_visits)
     chosen = candidates[:, 0]
     action = chosen if discrete else tree.actions[b_all, 0, chosen]
     trace = None
