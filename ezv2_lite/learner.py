@@ -102,7 +102,8 @@ class TargetModel:
 
 @dataclass
 class LossInfo:
-    """Batch means of each loss term (unweighted by coefficients) and the total."""
+    """Batch means of each loss term (unweighted by coefficients) and the total, and the
+    diagnostics a run logs beside them (metrics.jsonl; the dashboard and `report` draw them)."""
 
     total: float
     value: float
@@ -110,6 +111,21 @@ class LossInfo:
     policy: float
     consistency: float
     entropy: float
+    value_by_step: list[float]       # [U+1] the value loss at unroll steps 0..U (sums to `value`)
+    reward_by_step: list[float]      # [U] the reward loss at unroll steps 1..U (sums to `reward`)
+    root_policy_sigma: float | None  # continuous: mean pre-tanh sigma of the policy at the roots
+    root_policy_entropy: float | None  # discrete: mean entropy of the policy at the roots (nats)
+    unvisited_target_mass: float     # policy-target mass on root actions the search never visited
+    sve_fraction: float              # share of samples whose value target is the search's (SVE)
+
+    @staticmethod
+    def mean(infos: list[LossInfo]) -> dict:
+        """The mean of several steps' infos, field by field (lists element-wise; None skipped)."""
+        out = {}
+        for name, first in vars(infos[0]).items():
+            if first is not None:
+                out[name] = np.mean([getattr(i, name) for i in infos], axis=0).tolist()
+        return out
 
 
 def policy_loss(model: EZModel, policy: torch.Tensor, k: int, targets: Targets, config: Config,
@@ -165,10 +181,10 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     out = model.initial(roots)
     latent = out.latent
     noise = None if discrete else torch.randn(ENTROPY_SAMPLES, len(obs), model.spec.action_dim, device=device)
-    value_loss = soft_cross_entropy(out.value_logits, value_target[:, 0])
+    value_steps = [soft_cross_entropy(out.value_logits, value_target[:, 0])]  # per unroll step, [B]
+    reward_steps = []
     pol, entropy = policy_loss(model, out.policy, 0, targets, config, device, noise)
-    reward_loss = torch.zeros_like(value_loss)
-    consistency = torch.zeros_like(value_loss)
+    consistency = torch.zeros_like(value_steps[0])
     policy_total, entropy_total = pol, entropy
     hidden = model.initial_hidden(len(obs), device)
     with torch.no_grad():  # consistency targets: projections of the real next observations
@@ -181,13 +197,14 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
         latent, hidden = scale_gradient(step.latent, 0.5), step.hidden
         if model.value_prefix and k % model.lstm_horizon == 0:
             hidden = model.initial_hidden(len(obs), device)
-        reward_loss = reward_loss + m * soft_cross_entropy(step.reward_logits, reward_target[:, k - 1])
-        value_loss = value_loss + m * soft_cross_entropy(step.value_logits, value_target[:, k])
+        reward_steps.append(m * soft_cross_entropy(step.reward_logits, reward_target[:, k - 1]))
+        value_steps.append(m * soft_cross_entropy(step.value_logits, value_target[:, k]))
         pol, ent = policy_loss(model, step.policy, k, targets, config, device, noise)
         policy_total = policy_total + m * pol
         entropy_total = entropy_total + m * ent
         consistency = consistency + m * cosine_distance(model.project(step.latent), target_proj[:, k - 1])
 
+    value_loss, reward_loss = sum(value_steps), sum(reward_steps)
     entropy_coeff = 0.0 if discrete else o.entropy_coeff
     per_sample = (o.value_coeff * 0.5 * value_loss + o.reward_coeff * reward_loss
                   + o.policy_coeff * policy_total - entropy_coeff * entropy_total
@@ -197,8 +214,31 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     root_value = model.scalar_value(out.value_logits).detach()
     mean = lambda x: float(x.detach().mean())
     info = LossInfo(mean(loss), mean(value_loss), mean(reward_loss), mean(policy_total),
-                    mean(consistency), mean(entropy_total))
+                    mean(consistency), mean(entropy_total),
+                    value_by_step=[mean(v) for v in value_steps],
+                    reward_by_step=[mean(r) for r in reward_steps],
+                    **root_policy_spread(out.policy, discrete), **target_diagnostics(targets))
     return loss, root_value, info
+
+
+def root_policy_spread(policy: torch.Tensor, discrete: bool) -> dict:
+    """How sharp the policy is at the batch's roots: mean pre-tanh sigma (continuous) or
+    mean entropy in nats (discrete). A policy that cannot sharpen shows here first."""
+    with torch.no_grad():
+        if discrete:
+            entropy = -(F.softmax(policy, -1) * F.log_softmax(policy, -1)).sum(-1)
+            return dict(root_policy_sigma=None, root_policy_entropy=float(entropy.mean()))
+        return dict(root_policy_sigma=float(squash_params(policy)[1].mean()), root_policy_entropy=None)
+
+
+def target_diagnostics(targets: Targets) -> dict:
+    """The policy target's mean mass on unvisited root actions (over the positions that have a
+    target) and the share of samples whose value target came from the search (SVE)."""
+    has_target = targets.policies.sum(-1) > 0
+    unvisited = 0.0
+    if targets.unvisited_mass is not None and has_target.any():
+        unvisited = float(targets.unvisited_mass[has_target].mean())
+    return dict(unvisited_target_mass=unvisited, sve_fraction=float(1 - targets.use_td.mean()))
 
 
 class Learner:

@@ -27,7 +27,11 @@ def evaluations(metrics: list[dict]) -> list[dict]:
 
 
 def write_learning_curve(run_dir: str | Path, title: str | None = None) -> Path:
-    """Plot evaluation return (mean ± std) and training episode returns against env steps."""
+    """report.png: the learning curve (evaluation return mean ± std and training episode
+    returns against env steps) and, when the run logged them, its diagnostics against
+    learner steps: the policy's sharpness at the roots (mean sigma or entropy), the policy
+    target's mass on unvisited root actions, the share of SVE value targets, and the value
+    and reward losses at each unroll step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,7 +40,10 @@ def write_learning_curve(run_dir: str | Path, title: str | None = None) -> Path:
     metrics = read_metrics(run_dir)
     evals = evaluations(metrics)
     episodes = [m for m in metrics if "train_episode_return" in m]
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    losses = [m for m in metrics if "value_by_step" in m]
+    panels = 3 if losses else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels if losses else 7, 4), dpi=110, squeeze=False)
+    ax = axes[0, 0]
     if episodes:
         ax.plot([m["env_steps"] for m in episodes], [m["train_episode_return"] for m in episodes],
                 ".", ms=2, alpha=0.35, color="tab:gray", label="training episodes")
@@ -52,11 +59,46 @@ def write_learning_curve(run_dir: str | Path, title: str | None = None) -> Path:
     ax.set_title(title or Path(run_dir).name)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
+    if losses:
+        _draw_diagnostics(axes[0, 1], axes[0, 2], losses)
     fig.tight_layout()
     out = Path(run_dir) / "report.png"
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def _draw_diagnostics(search_ax, loss_ax, losses: list[dict]) -> None:
+    """The diagnostics of the loss lines of metrics.jsonl, against learner steps."""
+    import matplotlib.pyplot as plt
+
+    steps = [m["train_steps"] for m in losses]
+    if "root_policy_sigma" in losses[-1]:
+        search_ax.plot(steps, [m["root_policy_sigma"] for m in losses], color="tab:purple",
+                       label="policy sigma at the roots (pre-tanh)")
+    else:
+        search_ax.plot(steps, [m["root_policy_entropy"] for m in losses], color="tab:purple",
+                       label="policy entropy at the roots (nats)")
+    search_ax.plot(steps, [m["unvisited_target_mass"] for m in losses], color="tab:red",
+                   label="target mass on unvisited actions")
+    search_ax.plot(steps, [m["sve_fraction"] for m in losses], color="tab:green",
+                   label="share of SVE value targets")
+    search_ax.set_xlabel("learner steps")
+    search_ax.set_ylabel("sigma, nats or fraction")
+    search_ax.set_title("policy and targets")
+    search_ax.grid(alpha=0.3)
+    search_ax.legend(loc="best", fontsize=7)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(losses[-1]["value_by_step"])))
+    for k, color in enumerate(colors):
+        loss_ax.plot(steps, [m["value_by_step"][k] for m in losses], color=color, label=f"value, k={k}")
+        if k >= 1:
+            loss_ax.plot(steps, [m["reward_by_step"][k - 1] for m in losses], "--", color=color,
+                         label=f"reward, k={k}")
+    loss_ax.set_xlabel("learner steps")
+    loss_ax.set_ylabel("cross-entropy")
+    loss_ax.set_title("value (solid) and reward (dashed) loss by unroll step k")
+    loss_ax.grid(alpha=0.3)
+    loss_ax.legend(loc="best", fontsize=6, ncol=2)
 
 
 def summary(run_dir: str | Path) -> str:
@@ -68,7 +110,21 @@ def summary(run_dir: str | Path) -> str:
                      f"{m['eval_return_mean']:>9.1f} ± {m['eval_return_std']:<5.1f} {m['eval_episodes']:>8}")
     if not evals:
         lines.append("(no evaluation yet)")
+    lines.append(evaluation_protocol(run_dir))
     return "\n".join(lines)
+
+
+def evaluation_protocol(run_dir: str | Path) -> str:
+    """One line: how the run's evaluation episodes were played (the time limit matters: an
+    Atari game is scored over whole games up to 27,000 agent steps = 108,000 frames)."""
+    from .config import from_json
+
+    env = from_json((Path(run_dir) / "config.json").read_text()).env.resolved()
+    cap = (f"capped at {env.eval_max_episode_steps:,} agent steps "
+           f"({env.eval_max_episode_steps * env.action_repeat:,} frames)"
+           if env.eval_max_episode_steps else "with the environment's own time limit")
+    rewards = "raw rewards" + (", whole games (no life-loss terminals)" if env.suite == "atari" else "")
+    return f"evaluation: whole episodes {cap}; {rewards}"
 
 
 # ------------------------------------------------------------------------ Atari scores

@@ -41,6 +41,8 @@ class Targets:
     policies: np.ndarray         # [B, U+1, C] improved policies (zeros where no state exists)
     sampled_actions: np.ndarray | None = None  # [B, U+1, K, A] continuous root actions
     chosen_actions: np.ndarray | None = None   # [B, U+1, A] continuous: the search's choice
+    unvisited_mass: np.ndarray | None = None   # [B, U+1] policy-target mass on root actions
+    #                                            the search never visited (a diagnostic)
 
 
 def reward_targets(replay: Replay, batch: SampledBatch, value_prefix: bool,
@@ -106,8 +108,9 @@ def search_targets(replay: Replay, batch: SampledBatch, target_model: EZModel, c
     """A `reanalyze`-mode search from all B*(U+1) positions with the target model.
 
     Returns (search values [B, U+1], improved policies [B, U+1, C], sampled actions
-    [B, U+1, K, A] or None, chosen actions [B, U+1, A] or None). Positions past the
-    end, and the last observation of an episode that ended in a terminal, get zeros.
+    [B, U+1, K, A] or None, chosen actions [B, U+1, A] or None, the policies' mass on
+    root actions the search did not visit [B, U+1]). Positions past the end, and the
+    last observation of an episode that ended in a terminal, get zeros.
     """
     B, U1 = batch.observations.shape[:2]
     flat = batch.observations.reshape(B * U1, *batch.observations.shape[2:])
@@ -119,11 +122,12 @@ def search_targets(replay: Replay, batch: SampledBatch, target_model: EZModel, c
             valid[i, episode.length - t] = 0.0  # a terminal state has no value and no policy
     values = result.root_value.reshape(B, U1) * valid
     policies = result.improved_policy.reshape(B, U1, -1) * valid[..., None]
+    unvisited = np.where(result.visit_counts == 0, result.improved_policy, 0.0).sum(-1)
     sampled = chosen = None
     if result.sampled_actions is not None:
         sampled = result.sampled_actions.reshape(B, U1, *result.sampled_actions.shape[1:])
         chosen = result.action.reshape(B, U1, -1)
-    return values, policies, sampled, chosen
+    return values, policies, sampled, chosen, unvisited.reshape(B, U1) * valid
 
 
 def fresh_mask(indices: np.ndarray, num_transitions: int, window: int) -> np.ndarray:
@@ -155,7 +159,7 @@ def reanalyze(replay: Replay, batch: SampledBatch, target_model: EZModel, config
     m = config.model
     rewards = reward_targets(replay, batch, m.value_prefix, m.lstm_horizon)
     td = td_value_targets(replay, batch, target_model)
-    sve, policies, sampled, chosen = search_targets(replay, batch, target_model, config, rng)
+    sve, policies, sampled, chosen, unvisited = search_targets(replay, batch, target_model, config, rng)
     fresh = fresh_mask(batch.indices, replay.num_transitions, config.optim.mixed_value_window)
     values, use_td = mixed_value_targets(td, sve, fresh, train_step, config)
-    return Targets(rewards, td, sve, values, use_td, policies, sampled, chosen)
+    return Targets(rewards, td, sve, values, use_td, policies, sampled, chosen, unvisited)

@@ -34,8 +34,8 @@ from .actor import Actor
 from .checkpoint import find_checkpoint, load_state, load_tensors, save_checkpoint
 from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
-from .evaluate import evaluate
-from .learner import Learner
+from .evaluate import EvaluationStopped, evaluate
+from .learner import Learner, LossInfo
 from .model import build_model, resolve_device
 from .replay import Replay
 from .targets import reanalyze
@@ -146,7 +146,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             checkpoint()
 
     def log_losses(losses: list, **extra) -> None:
-        log({k: float(np.mean([getattr(l, k) for l in losses])) for k in vars(losses[0])} | extra)
+        log(LossInfo.mean(losses) | extra)
 
     def learning_started() -> bool:
         return replay.num_ready >= max(t.start_transitions, config.optim.batch_size)
@@ -154,6 +154,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     total_agent_steps = -(-t.total_env_steps // repeat)
     interrupted = []
     in_main_thread = threading.current_thread() is threading.main_thread()
+    stopping = lambda: bool(interrupted)  # noqa: E731  (an evaluation in progress asks this)
     if in_main_thread:  # SIGTERM ends the run cleanly, with a checkpoint (like Ctrl-C)
         previous = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
     bar = tqdm(total=t.total_env_steps, initial=counters.agent_steps * repeat, unit="env step",
@@ -194,8 +195,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                 losses = []
                 counters.next_log += t.log_every_env_steps
             if counters.agent_steps * repeat >= counters.next_eval:
-                last_eval = _evaluate(learner.model, config, counters, log)
-                counters.next_eval += t.eval_every_env_steps
+                last_eval = _evaluate(learner.model, config, counters, log, progress, stopping)
+                if last_eval is not None:  # else stopped by SIGTERM: evaluate again after a resume
+                    counters.next_eval += t.eval_every_env_steps
             if counters.agent_steps * repeat >= counters.next_checkpoint:
                 checkpoint()
                 counters.next_checkpoint += t.checkpoint_every_env_steps
@@ -218,7 +220,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             if losses:
                 log_losses(losses)
             if tuple(counters.last_eval_at) != (counters.agent_steps, counters.train_steps):
-                _evaluate(learner.model, config, counters, log)
+                _evaluate(learner.model, config, counters, log, progress, stopping)
     except KeyboardInterrupt:
         interrupted.append(True)
     finally:
@@ -263,9 +265,15 @@ def _learner_step(learner: Learner, replay: Replay, config: Config, counters: Co
     return info
 
 
-def _evaluate(model, config: Config, counters: Counters, log) -> str:
-    returns = evaluate(model, config, config.train.eval_episodes,
-                       seed=10_000 + config.seed + counters.agent_steps)
+def _evaluate(model, config: Config, counters: Counters, log, progress: bool,
+              should_stop) -> str | None:
+    """Evaluate and log; None (nothing logged) when a SIGTERM stopped the evaluation."""
+    try:
+        returns = evaluate(model, config, config.train.eval_episodes,
+                           seed=10_000 + config.seed + counters.agent_steps, progress=progress,
+                           should_stop=should_stop)
+    except EvaluationStopped:
+        return None
     counters.last_eval_at = (counters.agent_steps, counters.train_steps)
     log({"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
          "eval_episodes": len(returns)})

@@ -105,3 +105,51 @@ def test_the_image_learner_with_augmentation_overfits_one_fixed_batch(name, env)
     assert np.isfinite(last.total)
     # measured: about 0.57 (Atari) and 0.58 (DMC) of the first step's value + reward loss
     assert last.value + last.reward < 0.75 * (first.value + first.reward), (first, last)
+
+
+# ----------------------------------------------------------------------- diagnostics
+
+
+def test_root_policy_spread_reads_sigma_or_entropy_off_known_policies():
+    from ezv2_lite.learner import root_policy_spread
+
+    uniform = torch.zeros(5, 6)                        # 6 equally likely actions
+    spread = root_policy_spread(uniform, discrete=True)
+    assert spread["root_policy_sigma"] is None
+    assert spread["root_policy_entropy"] == pytest.approx(np.log(6))
+    raw_sigma = np.log(np.expm1(1.9)) - 1              # softplus(raw + 1) + 0.1 = 2.0
+    continuous = torch.cat([torch.zeros(5, 2), torch.full((5, 2), raw_sigma)], -1)
+    spread = root_policy_spread(continuous, discrete=False)
+    assert spread["root_policy_entropy"] is None
+    assert spread["root_policy_sigma"] == pytest.approx(2.0, rel=1e-5)
+
+
+def test_target_diagnostics_average_over_positions_with_a_target():
+    from ezv2_lite.learner import target_diagnostics
+    from ezv2_lite.targets import Targets
+
+    policies = np.zeros((2, 3, 4))
+    policies[:, :2] = 0.25                             # the last position of each sample has none
+    unvisited = np.array([[0.5, 0.0, 0.0], [0.1, 0.2, 0.0]])
+    zeros = np.zeros((2, 3))
+    targets = Targets(zeros[:, :2], zeros, zeros, zeros, np.array([True, False]), policies,
+                      unvisited_mass=unvisited)
+    diagnostics = target_diagnostics(targets)
+    assert diagnostics["unvisited_target_mass"] == pytest.approx((0.5 + 0.0 + 0.1 + 0.2) / 4)
+    assert diagnostics["sve_fraction"] == pytest.approx(0.5)
+
+
+def test_a_learner_step_logs_losses_by_unroll_step_that_add_up():
+    config = override(preset("cartpole"), optim=dict(batch_size=8))
+    replay, spec = random_policy_replay(config, 200)
+    model = build_model(config, spec)
+    learner = Learner(model, config, torch.device("cpu"))
+    batch = replay.sample(8)
+    targets = reanalyze(replay, batch, learner.target.model, config, 0, np.random.default_rng(0))
+    info, _ = learner.update(batch, targets)
+    U = config.optim.unroll_steps
+    assert len(info.value_by_step) == U + 1 and len(info.reward_by_step) == U
+    assert sum(info.value_by_step) == pytest.approx(info.value, rel=1e-5)
+    assert sum(info.reward_by_step) == pytest.approx(info.reward, rel=1e-5)
+    assert 0 < info.root_policy_entropy <= np.log(2) + 1e-6 and info.root_policy_sigma is None
+    assert 0 <= info.unvisited_target_mass <= 1 and info.sve_fraction == 0.0  # before the mixed start

@@ -66,3 +66,26 @@ def test_report_prints_the_atari_table_for_atari_runs(tmp_path):
     out = subprocess.run([sys.executable, "-m", "ezv2_lite.cli", "report", *map(str, runs)],
                          capture_output=True, text=True, check=True).stdout
     assert "Pong" in out and "Breakout" in out and "mean 0.750, median 0.750, IQM 0.750" in out
+    assert out.count("evaluation: whole episodes capped at 27,000 agent steps (108,000 frames)") == 2
+
+
+def _png_size(path):
+    header = Path(path).read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def test_the_report_draws_the_diagnostics_beside_the_curve_when_the_run_logged_them(tmp_path):
+    from ezv2_lite.report import write_learning_curve
+
+    loss = dict(total=1.0, value=0.6, reward=0.5, policy=0.7, consistency=0.2, entropy=0.1,
+                value_by_step=[0.1] * 6, reward_by_step=[0.1] * 5, root_policy_sigma=1.4,
+                unvisited_target_mass=0.0, sve_fraction=0.3)
+    lines = [dict(env_steps=100, train_steps=50, wall_s=1.0, **loss),
+             dict(env_steps=200, train_steps=150, wall_s=2.0, **loss),
+             dict(env_steps=200, train_steps=150, wall_s=3.0, eval_return_mean=10.0,
+                  eval_return_std=1.0, eval_episodes=2)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    wide = _png_size(write_learning_curve(tmp_path))
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(lines[-1]) + "\n")   # an older run: no diagnostics
+    narrow = _png_size(write_learning_curve(tmp_path))
+    assert wide[1] == narrow[1] and wide[0] > 2 * narrow[0]

@@ -80,6 +80,10 @@ def test_two_runs_with_the_same_seed_write_identical_metrics(tmp_path, worker):
     a, b = strip(metrics(tmp_path / "a")), strip(metrics(tmp_path / "b"))
     assert len(a) > 3 and a == b
     assert any("eval_return_mean" in m for m in a) and any("total" in m for m in a)
+    for line in (m for m in a if "total" in m):  # every loss line carries the diagnostics
+        assert len(line["value_by_step"]) == 6 and len(line["reward_by_step"]) == 5
+        assert line["root_policy_entropy"] > 0 and "root_policy_sigma" not in line
+        assert 0 <= line["unvisited_target_mass"] <= 1 and 0 <= line["sve_fraction"] <= 1
 
 
 @pytest.mark.parametrize("args, message", [

@@ -13,7 +13,9 @@ def recorded_events():
     trace = search(BanditModel(rewards=[0.2, 0.8]), np.zeros((1, 1), np.float32),
                    override(preset("cartpole"), search=dict(num_simulations=4, num_top_actions=2)),
                    "act", np.random.default_rng(0), trace_root=0).trace
-    loss = dict(total=3.0, value=1.0, reward=0.5, policy=0.7, consistency=0.2, entropy=0.0, lr=1e-3)
+    loss = dict(total=3.0, value=1.0, reward=0.5, policy=0.7, consistency=0.2, entropy=0.0, lr=1e-3,
+                value_by_step=[0.5, 0.1, 0.1, 0.1, 0.1, 0.1], reward_by_step=[0.1] * 5,
+                root_policy_entropy=0.6, unvisited_target_mass=0.25, sve_fraction=0.0)
     return [
         TrainEvent("metrics", dict(env_steps=20, train_steps=0, wall_s=1.0, train_episode_return=20.0,
                                    train_episode_length=20)),
@@ -38,6 +40,12 @@ def test_dashboard_draws_a_recorded_run():
     assert names == ["value", "reward", "policy", "consistency"]
     assert dashboard.losses.data[0].x == (150, 350) and dashboard.losses.data[2].y == (0.7, 0.7)
     assert "120.0" in dashboard.status.value
+    sigma, entropy, unvisited, sve = dashboard.diagnostics.data
+    assert sigma.x is None and entropy.y == (0.6, 0.6) and unvisited.y == (0.25, 0.25)
+    assert sve.x == (150, 350) and sve.y == (0.0, 0.0)
+    value, reward = dashboard.by_step.data
+    assert list(value.x) == [0, 1, 2, 3, 4, 5] and list(value.y) == [0.5, 0.1, 0.1, 0.1, 0.1, 0.1]
+    assert list(reward.x) == [1, 2, 3, 4, 5]
     assert "<svg" in dashboard.tree.value and dashboard.tree.value.count('class="node"') == 5
     # the state vector is shown as bars; the image frame came too soon after it to redraw
     assert len(dashboard.frame.data) == 1 and dashboard.frame.data[0].type == "bar"

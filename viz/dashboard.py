@@ -5,7 +5,9 @@
     train(config, run_dir, observers=[dashboard])
 
 It shows the learning curve (evaluation mean ± std and training episode
-returns), the loss terms, the latest evaluation, the current observation and
+returns), the loss terms, the diagnostics (the policy's sharpness at the roots,
+the policy target's mass on unvisited actions, the share of SVE value targets,
+the value and reward losses by unroll step), the latest evaluation, the current observation and
 the latest search tree. Drawing a tree and a frame costs time, so they are
 refreshed at most every `refresh_env_steps` env steps.
 """
@@ -18,6 +20,10 @@ import plotly.graph_objects as go
 from .tree import tree_graph
 
 LOSS_TERMS = ("value", "reward", "policy", "consistency")
+DIAGNOSTICS = {"root_policy_sigma": "policy sigma at the roots", "root_policy_entropy":
+               "policy entropy at the roots", "unvisited_target_mass": "target mass on unvisited actions",
+               "sve_fraction": "share of SVE value targets"}
+"""Diagnostics of the loss lines (ezv2_lite.learner.LossInfo); a run logs one of the first two."""
 
 
 class TrainingDashboard:
@@ -36,6 +42,15 @@ class TrainingDashboard:
         self.losses = go.FigureWidget(layout=dict(title="losses", xaxis_title="train steps", **layout))
         for term in LOSS_TERMS:
             self.losses.add_scatter(name=term, mode="lines")
+        self.diagnostics = go.FigureWidget(layout=dict(title="policy and targets", xaxis_title="train steps",
+                                                       yaxis_title="sigma, nats or fraction", **layout))
+        for name in DIAGNOSTICS.values():
+            self.diagnostics.add_scatter(name=name, mode="lines")
+        self.by_step = go.FigureWidget(layout=dict(title="losses by unroll step (latest)",
+                                                   xaxis_title="unroll step k", yaxis_title="cross-entropy",
+                                                   barmode="group", **layout))
+        self.by_step.add_bar(name="value")
+        self.by_step.add_bar(name="reward")
         self.frame = go.FigureWidget(layout=dict(title="current observation", height=280,
                                                  margin=dict(l=10, r=10, t=40, b=10)))
         self.status = widgets.HTML("<i>waiting for the first events…</i>")
@@ -43,6 +58,7 @@ class TrainingDashboard:
         self.widget = widgets.VBox([
             self.status,
             widgets.HBox([self.curve, self.losses]),
+            widgets.HBox([self.diagnostics, self.by_step]),
             widgets.HBox([self.frame, widgets.VBox([widgets.HTML("<b>latest search tree</b>"), self.tree])]),
         ])
 
@@ -72,6 +88,15 @@ class TrainingDashboard:
         if "total" in data:
             for i, term in enumerate(LOSS_TERMS):
                 self._append(self.losses, i, data["train_steps"], data[term])
+            for i, key in enumerate(DIAGNOSTICS):
+                if key in data:
+                    self._append(self.diagnostics, i, data["train_steps"], data[key])
+            if "value_by_step" in data:
+                with self.by_step.batch_update():
+                    self.by_step.data[0].x = list(range(len(data["value_by_step"])))
+                    self.by_step.data[0].y = data["value_by_step"]
+                    self.by_step.data[1].x = list(range(1, len(data["reward_by_step"]) + 1))
+                    self.by_step.data[1].y = data["reward_by_step"]
             self.status.value = (f"env steps <b>{data['env_steps']:,}</b> · train steps "
                                  f"<b>{data['train_steps']:,}</b> · loss {data['total']:.3f} · "
                                  f"{data['wall_s']:.0f} s")
