@@ -196,9 +196,11 @@ def eval_command(args: list[str]) -> None:
     model = build_model(config, probe_spec(config.env, config.seed, "eval"))
     model.load_state_dict(load_tensors(path, "model"))
     torch.set_num_threads(1)
-    returns = evaluate(model.eval(), config, count, seed=config.seed + 123_457)
+    cap = config.env.resolved().eval_max_episode_steps
+    returns = evaluate(model.eval(), config, count, seed=config.seed + 123_457, progress=True)
     print(f"{run_dir}: {count} evaluation episodes, return {returns.mean():.2f} ± {returns.std():.2f} "
-          f"(min {returns.min():.2f}, max {returns.max():.2f})")
+          f"(min {returns.min():.2f}, max {returns.max():.2f})"
+          + (f"; episodes capped at {cap:,} agent steps" if cap else ""))
 
 
 def report_command(args: list[str]) -> None:

@@ -1,6 +1,6 @@
 """Evaluation: whole episodes with the `evaluate`-mode search, raw returns (Part B §6).
 
-Evaluation plays `episodes` environments in parallel, one episode each, in the
+Evaluation plays `episodes` environments side by side, one episode each, in the
 evaluation protocol (no life-loss terminals, raw rewards, the evaluation time
 limit) with the search in `evaluate` mode: no Gumbel noise, and for continuous
 actions 16 samples from the policy without widening.
@@ -16,31 +16,63 @@ aggregate of Agarwal et al. (2021).
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .config import Config
-from .envs import make_vector_env
+from tqdm.auto import tqdm
+
+from .envs import make_env
 from .model.networks import EZModel
 from .search import search
 
 ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
 
-def evaluate(model: EZModel, config: Config, episodes: int, seed: int) -> np.ndarray:
-    """Raw returns [episodes] of one episode in each of `episodes` evaluation environments."""
-    envs = make_vector_env(config.env, episodes, "eval", seed)
-    obs, _ = envs.reset()
-    rng = np.random.default_rng([seed, 2])
-    returns = np.zeros(episodes)
-    finished = np.zeros(episodes, bool)
-    while not finished.all():
-        result = search(model, obs, config, "evaluate", rng)
-        obs, rewards, terminated, truncated, _ = envs.step(result.action)
-        returns += np.where(finished, 0.0, rewards)
-        finished |= terminated | truncated
-    envs.close()
-    return returns
+class EvaluationStopped(Exception):
+    """`evaluate` was asked to stop (SIGTERM or Ctrl-C in a training run) before every episode ended."""
+
+
+def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
+             should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
+    """Raw returns [episodes] of one episode in each of `episodes` evaluation environments.
+
+    Every step searches only the environments whose episode is still running, and steps
+    only those, so one long episode costs one root per step, not `episodes`. An episode
+    ends at its terminal or at the evaluation time limit (`env.eval_max_episode_steps`,
+    27,000 agent steps for Atari). `progress` shows a bar of agent steps against that
+    limit. `should_stop` is asked before each step; when it says so the environments are
+    closed and EvaluationStopped is raised (no partial returns are reported).
+    """
+    envs = [make_env(config.env, "eval", seed + i) for i in range(episodes)]
+    cap = config.env.resolved().eval_max_episode_steps
+    bar = tqdm(total=cap, unit="agent step", desc=f"evaluating {episodes} episodes",
+               disable=not progress or cap is None, dynamic_ncols=True, leave=False)
+    try:
+        obs = [env.reset()[0] for env in envs]
+        rng = np.random.default_rng([seed, 2])
+        returns = np.zeros(episodes)
+        running = list(range(episodes))
+        while running:
+            if should_stop():
+                raise EvaluationStopped(f"evaluation stopped with {len(running)} of {episodes} "
+                                        "episodes still running")
+            result = search(model, np.stack([obs[i] for i in running]), config, "evaluate", rng)
+            still = []
+            for i, action in zip(running, result.action):
+                obs[i], reward, terminated, truncated, _ = envs[i].step(action)
+                returns[i] += reward
+                if not (terminated or truncated):
+                    still.append(i)
+            running = still
+            bar.update(1)
+            bar.set_postfix(running=len(running))
+        return returns
+    finally:
+        bar.close()
+        for env in envs:
+            env.close()
 
 
 def atari_reference() -> dict[str, tuple[float, float]]:

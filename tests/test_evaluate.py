@@ -1,0 +1,72 @@
+"""Evaluation: finished episodes stop costing searches, and a stop request ends it promptly."""
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ezv2_lite.evaluate as evaluation
+from ezv2_lite.config import override, preset
+from ezv2_lite.envs import probe_spec
+from ezv2_lite.model import build_model
+from ezv2_lite.train import train
+
+
+def _cartpole_model(config):
+    return build_model(config, probe_spec(config.env, 0)).eval()
+
+
+def _recording_search(monkeypatch, on_call=None):
+    batches = []
+    real = evaluation.search
+
+    def recording(model, observations, *args, **kw):
+        batches.append(len(observations))
+        if on_call is not None:
+            on_call(len(batches))
+        return real(model, observations, *args, **kw)
+
+    monkeypatch.setattr(evaluation, "search", recording)
+    return batches
+
+
+def test_finished_episodes_are_neither_searched_nor_stepped(monkeypatch):
+    config = override(preset("cartpole"), search=dict(num_simulations=4))
+    batches = _recording_search(monkeypatch)
+    returns = evaluation.evaluate(_cartpole_model(config), config, episodes=6, seed=3)
+    # CartPole pays 1 per step, so each return is its episode's length in agent steps
+    lengths = returns.astype(int)
+    assert len(batches) == lengths.max()
+    assert sum(batches) == lengths.sum()               # one root per running episode per step
+    assert batches == sorted(batches, reverse=True) and batches[0] == 6
+    assert len(set(lengths)) > 1                       # the episodes did end at different times
+
+
+def test_a_stop_request_ends_an_evaluation_at_the_next_step(monkeypatch):
+    config = override(preset("cartpole"), search=dict(num_simulations=4))
+    batches = _recording_search(monkeypatch)
+    asked = []
+    with pytest.raises(evaluation.EvaluationStopped, match="still running"):
+        evaluation.evaluate(_cartpole_model(config), config, episodes=4, seed=0,
+                            should_stop=lambda: asked.append(1) or len(asked) > 3)
+    assert len(batches) == 3
+
+
+def test_sigterm_during_an_evaluation_ends_the_run_with_a_checkpoint(tmp_path, monkeypatch):
+    """The run's SIGTERM handler only sets a flag: the evaluation must look at it."""
+    config = override(preset("cartpole"), search=dict(num_simulations=4),
+                      optim=dict(batch_size=16),
+                      train=dict(total_env_steps=2000, start_transitions=64, train_ratio=0.1,
+                                 eval_every_env_steps=200, eval_episodes=4, num_envs=2))
+    config = override(config, model=dict(latent_dim=16, hidden_dim=16))
+    batches = _recording_search(monkeypatch,
+                                on_call=lambda n: n == 2 and os.kill(os.getpid(), signal.SIGTERM))
+    run = train(config, tmp_path / "run", progress=False)
+    assert len(batches) == 2                           # no search after the signal was seen
+    lines = [json.loads(x) for x in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+    assert not any("eval_return_mean" in m for m in lines)
+    state = json.loads((Path(run) / "checkpoints" / "latest" / "state.json").read_text())
+    assert state["counters"]["agent_steps"] * 1 < 2000 and state["counters"]["next_eval"] == 200
