@@ -459,9 +459,10 @@ def _dmc_image_small() -> Config:
 
     Same image networks (latent 16x4x4 instead of 64x6x6), 4 stacked RGB frames, action
     repeat 2, random shift + intensity augmentation, the sampled continuous search
-    (16 root actions: 4 from the policy, 12 widened), the lagged target model, the mixed
-    value target and the entropy bonus. Smaller: channel widths, projection, batch 64 and
-    16 simulations; Adam at 1e-3 (as the other CPU presets) instead of SGD at 0.2.
+    (16 root actions: 4 from the policy, 12 widened, all 16 searched as released), the
+    lagged target model, the mixed value target and the entropy bonus. Smaller: channel
+    widths, projection, batch 64 and 16 simulations; Adam at 1e-3 (as the other CPU
+    presets) instead of SGD at 0.2.
     """
     return Config(
         preset="dmc_image_small",
@@ -472,7 +473,7 @@ def _dmc_image_small() -> Config:
                           projection_dim=256, prediction_hidden=64,
                           value_support=SupportConfig("h_spaced", 299.0, 51),
                           reward_support=SupportConfig("h_spaced", 2.0, 51)),
-        search=SearchConfig(num_simulations=16, num_top_actions=8),
+        search=SearchConfig(num_simulations=16, num_top_actions=None),
         optim=OptimConfig(optimizer="adam", lr=1e-3, weight_decay=2e-5, warmup_steps=500,
                           batch_size=64, discount=0.99, consistency_coeff=2.0, entropy_coeff=5e-3,
                           mixed_value_start_step=4000, mixed_value_window=4000,
@@ -483,6 +484,45 @@ def _dmc_image_small() -> Config:
     )
 
 
+def _atari_small() -> Config:
+    """Atari 100k sized for a 2-core CPU; every part of `atari` is kept.
+
+    Kept: the Atari 100k protocol (no sticky actions, up to 30 no-op frames at reset, frame
+    skip 4 with max-pooling, a lost life ends a training episode, sign-clipped training
+    rewards, raw returns over whole games in evaluation), 4 stacked RGB frames, random shift
+    and intensity augmentation, the value-prefix LSTM, the 601-bin integer supports, the
+    Gumbel search with the Atari budget rule (16 simulations; m = 2 / 4 / 8 by |A|), the
+    lagged target model, the mixed value target, the released SGD optimiser.
+    Smaller: 64 px frames (latent 32 x 4 x 4), 32 channels, a 128-unit LSTM, batch 64 (384
+    reanalysed roots per learner step instead of 1,536), one learner step per two agent
+    steps, no offline steps. Evaluation games are capped at 10,000 agent steps (40,000
+    frames, about 11 minutes of play) instead of 27,000, so that a game an untrained agent
+    never finishes does not take a CPU evening; Pong and Boxing games end well before it.
+    The mixed value target starts half-way (6,000 of 12,500 learner steps) with the newest
+    5,000 transitions fresh, the released window.
+    """
+    support = SupportConfig("integer", 300.0, 601)
+    return Config(
+        preset="atari_small",
+        env=EnvConfig(suite="atari", name="Pong", image_size=64, eval_max_episode_steps=10_000),
+        model=ModelConfig(encoder="image", channels=32, head_channels=16, num_blocks=1,
+                          action_embedding_dim=16, reward_hidden=(32,), value_hidden=(32,),
+                          policy_hidden=(32,), value_prefix=True, lstm_hidden=128,
+                          projection_hidden=256, projection_dim=256, prediction_hidden=64,
+                          value_support=support, reward_support=support),
+        search=SearchConfig(num_simulations=16, num_top_actions=None),
+        optim=OptimConfig(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4,
+                          warmup_steps=1000, lr_decay_steps=100_000, batch_size=64,
+                          discount=0.997, consistency_coeff=5.0, entropy_coeff=0.0,
+                          mixed_value_start_step=6000, mixed_value_window=5000,
+                          augmentation=True),
+        train=TrainConfig(total_env_steps=100_000, start_transitions=2000, train_ratio=0.5,
+                          offline_train_steps=0, num_envs=4, eval_every_env_steps=20_000,
+                          eval_episodes=10, log_every_env_steps=2000,
+                          checkpoint_every_env_steps=5000),
+    )
+
+
 PRESETS: dict[str, typing.Callable[[], Config]] = {
     "cartpole": _cartpole,
     "pendulum": _pendulum,
@@ -490,6 +530,7 @@ PRESETS: dict[str, typing.Callable[[], Config]] = {
     "dmc_state": _dmc_state,
     "dmc_image": _dmc_image,
     "dmc_image_small": _dmc_image_small,
+    "atari_small": _atari_small,
 }
 
 

@@ -102,3 +102,39 @@ def test_command_line_overrides_by_dotted_name():
 def test_command_line_override_is_validated():
     with pytest.raises(ConfigError, match="optim.discount"):
         config_from_args(["--preset", "cartpole", "--optim.discount", "2.0"])
+
+
+# What a CPU-sized preset may change relative to its faithful one: sizes, budgets and the
+# schedule that follows from a shorter run; never a part of the algorithm or the protocol.
+SIZES = {"env.name", "env.image_size", "env.eval_max_episode_steps", "model.channels",
+         "model.head_channels", "model.action_embedding_dim", "model.reward_hidden",
+         "model.value_hidden", "model.policy_hidden", "model.lstm_hidden",
+         "model.projection_hidden", "model.projection_dim", "model.prediction_hidden",
+         "search.num_simulations", "search.num_top_actions", "optim.optimizer", "optim.lr",
+         "optim.weight_decay", "optim.warmup_steps", "optim.lr_decay_steps", "optim.batch_size",
+         "optim.mixed_value_start_step", "optim.mixed_value_window"}
+
+
+def _flat(config, prefix=""):
+    out = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out |= _flat(value, f"{prefix}{f.name}.")
+        else:
+            out[f"{prefix}{f.name}"] = value
+    return out
+
+
+@pytest.mark.parametrize("small, faithful", [("atari_small", "atari"), ("dmc_image_small", "dmc_image")])
+def test_a_cpu_sized_pixel_preset_keeps_every_part_of_its_faithful_preset(small, faithful):
+    a, b = _flat(preset(small).resolved()), _flat(preset(faithful).resolved())
+    differ = {k for k in a if a[k] != b[k] and not k.startswith("train.") and k != "preset"}
+    assert differ <= SIZES, sorted(differ - SIZES)
+    small_config = preset(small).resolved()
+    assert small_config.env.frame_stack == 4 and small_config.optim.augmentation
+    if small == "atari_small":
+        env = small_config.env
+        assert small_config.model.value_prefix and env.noop_max == 30 and env.action_repeat == 4
+        assert env.clip_rewards and env.episodic_life and env.eval_max_episode_steps == 10_000
+        assert small_config.train.train_ratio < 1 and small_config.train.total_env_steps == 100_000
