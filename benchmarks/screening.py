@@ -20,10 +20,14 @@ import subprocess
 from pathlib import Path
 
 # The old `dmc_image_small` (before the screening): m = 8 of K = 16, Adam 1e-3, 16 simulations,
-# mixed value target from learner step 4,000 with a 4,000-transition window.
+# mixed value target from learner step 4,000 with a 4,000-transition window (which a
+# 6,000-env-step screening run, about 2,000 learner steps, does not reach). Every arm runs
+# with the continuous policy target restricted to visited samples (docs/algorithm.md).
 OLD = {"--search.num-top-actions": "8", "--optim.optimizer": "adam", "--optim.lr": "1e-3",
        "--optim.weight-decay": "2e-5", "--optim.warmup-steps": "500",
-       "--search.num-simulations": "16", "--model.channels": "16", "--env.image-size": "64"}
+       "--search.num-simulations": "16", "--model.channels": "16", "--env.image-size": "64",
+       "--optim.mixed-value-start-step": "4000", "--optim.mixed-value-window": "4000",
+       "--optim.batch-size": "64", "--train.start-transitions": "1000", "--train.train-ratio": "1.0"}
 # The released DMC-pixels optimiser (SGD 0.2, momentum 0.9, weight decay 1e-4).
 SGD = {"--optim.optimizer": "sgd", "--optim.lr": "0.2", "--optim.momentum": "0.9",
        "--optim.weight-decay": "1e-4", "--optim.warmup-steps": "1000"}

@@ -6,8 +6,10 @@ For each model file (a run's checkpoints/latest/model.pt) it counts the paramete
 buffers whose float32 value is subnormal (0 < |x| < 1.18e-38), per module, and times one
 recurrent inference at batch 384 (a reanalysis search's batch for CartPole: 64 x 6 roots)
 with subnormals flushed to zero (what ezv2_lite sets on import) and without, next to a
-freshly initialised model. Timings alternate in one run, so their ratios are comparable on
-a busy machine; each figure is the median of `repeats` calls. Writes benchmarks/results/subnormals.json.
+freshly initialised model. The four timings of a model run one after the other in the same
+process, so their ratios are comparable on a busy machine; each figure is the median of
+`repeats` calls. Discrete state presets only (the recurrent step is fed action 0).
+Writes benchmarks/results/subnormals.json.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def main() -> None:
     torch.set_num_threads(1)
     config = preset(args.preset)
     spec = probe_spec(config.env, 0)
+    if not spec.is_discrete or config.model.encoder != "state":
+        parser.error(f"--preset {args.preset}: this benchmark times discrete state models only")
     torch.manual_seed(0)
     fresh = build_model(config, spec).eval()
     results = {"benchmark": "subnormals", "preset": args.preset, "batch": args.batch,

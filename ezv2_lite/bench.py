@@ -46,7 +46,8 @@ BENCH_SPECS = {
 
 # The task each preset is benchmarked on by the learner, acting and end-to-end benchmarks.
 BENCH_TASKS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "dmc_state": "walker-walk",
-               "atari": "Pong", "dmc_image": "walker-walk", "dmc_image_small": "cartpole-balance"}
+               "atari": "Pong", "dmc_image": "walker-walk", "dmc_image_small": "cartpole-balance",
+               "atari_small": "Pong"}
 
 # The authors' released search (Cython tree + PyTorch, 1 thread, random weights) on this
 # machine kind, in ms per call (platform-notes.md), and the goals of the issues for ezv2-lite:
@@ -461,7 +462,7 @@ def block_times(metrics: list[dict], block: int) -> list[float]:
     metrics lines (each block ends at the first line at or past its last env step)."""
     times, previous, edge = [], 0.0, block
     for line in metrics:
-        if line["env_steps"] >= edge:
+        while line["env_steps"] >= edge:  # a line may close several blocks (they share its time)
             times.append(round(line["wall_s"] - previous, 1))
             previous, edge = line["wall_s"], edge + block
     return times

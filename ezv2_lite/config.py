@@ -485,7 +485,10 @@ def _dmc_image_small() -> Config:
 
 
 def _atari_small() -> Config:
-    """Atari 100k sized for a 2-core CPU; every part of `atari` is kept.
+    """Atari sized for a 2-core CPU; every part of `atari` is kept.
+
+    Budget: 100,000 env steps (frames) = 25,000 agent steps, a quarter of Atari 100k's
+    100,000 agent steps (the faithful `atari` preset's 400,000 frames).
 
     Kept: the Atari 100k protocol (no sticky actions, up to 30 no-op frames at reset, frame
     skip 4 with max-pooling, a lost life ends a training episode, sign-clipped training
@@ -495,7 +498,9 @@ def _atari_small() -> Config:
     lagged target model, the mixed value target, the released SGD optimiser.
     Smaller: 64 px frames (latent 32 x 4 x 4), 32 channels, a 128-unit LSTM, batch 64 (384
     reanalysed roots per learner step instead of 1,536), one learner step per two agent
-    steps, no offline steps. Evaluation games are capped at 10,000 agent steps (40,000
+    steps (12,500 learner steps), no offline steps; the learning rate drops to 0.02 for the
+    last 2,000 learner steps as the released schedule does for its last 19,000 of 120,000.
+    Evaluation games are capped at 10,000 agent steps (40,000
     frames, about 11 minutes of play) instead of 27,000, so that a game an untrained agent
     never finishes does not take a CPU evening; Pong and Boxing games end well before it.
     The mixed value target starts half-way (6,000 of 12,500 learner steps) with the newest
@@ -512,7 +517,7 @@ def _atari_small() -> Config:
                           value_support=support, reward_support=support),
         search=SearchConfig(num_simulations=16, num_top_actions=None),
         optim=OptimConfig(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4,
-                          warmup_steps=1000, lr_decay_steps=100_000, batch_size=64,
+                          warmup_steps=1000, lr_decay_steps=9500, batch_size=64,
                           discount=0.997, consistency_coeff=5.0, entropy_coeff=0.0,
                           mixed_value_start_step=6000, mixed_value_window=5000,
                           augmentation=True),

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from .config import Config
 from tqdm.auto import tqdm
 
+from .config import Config
 from .envs import make_env
 from .model.networks import EZModel
 from .search import search
@@ -31,7 +30,7 @@ from .search import search
 ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
 
 class EvaluationStopped(Exception):
-    """`evaluate` was asked to stop (SIGTERM or Ctrl-C in a training run) before every episode ended."""
+    """`evaluate` was asked to stop (a SIGTERM in a training run) before every episode ended."""
 
 
 def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
@@ -41,14 +40,16 @@ def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress:
     Every step searches only the environments whose episode is still running, and steps
     only those, so one long episode costs one root per step, not `episodes`. An episode
     ends at its terminal or at the evaluation time limit (`env.eval_max_episode_steps`,
-    27,000 agent steps for Atari). `progress` shows a bar of agent steps against that
+    27,000 agent steps for Atari). When one episode is left, `search.scalar_tree` (if set)
+    searches it on the one-root tree. `progress` shows a bar of agent steps against that
     limit. `should_stop` is asked before each step; when it says so the environments are
-    closed and EvaluationStopped is raised (no partial returns are reported).
+    closed and EvaluationStopped is raised (no partial returns are reported). Ctrl-C
+    raises KeyboardInterrupt as usual, after closing the environments.
     """
     envs = [make_env(config.env, "eval", seed + i) for i in range(episodes)]
     cap = config.env.resolved().eval_max_episode_steps
     bar = tqdm(total=cap, unit="agent step", desc=f"evaluating {episodes} episodes",
-               disable=not progress or cap is None, dynamic_ncols=True, leave=False)
+               disable=not progress, dynamic_ncols=True, leave=False)
     try:
         obs = [env.reset()[0] for env in envs]
         rng = np.random.default_rng([seed, 2])

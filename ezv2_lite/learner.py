@@ -112,7 +112,9 @@ class LossInfo:
     consistency: float
     entropy: float
     value_by_step: list[float]       # [U+1] the value loss at unroll steps 0..U (sums to `value`)
-    reward_by_step: list[float]      # [U] the reward loss at unroll steps 1..U (sums to `reward`)
+    reward_by_step: list[float]      # [U] the reward loss at unroll steps 1..U (sums to `reward`);
+    #                                  both are means over the whole batch, masked steps (past an
+    #                                  episode's end) counting 0, as in the loss itself
     root_policy_sigma: float | None  # continuous: mean pre-tanh sigma of the policy at the roots
     root_policy_entropy: float | None  # discrete: mean entropy of the policy at the roots (nats)
     unvisited_target_mass: float     # policy-target mass on root actions the search never visited

@@ -154,7 +154,18 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     total_agent_steps = -(-t.total_env_steps // repeat)
     interrupted = []
     in_main_thread = threading.current_thread() is threading.main_thread()
-    stopping = lambda: bool(interrupted)  # noqa: E731  (an evaluation in progress asks this)
+
+    def stopping() -> bool:  # asked by an evaluation in progress at every step
+        return bool(interrupted)
+
+    def evaluate_if_due() -> str | None:
+        if counters.agent_steps * repeat < counters.next_eval:
+            return last_eval
+        result = _evaluate(learner.model, config, counters, log, progress, stopping)
+        if result is not None:  # else stopped by SIGTERM: it runs again first thing after a resume
+            counters.next_eval += t.eval_every_env_steps
+        return result
+
     if in_main_thread:  # SIGTERM ends the run cleanly, with a checkpoint (like Ctrl-C)
         previous = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
     bar = tqdm(total=t.total_env_steps, initial=counters.agent_steps * repeat, unit="env step",
@@ -170,6 +181,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             if pending is not None:
                 worker.resume_pending(pending)
         while counters.agent_steps < total_agent_steps and not interrupted:
+            last_eval = evaluate_if_due()  # only due here after a resume from a stopped evaluation
+            if interrupted:
+                break
             step = actor.step(acting, trace=bool(observers))
             counters.agent_steps += actor.num_envs
             counters.episodes += len(step.finished_returns)
@@ -194,10 +208,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                 bar.set_postfix(loss=f"{losses[-1].total:.3f}", eval=last_eval)
                 losses = []
                 counters.next_log += t.log_every_env_steps
-            if counters.agent_steps * repeat >= counters.next_eval:
-                last_eval = _evaluate(learner.model, config, counters, log, progress, stopping)
-                if last_eval is not None:  # else stopped by SIGTERM: evaluate again after a resume
-                    counters.next_eval += t.eval_every_env_steps
+            last_eval = evaluate_if_due()
             if counters.agent_steps * repeat >= counters.next_checkpoint:
                 checkpoint()
                 counters.next_checkpoint += t.checkpoint_every_env_steps

@@ -158,3 +158,5 @@ def test_block_times_split_a_runs_wall_time_by_env_steps():
     lines = [{"env_steps": s, "wall_s": w} for s, w in
              [(200, 5.0), (1000, 20.0), (1600, 31.0), (2200, 47.0), (3000, 70.0), (3100, 72.0)]]
     assert block_times(lines, 1000) == [20.0, 27.0, 23.0]
+    # a line past several block edges closes each of them
+    assert block_times([{"env_steps": 2500, "wall_s": 9.0}], 1000) == [9.0, 0.0]

@@ -55,18 +55,22 @@ def test_a_stop_request_ends_an_evaluation_at_the_next_step(monkeypatch):
     assert len(batches) == 3
 
 
-def test_sigterm_during_an_evaluation_ends_the_run_with_a_checkpoint(tmp_path, monkeypatch):
-    """The run's SIGTERM handler only sets a flag: the evaluation must look at it."""
-    config = override(preset("cartpole"), search=dict(num_simulations=4),
-                      optim=dict(batch_size=16),
-                      train=dict(total_env_steps=2000, start_transitions=64, train_ratio=0.1,
+def test_sigterm_during_an_evaluation_ends_the_run_and_a_resume_evaluates_first(tmp_path, monkeypatch):
+    """The run's SIGTERM handler only sets a flag: the evaluation must look at it. The resumed
+    run then plays the stopped evaluation before it collects anything more."""
+    config = override(preset("cartpole"), search=dict(num_simulations=4), optim=dict(batch_size=16),
+                      model=dict(latent_dim=16, hidden_dim=16),
+                      train=dict(total_env_steps=400, start_transitions=64, train_ratio=0.1,
                                  eval_every_env_steps=200, eval_episodes=4, num_envs=2))
-    config = override(config, model=dict(latent_dim=16, hidden_dim=16))
     batches = _recording_search(monkeypatch,
                                 on_call=lambda n: n == 2 and os.kill(os.getpid(), signal.SIGTERM))
-    run = train(config, tmp_path / "run", progress=False)
+    run = Path(train(config, tmp_path / "run", progress=False))
     assert len(batches) == 2                           # no search after the signal was seen
-    lines = [json.loads(x) for x in (Path(run) / "metrics.jsonl").read_text().splitlines()]
-    assert not any("eval_return_mean" in m for m in lines)
-    state = json.loads((Path(run) / "checkpoints" / "latest" / "state.json").read_text())
-    assert state["counters"]["agent_steps"] * 1 < 2000 and state["counters"]["next_eval"] == 200
+    read = lambda: [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert not any("eval_return_mean" in m for m in read())
+    state = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())
+    assert state["counters"]["agent_steps"] == 200 and state["counters"]["next_eval"] == 200
+
+    train(config, run, resume=True, progress=False)
+    evals = [m for m in read() if "eval_return_mean" in m]
+    assert [m["env_steps"] for m in evals] == [200, 400]

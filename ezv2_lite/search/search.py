@@ -19,8 +19,9 @@ Modes (Part B §3.7): `act` and `reanalyze` add Gumbel noise at discrete roots
 and sample 4 policy + 12 widened actions at continuous roots; `evaluate` uses
 neither (16 policy samples). The result holds the chosen action, the improved
 policy softmax(logits + sigma(q_hat)) over the root's children (the policy
-target; at a continuous root over the sampled actions the search visited), the root's search value (mean of the initial value and every backed-up
-return: the SVE target) and, on request, a trace of one root's tree.
+target; at a continuous root, over the sampled actions the search visited),
+the root's search value (mean of the initial value and every backed-up return:
+the SVE target) and, on request, a trace of one root's tree.
 
 With `search.scalar_tree`, a search of a single root without a trace runs the
 same algorithm on the plain-Python tree of `scalar.py` instead (issue #9).
