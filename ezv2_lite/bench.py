@@ -521,9 +521,14 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     metrics = read_metrics(run_dir)
     evals = evaluations(metrics)
     last = metrics[-1] if metrics else {}
+    out = Path(args.out_dir) / f"{name}.json"
+    from .cli import peak_memory_gb
+    peak = peak_memory_gb()  # this process's; a resumed run keeps the largest of its sessions
+    if resume and out.exists():
+        peak = max(peak, json.loads(out.read_text()).get("peak_resident_gb", 0.0))
     results = {"benchmark": "learn", "preset": args.preset, "task": args.task, "seed": args.seed,
                "env_steps_budget": args.env_steps, "command": command,
-               "machine": machine_info(torch.get_num_threads()),
+               "machine": machine_info(torch.get_num_threads()), "peak_resident_gb": round(peak, 2),
                "finished": bool(evals) and evals[-1]["env_steps"] >= args.env_steps,
                "env_steps_done": last.get("env_steps", 0), "wall_s": last.get("wall_s", 0.0),
                "evaluations": [{k: m[k] for k in ("env_steps", "train_steps", "wall_s", "eval_return_mean",
@@ -535,4 +540,4 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(curve, Path(args.out_dir) / f"{name}.png")
         log(f"wrote {Path(args.out_dir) / f'{name}.png'}")
-    return _write(results, str(Path(args.out_dir) / f"{name}.json"), log)
+    return _write(results, str(out), log)
