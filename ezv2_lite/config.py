@@ -500,31 +500,21 @@ def _atari_small() -> Config:
     reanalysed roots per learner step instead of 1,536), one learner step per two agent
     steps (12,500 learner steps), no offline steps; the learning rate drops to 0.02 for the
     last 2,000 learner steps as the released schedule does for its last 19,000 of 120,000.
-    Evaluation games are capped at 10,000 agent steps (40,000
-    frames, about 11 minutes of play) instead of 27,000, so that a game an untrained agent
-    never finishes does not take a CPU evening; Pong and Boxing games end well before it.
+    Evaluation games are capped at 10,000 agent steps (40,000 frames, about 11 minutes of
+    play) instead of 27,000, so that a game an untrained agent never finishes does not
+    take a CPU evening; Pong and Boxing games end well before it.
     The mixed value target starts half-way (6,000 of 12,500 learner steps) with the newest
     5,000 transitions fresh, the released window.
     """
-    support = SupportConfig("integer", 300.0, 601)
-    return Config(
-        preset="atari_small",
-        env=EnvConfig(suite="atari", name="Pong", image_size=64, eval_max_episode_steps=10_000),
-        model=ModelConfig(encoder="image", channels=32, head_channels=16, num_blocks=1,
-                          action_embedding_dim=16, reward_hidden=(32,), value_hidden=(32,),
-                          policy_hidden=(32,), value_prefix=True, lstm_hidden=128,
-                          projection_hidden=256, projection_dim=256, prediction_hidden=64,
-                          value_support=support, reward_support=support),
-        search=SearchConfig(num_simulations=16, num_top_actions=None),
-        optim=OptimConfig(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4,
-                          warmup_steps=1000, lr_decay_steps=9500, batch_size=64,
-                          discount=0.997, consistency_coeff=5.0, entropy_coeff=0.0,
-                          mixed_value_start_step=6000, mixed_value_window=5000,
-                          augmentation=True),
-        train=TrainConfig(total_env_steps=100_000, start_transitions=2000, train_ratio=0.5,
-                          offline_train_steps=0, num_envs=4, eval_every_env_steps=20_000,
-                          eval_episodes=10, log_every_env_steps=2000,
-                          checkpoint_every_env_steps=5000),
+    return override(
+        replace(_atari(), preset="atari_small"),
+        env=dict(name="Pong", image_size=64, eval_max_episode_steps=10_000),
+        model=dict(channels=32, lstm_hidden=128, projection_hidden=256, projection_dim=256,
+                   prediction_hidden=64),
+        optim=dict(batch_size=64, lr_decay_steps=9500, mixed_value_start_step=6000),
+        train=dict(total_env_steps=100_000, train_ratio=0.5, offline_train_steps=0,
+                   eval_every_env_steps=20_000, log_every_env_steps=2000,
+                   checkpoint_every_env_steps=5000),
     )
 
 

@@ -11,14 +11,19 @@ from ezv2_lite.replay import random_policy_replay
 from ezv2_lite.targets import reanalyze
 
 
+def _learner_and_batch(config):
+    """A learner on a fresh model, one batch of a random-policy replay and its targets."""
+    replay, spec = random_policy_replay(config, 200)
+    learner = Learner(build_model(config, spec), config, torch.device("cpu"))
+    batch = replay.sample(config.optim.batch_size)
+    targets = reanalyze(replay, batch, learner.target.model, config, 0, np.random.default_rng(0))
+    return learner, batch, targets
+
+
 def test_learner_overfits_one_fixed_batch():
     torch.manual_seed(0)
     config = override(preset("cartpole"), optim=dict(batch_size=32, warmup_steps=1))
-    replay, spec = random_policy_replay(config, 200)
-    model = build_model(config, spec)
-    learner = Learner(model, config, torch.device("cpu"))
-    batch = replay.sample(32)
-    targets = reanalyze(replay, batch, learner.target.model, config, 0, np.random.default_rng(0))
+    learner, batch, targets = _learner_and_batch(config)
     first, _ = learner.update(batch, targets)
     for _ in range(199):
         last, priorities = learner.update(batch, targets)
@@ -141,11 +146,7 @@ def test_target_diagnostics_average_over_positions_with_a_target():
 
 def test_a_learner_step_logs_losses_by_unroll_step_that_add_up():
     config = override(preset("cartpole"), optim=dict(batch_size=8))
-    replay, spec = random_policy_replay(config, 200)
-    model = build_model(config, spec)
-    learner = Learner(model, config, torch.device("cpu"))
-    batch = replay.sample(8)
-    targets = reanalyze(replay, batch, learner.target.model, config, 0, np.random.default_rng(0))
+    learner, batch, targets = _learner_and_batch(config)
     info, _ = learner.update(batch, targets)
     U = config.optim.unroll_steps
     assert len(info.value_by_step) == U + 1 and len(info.reward_by_step) == U
