@@ -309,3 +309,7 @@ def test_with_every_sampled_action_visited_the_continuous_target_keeps_all_of_th
     assert (result.visit_counts > 0).all()
     assert (result.improved_policy > 0).all()
     np.testing.assert_allclose(result.improved_policy.sum(-1), 1.0)
+    policy = np.array([[0.2, 0.3, 0.5, 0.0]])        # the fourth slot does not exist
+    np.testing.assert_array_equal(gumbel.visited_only(policy, np.array([[1, 2, 1, 0]])), policy)
+    np.testing.assert_allclose(gumbel.visited_only(policy, np.array([[1, 0, 1, 0]])),
+                               [[0.2 / 0.7, 0.0, 0.5 / 0.7, 0.0]])

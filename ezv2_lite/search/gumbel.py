@@ -135,8 +135,8 @@ def improved_policy(logits: np.ndarray, sigma: np.ndarray, valid: np.ndarray) ->
 def visited_only(policy: np.ndarray, child_visits: np.ndarray) -> np.ndarray:
     """The policy target of a sampled (continuous) root: pi' over its visited slots only.
 
-    [n, C] -> [n, C], renormalised over the slots with N(a) > 0 (a row with none is
-    returned unchanged). A continuous root's K sampled actions all have the same prior
+    [n, C] -> [n, C], renormalised over the slots with N(a) > 0 (a row with no visited
+    slot, or no mass outside them, is returned unchanged, bit for bit). A continuous root's K sampled actions all have the same prior
     (logits 0), so an action the search never evaluated differs from the others only
     by the v_mix its completed Q was given: keeping it in pi' would teach the policy
     to raise the likelihood of random samples. Restricting the softmax to the evaluated
@@ -146,8 +146,9 @@ def visited_only(policy: np.ndarray, child_visits: np.ndarray) -> np.ndarray:
     """
     visited = child_visits > 0
     mass = np.where(visited, policy, 0.0).sum(-1, keepdims=True)
+    outside = np.where(visited, 0.0, policy).sum(-1, keepdims=True)
     restricted = np.where(visited, policy, 0.0) / np.maximum(mass, 1e-30)
-    return np.where(mass > 0, restricted, policy)
+    return np.where((mass > 0) & (outside > 0), restricted, policy)  # else nothing to remove
 
 
 def interior_choice(pi_prime: np.ndarray, child_visits: np.ndarray, node_visits: np.ndarray,
