@@ -84,6 +84,22 @@ def _write(results: dict, out: str, log) -> dict:
     return results
 
 
+def code_commit() -> str | None:
+    """The git commit of the code that runs (a worktree at a fixed commit for long runs), with
+    "+changes" when its files differ from that commit; None outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+changes" if dirty else "")
+
+
 def machine_info(threads: int, device: str = "cpu") -> dict:
     """What a benchmark ran on, stored beside its figures."""
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
@@ -528,7 +544,8 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
         peak = max(peak, json.loads(out.read_text()).get("peak_resident_gb", 0.0))
     results = {"benchmark": "learn", "preset": args.preset, "task": args.task, "seed": args.seed,
                "env_steps_budget": args.env_steps, "command": command,
-               "machine": machine_info(torch.get_num_threads()), "peak_resident_gb": round(peak, 2),
+               "machine": machine_info(torch.get_num_threads()), "commit": code_commit(),
+               "peak_resident_gb": round(peak, 2),
                "finished": bool(evals) and evals[-1]["env_steps"] >= args.env_steps,
                "env_steps_done": last.get("env_steps", 0), "wall_s": last.get("wall_s", 0.0),
                "evaluations": [{k: m[k] for k in ("env_steps", "train_steps", "wall_s", "eval_return_mean",

@@ -136,6 +136,7 @@ def test_bench_learn_records_the_curve_and_resumes_its_run(tmp_path):
     assert data["finished"] and data["evaluations"][-1]["env_steps"] >= 120
     assert data["command"].startswith("ezv2-lite bench learn --preset cartpole --task CartPole-v1 --seed 1")
     assert (tmp_path / "learn-cartpole-CartPole-v1-1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the curve
+    assert data["commit"] is None or len(data["commit"].split("+")[0]) == 40   # the code that ran
     first_peak = data["peak_resident_gb"]
     assert 0.1 < first_peak < 24                      # a process's peak resident memory, in GB
     main([*args[:9], "240", *args[10:]])  # a larger budget continues the same run
