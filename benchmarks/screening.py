@@ -19,6 +19,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from ezv2_lite.bench import code_commit
+
 # The old `dmc_image_small` (before the screening): m = 8 of K = 16, Adam 1e-3, 16 simulations,
 # mixed value target from learner step 4,000 with a 4,000-transition window (which a
 # 6,000-env-step screening run, about 2,000 learner steps, does not reach). Every arm runs
@@ -58,8 +60,7 @@ def run(arm: str, seed: int, env_steps: int, root: str) -> None:
                    "--train.eval-every-env-steps", "2000", "--train.checkpoint-every-env-steps", "1000",
                    *flags, "--run-dir", str(directory)]
         directory.parent.mkdir(parents=True, exist_ok=True)
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        (directory.parent / f"{arm}-seed{seed}.commit").write_text(commit + "\n")
+        (directory.parent / f"{arm}-seed{seed}.commit").write_text(f"{code_commit()}\n")
     print(" ".join(command), flush=True)
     subprocess.run(command, check=True)
 

@@ -217,8 +217,8 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     mean = lambda x: float(x.detach().mean())
     info = LossInfo(mean(loss), mean(value_loss), mean(reward_loss), mean(policy_total),
                     mean(consistency), mean(entropy_total),
-                    value_by_step=[mean(v) for v in value_steps],
-                    reward_by_step=[mean(r) for r in reward_steps],
+                    value_by_step=torch.stack(value_steps).detach().mean(-1).tolist(),
+                    reward_by_step=torch.stack(reward_steps).detach().mean(-1).tolist(),
                     **root_policy_spread(out.policy, discrete), **target_diagnostics(targets))
     return loss, root_value, info
 
