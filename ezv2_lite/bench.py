@@ -175,8 +175,7 @@ def _inference_ms(model, root, simulations: int, repeats: int) -> float:
     return statistics.median(times)
 
 
-SEARCH_VARIANTS = {"fused": "with fused inference",
-                   "scalar_tree": "with the scalar tree as well"}
+SEARCH_VARIANTS = {"fused": "with fused inference"}
 """The faster settings `bench search` times next to the readable search (see docs/performance.md)."""
 
 
@@ -189,9 +188,7 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                          "(roots' initial inference excluded); random weights; inference_ms: "
                          "the same number of recurrent inferences alone (the search's network work); "
                          "fused_median_ms: the same search with search.fused_inference (state "
-                         "models); scalar_tree_median_ms (batch 1): with search.scalar_tree too "
-                         "(and fused inference for state models); all variants timed alternately "
-                         "in the same run",
+                         "models); both variants timed alternately in the same run",
                "presets": {}}
     for name in args.presets:
         if name not in BENCH_SPECS:
@@ -215,9 +212,6 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
             variants = {"readable": config}
             if config.model.encoder == "state":  # the same search through model/fused.py
                 variants["fused"] = override(config, search=dict(fused_inference=True))
-            if batch == 1:  # and on the one-root tree of search/scalar.py
-                variants["scalar_tree"] = override(variants.get("fused", config),
-                                                   search=dict(scalar_tree=True))
             times = {variant: [] for variant in variants}
             for call in range(args.repeats + 1):  # the variants alternate: same machine state
                 for variant, cfg in variants.items():

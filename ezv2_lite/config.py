@@ -189,10 +189,6 @@ class SearchConfig:
     fused_inference: bool = False
     """State models: run the search's recurrent inferences through `model/fused.py` (the same
     arithmetic in fewer, larger operations; docs/performance.md) instead of the readable modules."""
-    scalar_tree: bool = False
-    """Search a single root (acting in one environment) on the plain-Python tree of
-    `search/scalar.py` instead of the batched arrays of `search/tree.py` (same algorithm and
-    random numbers; docs/performance.md)."""
 
     @property
     def num_sampled_actions(self) -> int:
@@ -644,11 +640,20 @@ def to_json(config: Config) -> str:
     return json.dumps(to_dict(config), indent=2, sort_keys=False) + "\n"
 
 
+RETIRED_FIELDS = {
+    "search.scalar_tree": "the one-root tree was folded into the batched search, which is the same "
+                          "algorithm; a run's config.json that still names it loads without it",
+}
+"""Fields older versions wrote into config.json, skipped when such a file is read back."""
+
+
 def from_dict(data: dict[str, Any], cls: type = Config, path: str = "") -> Any:
-    """Build `cls` from nested dicts, rejecting unknown keys with a ConfigError."""
+    """Build `cls` from nested dicts, rejecting unknown keys with a ConfigError (fields of
+    RETIRED_FIELDS are skipped)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path or 'config'} must be a JSON object (got {type(data).__name__})")
     hints = typing.get_type_hints(cls)
+    data = {name: value for name, value in data.items() if f"{path}{name}" not in RETIRED_FIELDS}
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:

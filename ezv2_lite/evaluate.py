@@ -40,8 +40,7 @@ def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress:
     Every step searches only the environments whose episode is still running, and steps
     only those, so one long episode costs one root per step, not `episodes`. An episode
     ends at its terminal or at the evaluation time limit (`env.eval_max_episode_steps`,
-    27,000 agent steps for Atari). When one episode is left, `search.scalar_tree` (if set)
-    searches it on the one-root tree. `progress` shows a bar of agent steps against that
+    27,000 agent steps for Atari). `progress` shows a bar of agent steps against that
     limit. `should_stop` is asked before each step; when it says so the environments are
     closed and EvaluationStopped is raised (no partial returns are reported). Ctrl-C
     raises KeyboardInterrupt as usual, after closing the environments.

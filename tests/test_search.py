@@ -1,5 +1,7 @@
 """The Gumbel search against answers computed by hand (ezv2-algorithm.md Part B §3)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,10 @@ from ezv2_lite.search import search, search_budget
 from ezv2_lite.search import gumbel
 from ezv2_lite.search.sampling import sample_root_actions
 from ezv2_lite.model.toy import BanditModel, ChainPrefixModel
+
+import search_pins
+
+PINNED = json.loads(search_pins.PINS.read_text())
 
 
 def config(simulations, top=None, discount=0.9, **search_kw):
@@ -230,54 +236,22 @@ def test_fused_inference_gives_the_readable_search(name):
     np.testing.assert_allclose(results[0].root_value, results[1].root_value, rtol=1e-4, atol=1e-4)
 
 
-# ---------------------------------------------------------------- the one-root scalar tree
+# ---------------------------------------------------------------- pinned searches
 
 
-SCALAR_CASES = {  # name -> (model, config, mode)
-    "bandit with priors, noise": lambda: (
-        BanditModel(rewards=[0.1, 0.7, 0.3, 0.5, -0.2, 0.9], prior_logits=[1.0, 0, -1, 0.5, 2, 0],
-                    value=0.3, root_value=0.2, deep_reward=0.1), config(16, 4), "act"),
-    "gumbel_muzero transform": lambda: (
-        BanditModel(rewards=[0.4, -0.1, 0.8], prior_logits=[0.0, 1.0, -0.5], deep_reward=0.2),
-        config(12, 3, q_transform="gumbel_muzero"), "act"),
-    "value prefix": lambda: (ChainPrefixModel(np.arange(1.0, 13.0)), config(12, 1), "evaluate"),
-    "continuous toy": lambda: (continuous_model(), preset("dmc_state"), "act"),
-    "cartpole network": lambda: (*_state_model("cartpole"), "act"),
-    "cartpole network, fused": lambda: (*_state_model("cartpole", fused_inference=True), "act"),
-    "dmc_state network": lambda: (*_state_model("dmc_state"), "act"),
-    "dmc_state network, evaluate": lambda: (*_state_model("dmc_state"), "evaluate"),
-    "dmc_state network, fused": lambda: (*_state_model("dmc_state", fused_inference=True), "act"),
-}
-
-
-@pytest.mark.parametrize("case", list(SCALAR_CASES))
-def test_the_scalar_tree_gives_the_batched_search(case):
-    """search.scalar_tree changes how one root's tree is stored, not what the search does: same
-    choices and visits, the same policy and values, and the same random numbers drawn."""
-    model, cfg, mode = SCALAR_CASES[case]()
-    for seed in range(5):
-        obs = np.random.default_rng(seed).standard_normal((1, *model.spec.obs_shape)).astype(np.float32)
-        rngs = [np.random.default_rng(seed) for _ in range(2)]
-        batched, scalar = (search(model, obs, override(cfg, search=dict(scalar_tree=flag)), mode, rng)
-                           for flag, rng in zip((False, True), rngs))
-        np.testing.assert_array_equal(scalar.action_slot, batched.action_slot)
-        np.testing.assert_array_equal(scalar.visit_counts, batched.visit_counts)
-        np.testing.assert_allclose(scalar.action, batched.action, atol=1e-6)
-        np.testing.assert_allclose(scalar.improved_policy, batched.improved_policy, atol=1e-4)
-        np.testing.assert_allclose(scalar.root_value, batched.root_value, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(scalar.network_value, batched.network_value, rtol=1e-6)
-        if batched.sampled_actions is not None:
-            np.testing.assert_array_equal(scalar.sampled_actions, batched.sampled_actions)
-        assert rngs[0].random() == rngs[1].random()  # the same draws, in the same order
-
-
-def test_the_scalar_tree_is_used_for_one_root_only():
-    """Several roots, or a trace for the visualizers, go to the batched search."""
-    cfg = override(config(8, 4), search=dict(scalar_tree=True))
-    model = BanditModel(rewards=np.linspace(0, 1, 6))
-    several = search(model, np.zeros((3, 1), np.float32), cfg, "act", np.random.default_rng(0))
-    traced = search(model, OBS1, cfg, "act", np.random.default_rng(0), trace_root=0)
-    assert several.action.shape == (3,) and traced.trace is not None
+@pytest.mark.parametrize("case", [f"{n}/{m}/{s}" for n, m, s in search_pins.cases()])
+def test_seeded_searches_on_preset_networks_are_the_ones_pinned(case):
+    """The searches of tests/search_pins.py (full-size cartpole, pendulum, dmc_state and
+    atari_small networks with random weights; act, reanalyze, evaluate) choose the same
+    actions with the same visits, and give the same targets and values, as when they were
+    recorded from the NumPy tree this torch tree replaced (commit in the file)."""
+    name, mode, seed = case.split("/")
+    want = PINNED["runs"][case]
+    got = search_pins.run(name, mode, int(seed))
+    for key in ("action_slot", "visit_counts", "trace_paths", "trace_parent"):
+        assert got[key] == want[key], key
+    for key in ("action", "improved_policy", "root_value"):  # float32 networks: thread counts
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-7, err_msg=key)
 
 
 @pytest.mark.parametrize("top", [1, 2, 4, 8, 16])
@@ -285,12 +259,11 @@ def test_the_scalar_tree_is_used_for_one_root_only():
 @pytest.mark.parametrize("mode", ["act", "reanalyze", "evaluate"])
 def test_the_continuous_policy_target_puts_no_mass_on_samples_the_search_never_visited(top, simulations, mode):
     """K = 16 sampled root actions with uniform priors: whatever m and N, an action the
-    search never evaluated gets no share of the improved-policy target (batched and scalar tree)."""
+    search never evaluated gets no share of the improved-policy target."""
     model = continuous_model(dim=1)
-    for scalar_tree, batch in ((False, 5), (True, 1)):
+    for batch in (5, 1):
         cfg = override(preset("dmc_state"), optim=dict(discount=0.9),
-                       search=dict(num_simulations=simulations, num_top_actions=top,
-                                   scalar_tree=scalar_tree))
+                       search=dict(num_simulations=simulations, num_top_actions=top))
         result = search(model, np.zeros((batch, 1), np.float32), cfg, mode, np.random.default_rng(3))
         unvisited = result.visit_counts == 0
         assert result.improved_policy.shape == (batch, 16)
@@ -309,7 +282,38 @@ def test_with_every_sampled_action_visited_the_continuous_target_keeps_all_of_th
     assert (result.visit_counts > 0).all()
     assert (result.improved_policy > 0).all()
     np.testing.assert_allclose(result.improved_policy.sum(-1), 1.0)
-    policy = np.array([[0.2, 0.3, 0.5, 0.0]])        # the fourth slot does not exist
-    np.testing.assert_array_equal(gumbel.visited_only(policy, np.array([[1, 2, 1, 0]])), policy)
-    np.testing.assert_allclose(gumbel.visited_only(policy, np.array([[1, 0, 1, 0]])),
+    policy = torch.tensor([[0.2, 0.3, 0.5, 0.0]], dtype=torch.float64)  # slot 4 does not exist
+    assert torch.equal(gumbel.visited_only(policy, torch.tensor([[1, 2, 1, 0]])), policy)
+    np.testing.assert_allclose(gumbel.visited_only(policy, torch.tensor([[1, 0, 1, 0]])),
                                [[0.2 / 0.7, 0.0, 0.5 / 0.7, 0.0]])
+
+
+# ---------------------------------------------------------------- the depth bound of a simulation
+
+
+@pytest.mark.parametrize("n, m", [(32, 16), (16, 8), (16, 4), (4, 2), (8, 16), (12, 3), (50, 8), (7, 1)])
+def test_every_simulation_reaches_an_unexpanded_slot_within_the_depth_the_host_planned(n, m, monkeypatch):
+    """The search walks down a fixed number of levels, planned on the host from the halving
+    schedule alone (gumbel.root_visits_before): the root child of simulation s has been
+    visited exactly that often before, and the walk always ends at a slot not yet expanded."""
+    import importlib
+
+    search_module = importlib.import_module("ezv2_lite.search.search")
+    simulate, checked = search_module.simulate, []
+
+    def checked_simulate(s, depth_bound):
+        parent, slot, path = simulate(s, depth_bound)
+        root_slot = gumbel.root_choice(s.candidates, s.tree.child_visits[:, 0])
+        assert (s.tree.child_visits[s.tree.roots, 0, root_slot] == depth_bound).all()
+        assert (s.tree.children[s.tree.roots, parent, slot] == -1).all()
+        checked.append(depth_bound)
+        return parent, slot, path
+
+    monkeypatch.setattr(search_module, "simulate", checked_simulate)
+    rng = np.random.default_rng(n * 100 + m)
+    for _ in range(5):
+        arms = max(m, 3)
+        model = BanditModel(rewards=rng.normal(0, 1, arms), prior_logits=rng.normal(0, 1, arms),
+                            deep_reward=0.3, value=0.2)
+        search(model, np.zeros((6, 1), np.float32), config(n, m), "act", rng)
+    assert len(checked) == 5 * n and max(checked) >= (1 if n > m else 0)

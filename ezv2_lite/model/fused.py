@@ -35,9 +35,6 @@ optimizer step between two searches is always seen.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -112,7 +109,6 @@ class FusedRecurrent:
         if model.training:
             raise ValueError("fuse a model in eval mode: BatchNorm must use its running statistics")
         self.discrete = model.spec.is_discrete
-        self._rows = None  # NumPy views of the weights for `one_row`, made on first use
         with torch.no_grad():
             self._fuse(model)
 
@@ -153,7 +149,8 @@ class FusedRecurrent:
             self.mlp.append((torch.stack([w.T for w, _ in padded]),           # [3, in, out]
                              torch.stack([b for _, b in padded])[:, None]))  # [3, 1, out]
 
-    def __call__(self, latent: torch.Tensor, action: torch.Tensor) -> ModelOutput:
+    def __call__(self, latent: torch.Tensor, action: torch.Tensor, hidden: None = None) -> ModelOutput:
+        # (`hidden`: state models have no LSTM; the argument keeps EZModel.recurrent's signature)
         # dynamics: s' = blocks(s + dyn_in([s, embed(a)]))
         if self.discrete:
             embedded = self.emb_w.T[action.long()] + self.emb_b        # a Linear of a one-hot
@@ -179,58 +176,6 @@ class FusedRecurrent:
                 y = torch.relu_(y)
         reward, value, policy = (y[i, :, :n] for i, n in enumerate(self.out_sizes))
         return ModelOutput(x, value, policy, reward, None)
-
-    # ------------------------------------------------------------ one row in NumPy (CPU)
-
-    def one_row(self, latent: np.ndarray, action: int | np.ndarray):
-        """The same call for a single row, in NumPy on the CPU, for the one-root search
-        (`search/scalar.py`): latent [d] float32, action an int (discrete) or [A] float32 ->
-        (latent [d], reward logits [bins], value logits [bins], policy [|A| or 2A]).
-
-        At one row every product is a matrix-vector product, bound by reading the weights
-        and by the cost of each call: NumPy's call costs about 1 µs against torch's 3-5 µs,
-        and BLAS's matrix-vector product beats its one-row matrix product. The arrays are
-        views of the fused weights (no copy); the arithmetic is the same as `__call__`'s.
-        """
-        if self._rows is None:
-            self._rows = self._numpy_views()
-        rows = self._rows
-        emb_w, emb_b, gamma, beta = rows["embedding"]
-        embedded = emb_w[:, action] if self.discrete else emb_w @ action
-        embedded = _layer_norm_row(embedded + emb_b, self.emb_norm[3])
-        embedded = np.maximum(embedded * gamma + beta, 0.0)
-        x = _layer_norm_row(np.concatenate([latent, embedded]), self.dyn_eps)
-        w1, b1, w2, b2 = rows["dynamics"]
-        x = latent + (w2 @ np.maximum(w1 @ x + b1, 0.0) + b2)
-        for (w1, b1, w2, b2), eps in rows["blocks"]:
-            x = x + (w2 @ np.maximum(w1 @ _layer_norm_row(x, eps) + b1, 0.0) + b2)
-        w1, b1, w2, b2 = rows["heads"]
-        hidden = np.maximum(w1 @ _layer_norm_row(x, self.head_eps[0]) + b1, 0.0)
-        y = np.matmul(hidden.reshape(3, 1, -1), w2) + b2 + x                 # [3, 1, d]
-        y = y - y.mean(-1, keepdims=True)
-        y = y / np.sqrt((y * y).mean(-1, keepdims=True) + self.head_eps[1])
-        for i, (w, b) in enumerate(rows["mlp"]):
-            y = np.matmul(y, w) + b
-            if i + 1 < len(rows["mlp"]):
-                y = np.maximum(y, 0.0)
-        reward, value, policy = (y[i, 0, :n] for i, n in enumerate(self.out_sizes))
-        return x, reward, value, policy
-
-    def _numpy_views(self) -> dict:
-        """The fused weights as NumPy arrays sharing the tensors' memory (CPU only)."""
-        if self.emb_w.device.type != "cpu":
-            raise ValueError(f"one_row runs on the CPU; these weights are on {self.emb_w.device}")
-        arrays = lambda tensors: [t.numpy() for t in tensors]  # noqa: E731
-        return dict(embedding=arrays([self.emb_w, self.emb_b, *self.emb_norm[1:3]]),
-                    dynamics=arrays(self.dyn), blocks=[(arrays(w), eps) for w, eps in self.blocks],
-                    heads=arrays([self.head_w1, self.head_b1, self.head_w2, self.head_b2]),
-                    mlp=[arrays(layer) for layer in self.mlp])
-
-
-def _layer_norm_row(x: np.ndarray, eps: float) -> np.ndarray:
-    """LayerNorm without affine of one vector [n]: (x - mean) / sqrt(var + eps)."""
-    centred = x - x.mean()
-    return centred * (1.0 / math.sqrt(centred.dot(centred) / centred.size + eps))
 
 
 def _version_key(model: nn.Module) -> tuple:

@@ -183,25 +183,15 @@ class EZModel(nn.Module):
     def scalar_reward(self, reward_logits: torch.Tensor) -> torch.Tensor:
         return self.reward_support.decode(reward_logits)
 
-    def scalar_value_reward(self, out: ModelOutput) -> np.ndarray:
-        """[2, B] float64 NumPy: the value and the reward (or value prefix) of a `recurrent`
-        output, as `scalar_value` and `scalar_reward` decode them, for the search. The
-        expectations over the bins are taken on the model's device; h^-1 of 2B numbers then
-        runs in NumPy, whose per-operation overhead at this size is a fraction of torch's."""
+    def scalar_value_reward(self, out: ModelOutput) -> torch.Tensor:
+        """[2, B] float64 on the model's device: the value and the reward (or value prefix) of
+        a `recurrent` output, as `scalar_value` and `scalar_reward` decode them, for the search
+        (whose tree statistics are float64): the expectations over the bins in float32, h^-1
+        in float64."""
         expectations = torch.stack([self.value_support.expectation(out.value_logits),
                                     self.reward_support.expectation(out.reward_logits)])
-        scalars = h_inv(expectations.detach().cpu().numpy().astype(np.float64))
-        if self.nonnegative_values:
-            scalars[0] = np.maximum(scalars[0], 0.0)
-        return scalars
-
-    def scalar_value_reward_row(self, value_logits: np.ndarray,
-                                reward_logits: np.ndarray) -> tuple[float, float]:
-        """(value, reward or value prefix) from one row of NumPy logits [bins], decoded as
-        `scalar_value_reward` does but all in NumPy (float64), for the one-root search."""
-        value = h_inv(float(self.value_support.expectation(value_logits)))
-        reward = h_inv(float(self.reward_support.expectation(reward_logits)))
-        return (max(value, 0.0) if self.nonnegative_values else value), reward
+        value, reward = h_inv(expectations.double())
+        return torch.stack([value.clamp(min=0.0) if self.nonnegative_values else value, reward])
 
 
 # ------------------------------------------------------------------ images

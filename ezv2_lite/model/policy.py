@@ -8,9 +8,7 @@ mean and a raw scale per action dimension; they become
     mu    = 5 tanh(raw_mu / 5)                (a soft clamp to (-5, 5), pre-tanh)
     sigma = softplus(raw_sigma + 1) + 0.1     (at least 0.1; 1.41 at a zero-init head)
 
-and an action is a = tanh(u) with u ~ Normal(mu, sigma). `squash_params` and
-`squashed_sample` take tensors or NumPy arrays (the one-root search of
-`search/scalar.py` samples in NumPy). Its log-density
+and an action is a = tanh(u) with u ~ Normal(mu, sigma). Its log-density
 follows from the change of variables a = tanh(u):
 
     log pi(a) = sum_d [ log N(u_d; mu_d, sigma_d) - log(1 - tanh(u_d)^2) ],
@@ -21,21 +19,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-
-Array = torch.Tensor | np.ndarray
 
 ACTION_CLIP = 0.999
 """Sampled actions are clipped to [-0.999, 0.999] so that atanh stays finite."""
 
 
-def squash_params(raw: Array) -> tuple[Array, Array]:
+def squash_params(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """[..., 2A] raw head output -> (mu [..., A], sigma [..., A])."""
-    if isinstance(raw, np.ndarray):
-        raw_mu, raw_sigma = np.split(raw, 2, axis=-1)
-        return 5 * np.tanh(raw_mu / 5), np.logaddexp(0, raw_sigma + 1) + 0.1  # softplus
     raw_mu, raw_sigma = raw.chunk(2, dim=-1)
     return 5 * torch.tanh(raw_mu / 5), F.softplus(raw_sigma + 1) + 0.1
 
@@ -53,7 +45,6 @@ def squashed_log_prob(action: torch.Tensor, mu: torch.Tensor, sigma: torch.Tenso
     return (normal.log_prob(u) - log_abs_det_tanh(u)).sum(-1)
 
 
-def squashed_sample(mu: Array, sigma: Array, noise: Array) -> Array:
+def squashed_sample(mu: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """tanh(mu + sigma * noise), clipped to +-0.999; noise ~ N(0, 1) of the output's shape."""
-    xp = np if isinstance(mu, np.ndarray) else torch
-    return xp.tanh(mu + sigma * noise).clip(-ACTION_CLIP, ACTION_CLIP)
+    return torch.tanh(mu + sigma * noise).clip(-ACTION_CLIP, ACTION_CLIP)

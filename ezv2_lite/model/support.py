@@ -17,9 +17,6 @@ Two layouts (`SupportConfig.kind`):
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 
 from ..config import SupportConfig
@@ -32,9 +29,8 @@ def h(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * (torch.sqrt(torch.abs(x) + 1) - 1) + EPS * x
 
 
-def h_inv(y: torch.Tensor | np.ndarray | float) -> torch.Tensor | np.ndarray | float:
-    """The exact inverse of h, for tensors, NumPy arrays and single floats (the search decodes
-    in NumPy, and its one-root tree number by number).
+def h_inv(y: torch.Tensor) -> torch.Tensor:
+    """The exact inverse of h (elementwise).
 
     With t = sqrt(|x| + 1), h is the quadratic eps t^2 + t - (1 + eps) = |y|, so
     t = (sqrt(1 + 4 eps (|y| + 1 + eps)) - 1) / (2 eps) and x = sign(y)(t^2 - 1).
@@ -42,14 +38,9 @@ def h_inv(y: torch.Tensor | np.ndarray | float) -> torch.Tensor | np.ndarray | f
     The root is computed in its rationalised form 2c / (sqrt(1 + 4 eps c) + 1), c = |y| + 1 + eps,
     which avoids subtracting nearly equal numbers (accurate to ~1e-7 in float32 near 0).
     """
-    if isinstance(y, float):
-        absolute, sqrt, copysign = abs, math.sqrt, math.copysign
-    else:
-        xp = np if isinstance(y, np.ndarray) else torch
-        absolute, sqrt, copysign = xp.abs, xp.sqrt, xp.copysign
-    c = absolute(y) + (1 + EPS)
-    t = 2 * c / (sqrt(4 * EPS * c + 1) + 1)
-    return copysign(t * t - 1, y)
+    c = torch.abs(y) + (1 + EPS)
+    t = 2 * c / (torch.sqrt(4 * EPS * c + 1) + 1)
+    return torch.copysign(t * t - 1, y)
 
 
 class Support:
@@ -63,13 +54,12 @@ class Support:
         self.cfg = cfg
         if cfg.kind == "integer":
             limit = int(cfg.limit)
-            self.bins = torch.arange(-limit, limit + 1, dtype=torch.float64)
+            self.bins = torch.arange(-limit, limit + 1, dtype=torch.float64, device="cpu")
         else:
-            top = float(h(torch.tensor(cfg.limit, dtype=torch.float64)))
-            self.bins = torch.linspace(-top, top, cfg.bins, dtype=torch.float64)
+            top = float(h(torch.tensor(cfg.limit, dtype=torch.float64, device="cpu")))
+            self.bins = torch.linspace(-top, top, cfg.bins, dtype=torch.float64, device="cpu")
         self.size = len(self.bins)
         self._float_bins: dict[torch.device, torch.Tensor] = {}  # float32 copies, per device
-        self.numpy_bins = self.bins.numpy()
         self.low, self.high = float(self.bins[0]), float(self.bins[-1])
         self.spacing = (self.high - self.low) / (self.size - 1)
 
@@ -90,12 +80,9 @@ class Support:
             self._float_bins[device] = self.bins.to(device=device, dtype=torch.float32)
         return self._float_bins[device]
 
-    def expectation(self, logits: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-        """E_softmax(logits)[bins] of shape [...] (still in h-space) for logits [..., bins]:
-        in float32 on the tensor's device, or in float64 for a NumPy array."""
-        if isinstance(logits, np.ndarray):
-            weights = np.exp(logits - logits.max(-1, keepdims=True), dtype=np.float64)
-            return (weights @ self.numpy_bins) / weights.sum(-1)
+    def expectation(self, logits: torch.Tensor) -> torch.Tensor:
+        """E_softmax(logits)[bins] of shape [...] (still in h-space) for logits [..., bins],
+        in float32 on the logits' device."""
         return torch.softmax(logits.float(), dim=-1) @ self.float_bins(logits.device)
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:

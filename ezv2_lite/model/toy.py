@@ -74,12 +74,9 @@ class BanditModel(nn.Module):
     def scalar_value(self, logits):
         return logits[:, 0]
 
-    def scalar_value_reward(self, out: ModelOutput) -> np.ndarray:
+    def scalar_value_reward(self, out: ModelOutput) -> torch.Tensor:
         return torch.stack([self.scalar_value(out.value_logits), self.scalar_reward(out.reward_logits)]
-                           ).double().numpy()
-
-    def scalar_value_reward_row(self, value_logits: np.ndarray, reward_logits: np.ndarray):
-        return float(value_logits[0]), float(reward_logits[0])
+                           ).double()
 
     def scalar_reward(self, logits):
         return logits[:, 0]

@@ -1,8 +1,10 @@
-"""The Gumbel pieces of the search, as pure functions on arrays (paper §4.1; Part B §3).
+"""The Gumbel pieces of the search, as pure torch functions (paper §4.1; docs/algorithm.md).
 
-Shapes: n = number of nodes looked at together (usually one per root of the
-batch), C = child slots per node; `valid` [n, C] marks the slots that exist
-(a discrete node has |A| children, a continuous root K, an interior node 2).
+Shapes: n = number of nodes looked at together (one per root of the batch),
+C = child slots per node; `valid` [n, C] marks the slots that exist (a
+discrete node has |A| children, a continuous root K, an interior node 2).
+Every function works on the tensors' own device and never reads them back to
+the host, so a search on a GPU stays on the GPU.
 
 The search calls them in this order at every node it scores:
 
@@ -14,35 +16,40 @@ The search calls them in this order at every node it scores:
 
 and at the root, Gumbel top-k picks the first m candidates and sequential
 halving keeps the better half of them, by g + logits + sigma, on a fixed
-schedule.
+schedule (`halving_schedule`, plain Python: the host knows it in advance).
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
+import torch
 
 NEG_INF = -1e30
 
 
-def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Standard Gumbel(0, 1) samples: g = -log(-log(U))."""
-    return rng.gumbel(size=shape)
+def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Standard Gumbel(0, 1) samples g = -log(-log(U)), float64 on `device`.
+
+    They are drawn from a NumPy generator, so a seed gives the same noise on any device.
+    """
+    return torch.from_numpy(rng.gumbel(size=shape)).to(device)
 
 
-def top_k_candidates(scores: np.ndarray, valid: np.ndarray, m: int) -> np.ndarray:
+def top_k_candidates(scores: torch.Tensor, valid: torch.Tensor, m: int) -> torch.Tensor:
     """[B, C] scores -> [B, m] slot indices of the m best valid slots, best first.
 
     Ties are broken towards the lower slot index (a stable sort), so equal scores
-    (zero logits, no noise) give the same answer on every machine (Part A §2).
+    (zero logits, no noise) give the same answer on every machine.
     """
-    masked = np.where(valid, scores, NEG_INF)
-    return np.argsort(-masked, axis=-1, kind="stable")[:, :m]
+    masked = torch.where(valid, scores, NEG_INF)
+    return torch.sort(masked, dim=-1, descending=True, stable=True).indices[:, :m]
 
 
 def halving_schedule(num_simulations: int, m: int) -> list[tuple[int, int]]:
-    """When sequential halving halves the root candidates (Part B §3.5).
+    """When sequential halving halves the root candidates (paper §4.1, Danihelka et al. 2022).
 
     Returns [(after_simulation, candidates_left), ...]. The first phase gives
     every one of the m candidates max(floor(N / (log2(m) m)), 1) visits; each
@@ -68,16 +75,16 @@ def halving_schedule(num_simulations: int, m: int) -> list[tuple[int, int]]:
     return schedule
 
 
-def softmax(logits: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def softmax(logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Softmax over the valid slots of each row; invalid slots get probability 0."""
-    x = np.where(valid, logits, NEG_INF)
-    x = x - x.max(axis=-1, keepdims=True)
-    e = np.where(valid, np.exp(x), 0.0)
-    return e / e.sum(axis=-1, keepdims=True)
+    x = torch.where(valid, logits, NEG_INF)
+    x = x - x.max(dim=-1, keepdim=True).values
+    e = torch.where(valid, torch.exp(x), 0.0)
+    return e / e.sum(dim=-1, keepdim=True)
 
 
-def mixed_value(node_value: np.ndarray, node_visits: np.ndarray, prior: np.ndarray,
-                q: np.ndarray, child_visits: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def mixed_value(node_value: torch.Tensor, node_visits: torch.Tensor, prior: torch.Tensor,
+                q: torch.Tensor, child_visits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """v_mix: the node's value with the prior-weighted Q of its visited children mixed in.
 
         v_mix = (v + N * sum_{visited} pi(a) Q(a) / sum_{visited} pi(a)) / (1 + N)
@@ -89,89 +96,116 @@ def mixed_value(node_value: np.ndarray, node_visits: np.ndarray, prior: np.ndarr
     result is `node_value`.
     """
     visited = valid & (child_visits > 0)
-    mass = np.where(visited, prior, 0.0).sum(-1)
-    weighted_q = np.where(visited, prior * q, 0.0).sum(-1) / np.maximum(mass, 1e-12)
+    mass = torch.where(visited, prior, 0.0).sum(-1)
+    weighted_q = torch.where(visited, prior * q, 0.0).sum(-1) / mass.clamp(min=1e-12)
     mixed = (node_value + node_visits * weighted_q) / (1 + node_visits)
-    return np.where(mass < 1e-6, node_value, mixed)
+    return torch.where(mass < 1e-6, node_value, mixed)
 
 
-def completed_q(q: np.ndarray, child_visits: np.ndarray, v_mix: np.ndarray) -> np.ndarray:
+def completed_q(q: torch.Tensor, child_visits: torch.Tensor, v_mix: torch.Tensor) -> torch.Tensor:
     """Q(a) for visited children, v_mix for the others: [n, C]."""
-    return np.where(child_visits > 0, q, v_mix[:, None])
+    return torch.where(child_visits > 0, q, v_mix[:, None])
 
 
-def normalize_q(q_tilde: np.ndarray, valid: np.ndarray, low: np.ndarray | None,
-                high: np.ndarray | None, delta: float) -> np.ndarray:
+def normalize_q(q_tilde: torch.Tensor, valid: torch.Tensor, low: torch.Tensor | None,
+                high: torch.Tensor | None, delta: float) -> torch.Tensor:
     """Min-max normalise completed Q values into [0, 1]: [n, C].
 
     With `low`/`high` [n] given (the `ezv2` transform) the range is the tree's
     own, over the returns of every simulated path; with None (the
     `gumbel_muzero` transform) it is the min and max of each node's completed
     Qs. The range is floored at `delta`; an empty range (no backup yet) gives 0.
-    (The released code falls back to the raw Q clamped to [0, 1] there, Part B
-    §7.2.11; every candidate is then equal anyway at a fresh root.)
+    (The released code falls back to the raw Q clamped to [0, 1] there; every
+    candidate is then equal anyway at a fresh root.)
     """
     if low is None or high is None:
-        low = np.where(valid, q_tilde, np.inf).min(-1)
-        high = np.where(valid, q_tilde, -np.inf).max(-1)
+        low = torch.where(valid, q_tilde, math.inf).min(-1).values
+        high = torch.where(valid, q_tilde, -math.inf).max(-1).values
     empty = ~(high >= low)
-    scale = np.maximum(high - low, delta)
-    q_hat = np.clip((q_tilde - np.where(empty, 0.0, low)[:, None]) / scale[:, None], 0.0, 1.0)
-    return np.where(empty[:, None] | ~valid, 0.0, q_hat)
+    scale = (high - low).clamp(min=delta)
+    q_hat = ((q_tilde - torch.where(empty, 0.0, low)[:, None]) / scale[:, None]).clamp(0.0, 1.0)
+    return torch.where(empty[:, None] | ~valid, 0.0, q_hat)
 
 
-def sigma_transform(q_hat: np.ndarray, child_visits: np.ndarray, valid: np.ndarray,
-                    c_visit: float, c_scale: float) -> np.ndarray:
+def sigma_transform(q_hat: torch.Tensor, child_visits: torch.Tensor, valid: torch.Tensor,
+                    c_visit: float, c_scale: float) -> torch.Tensor:
     """sigma(q_hat) = (c_visit + max_b N(b)) * c_scale * q_hat, max over the node's children."""
-    max_visits = np.where(valid, child_visits, 0).max(-1)
+    max_visits = torch.where(valid, child_visits, 0).max(-1).values.to(q_hat.dtype)
     return (c_visit + max_visits)[:, None] * c_scale * q_hat
 
 
-def improved_policy(logits: np.ndarray, sigma: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def improved_policy(logits: torch.Tensor, sigma: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """pi' = softmax(logits + sigma(q_hat)) over valid slots: [n, C]."""
     return softmax(logits + sigma, valid)
 
 
-def visited_only(policy: np.ndarray, child_visits: np.ndarray) -> np.ndarray:
+def visited_only(policy: torch.Tensor, child_visits: torch.Tensor) -> torch.Tensor:
     """The policy target of a sampled (continuous) root: pi' over its visited slots only.
 
     [n, C] -> [n, C], renormalised over the slots with N(a) > 0 (a row with no visited
-    slot, or no mass outside them, is returned unchanged, bit for bit). A continuous root's K sampled actions all have the same prior
-    (logits 0), so an action the search never evaluated differs from the others only
-    by the v_mix its completed Q was given: keeping it in pi' would teach the policy
-    to raise the likelihood of random samples. Restricting the softmax to the evaluated
-    set is the same softmax(logits + sigma) over a smaller set, and equals pi' exactly
-    when the search visits all K (m = K <= N, as the released configurations do).
-    docs/algorithm.md, "The continuous policy target".
+    slot, or no mass outside them, is returned unchanged, bit for bit). A continuous
+    root's K sampled actions all have the same prior (logits 0), so an action the search
+    never evaluated differs from the others only by the v_mix its completed Q was given:
+    keeping it in pi' would teach the policy to raise the likelihood of random samples.
+    Restricting the softmax to the evaluated set is the same softmax(logits + sigma) over
+    a smaller set, and equals pi' exactly when the search visits all K (m = K <= N, as
+    the released configurations do). docs/algorithm.md, "The continuous policy target".
     """
     visited = child_visits > 0
-    mass = np.where(visited, policy, 0.0).sum(-1, keepdims=True)
-    outside = np.where(visited, 0.0, policy).sum(-1, keepdims=True)
-    restricted = np.where(visited, policy, 0.0) / np.maximum(mass, 1e-30)
-    return np.where((mass > 0) & (outside > 0), restricted, policy)  # else nothing to remove
+    mass = torch.where(visited, policy, 0.0).sum(-1, keepdim=True)
+    outside = torch.where(visited, 0.0, policy).sum(-1, keepdim=True)
+    restricted = torch.where(visited, policy, 0.0) / mass.clamp(min=1e-30)
+    return torch.where((mass > 0) & (outside > 0), restricted, policy)  # else nothing to remove
 
 
-def interior_choice(pi_prime: np.ndarray, child_visits: np.ndarray, node_visits: np.ndarray,
-                    valid: np.ndarray) -> np.ndarray:
-    """Below the root: argmax_a pi'(a) - N(a) / (1 + N(node)) (deterministic; lowest slot on ties)."""
-    score = pi_prime - child_visits / (1.0 + node_visits[:, None])
-    return np.argmax(np.where(valid, score, NEG_INF), axis=-1)
+def interior_choice(pi_prime: torch.Tensor, child_visits: torch.Tensor, node_visits: torch.Tensor,
+                    valid: torch.Tensor) -> torch.Tensor:
+    """Below the root: argmax_a pi'(a) - N(a) / (1 + N(node)) (deterministic; lowest slot on ties).
+
+    [n, C] pi', child visits and valid, [n] node visits -> [n] slots.
+    """
+    score = pi_prime - child_visits.to(pi_prime.dtype) / (1.0 + node_visits[:, None].to(pi_prime.dtype))
+    return torch.where(valid, score, NEG_INF).argmax(-1)
 
 
-def root_choice(candidates: np.ndarray, child_visits: np.ndarray) -> np.ndarray:
+def root_choice(candidates: torch.Tensor, child_visits: torch.Tensor) -> torch.Tensor:
     """At the root: the candidate with the fewest visits, the better-ranked one on ties.
 
     `candidates` [B, m] slot indices (best first); `child_visits` [B, C]. Returns [B] slots.
     """
-    visits = np.take_along_axis(child_visits, candidates, axis=-1)
-    return candidates[np.arange(len(candidates)), np.argmin(visits, axis=-1)]
+    visits = child_visits.gather(-1, candidates)
+    return candidates.gather(-1, visits.argmin(-1, keepdim=True))[:, 0]
 
 
-def sequential_halving(candidates: np.ndarray, scores: np.ndarray, keep: int) -> np.ndarray:
-    """Keep the `keep` best of the current candidates by `scores` [B, C]; best first.
+def sequential_halving(candidates: torch.Tensor, scores: torch.Tensor, keep: int) -> torch.Tensor:
+    """Keep the `keep` best of the current candidates [B, m] by `scores` [B, C]; best first.
 
     Ties keep the earlier candidate (a stable sort over the current order).
     """
-    candidate_scores = np.take_along_axis(scores, candidates, axis=-1)
-    order = np.argsort(-candidate_scores, axis=-1, kind="stable")[:, :keep]
-    return np.take_along_axis(candidates, order, axis=-1)
+    candidate_scores = scores.gather(-1, candidates)
+    order = torch.sort(candidate_scores, dim=-1, descending=True, stable=True).indices[:, :keep]
+    return candidates.gather(-1, order)
+
+
+@lru_cache(maxsize=None)
+def root_visits_before(num_simulations: int, m: int) -> tuple[int, ...]:
+    """For each simulation 1..N, how often the root child it descends into was visited before.
+
+    The root's choices follow from the schedule alone: every candidate gets the same
+    number of visits in each phase (`root_choice` goes round them in rank order), so
+    which candidates survive a halving never changes these counts. The search uses them
+    as the depth to which a simulation may have to descend (a child visited v times
+    has a subtree of v nodes), which it therefore knows without reading the tree.
+    Computed on the host by running `root_choice` and `sequential_halving` on m dummy
+    candidates, once per (N, m).
+    """
+    candidates = torch.arange(m)[None]
+    visits = torch.zeros(1, m, dtype=torch.int64)
+    schedule, before = dict(halving_schedule(num_simulations, m)), []
+    for sim in range(1, num_simulations + 1):
+        slot = int(root_choice(candidates, visits)[0])
+        before.append(int(visits[0, slot]))
+        visits[0, slot] += 1
+        if sim in schedule:
+            candidates = sequential_halving(candidates, torch.zeros(1, m), schedule[sim])
+    return tuple(before)

@@ -1,4 +1,4 @@
-"""Sampled actions for continuous control (paper §4.2; Part B §3.3-3.4).
+"""Sampled actions for continuous control (paper §4.2).
 
 A continuous action space has no list of children, so each node samples some:
 
@@ -8,8 +8,8 @@ A continuous action space has no list of children, so each node samples some:
 - below the root, 2 actions per node from that node's own policy.
 
 All sampled actions get the same prior (logits 0) and are clipped to +-0.999.
-Noise comes from a NumPy generator so that a seed fixes the samples on any device.
-`mu` and `sigma` may be tensors or NumPy arrays; the samples are of the same kind.
+Noise comes from a NumPy generator, so that a seed fixes the samples on any device;
+it is drawn in a few large blocks and copied to the device once per block.
 """
 
 from __future__ import annotations
@@ -21,30 +21,28 @@ from ..config import SearchConfig
 from ..model.policy import squashed_sample
 
 
-def _noise(rng: np.random.Generator, shape: tuple[int, ...], like: torch.Tensor | np.ndarray):
-    noise = rng.standard_normal(shape).astype(np.float32)
-    return noise if isinstance(like, np.ndarray) else torch.from_numpy(noise).to(like.device)
+def standard_normal(rng: np.random.Generator, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """N(0, 1) noise of `shape`, float32 on `device`, drawn from `rng` in C order."""
+    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).to(device)
 
 
-def root_std_multipliers(cfg: SearchConfig, mode: str) -> np.ndarray:
+def root_std_multipliers(cfg: SearchConfig, mode: str) -> torch.Tensor:
     """[K] multiplier of sigma for each root sample: 1 (policy) or std_magnification (widened)."""
     if mode == "evaluate":
-        return np.ones(cfg.num_sampled_actions, np.float32)
-    return np.array([1.0] * cfg.policy_samples + [cfg.std_magnification] * cfg.widened_samples,
-                    np.float32)
+        return torch.ones(cfg.num_sampled_actions)
+    return torch.tensor([1.0] * cfg.policy_samples + [cfg.std_magnification] * cfg.widened_samples)
 
 
 def sample_root_actions(mu: torch.Tensor, sigma: torch.Tensor, cfg: SearchConfig, mode: str,
                         rng: np.random.Generator) -> torch.Tensor:
     """mu, sigma [B, A] -> K actions per root [B, K, A] (policy samples first, then widened)."""
     batch, dim = mu.shape
-    scale = torch.from_numpy(root_std_multipliers(cfg, mode)).to(mu.device).view(1, -1, 1)
-    noise = _noise(rng, (batch, cfg.num_sampled_actions, dim), mu)
+    scale = root_std_multipliers(cfg, mode).to(mu.device).view(1, -1, 1)
+    noise = standard_normal(rng, (batch, cfg.num_sampled_actions, dim), mu.device)
     return squashed_sample(mu[:, None], sigma[:, None] * scale, noise)
 
 
-def sample_children(mu: torch.Tensor, sigma: torch.Tensor, count: int,
-                    rng: np.random.Generator) -> torch.Tensor:
-    """mu, sigma [B, A] -> `count` actions per node from its own policy [B, count, A]."""
-    batch, dim = mu.shape
-    return squashed_sample(mu[:, None], sigma[:, None], _noise(rng, (batch, count, dim), mu))
+def sample_children(mu: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """mu, sigma [B, A] and noise [B, n, A] ~ N(0, 1) -> n actions per node from its own
+    policy [B, n, A]."""
+    return squashed_sample(mu[:, None], sigma[:, None], noise)

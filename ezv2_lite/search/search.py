@@ -1,36 +1,39 @@
-"""The Gumbel search of EfficientZero V2, batched over roots (paper §4.1-4.2; Part B §3).
+"""The Gumbel search of EfficientZero V2, batched over roots (paper §4.1-4.2).
 
     result = search(model, observations, config, mode="act", rng=rng)
 
 One call searches B roots together: one `initial` inference for the roots,
-then one `recurrent` inference per simulation for all B trees at once.
-Each simulation
+then one `recurrent` inference per simulation for all B trees at once. The
+trees are tensors on the model's device (`tree.py`); a simulation reads
+nothing back to the host, so on a GPU the whole search is queued without
+waiting. Each simulation is four named steps:
 
-1. **selects** a path: at the root, the candidate (kept by Gumbel top-k and
-   sequential halving) with the fewest visits; below it, the child maximising
-   pi'(a) - N(a) / (1 + N(node)) with pi' = softmax(logits + sigma(q_hat));
-2. **expands** the leaf with the model: its latent state, reward (or value
-   prefix), value and policy; a continuous leaf samples 2 children from its policy;
-3. **backs up** the leaf value along the path;
-4. **halves** the root candidates when the schedule says so, keeping the best
+1. `simulate`: select a path. At the root, the candidate (kept by Gumbel
+   top-k and sequential halving) with the fewest visits; below it, the child
+   maximising pi'(a) - N(a) / (1 + N(node)) with pi' = softmax(logits + sigma(q_hat));
+2. `expand`: one model step for the leaves of all B paths: the new nodes'
+   latent state, reward (or value prefix), value and policy; a continuous
+   node samples 2 children from its policy;
+3. `Tree.backup`: the leaf value backed up along each path;
+4. `halve`: on the schedule, keep the better half of the root candidates
    by g + logits + sigma(q_hat).
 
-Modes (Part B §3.7): `act` and `reanalyze` add Gumbel noise at discrete roots
-and sample 4 policy + 12 widened actions at continuous roots; `evaluate` uses
-neither (16 policy samples). The result holds the chosen action, the improved
-policy softmax(logits + sigma(q_hat)) over the root's children (the policy
-target; at a continuous root, over the sampled actions the search visited),
-the root's search value (mean of the initial value and every backed-up return:
-the SVE target) and, on request, a trace of one root's tree.
+The model step and its decoding come in as functions (`step`, `decode`), so a
+faster model step can be composed in from above without touching this file.
 
-With `search.scalar_tree`, a search of a single root without a trace runs the
-same algorithm on the plain-Python tree of `scalar.py` instead (issue #9).
+Modes: `act` and `reanalyze` add Gumbel noise at discrete roots and sample
+4 policy + 12 widened actions at continuous roots; `evaluate` uses neither
+(16 policy samples). The result holds the chosen action, the improved policy
+softmax(logits + sigma(q_hat)) over the root's children (the policy target;
+at a continuous root, over the sampled actions the search visited), the root's
+search value (mean of the initial value and every backed-up return: the SVE
+target, paper §4.3) and, on request, a trace of one root's tree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import torch
@@ -38,14 +41,17 @@ import torch
 from ..config import Config, SearchConfig
 from ..envs import EnvSpec
 from ..model.fused import fused_recurrent
-from ..model.networks import EZModel, ModelOutput
+from ..model.networks import EZModel, Hidden, ModelOutput
 from ..model.policy import squash_params
 from . import gumbel
-from .sampling import root_std_multipliers, sample_children, sample_root_actions
-from .scalar import ScalarSearch
+from .sampling import root_std_multipliers, sample_children, sample_root_actions, standard_normal
 from .tree import SearchTrace, Tree
 
 Mode = Literal["act", "reanalyze", "evaluate"]
+Step = Callable[..., ModelOutput]
+"""step(latent [B, ...], action [B] or [B, A], hidden or None) -> ModelOutput (`EZModel.recurrent`)."""
+Decode = Callable[[ModelOutput], torch.Tensor]
+"""decode(output) -> [2, B] float64: value and reward (or value prefix) (`EZModel.scalar_value_reward`)."""
 
 
 @dataclass
@@ -63,11 +69,11 @@ class SearchResult:
 
 
 def search_budget(cfg: SearchConfig, spec: EnvSpec) -> tuple[int, int]:
-    """(simulations N, root candidates m) for an environment (Part B §2.4).
+    """(simulations N, root candidates m) for an environment.
 
-    Discrete with `num_top_actions=None` follows the Atari rule: m = 2 for fewer
-    than 4 actions (and then N = 4), 4 for fewer than 16, else 8. Continuous
-    with None: m = K, every sampled action starts in the race.
+    Discrete with `num_top_actions=None` follows the released Atari rule: m = 2
+    for fewer than 4 actions (and then N = 4), 4 for fewer than 16, else 8.
+    Continuous with None: m = K, every sampled action starts in the race.
     """
     if spec.is_discrete:
         actions = spec.num_actions
@@ -77,10 +83,6 @@ def search_budget(cfg: SearchConfig, spec: EnvSpec) -> tuple[int, int]:
         return cfg.num_simulations, min(cfg.num_top_actions, actions)
     k = cfg.num_sampled_actions
     return cfg.num_simulations, min(cfg.num_top_actions or k, k)
-
-
-def _to_numpy(x: torch.Tensor) -> np.ndarray:
-    return x.detach().float().cpu().numpy().astype(np.float64)
 
 
 @torch.no_grad()
@@ -95,150 +97,189 @@ def search(model: EZModel, observations: np.ndarray | torch.Tensor | None, confi
     """
     if mode not in ("act", "reanalyze", "evaluate"):
         raise ValueError(f"mode must be act, reanalyze or evaluate (got {mode!r})")
-    if not model.training:
-        return _search(model, observations, config, mode, rng, trace_root, root)
+    training = model.training
     model.eval()  # BatchNorm uses its running statistics while searching
     try:
-        return _search(model, observations, config, mode, rng, trace_root, root)
+        if root is None:  # the roots: one initial inference for all of them
+            device = next(model.parameters()).device
+            root = model.initial(torch.as_tensor(np.asarray(observations), device=device))
+        step = fused_recurrent(model) if config.search.fused_inference else model.recurrent
+        done = run_search(root, step, model.scalar_value_reward, model, config, mode, rng, trace_root)
+        return done.to_host()
     finally:
-        model.train()
+        model.train(training)
 
 
-def _search(model: EZModel, observations, config: Config, mode: Mode, rng: np.random.Generator,
-            trace_root: int | None, root: ModelOutput | None) -> SearchResult:
-    spec, cfg = model.spec, config.search
-    device = next(model.parameters()).device
-    discrete = spec.is_discrete
-    num_simulations, m = search_budget(cfg, spec)
-    if root is None:  # the roots: one initial inference for all of them
-        root = model.initial(torch.as_tensor(np.asarray(observations), device=device))
-    recurrent = fused_recurrent(model) if cfg.fused_inference else model.recurrent
-    batch = root.latent.shape[0]
-    if cfg.scalar_tree and batch == 1 and trace_root is None:
-        return SearchResult(**ScalarSearch(model, root, config, mode, rng, recurrent,
-                                           num_simulations, m).run())
-    b_all = np.arange(batch)
-    b_dev = torch.arange(batch, device=device)
-    root_value = _to_numpy(model.scalar_value(root.value_logits))
-    k = spec.num_actions if discrete else cfg.num_sampled_actions
-    slots = k if discrete else max(k, cfg.interior_children)
-    tree = Tree(batch, num_simulations + 1, slots, config.agent_discount, cfg,
-                None if discrete else spec.action_dim)
-    latents = torch.empty((num_simulations + 1, *root.latent.shape), device=device)
-    latents[0] = root.latent
-    hidden_store = None
-    if model.value_prefix:
-        h0, c0 = model.initial_hidden(batch, device)
-        hidden_store = (torch.zeros((num_simulations + 1, *h0.shape), device=device),
-                        torch.zeros((num_simulations + 1, *c0.shape), device=device))
-    tree.valid[:, 0, :k] = True
-    sampled = None
-    if discrete:
-        tree.logits[:, 0, :k] = _to_numpy(root.policy)
+class SearchState:
+    """One batched search: the tree, the model states of its nodes, the root candidates, the
+    random numbers (drawn up front) and, for one traced root, what each simulation did.
+    Everything lives on the model's device until `to_host`."""
+
+    def __init__(self, root: ModelOutput, model: EZModel, config: Config, mode: Mode,
+                 rng: np.random.Generator, trace_root: int | None = None):
+        spec, cfg = model.spec, config.search
+        self.cfg, self.mode, self.discrete = cfg, mode, spec.is_discrete
+        self.value_prefix, self.horizon = model.value_prefix, model.lstm_horizon
+        self.num_simulations, m = search_budget(cfg, spec)
+        batch, device = root.latent.shape[0], root.latent.device
+        self.k = spec.num_actions if self.discrete else cfg.num_sampled_actions
+        slots = self.k if self.discrete else max(self.k, cfg.interior_children)
+        tree = self.tree = Tree(batch, self.num_simulations + 1, slots, config.agent_discount, cfg,
+                                device, None if self.discrete else spec.action_dim)
+        # the model state of every node: latents [nodes, B, ...], LSTM (h, c) [nodes, B, H]
+        self.latents = torch.empty((self.num_simulations + 1, *root.latent.shape), device=device)
+        self.latents[0] = root.latent
+        self.hidden: Hidden | None = None
+        if self.value_prefix:
+            h0, c0 = model.initial_hidden(batch, device)
+            self.hidden = (torch.zeros((self.num_simulations + 1, *h0.shape), device=device),
+                           torch.zeros((self.num_simulations + 1, *c0.shape), device=device))
+
+        self.root_value = model.scalar_value(root.value_logits).double()
+        tree.valid[:, 0, :self.k] = True
+        self.sampled = None
+        if self.discrete:
+            tree.logits[:, 0, :self.k] = root.policy.double()
+        else:
+            mu, sigma = squash_params(root.policy)
+            self.sampled = sample_root_actions(mu, sigma, cfg, mode, rng)
+            tree.actions[:, 0, :self.k] = self.sampled
+        tree.set_prior(0)
+        tree.network_value[:, 0] = tree.value_sum[:, 0] = self.root_value
+        tree.visits[:, 0] = 1
+
+        # Gumbel top-k at the root, and every random number the simulations will use
+        noisy = mode != "evaluate" and (self.discrete or cfg.continuous_root_gumbel)
+        g = (gumbel.gumbel_noise(rng, (batch, slots), device) if noisy
+             else torch.zeros((batch, slots), dtype=torch.float64, device=device))
+        self.g = torch.where(tree.valid[:, 0], g, 0.0)
+        self.m = min(m, self.k)
+        self.candidates = gumbel.top_k_candidates(self.g + tree.logits[:, 0], tree.valid[:, 0], self.m)
+        self.schedule = dict(gumbel.halving_schedule(self.num_simulations, self.m))
+        self.depth_bound = gumbel.root_visits_before(self.num_simulations, self.m)
+        self.child_noise = None if self.discrete else standard_normal(
+            rng, (self.num_simulations, batch, cfg.interior_children, spec.action_dim), device)
+
+        self.trace_root = trace_root  # its candidates, paths and statistics, simulation by simulation
+        self.history: list[tuple[int, torch.Tensor]] = []
+        self.paths: list[torch.Tensor] = []
+        self.snapshots: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.record(0, [])
+
+    def record(self, sim: int, path: list[torch.Tensor]) -> None:
+        """Keep the traced root's candidates (when they changed), path and statistics after `sim`."""
+        b = self.trace_root
+        if b is None:
+            return
+        if sim == 0 or sim in self.schedule:
+            self.history.append((sim, self.candidates[b].clone()))
+        if sim > 0:
+            self.paths.append(torch.stack(path)[:, b])
+        self.snapshots.append((self.tree.visits[b].clone(), self.tree.value_sum[b].clone()))
+
+    def to_host(self) -> SearchResult:
+        """The result, read back to the host: the only host reads of a search."""
+        tree, b = self.tree, self.trace_root
+        q_tilde, _, improved, child_visits, _ = tree.scores(torch.zeros_like(tree.roots))
+        if not self.discrete:  # a sampled root's target covers the actions the search evaluated
+            improved = gumbel.visited_only(improved, child_visits)
+        chosen = self.candidates[:, 0]
+        action = chosen if self.discrete else tree.actions[tree.roots, 0, chosen]
+        root_value = tree.value_sum[:, 0] / tree.visits[:, 0]
+        improved, child_visits, chosen = (x.cpu().numpy() for x in (improved, child_visits, chosen))
+        trace = None
+        if b is not None:
+            paths = [[n for n in p.tolist() if n >= 0] + [sim] for sim, p in enumerate(self.paths, 1)]
+            trace = tree.export(b, self.snapshots, paths, self.g[b].cpu().numpy(),
+                                [(after, c.tolist()) for after, c in self.history], int(chosen[b]),
+                                improved[b], q_tilde[b].cpu().numpy())
+            if not self.discrete:
+                trace.root_widened = root_std_multipliers(self.cfg, self.mode).numpy() > 1
+        return SearchResult(
+            action=action.cpu().numpy(), action_slot=chosen, improved_policy=improved[:, :self.k],
+            root_value=root_value.cpu().numpy(), network_value=self.root_value.cpu().numpy(),
+            visit_counts=child_visits[:, :self.k],
+            sampled_actions=None if self.sampled is None else self.sampled.cpu().numpy(), trace=trace)
+
+
+def simulate(s: SearchState, depth_bound: int) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """Select a path in every tree, from the root to a child slot not expanded yet (§4.1).
+
+    Returns the leaf's parent [B], the slot to expand below it [B], and the path:
+    path[k] [B] is the node at depth k (-1 where a root's path ended higher up). The
+    walk takes `depth_bound` steps down, enough for the deepest tree (see
+    `gumbel.root_visits_before`); a root whose path has ended stays where it is.
+    """
+    tree = s.tree
+    slot = gumbel.root_choice(s.candidates, tree.child_visits[:, 0])
+    node = torch.zeros_like(slot)
+    path = [node]
+    for _ in range(depth_bound):
+        child = tree.children[tree.roots, node, slot]
+        moving = child >= 0
+        node = torch.where(moving, child, node)
+        path.append(torch.where(moving, child, -1))
+        _, _, pi_prime, child_visits, valid = tree.scores(node, tree.interior_width)
+        choice = gumbel.interior_choice(pi_prime, child_visits, tree.visits[tree.roots, node], valid)
+        slot = torch.where(moving, choice, slot)
+    return node, slot, path
+
+
+def expand(s: SearchState, sim: int, parent: torch.Tensor, slot: torch.Tensor, step: Step,
+           decode: Decode) -> torch.Tensor:
+    """Create node `sim` of every tree below (parent, slot) [B] with one model step (§4.1),
+    and return its value [B] (float64) for the backup.
+
+    With a value-prefix model the LSTM restarts below nodes at depth multiples of the
+    horizon (the root too): a child of such a node predicts its own reward, the others
+    a running sum, from which the reward of the edge is the difference.
+    """
+    tree, b = s.tree, s.tree.roots
+    action = slot if s.discrete else tree.actions[b, parent, slot]
+    hidden = None if s.hidden is None else (s.hidden[0][parent, b], s.hidden[1][parent, b])
+    out = step(s.latents[parent, b], action, hidden)
+    s.latents[sim] = out.latent
+    value, prediction = decode(out)
+    parent_depth = tree.depth[b, parent]
+    if s.value_prefix:
+        parent_reset = parent_depth % s.horizon == 0
+        reward = torch.where(parent_reset, prediction, prediction - tree.prefix[b, parent])
+        reset_here = ((parent_depth + 1) % s.horizon == 0)[:, None]
+        s.hidden[0][sim] = torch.where(reset_here, 0.0, out.hidden[0])
+        s.hidden[1][sim] = torch.where(reset_here, 0.0, out.hidden[1])
     else:
-        mu, sigma = squash_params(root.policy)
-        sampled = sample_root_actions(mu, sigma, cfg, mode, rng)
-        tree.actions[:, 0, :k] = sampled.cpu().numpy()
-    tree.set_prior(0)
-    tree.network_value[:, 0] = tree.value_sum[:, 0] = root_value
-    tree.visits[:, 0] = 1
+        reward = prediction
+    tree.add_nodes(sim, parent, slot, reward, prediction, value)
+    if s.discrete:
+        tree.logits[:, sim, :s.k] = out.policy.double()
+        tree.valid[:, sim, :s.k] = True
+    else:
+        mu, sigma = squash_params(out.policy)
+        n = s.cfg.interior_children
+        tree.actions[:, sim, :n] = sample_children(mu, sigma, s.child_noise[sim - 1])
+        tree.valid[:, sim, :n] = True
+    tree.set_prior(sim)
+    return value
 
-    # ---- Gumbel top-k at the root
-    noisy = mode != "evaluate" and (discrete or cfg.continuous_root_gumbel)
-    g = gumbel.gumbel_noise(rng, (batch, slots)) if noisy else np.zeros((batch, slots))
-    g = np.where(tree.valid[:, 0], g, 0.0)
-    m = min(m, k)
-    candidates = gumbel.top_k_candidates(g + tree.logits[:, 0], tree.valid[:, 0], m)
-    schedule = dict(gumbel.halving_schedule(num_simulations, m))
-    roots = np.zeros(batch, np.int64)
 
-    tracing = trace_root is not None
-    snapshots, paths, history = [], [], [(0, candidates[trace_root].tolist())] if tracing else []
-    if tracing:
-        snapshots.append((tree.visits[trace_root].copy(), tree.value_sum[trace_root].copy()))
+def halve(s: SearchState, keep: int) -> None:
+    """Sequential halving: keep the `keep` best root candidates by g + logits + sigma(q_hat)."""
+    _, sigma_q, _, _, _ = s.tree.scores(torch.zeros_like(s.tree.roots))
+    s.candidates = gumbel.sequential_halving(s.candidates, s.g + s.tree.logits[:, 0] + sigma_q, keep)
 
-    for sim in range(1, num_simulations + 1):
-        # 1. select: root candidate with the fewest visits, then the interior rule
-        slot = gumbel.root_choice(candidates, tree.child_visits[:, 0])
-        node = roots.copy()
-        path = [(b_all, roots)]  # per depth: (which roots are still descending, their node)
-        while True:
-            child = tree.children[b_all, node, slot]
-            moving = child >= 0
-            if not moving.any():
-                break
-            bi, nodes = b_all[moving], child[moving]
-            node[moving] = nodes
-            path.append((bi, nodes))
-            _, _, pi_prime, child_visits, valid = tree.scores(bi, nodes, tree.interior_width)
-            slot[moving] = gumbel.interior_choice(pi_prime, child_visits, tree.visits[bi, nodes], valid)
 
-        # 2. expand the leaf below (node, slot) with one recurrent inference for all roots
-        parent, parent_dev = node, torch.from_numpy(node).to(device)
-        if discrete:
-            action = torch.from_numpy(slot).to(device)
-        else:
-            action = torch.from_numpy(tree.actions[b_all, parent, slot]).to(device)
-        if hidden_store is None:
-            out = recurrent(latents[parent_dev, b_dev], action)
-        else:
-            out = recurrent(latents[parent_dev, b_dev], action,
-                            (hidden_store[0][parent_dev, b_dev], hidden_store[1][parent_dev, b_dev]))
-        latents[sim] = out.latent
-        value, prediction = model.scalar_value_reward(out)
-        depth = tree.depth[b_all, parent] + 1
-        if model.value_prefix:
-            # The LSTM restarts below nodes at depth multiples of the horizon (the root too):
-            # a child of such a node predicts its own reward, others a running sum.
-            parent_reset = tree.depth[b_all, parent] % model.lstm_horizon == 0
-            reward = np.where(parent_reset, prediction, prediction - tree.prefix[b_all, parent])
-            reset_here = torch.from_numpy(depth % model.lstm_horizon == 0).to(device)[:, None]
-            hidden_store[0][sim] = torch.where(reset_here, 0.0, out.hidden[0])
-            hidden_store[1][sim] = torch.where(reset_here, 0.0, out.hidden[1])
-        else:
-            reward = prediction
-        tree.children[b_all, parent, slot] = sim
-        tree.parent[:, sim], tree.slot[:, sim], tree.depth[:, sim] = parent, slot, depth
-        tree.reward[:, sim], tree.prefix[:, sim], tree.network_value[:, sim] = reward, prediction, value
-        if discrete:
-            tree.logits[:, sim, :k] = _to_numpy(out.policy)
-            tree.valid[:, sim, :k] = True
-        else:
-            mu, sigma = squash_params(out.policy)
-            n = cfg.interior_children
-            tree.actions[:, sim, :n] = sample_children(mu, sigma, n, rng).cpu().numpy()
-            tree.valid[:, sim, :n] = True
-        tree.set_prior(sim)
-
-        # 3. back up the leaf value
-        tree.backup(path, sim, value)
-
-        # 4. sequential halving on schedule
-        if sim in schedule:
-            _, sigma_q, _, _, _ = tree.scores(b_all, roots)
-            candidates = gumbel.sequential_halving(candidates, g + tree.logits[:, 0] + sigma_q,
-                                                   schedule[sim])
-            if tracing:
-                history.append((sim, candidates[trace_root].tolist()))
-        if tracing:
-            paths.append([int(nodes[roots == trace_root][0]) for roots, nodes in path
-                          if (roots == trace_root).any()] + [sim])
-            snapshots.append((tree.visits[trace_root].copy(), tree.value_sum[trace_root].copy()))
-
-    # ---- outputs
-    q_tilde, _, improved, child_visits, _ = tree.scores(b_all, roots)
-    if not discrete:  # a sampled root's target covers the actions the search evaluated
-        improved = gumbel.visited_only(improved, child_visits)
-    chosen = candidates[:, 0]
-    action = chosen if discrete else tree.actions[b_all, 0, chosen]
-    trace = None
-    if tracing:
-        trace = tree.export(trace_root, snapshots, paths, g[trace_root], history,
-                            int(chosen[trace_root]), improved[trace_root], q_tilde[trace_root])
-        if not discrete:
-            trace.root_widened = root_std_multipliers(cfg, mode) > 1
-    return SearchResult(
-        action=action.copy(), action_slot=chosen.copy(), improved_policy=improved[:, :k],
-        root_value=tree.value_sum[:, 0] / tree.visits[:, 0], network_value=root_value,
-        visit_counts=child_visits[:, :k],
-        sampled_actions=None if sampled is None else sampled.cpu().numpy(), trace=trace)
+def run_search(root: ModelOutput, step: Step, decode: Decode, model: EZModel, config: Config,
+               mode: Mode, rng: np.random.Generator, trace_root: int | None = None) -> SearchState:
+    """The search loop, from the roots' model output [B]: N simulations, each `simulate`,
+    `expand`, `Tree.backup` and, on the schedule, `halve`. `model` supplies the spec, the
+    root value decoding and the LSTM's initial state, `step` and `decode` the model step.
+    Returns the finished search, still on the device (`SearchState.to_host` reads it)."""
+    s = SearchState(root, model, config, mode, rng, trace_root)
+    for sim in range(1, s.num_simulations + 1):
+        parent, slot, path = simulate(s, s.depth_bound[sim - 1])
+        value = expand(s, sim, parent, slot, step, decode)
+        s.tree.backup(path, sim, value)
+        if sim in s.schedule:
+            halve(s, s.schedule[sim])
+        s.record(sim, path)
+    return s

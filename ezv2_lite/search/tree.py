@@ -1,8 +1,8 @@
-"""Search trees for B roots at once, as arrays (Part A §4; Part B §3.1).
+"""Search trees for B roots at once, as torch tensors on the model's device (paper §4.1).
 
-Node 0 of every tree is its root; the simulation s (1-based) creates node s in
+Node 0 of every tree is its root; simulation s (1-based) creates node s in
 every tree, so all trees have the same number of nodes and every per-node
-quantity is an array of shape [B, nodes]:
+quantity is a tensor of shape [B, nodes]:
 
     parent, slot, depth           where the node hangs (slot = which child of its parent)
     visits, value_sum             N(node) and the sum of every value backed up through it
@@ -16,11 +16,15 @@ quantity is an array of shape [B, nodes]:
     valid    [B, nodes, C]        which slots exist (|A|; K at a continuous root, 2 below)
     actions  [B, nodes, C, A]     continuous only: the action vector of each child slot
 
+Statistics are float64, indices int64. Every method takes one node per root
+(`nodes` [B]) and works with tensor operations only: nothing is read back to
+the host, so the same code runs on a CPU and, without waiting on it, on a GPU.
+
 value(node) = value_sum / visits is the mean of the root's initial value and
 of every return backed up through the node (the search-based value estimate at
 the root, paper §4.3). Q(node, a) = reward(child) + gamma * value(child).
 
-`export(b)` turns one root's tree into a `SearchTrace` for the visualizers.
+`export(b, ...)` turns one root's tree into a `SearchTrace` (NumPy) for the visualizers.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ..config import SearchConfig
 from . import gumbel
@@ -73,40 +78,44 @@ class SearchTrace:
 
 
 class Tree:
-    """Array storage and node statistics for B search trees (see the module docstring)."""
+    """Tensor storage and node statistics for B search trees (see the module docstring)."""
 
     def __init__(self, batch: int, num_nodes: int, num_slots: int, discount: float,
-                 search: SearchConfig, action_dim: int | None = None):
-        shape = (batch, num_nodes)
+                 search: SearchConfig, device: torch.device, action_dim: int | None = None):
+        shape, slots = (batch, num_nodes), (batch, num_nodes, num_slots)
         self.batch, self.num_nodes, self.num_slots = batch, num_nodes, num_slots
         self.discount, self.cfg = discount, search
-        self.parent = np.full(shape, -1, np.int64)
-        self.slot = np.full(shape, -1, np.int64)
-        self.depth = np.zeros(shape, np.int64)
-        self.visits = np.zeros(shape, np.int64)
-        self.value_sum = np.zeros(shape)
-        self.reward = np.zeros(shape)
-        self.prefix = np.zeros(shape)
-        self.network_value = np.zeros(shape)
-        self.children = np.full((*shape, num_slots), -1, np.int64)
-        self.child_visits = np.zeros((*shape, num_slots), np.int64)
-        self.logits = np.zeros((*shape, num_slots))
-        self.prior = np.zeros((*shape, num_slots))
-        self.valid = np.zeros((*shape, num_slots), bool)
-        self.actions = (np.zeros((*shape, num_slots, action_dim), np.float32)
+        index = dict(dtype=torch.int64, device=device)
+        real = dict(dtype=torch.float64, device=device)
+        self.roots = torch.arange(batch, device=device)  # b, for indexing one node per root
+        self.parent = torch.full(shape, -1, **index)
+        self.slot = torch.full(shape, -1, **index)
+        self.depth = torch.zeros(shape, **index)
+        self.visits = torch.zeros(shape, **index)
+        self.value_sum = torch.zeros(shape, **real)
+        self.reward = torch.zeros(shape, **real)
+        self.prefix = torch.zeros(shape, **real)
+        self.network_value = torch.zeros(shape, **real)
+        self.children = torch.full(slots, -1, **index)
+        self.child_visits = torch.zeros(slots, **index)
+        self.logits = torch.zeros(slots, **real)
+        self.prior = torch.zeros(slots, **real)
+        self.valid = torch.zeros(slots, dtype=torch.bool, device=device)
+        self.actions = (torch.zeros((*slots, action_dim), dtype=torch.float32, device=device)
                         if action_dim is not None else None)
         # below a continuous root only `interior_children` slots exist: score just those
         self.interior_width = num_slots if action_dim is None else search.interior_children
         # ezv2 q-transform: min and max of the Q of every edge on every simulated path
-        self.q_min = np.full(batch, np.inf)
-        self.q_max = np.full(batch, -np.inf)
+        self.q_min = torch.full((batch,), torch.inf, **real)
+        self.q_max = torch.full((batch,), -torch.inf, **real)
 
     # ---------------------------------------------------------------- statistics
 
-    def value(self, b: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """Mean backed-up value of nodes [n] (0 for unvisited ones)."""
+    def value(self, nodes: torch.Tensor) -> torch.Tensor:
+        """Mean backed-up value of one node per root [B] (0 for unvisited ones)."""
+        b = self.roots
         visits = self.visits[b, nodes]
-        return np.where(visits > 0, self.value_sum[b, nodes] / np.maximum(visits, 1), 0.0)
+        return torch.where(visits > 0, self.value_sum[b, nodes] / visits.clamp(min=1), 0.0)
 
     def set_prior(self, node: int) -> None:
         """Compute the prior of `node` in every tree from its logits, once its children exist."""
@@ -114,91 +123,103 @@ class Tree:
         self.prior[:, node, :width] = gumbel.softmax(self.logits[:, node, :width],
                                                      self.valid[:, node, :width])
 
-    def child_q(self, b: np.ndarray, nodes: np.ndarray, width: int | None = None):
-        """For nodes [n]: (q, child_visits, valid, logits, prior), each [n, width] (default: all
-        C slots); q = r + gamma v(child)."""
-        children = self.children[b, nodes, :width]
-        child_visits = self.child_visits[b, nodes, :width]
+    def child_q(self, nodes: torch.Tensor, width: int | None = None):
+        """For one node per root [B]: (q, child_visits, valid, logits, prior), each [B, width]
+        (default: all C slots); q = r + gamma v(child), 0 for unvisited children."""
+        b = self.roots[:, None]
+        children = self.children[b[:, 0], nodes, :width]
+        child_visits = self.child_visits[b[:, 0], nodes, :width]
         visited = child_visits > 0
-        safe, bb = np.where(visited, children, 0), b[:, None]
-        child_value = self.value_sum[bb, safe] / np.maximum(child_visits, 1)
-        q = np.where(visited, self.reward[bb, safe] + self.discount * child_value, 0.0)
+        safe = torch.where(visited, children, 0)
+        child_value = self.value_sum[b, safe] / child_visits.clamp(min=1)
+        q = torch.where(visited, self.reward[b, safe] + self.discount * child_value, 0.0)
+        b = b[:, 0]
         return (q, child_visits, self.valid[b, nodes, :width], self.logits[b, nodes, :width],
                 self.prior[b, nodes, :width])
 
-    def scores(self, b: np.ndarray, nodes: np.ndarray, width: int | None = None):
-        """The q-transform at nodes [n] (Part A §3): (q_tilde, sigma, pi_prime, child_visits, valid),
-        each [n, width]; `width` limits it to the first slots (`interior_width` below the root)."""
-        q, child_visits, valid, logits, prior = self.child_q(b, nodes, width)
+    def scores(self, nodes: torch.Tensor, width: int | None = None):
+        """The q-transform at one node per root [B] (paper §4.1; docs/algorithm.md):
+        (q_tilde, sigma, pi_prime, child_visits, valid), each [B, width]; `width` limits it to
+        the first slots (`interior_width` below the root)."""
+        q, child_visits, valid, logits, prior = self.child_q(nodes, width)
         if self.cfg.q_transform == "ezv2":
-            v_mix = gumbel.mixed_value(self.value(b, nodes), self.visits[b, nodes], prior, q,
+            v_mix = gumbel.mixed_value(self.value(nodes), self.visits[self.roots, nodes], prior, q,
                                        child_visits, valid)
             q_tilde = gumbel.completed_q(q, child_visits, v_mix)
-            q_hat = gumbel.normalize_q(q_tilde, valid, self.q_min[b], self.q_max[b],
+            q_hat = gumbel.normalize_q(q_tilde, valid, self.q_min, self.q_max,
                                        self.cfg.value_minmax_delta)
         else:  # gumbel_muzero: raw network value, sum of child visits, per-node min-max
-            v_mix = gumbel.mixed_value(self.network_value[b, nodes], child_visits.sum(-1), prior,
-                                       q, child_visits, valid)
+            v_mix = gumbel.mixed_value(self.network_value[self.roots, nodes], child_visits.sum(-1),
+                                       prior, q, child_visits, valid)
             q_tilde = gumbel.completed_q(q, child_visits, v_mix)
             q_hat = gumbel.normalize_q(q_tilde, valid, None, None, self.cfg.value_minmax_delta)
         sigma = gumbel.sigma_transform(q_hat, child_visits, valid, self.cfg.c_visit, self.cfg.c_scale)
         return q_tilde, sigma, gumbel.improved_policy(logits, sigma, valid), child_visits, valid
 
-    # ---------------------------------------------------------------- backup
+    # ---------------------------------------------------------------- growth
 
-    def backup(self, path: list[tuple[np.ndarray, np.ndarray]], leaf: int,
-               leaf_value: np.ndarray) -> None:
-        """Back the leaf values [B] up to every root (Part B §3.5 step 4).
+    def add_nodes(self, node: int, parent: torch.Tensor, slot: torch.Tensor, reward: torch.Tensor,
+                  prefix: torch.Tensor, value: torch.Tensor) -> None:
+        """Hang node `node` of every tree below (parent [B], slot [B]), with the predicted
+        reward, value prefix and value of the edge and node [B]."""
+        b = self.roots
+        self.children[b, parent, slot] = node
+        self.parent[:, node], self.slot[:, node] = parent, slot
+        self.depth[:, node] = self.depth[b, parent] + 1
+        self.reward[:, node], self.prefix[:, node], self.network_value[:, node] = reward, prefix, value
 
-        `path[k] = (roots, nodes)`: the node at depth k of the simulated path of
-        each listed root (path[0] lists every root with node 0). The new leaf
-        gets its value; then, walking up, each node gets the discounted return
-        g <- reward(child) + gamma g of the path below it added to its value sum
-        and one more visit, and every such g (the Q of an edge) widens the tree's
-        min-max range.
+    def backup(self, path: list[torch.Tensor], leaf: int, leaf_value: torch.Tensor) -> None:
+        """Back the leaf values [B] up to every root (paper §4.1; MuZero's backup).
+
+        `path[k]` [B] is the node at depth k of each root's simulated path, -1 where that
+        path ended higher up (path[0] is the root, 0). The new leaf gets its value; then,
+        walking up, each node gets the discounted return g <- reward(child) + gamma g of
+        the path below it added to its value sum and one more visit, and every such g
+        (the Q of an edge) widens the tree's min-max range.
         """
-        b = np.arange(self.batch)
-        g = leaf_value.astype(np.float64)
-        self.value_sum[b, leaf] += g
-        self.visits[b, leaf] += 1
-        child = np.full(self.batch, leaf)
-        for roots, nodes in reversed(path):
-            below = child[roots]
-            g[roots] = q = self.reward[roots, below] + self.discount * g[roots]
-            self.q_min[roots] = np.minimum(self.q_min[roots], q)
-            self.q_max[roots] = np.maximum(self.q_max[roots], q)
-            self.value_sum[roots, nodes] += q
-            self.visits[roots, nodes] += 1
-            self.child_visits[roots, nodes, self.slot[roots, below]] += 1
-            child[roots] = nodes
+        b = self.roots
+        g = leaf_value.to(torch.float64)
+        self.value_sum[:, leaf] += g
+        self.visits[:, leaf] += 1
+        child = torch.full_like(b, leaf)
+        for nodes in reversed(path):
+            on = nodes >= 0                    # this root's path reaches this depth
+            node = torch.where(on, nodes, child)
+            q = self.reward[b, child] + self.discount * g
+            g = torch.where(on, q, g)
+            self.q_min = torch.where(on, torch.minimum(self.q_min, q), self.q_min)
+            self.q_max = torch.where(on, torch.maximum(self.q_max, q), self.q_max)
+            self.value_sum[b, node] += torch.where(on, q, 0.0)
+            self.visits[b, node] += on.long()
+            self.child_visits[b, node, self.slot[b, child]] += on.long()
+            child = node
 
     # ---------------------------------------------------------------- export
 
-    def export(self, b: int, snapshots: list[tuple[np.ndarray, np.ndarray]], paths: list[list[int]],
-               gumbel_noise: np.ndarray, candidates: list[tuple[int, list[int]]],
-               chosen_slot: int, improved: np.ndarray, completed: np.ndarray) -> SearchTrace:
-        """The SearchTrace of root b from the per-simulation snapshots the search recorded."""
-        n = self.num_nodes
-        prior = np.zeros(n)
-        for i in range(1, n):
-            p = self.parent[b, i]
-            pri = gumbel.softmax(self.logits[b, p][None], self.valid[b, p][None])[0]
-            prior[i] = pri[self.slot[b, i]]
-        visits = np.stack([v for v, _ in snapshots])
-        sums = np.stack([s for _, s in snapshots])
+    def export(self, b: int, snapshots: list[tuple[torch.Tensor, torch.Tensor]],
+               paths: list[list[int]], gumbel_noise: np.ndarray,
+               candidates: list[tuple[int, list[int]]], chosen_slot: int, improved: np.ndarray,
+               completed: np.ndarray) -> SearchTrace:
+        """The SearchTrace of root b from the per-simulation snapshots the search recorded
+        (read back to the host here, once, at the end of the search)."""
+        parent, slot = self.parent[b].cpu().numpy(), self.slot[b].cpu().numpy()
+        prior_rows = self.prior[b].cpu().numpy()  # [n, C], set when each node was expanded
+        prior = np.zeros(self.num_nodes)
+        prior[1:] = prior_rows[parent[1:], slot[1:]]
+        visits = torch.stack([v for v, _ in snapshots]).cpu().numpy()
+        sums = torch.stack([s for _, s in snapshots]).cpu().numpy()
         values = np.where(visits > 0, sums / np.maximum(visits, 1), np.nan)
+        valid = self.valid[b, 0].cpu().numpy()
         action_vectors = root_actions = None
         if self.actions is not None:
-            action_vectors = np.zeros((n, self.actions.shape[-1]), np.float32)
-            for i in range(1, n):
-                action_vectors[i] = self.actions[b, self.parent[b, i], self.slot[b, i]]
-            root_actions = self.actions[b, 0][self.valid[b, 0]].copy()
-        valid = self.valid[b, 0]
+            actions = self.actions[b].cpu().numpy()          # [n, C, A]
+            action_vectors = np.zeros((self.num_nodes, actions.shape[-1]), np.float32)
+            action_vectors[1:] = actions[parent[1:], slot[1:]]
+            root_actions = actions[0][valid]
         return SearchTrace(
-            parent=self.parent[b].copy(), slot=self.slot[b].copy(), depth=self.depth[b].copy(),
-            prior=prior, reward=self.reward[b].copy(), network_value=self.network_value[b].copy(),
-            visits=visits, values=values, paths=paths,
-            root_prior=gumbel.softmax(self.logits[b, 0][None], valid[None])[0][valid],
-            root_gumbel=gumbel_noise[valid].copy(), root_completed_q=completed[valid].copy(),
-            improved_policy=improved[valid].copy(), candidates=candidates, chosen_slot=chosen_slot,
+            parent=parent, slot=slot, depth=self.depth[b].cpu().numpy(), prior=prior,
+            reward=self.reward[b].cpu().numpy(), network_value=self.network_value[b].cpu().numpy(),
+            visits=visits, values=values, paths=paths, root_prior=prior_rows[0][valid],
+            root_gumbel=gumbel_noise[valid], root_completed_q=completed[valid],
+            improved_policy=improved[valid], candidates=candidates, chosen_slot=chosen_slot,
             discount=self.discount, action_vectors=action_vectors, root_actions=root_actions)
