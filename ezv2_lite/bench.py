@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
 from .config import override, preset
 from .envs import EnvSpec
 from .model import build_model
@@ -210,7 +211,7 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
             with torch.no_grad():
                 root = model.initial(obs)
             variants = {"readable": config}
-            if config.model.encoder == "state":  # the same search through model/fused.py
+            if config.model.encoder == "state":  # the same search through accel/fused.py
                 variants["fused"] = override(config, search=dict(fused_inference=True))
             times = {variant: [] for variant in variants}
             for call in range(args.repeats + 1):  # the variants alternate: same machine state
@@ -410,7 +411,7 @@ class EndToEndBenchArgs:
     threads: int | None = None
     """torch threads of the runs (train.torch_threads); default: each preset's own."""
     fused_inference: bool = False
-    """Run the searches through model/fused.py (search.fused_inference; state models)."""
+    """Run the searches through accel/fused.py (search.fused_inference; state models)."""
     reanalysis_worker: bool = False
     """Reanalyse in a second process, one batch ahead (train.reanalysis_worker)."""
     out: str = "benchmarks/results/end_to_end.json"

@@ -18,6 +18,7 @@ from typing import Callable, Literal
 import numpy as np
 import tyro
 
+from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
 from .config import Config, ConfigError, EnvConfig, override, preset, validate
 
 USAGE = """usage: ezv2-lite COMMAND [OPTIONS]

@@ -187,7 +187,7 @@ class SearchConfig:
     q_transform: Literal["ezv2", "gumbel_muzero"] = "ezv2"
     """`ezv2`: one min-max over the tree's path returns; `gumbel_muzero`: per-node min-max."""
     fused_inference: bool = False
-    """State models: run the search's recurrent inferences through `model/fused.py` (the same
+    """State models: run the search's recurrent inferences through `accel/fused.py` (the same
     arithmetic in fewer, larger operations; docs/performance.md) instead of the readable modules."""
 
     @property

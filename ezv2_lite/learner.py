@@ -121,6 +121,21 @@ class LossInfo:
     sve_fraction: float              # share of samples whose value target is the search's (SVE)
 
     @staticmethod
+    def read(terms: dict[str, torch.Tensor], discrete: bool, targets: Targets) -> LossInfo:
+        """The terms `compute_loss` left on the device, read back in one transfer, with the
+        diagnostics of the (host-side) targets."""
+        sizes = [t.numel() for t in terms.values()]
+        numbers = torch.cat([t.reshape(-1).float() for t in terms.values()]).tolist()
+        values, start = {}, 0
+        for (name, term), size in zip(terms.items(), sizes):
+            values[name] = numbers[start:start + size] if term.dim() else numbers[start]
+            start += size
+        spread = values.pop("root_policy_spread")
+        return LossInfo(**values, root_policy_sigma=None if discrete else spread,
+                        root_policy_entropy=spread if discrete else None,
+                        **target_diagnostics(targets))
+
+    @staticmethod
     def mean(infos: list[LossInfo]) -> dict:
         """The mean of several steps' infos, field by field (lists element-wise; None skipped)."""
         out = {}
@@ -163,8 +178,9 @@ def squashed_entropy(mu: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor)
 
 
 def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: Config,
-                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, LossInfo]:
-    """(loss for backward, V(s_0) predictions [B] for priorities, logged terms)."""
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """(loss for backward, V(s_0) predictions [B] for priorities, logged terms): all on the
+    device, nothing read back (`LossInfo.read` reads the terms in one transfer)."""
     o, U = config.optim, config.optim.unroll_steps
     as_tensor = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32, device=device)
     obs = torch.as_tensor(batch.observations, device=device)
@@ -214,23 +230,21 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     weights = as_tensor(batch.weights)
     loss = (weights * per_sample).mean()
     root_value = model.scalar_value(out.value_logits).detach()
-    mean = lambda x: float(x.detach().mean())
-    info = LossInfo(mean(loss), mean(value_loss), mean(reward_loss), mean(policy_total),
-                    mean(consistency), mean(entropy_total),
-                    value_by_step=torch.stack(value_steps).detach().mean(-1).tolist(),
-                    reward_by_step=torch.stack(reward_steps).detach().mean(-1).tolist(),
-                    **root_policy_spread(out.policy, discrete), **target_diagnostics(targets))
-    return loss, root_value, info
+    terms = dict(total=loss, value=value_loss.mean(), reward=reward_loss.mean(),
+                 policy=policy_total.mean(), consistency=consistency.mean(),
+                 entropy=entropy_total.mean(), value_by_step=torch.stack(value_steps).mean(-1),
+                 reward_by_step=torch.stack(reward_steps).mean(-1),
+                 root_policy_spread=root_policy_spread(out.policy, discrete))
+    return loss, root_value, {name: term.detach() for name, term in terms.items()}
 
 
-def root_policy_spread(policy: torch.Tensor, discrete: bool) -> dict:
+def root_policy_spread(policy: torch.Tensor, discrete: bool) -> torch.Tensor:
     """How sharp the policy is at the batch's roots: mean pre-tanh sigma (continuous) or
     mean entropy in nats (discrete). A policy that cannot sharpen shows here first."""
     with torch.no_grad():
         if discrete:
-            entropy = -(F.softmax(policy, -1) * F.log_softmax(policy, -1)).sum(-1)
-            return dict(root_policy_sigma=None, root_policy_entropy=float(entropy.mean()))
-        return dict(root_policy_sigma=float(squash_params(policy)[1].mean()), root_policy_entropy=None)
+            return -(F.softmax(policy, -1) * F.log_softmax(policy, -1)).sum(-1).mean()
+        return squash_params(policy)[1].mean()
 
 
 def target_diagnostics(targets: Targets) -> dict:
@@ -257,13 +271,14 @@ class Learner:
         o = self.config.optim
         if not self.model.training:  # a search or an evaluation may have left it in eval mode
             self.model.train()
-        loss, root_value, info = compute_loss(self.model, batch, targets, self.config, self.device)
+        loss, root_value, terms = compute_loss(self.model, batch, targets, self.config, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         (loss / o.unroll_steps).backward()  # the whole gradient is scaled by 1/U
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.max_grad_norm, foreach=True)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.max_grad_norm)  # foreach where it can
         self.optimizer.step()
         self.scheduler.step()
         self.steps += 1
         self.target.step(self.steps, self.model)
+        info = LossInfo.read(terms, self.model.spec.is_discrete, targets)
         priorities = np.abs(root_value.double().cpu().numpy() - targets.values[:, 0])
         return info, priorities + self.config.replay.min_priority

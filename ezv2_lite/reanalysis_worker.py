@@ -29,6 +29,7 @@ train_step), answered with (targets, rng state before, rng state after);
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import queue
 import signal
@@ -48,11 +49,22 @@ def _numpy_state(model: torch.nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
 
 
+def _step_modules() -> list[str]:
+    """The modules that registered faster model steps in this process (e.g. ezv2_lite.accel):
+    the worker imports them too, so that its searches run as the trainer's would."""
+    from .search.search import FASTER_STEPS
+
+    return sorted({step.__module__.rsplit(".", 1)[0] for step in FASTER_STEPS.values()})
+
+
 def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str | None,
-           target: dict[str, np.ndarray], rng_state: dict) -> None:
+           target: dict[str, np.ndarray], rng_state: dict, step_modules: list[str]) -> None:
     """The worker process: a replay copy, the target model, and a loop over messages."""
     from .model import build_model, resolve_device
     from .targets import reanalyze
+
+    for name in step_modules:
+        importlib.import_module(name)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the trainer, which stops us
     torch.set_num_threads(1)
@@ -101,7 +113,7 @@ class ReanalysisWorker:
         self.process = context.Process(
             target=_serve, daemon=True, name="ezv2-reanalysis",
             args=(self.requests, self.results, to_json(config), spec, replay_path,
-                  _numpy_state(target), rng_state))
+                  _numpy_state(target), rng_state, _step_modules()))
         self.process.start()
         self._get()  # "ready"
         self.replay, self.batch_size = replay, config.optim.batch_size

@@ -119,14 +119,10 @@ def test_root_policy_spread_reads_sigma_or_entropy_off_known_policies():
     from ezv2_lite.learner import root_policy_spread
 
     uniform = torch.zeros(5, 6)                        # 6 equally likely actions
-    spread = root_policy_spread(uniform, discrete=True)
-    assert spread["root_policy_sigma"] is None
-    assert spread["root_policy_entropy"] == pytest.approx(np.log(6))
+    assert float(root_policy_spread(uniform, discrete=True)) == pytest.approx(np.log(6))
     raw_sigma = np.log(np.expm1(1.9)) - 1              # softplus(raw + 1) + 0.1 = 2.0
     continuous = torch.cat([torch.zeros(5, 2), torch.full((5, 2), raw_sigma)], -1)
-    spread = root_policy_spread(continuous, discrete=False)
-    assert spread["root_policy_entropy"] is None
-    assert spread["root_policy_sigma"] == pytest.approx(2.0, rel=1e-5)
+    assert float(root_policy_spread(continuous, discrete=False)) == pytest.approx(2.0, rel=1e-5)
 
 
 def test_target_diagnostics_average_over_positions_with_a_target():

@@ -195,7 +195,7 @@ def _fused_case_model(case: str, seed: int = 0):
 @pytest.mark.parametrize("case", list(FUSED_CASES))
 @pytest.mark.parametrize("batch", [1, 40])  # below and above BATCHED_HEADS_BELOW
 def test_fused_recurrent_matches_the_readable_model(case, batch):
-    from ezv2_lite.model.fused import fused_recurrent
+    from ezv2_lite.accel.fused import fused_recurrent
 
     model, spec = _fused_case_model(case)
     latent = torch.randn(batch, model.latent_shape[0])
@@ -211,7 +211,7 @@ def test_fused_recurrent_matches_the_readable_model(case, batch):
 
 
 def test_fused_recurrent_is_rebuilt_after_an_optimizer_step():
-    from ezv2_lite.model.fused import fused_recurrent
+    from ezv2_lite.accel.fused import fused_recurrent
 
     config, spec = FUSED_CASES["cartpole"]
     model = build_model(config, spec).eval()
@@ -230,7 +230,7 @@ def test_fused_recurrent_is_rebuilt_after_an_optimizer_step():
 
 def test_fused_inference_needs_a_state_model():
     from ezv2_lite.config import ConfigError, validate
-    from ezv2_lite.model.fused import FusedRecurrent
+    from ezv2_lite.accel.fused import FusedRecurrent
 
     with pytest.raises(ConfigError, match="fused_inference.*encoder='state'"):
         validate(override(preset("atari"), search=dict(fused_inference=True)))

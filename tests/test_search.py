@@ -227,6 +227,8 @@ def _state_model(name, **search_overrides):
 @pytest.mark.parametrize("name", ["dmc_state", "cartpole"])
 def test_fused_inference_gives_the_readable_search(name):
     """search.fused_inference changes how the network is evaluated, not what the search does."""
+    import ezv2_lite.accel  # noqa: F401  (registers the fused step)
+
     model, readable = _state_model(name)
     obs = np.random.default_rng(0).standard_normal((6, *model.spec.obs_shape)).astype(np.float32)
     results = [search(model, obs, config, "act", np.random.default_rng(1))
@@ -234,6 +236,38 @@ def test_fused_inference_gives_the_readable_search(name):
     np.testing.assert_array_equal(results[0].action_slot, results[1].action_slot)
     np.testing.assert_allclose(results[0].improved_policy, results[1].improved_policy, atol=1e-4)
     np.testing.assert_allclose(results[0].root_value, results[1].root_value, rtol=1e-4, atol=1e-4)
+
+
+def _imports_accel(source: str) -> bool:
+    import ast
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) and any("accel" in a.name for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and ("accel" in (node.module or "")
+                                                 or any(a.name == "accel" for a in node.names)):
+            return True
+    return False
+
+
+def test_the_readable_package_never_imports_the_fast_paths_and_says_how_to_get_them():
+    """ezv2_lite.accel is composed from above: only the command line and the benchmarks import
+    it. Without it, asking for a fast path is a clear error, not a silent readable run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = Path(__file__).parents[1] / "ezv2_lite"
+    importers = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                       if "accel" not in p.parts and _imports_accel(p.read_text()))
+    assert importers == ["bench.py", "cli.py"]
+    probe = ("import numpy as np; from ezv2_lite.config import override, preset; "
+             "from ezv2_lite.model.toy import BanditModel; from ezv2_lite.search import search; "
+             "import sys; assert 'ezv2_lite.accel' not in sys.modules; "
+             "search(BanditModel(rewards=[0.0, 1.0]), np.zeros((1, 1), np.float32), "
+             "override(preset('cartpole'), search=dict(fused_inference=True)), 'act', np.random.default_rng(0))")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert run.returncode != 0 and "import ezv2_lite.accel" in run.stderr
 
 
 # ---------------------------------------------------------------- pinned searches

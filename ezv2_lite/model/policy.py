@@ -41,7 +41,7 @@ def squashed_log_prob(action: torch.Tensor, mu: torch.Tensor, sigma: torch.Tenso
     """log pi(a) summed over the action dimension: [..., A] -> [...]."""
     action = action.clamp(-ACTION_CLIP, ACTION_CLIP)
     u = torch.atanh(action)
-    normal = torch.distributions.Normal(mu, sigma)
+    normal = torch.distributions.Normal(mu, sigma, validate_args=False)  # checking would read back
     return (normal.log_prob(u) - log_abs_det_tanh(u)).sum(-1)
 
 

@@ -40,7 +40,6 @@ import torch
 
 from ..config import Config, SearchConfig
 from ..envs import EnvSpec
-from ..model.fused import fused_recurrent
 from ..model.networks import EZModel, Hidden, ModelOutput
 from ..model.policy import squash_params
 from . import gumbel
@@ -52,6 +51,20 @@ Step = Callable[..., ModelOutput]
 """step(latent [B, ...], action [B] or [B, A], hidden or None) -> ModelOutput (`EZModel.recurrent`)."""
 Decode = Callable[[ModelOutput], torch.Tensor]
 """decode(output) -> [2, B] float64: value and reward (or value prefix) (`EZModel.scalar_value_reward`)."""
+
+FASTER_STEPS: dict[str, Callable[[EZModel], Step]] = {}
+"""Faster forms of `EZModel.recurrent` by name, registered from above by `ezv2_lite.accel`
+(this module never imports it). `search.fused_inference` asks for "fused"."""
+
+
+def model_step(model: EZModel, config: Config) -> Step:
+    """The model step a search calls: `model.recurrent`, or a registered faster form of it."""
+    if not config.search.fused_inference:
+        return model.recurrent
+    if "fused" not in FASTER_STEPS:
+        raise RuntimeError("search.fused_inference is provided by ezv2_lite.accel: "
+                           "`import ezv2_lite.accel` first (the ezv2-lite command does)")
+    return FASTER_STEPS["fused"](model)
 
 
 @dataclass
@@ -103,8 +116,8 @@ def search(model: EZModel, observations: np.ndarray | torch.Tensor | None, confi
         if root is None:  # the roots: one initial inference for all of them
             device = next(model.parameters()).device
             root = model.initial(torch.as_tensor(np.asarray(observations), device=device))
-        step = fused_recurrent(model) if config.search.fused_inference else model.recurrent
-        done = run_search(root, step, model.scalar_value_reward, model, config, mode, rng, trace_root)
+        done = run_search(root, model_step(model, config), model.scalar_value_reward, model, config,
+                          mode, rng, trace_root)
         return done.to_host()
     finally:
         model.train(training)

@@ -1,4 +1,4 @@
-"""The search stays on the model's device (paper-agnostic engineering; docs/performance.md).
+"""The search and the learner stay on the model's device (docs/performance.md).
 
 A search on a GPU is fast only if the host never waits for it: no value may be read back
 (`.item()`, `.cpu()`, `.numpy()`, `.tolist()`, `bool()`/`int()`/`float()` of a tensor)
@@ -138,3 +138,53 @@ def test_the_simulations_run_on_a_device_without_host_access(name):
     assert done.tree.visits.device.type == "meta" and done.candidates.shape[0] == 4
     with pytest.raises(NotImplementedError):   # and reading it back is the caller's step
         done.to_host()
+
+
+@pytest.mark.parametrize("name", ["cartpole", "dmc_state", "atari_small"])
+def test_a_learner_step_runs_on_a_device_without_host_access(name):
+    """The losses, their backward pass and the gradient clip of one learner step, with the
+    model built under torch.device('meta') and the batch copied to it: nothing is read back
+    on the way (the logged terms and the priorities are read once, after the step). The
+    optimiser's step itself is torch's fused kernel, which has no meta form."""
+    from ezv2_lite.config import override
+    from ezv2_lite.learner import compute_loss
+    from ezv2_lite.replay import random_policy_replay
+    from ezv2_lite.targets import reanalyze
+
+    config = override(preset(name), optim=dict(batch_size=4), train=dict(start_transitions=4)).resolved()
+    if name == "atari_small":
+        config = override(config, env=dict(image_size=32))
+    replay, spec = random_policy_replay(config, 30, seed=0)
+    batch = replay.sample(4)
+    targets = reanalyze(replay, batch, build_model(config, spec), config, 0, np.random.default_rng(0))
+    with torch.device("meta"):
+        model = build_model(config, spec)
+    loss, root_value, terms = compute_loss(model, batch, targets, config, torch.device("meta"))
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.max_grad_norm)
+    assert loss.device.type == root_value.device.type == "meta"
+    assert all(p.grad is not None and p.grad.device.type == "meta" for p in model.parameters()
+               if p.requires_grad)
+    assert {t.device.type for t in terms.values()} == {"meta"}
+
+
+def test_a_learner_step_reads_back_twice():
+    """One `Learner.update` on the CPU, watched: the logged terms in one `.tolist()`, the new
+    priorities in one `.cpu().numpy()`, and no other host read."""
+    from ezv2_lite.config import override
+    from ezv2_lite.learner import Learner
+    from ezv2_lite.replay import random_policy_replay
+    from ezv2_lite.targets import reanalyze
+
+    config = override(preset("dmc_state"), optim=dict(batch_size=4), train=dict(start_transitions=4)).resolved()
+    replay, spec = random_policy_replay(config, 30, seed=0)
+    model = build_model(config, spec)
+    learner = Learner(model, config, torch.device("cpu"))
+    batch = replay.sample(4)
+    targets = reanalyze(replay, batch, learner.target.model, config, 0, np.random.default_rng(0))
+    learner.update(batch, targets)  # warm-up: the optimiser's state and the bins' device copies
+    watch = Watch()
+    with watch:
+        info, priorities = learner.update(batch, targets)
+    assert watch.counts["reads", 0] == 3
+    assert len(info.value_by_step) == config.optim.unroll_steps + 1 and priorities.shape == (4,)

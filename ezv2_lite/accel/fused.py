@@ -1,6 +1,6 @@
-"""A fused, inference-only copy of a `StateModel`'s recurrent call, for the search (issue #9).
+"""A fused, inference-only copy of a `StateModel`'s recurrent call, for the search.
 
-Turned on by `search.fused_inference`; `networks.py` stays the reference, and
+Turned on by `search.fused_inference`; `model/networks.py` stays the reference, and
 tests require both to agree to float32 rounding.
 
 Why: one `recurrent` call of the readable `StateModel` runs about fifty small
@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .networks import ImproveResidualBlock, ModelOutput, StateModel
+from ..model.networks import ImproveResidualBlock, ModelOutput, StateModel
 
 
 def _linear(layer: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
