@@ -40,6 +40,10 @@ ARMS: dict[str, dict[str, str]] = {
     "sgd-m16": OLD | ALL_SAMPLES | SGD,
     "sgd-m16-32sims": OLD | ALL_SAMPLES | SGD | {"--search.num-simulations": "32"},
     "sgd-m16-wide": OLD | ALL_SAMPLES | SGD | {"--model.channels": "32"},
+    # the search-chosen action's log-likelihood (the released rule for 2+ action dimensions)
+    # instead of the K-sample weighted loss, whose 12 widened samples keep the policy wide
+    # while the Q signal is weak
+    "sgd-m16-simple": OLD | ALL_SAMPLES | SGD | {"--optim.continuous-policy-loss": "simple"},
 }
 TASK = "cartpole-balance"
 OUT = Path("benchmarks/results/dmc_image_small-screening.json")

@@ -24,6 +24,7 @@ import platform
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Literal
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,7 +34,7 @@ import torch
 from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
 from .config import override, preset
 from .envs import EnvSpec
-from .model import build_model
+from .model import build_model, resolve_device
 from .search import search, search_budget
 
 # Shapes of the benchmark tasks: DMC walker from state (24 numbers, 6 joints),
@@ -43,7 +44,12 @@ BENCH_SPECS = {
     "dmc_image": EnvSpec((12, 96, 96), "uint8", "continuous", None, 6, 2, 4),
     "atari": EnvSpec((12, 96, 96), "uint8", "discrete", 18, None, 4, 4),
     "cartpole": EnvSpec((4,), "float32", "discrete", 2, None, 1, 1),
+    "pendulum": EnvSpec((3,), "float32", "continuous", None, 1, 1, 1),
+    "dmc_image_small": EnvSpec((12, 64, 64), "uint8", "continuous", None, 1, 8, 4),
+    "atari_small": EnvSpec((12, 64, 64), "uint8", "discrete", 6, None, 4, 4),
 }
+"""The spaces of each preset's benchmark task (BENCH_TASKS), for benchmarks that need no
+environment: the search's, and the learner's with `--replay synthetic`."""
 
 # The task each preset is benchmarked on by the learner, acting and end-to-end benchmarks.
 BENCH_TASKS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "dmc_state": "walker-walk",
@@ -73,8 +79,9 @@ class SearchBenchArgs:
     seed: int = 0
     profile: bool = False
     """Also profile one more call per setting with torch.profiler: the operators taking the most
-    self CPU time, and how much of the call all torch operators take (the rest is the tree:
-    Python and NumPy)."""
+    self CPU time, and how much of the call all torch operators take (the rest is Python)."""
+    device: str = "cpu"
+    """cpu, cuda or auto: where the model and the search trees live (timers wait for the device)."""
 
 
 def _write(results: dict, out: str, log) -> dict:
@@ -109,12 +116,29 @@ def machine_info(threads: int, device: str = "cpu") -> dict:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on `device` (a GPU runs asynchronously: a timer must wait)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed_ms(fn, device: torch.device) -> float:
+    """Milliseconds of one call of `fn`, from an idle device until the device is done."""
+    synchronize(device)
+    started = time.perf_counter()
+    fn()
+    synchronize(device)
+    return (time.perf_counter() - started) * 1000
+
+
 @torch.no_grad()
-def matmul_gflops(threads: int, sizes: tuple[int, ...] = (1024, 2048), repeats: int = 5) -> dict:
-    """This machine's dense float32 matrix-multiply rate, the reference limit of #9.
+def matmul_gflops(threads: int, sizes: tuple[int, ...] = (1024, 2048), repeats: int = 5,
+                  device: torch.device = torch.device("cpu")) -> dict:
+    """This machine's dense float32 matrix-multiply rate on `device`, the reference limit of
+    the learner's arithmetic.
 
     Times `torch.mm` of two random n x n float32 matrices (2 n^3 floating-point
-    operations) with `threads` threads; reports every size's median GFLOP/s over
+    operations) with `threads` threads (on a CPU); reports every size's median GFLOP/s over
     `repeats` calls after a warm-up and, as `gflops`, the best of those medians.
     Measure it in the same run as the figure it is compared with: these machines
     are shared, so a rate from another run may differ by tens of percent.
@@ -124,14 +148,13 @@ def matmul_gflops(threads: int, sizes: tuple[int, ...] = (1024, 2048), repeats: 
     try:
         by_size = {}
         for n in sizes:
-            a, b = torch.randn(n, n), torch.randn(n, n)
-            out = torch.empty(n, n)
+            a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+            out = torch.empty(n, n, device=device)
             rates = []
             for call in range(repeats + 1):
-                started = time.perf_counter()
-                torch.mm(a, b, out=out)
+                elapsed = timed_ms(lambda: torch.mm(a, b, out=out), device) / 1000
                 if call:
-                    rates.append(2 * n**3 / (time.perf_counter() - started) / 1e9)
+                    rates.append(2 * n**3 / elapsed / 1e9)
             by_size[str(n)] = round(statistics.median(rates), 1)
     finally:
         torch.set_num_threads(previous)
@@ -160,20 +183,18 @@ def profile_call(fn, top: int = 12) -> dict:
 def _inference_ms(model, root, simulations: int, repeats: int) -> float:
     """Median time of the search's network work alone: `simulations` recurrent inferences
     of the whole batch with their scalar decoding (what the tree code adds is the rest)."""
-    batch = root.latent.shape[0]
+    batch, device = root.latent.shape[0], root.latent.device
     spec = model.spec
-    action = (torch.zeros(batch, dtype=torch.long) if spec.is_discrete
-              else torch.zeros(batch, spec.action_dim))
-    hidden = model.initial_hidden(batch, root.latent.device)
-    times = []
-    for call in range(repeats + 1):
-        started = time.perf_counter()
+    action = (torch.zeros(batch, dtype=torch.long, device=device) if spec.is_discrete
+              else torch.zeros(batch, spec.action_dim, device=device))
+    hidden = model.initial_hidden(batch, device)
+
+    def inferences():
         for _ in range(simulations):
-            out = model.recurrent(root.latent, action, hidden)
-            model.scalar_value_reward(out)
-        if call:
-            times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+            model.scalar_value_reward(model.recurrent(root.latent, action, hidden))
+
+    times = [timed_ms(inferences, device) for _ in range(repeats + 1)]
+    return statistics.median(times[1:])
 
 
 SEARCH_VARIANTS = {"fused": "with fused inference"}
@@ -184,7 +205,8 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
     """Run the search benchmark, write `args.out`, return the results."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    results = {"benchmark": "search", "machine": machine_info(args.threads),
+    device = resolve_device(args.device)
+    results = {"benchmark": "search", "machine": machine_info(args.threads, str(device)),
                "method": f"median of {args.repeats} calls after 1 warm-up; search call only "
                          "(roots' initial inference excluded); random weights; inference_ms: "
                          "the same number of recurrent inferences alone (the search's network work); "
@@ -197,7 +219,7 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
         if any(b < 1 for b in args.batches) or args.repeats < 1:
             raise ValueError("--batches and --repeats must be positive integers")
         config, spec = preset(name), BENCH_SPECS[name]
-        model = build_model(config, spec).eval()
+        model = build_model(config, spec).to(device).eval()
         simulations, top = search_budget(config.search, spec)
         entry = {"simulations": simulations, "root_candidates": top,
                  "actions": spec.num_actions or config.search.num_sampled_actions,
@@ -209,17 +231,16 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
             else:
                 obs = torch.from_numpy(rng.standard_normal((batch, *spec.obs_shape)).astype(np.float32))
             with torch.no_grad():
-                root = model.initial(obs)
+                root = model.initial(obs.to(device))
             variants = {"readable": config}
             if config.model.encoder == "state":  # the same search through accel/fused.py
                 variants["fused"] = override(config, search=dict(fused_inference=True))
             times = {variant: [] for variant in variants}
             for call in range(args.repeats + 1):  # the variants alternate: same machine state
                 for variant, cfg in variants.items():
-                    started = time.perf_counter()
-                    search(model, None, cfg, "act", rng, root=root)
+                    elapsed = timed_ms(lambda: search(model, None, cfg, "act", rng, root=root), device)
                     if call:  # the first call warms up
-                        times[variant].append((time.perf_counter() - started) * 1000)
+                        times[variant].append(elapsed)
             median = statistics.median(times["readable"])
             inference = _inference_ms(model, root, simulations, args.repeats)
             result = entry["batches"][str(batch)] = {"median_ms": round(median, 2),
@@ -256,6 +277,12 @@ class LearnerBenchArgs:
     threads: int = 1
     out: str = "benchmarks/results/learner.json"
     seed: int = 0
+    device: str = "cpu"
+    """cpu, cuda or auto: where the model, the search trees and the update run."""
+    replay: Literal["random-policy", "synthetic"] = "random-policy"
+    """random-policy: transitions of a random policy in the preset's benchmark task;
+    synthetic: random observations of the task's shape (no environment needed: a step costs
+    the same whatever the pixels show)."""
 
 
 def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
@@ -266,28 +293,35 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    results = {"benchmark": "learner", "machine": machine_info(args.threads),
+    device = resolve_device(args.device)
+    results = {"benchmark": "learner", "machine": machine_info(args.threads, str(device)),
                "method": f"median of {args.repeats} learner steps after 1 warm-up; each step = "
                          "sample + reanalyze (TD bootstrap inference, search over B*(U+1) roots "
                          "with the target model) + update; FLOPs counted by torch.utils.flop_counter "
                          "in one more step; matmul: this machine's rate before and after, same run",
-               "matmul": matmul_gflops(args.threads), "presets": {}}
+               "matmul": matmul_gflops(args.threads, device=device), "presets": {}}
     for name in args.presets:
         if name not in BENCH_TASKS:
             raise ValueError(f"no learner benchmark for preset {name!r}; choose from {', '.join(BENCH_TASKS)}")
         config = override(preset(name), env=dict(name=BENCH_TASKS[name]))
         config = config.resolved()
-        replay, spec = random_policy_replay(config, args.transitions, args.seed)
-        learner = Learner(build_model(config, spec), config, torch.device("cpu"))
+        if args.replay == "synthetic":
+            replay, spec = synthetic_replay(config, BENCH_SPECS[name], args.transitions, args.seed)
+        else:
+            replay, spec = random_policy_replay(config, args.transitions, args.seed)
+        learner = Learner(build_model(config, spec).to(device), config, device)
         rng = np.random.default_rng(args.seed)
         stages = {"sample": [], "reanalyze": [], "update": [], "total": []}
         for call in range(args.repeats + 1):
+            synchronize(device)
             t0 = time.perf_counter()
             batch = replay.sample(config.optim.batch_size)
             t1 = time.perf_counter()
             targets = reanalyze(replay, batch, learner.target.model, config, 0, rng)
+            synchronize(device)
             t2 = time.perf_counter()
             learner.update(batch, targets)
+            synchronize(device)
             t3 = time.perf_counter()
             if call:
                 for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
@@ -310,8 +344,39 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
             f"{replay.nbytes / replay.num_transitions:,.0f} bytes per stored agent step; "
             f"{entry['gflop_per_step']['total']:.1f} GFLOP per step = {entry['achieved_gflops']:.1f} GFLOP/s, "
             f"{entry['fraction_of_matmul_rate']:.0%} of the matmul rate")
-    results["matmul_after"] = matmul_gflops(args.threads)
+    results["matmul_after"] = matmul_gflops(args.threads, device=device)
     return _write(results, args.out, log)
+
+
+def synthetic_replay(config, spec: EnvSpec, transitions: int, seed: int = 0):
+    """A replay of `transitions` random observations of `spec`'s shape, random actions and
+    rewards, in episodes of 250 steps (for timing: no environment needed). -> (replay, spec)"""
+    from .replay import Replay
+
+    rng = np.random.default_rng(seed)
+    replay = Replay(config, spec, seed=seed)
+
+    def observation(first: bool = False):
+        shape = (spec.obs_shape[0] // spec.frame_stack, *spec.obs_shape[1:])  # one frame
+        frames = [rng.integers(0, 256, shape, dtype=np.uint8) if spec.obs_dtype == "uint8"
+                  else rng.standard_normal(shape).astype(np.float32)
+                  for _ in range(1 if first else spec.frame_stack)]
+        return np.concatenate(frames * spec.frame_stack if first else frames)  # a reset repeats its frame
+
+    def action():
+        if spec.is_discrete:
+            return int(rng.integers(spec.num_actions))
+        return rng.uniform(-1, 1, spec.action_dim).astype(np.float32)
+
+    for t in range(transitions):
+        if t % 250 == 0:
+            if t:
+                replay.end_episode(0, terminal=False)
+            replay.start_episode(0, observation(first=True), 0.0)
+        reward = float(rng.uniform(0, 1))
+        replay.add(0, action(), reward, reward, observation(), 0.0)
+    replay.end_episode(0, terminal=False)
+    return replay, spec
 
 
 def _learner_step_flops(replay, learner, config, rng) -> dict[str, float]:

@@ -163,3 +163,25 @@ def test_block_times_split_a_runs_wall_time_by_env_steps():
     assert block_times(lines, 1000) == [20.0, 27.0, 23.0]
     # a line past several block edges closes each of them
     assert block_times([{"env_steps": 2500, "wall_s": 9.0}], 1000) == [9.0, 0.0]
+
+
+def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
+    """benchmarks/gpu_check.sh, as DEVELOPERS.md says to dry-run it: both JSON files, with the
+    device named, a synchronised search per batch and a learner step on a synthetic replay."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    env = dict(os.environ, DEVICE="cpu", REPEATS="1", SEARCH_PRESETS="cartpole", BATCHES="1 3",
+               LEARNER_PRESETS="cartpole", OUT=str(tmp_path), PYTHON=sys.executable)
+    run = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh")], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    search = json.loads((tmp_path / "search-cpu.json").read_text())
+    learner = json.loads((tmp_path / "learner-cpu.json").read_text())
+    assert search["machine"]["device"] == learner["machine"]["device"] == "cpu"
+    assert set(search["presets"]["cartpole"]["batches"]) == {"1", "3"}
+    assert learner["presets"]["cartpole"]["median_ms"]["total"] > 0
