@@ -92,12 +92,13 @@ def _write(results: dict, out: str, log) -> dict:
     return results
 
 
-def code_commit() -> str | None:
+def code_commit(package: Path | str | None = None) -> str | None:
     """The git commit of the code that runs (a worktree at a fixed commit for long runs), with
-    "+changes" when its files differ from that commit; None outside a git checkout."""
+    "+changes" when its files differ from that commit; None outside a git checkout.
+    `package`: another checkout's ezv2_lite folder instead of this one."""
     import subprocess
 
-    root = Path(__file__).resolve().parent
+    root = Path(package).resolve() if package is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, check=True).stdout.strip()

@@ -118,7 +118,7 @@ def test_the_number_of_tensor_operations_does_not_grow_with_the_batch(name, watc
         per_simulation.append(watch.counts["ops", 1] / cfg.search.num_simulations)
     print(f"{name}: {per_simulation[0]:.0f} torch operations per simulation at batch 1 and 64")
     assert per_simulation[0] == per_simulation[1]
-    assert per_simulation[0] <= {"cartpole": 400, "dmc_state": 400}[name]
+    assert per_simulation[0] <= {"cartpole": 330, "dmc_state": 300}[name]  # 275 and 246 measured
 
 
 @pytest.mark.parametrize("name", CASES)

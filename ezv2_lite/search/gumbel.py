@@ -1,9 +1,8 @@
 """The Gumbel pieces of the search, as pure torch functions (paper §4.1; docs/algorithm.md).
 
 Shapes: n = number of nodes looked at together (one per root of the batch),
-C = child slots per node; `valid` [n, C] marks the slots that exist (a
-discrete node has |A| children, a continuous root K, an interior node 2).
-Every function works on the tensors' own device and never reads them back to
+C = the node's children (|A| at a discrete node, K at a continuous root, 2
+below it; the tree scores each node over exactly its children). Every function works on the tensors' own device and never reads them back to
 the host, so a search on a GPU stays on the GPU.
 
 The search calls them in this order at every node it scores:
@@ -27,9 +26,6 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-NEG_INF = -1e30
-
-
 def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
     """Standard Gumbel(0, 1) samples g = -log(-log(U)), float64 on `device`.
 
@@ -38,14 +34,13 @@ def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...], device: torch
     return torch.from_numpy(rng.gumbel(size=shape)).to(device)
 
 
-def top_k_candidates(scores: torch.Tensor, valid: torch.Tensor, m: int) -> torch.Tensor:
-    """[B, C] scores -> [B, m] slot indices of the m best valid slots, best first.
+def top_k_candidates(scores: torch.Tensor, m: int) -> torch.Tensor:
+    """[B, C] scores -> [B, m] slot indices of the m best slots, best first.
 
     Ties are broken towards the lower slot index (a stable sort), so equal scores
     (zero logits, no noise) give the same answer on every machine.
     """
-    masked = torch.where(valid, scores, NEG_INF)
-    return torch.sort(masked, dim=-1, descending=True, stable=True).indices[:, :m]
+    return torch.sort(scores, dim=-1, descending=True, stable=True).indices[:, :m]
 
 
 def halving_schedule(num_simulations: int, m: int) -> list[tuple[int, int]]:
@@ -75,16 +70,8 @@ def halving_schedule(num_simulations: int, m: int) -> list[tuple[int, int]]:
     return schedule
 
 
-def softmax(logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Softmax over the valid slots of each row; invalid slots get probability 0."""
-    x = torch.where(valid, logits, NEG_INF)
-    x = x - x.max(dim=-1, keepdim=True).values
-    e = torch.where(valid, torch.exp(x), 0.0)
-    return e / e.sum(dim=-1, keepdim=True)
-
-
 def mixed_value(node_value: torch.Tensor, node_visits: torch.Tensor, prior: torch.Tensor,
-                q: torch.Tensor, child_visits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+                q: torch.Tensor, child_visits: torch.Tensor) -> torch.Tensor:
     """v_mix: the node's value with the prior-weighted Q of its visited children mixed in.
 
         v_mix = (v + N * sum_{visited} pi(a) Q(a) / sum_{visited} pi(a)) / (1 + N)
@@ -92,12 +79,11 @@ def mixed_value(node_value: torch.Tensor, node_visits: torch.Tensor, prior: torc
     `node_value` [n] and `node_visits` [n] are what the q-transform variant uses
     (EZ-V2: the node's mean backed-up value and its visit count; Gumbel MuZero:
     the network's value and the sum of child visits); `prior` [n, C] is pi, the
-    softmax of the node's logits over its valid slots. With no visited child the
-    result is `node_value`.
+    softmax of the node's logits. With no visited child the result is `node_value`.
     """
-    visited = valid & (child_visits > 0)
-    mass = torch.where(visited, prior, 0.0).sum(-1)
-    weighted_q = torch.where(visited, prior * q, 0.0).sum(-1) / mass.clamp(min=1e-12)
+    visited_prior = prior * (child_visits > 0)
+    mass = visited_prior.sum(-1)
+    weighted_q = (visited_prior * q).sum(-1) / mass.clamp(min=1e-12)
     mixed = (node_value + node_visits * weighted_q) / (1 + node_visits)
     return torch.where(mass < 1e-6, node_value, mixed)
 
@@ -107,8 +93,8 @@ def completed_q(q: torch.Tensor, child_visits: torch.Tensor, v_mix: torch.Tensor
     return torch.where(child_visits > 0, q, v_mix[:, None])
 
 
-def normalize_q(q_tilde: torch.Tensor, valid: torch.Tensor, low: torch.Tensor | None,
-                high: torch.Tensor | None, delta: float) -> torch.Tensor:
+def normalize_q(q_tilde: torch.Tensor, low: torch.Tensor | None, high: torch.Tensor | None,
+                delta: float) -> torch.Tensor:
     """Min-max normalise completed Q values into [0, 1]: [n, C].
 
     With `low`/`high` [n] given (the `ezv2` transform) the range is the tree's
@@ -119,24 +105,23 @@ def normalize_q(q_tilde: torch.Tensor, valid: torch.Tensor, low: torch.Tensor | 
     candidate is then equal anyway at a fresh root.)
     """
     if low is None or high is None:
-        low = torch.where(valid, q_tilde, math.inf).min(-1).values
-        high = torch.where(valid, q_tilde, -math.inf).max(-1).values
+        low, high = q_tilde.amin(-1), q_tilde.amax(-1)
     empty = ~(high >= low)
     scale = (high - low).clamp(min=delta)
     q_hat = ((q_tilde - torch.where(empty, 0.0, low)[:, None]) / scale[:, None]).clamp(0.0, 1.0)
-    return torch.where(empty[:, None] | ~valid, 0.0, q_hat)
+    return q_hat.masked_fill(empty[:, None], 0.0)
 
 
-def sigma_transform(q_hat: torch.Tensor, child_visits: torch.Tensor, valid: torch.Tensor,
-                    c_visit: float, c_scale: float) -> torch.Tensor:
+def sigma_transform(q_hat: torch.Tensor, child_visits: torch.Tensor, c_visit: float,
+                    c_scale: float) -> torch.Tensor:
     """sigma(q_hat) = (c_visit + max_b N(b)) * c_scale * q_hat, max over the node's children."""
-    max_visits = torch.where(valid, child_visits, 0).max(-1).values.to(q_hat.dtype)
+    max_visits = child_visits.amax(-1).to(q_hat.dtype)
     return (c_visit + max_visits)[:, None] * c_scale * q_hat
 
 
-def improved_policy(logits: torch.Tensor, sigma: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """pi' = softmax(logits + sigma(q_hat)) over valid slots: [n, C]."""
-    return softmax(logits + sigma, valid)
+def improved_policy(logits: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """pi' = softmax(logits + sigma(q_hat)) over the node's children: [n, C]."""
+    return torch.softmax(logits + sigma, dim=-1)
 
 
 def visited_only(policy: torch.Tensor, child_visits: torch.Tensor) -> torch.Tensor:
@@ -158,14 +143,14 @@ def visited_only(policy: torch.Tensor, child_visits: torch.Tensor) -> torch.Tens
     return torch.where((mass > 0) & (outside > 0), restricted, policy)  # else nothing to remove
 
 
-def interior_choice(pi_prime: torch.Tensor, child_visits: torch.Tensor, node_visits: torch.Tensor,
-                    valid: torch.Tensor) -> torch.Tensor:
+def interior_choice(pi_prime: torch.Tensor, child_visits: torch.Tensor,
+                    node_visits: torch.Tensor) -> torch.Tensor:
     """Below the root: argmax_a pi'(a) - N(a) / (1 + N(node)) (deterministic; lowest slot on ties).
 
-    [n, C] pi', child visits and valid, [n] node visits -> [n] slots.
+    [n, C] pi' and child visits, [n] node visits -> [n] slots.
     """
-    score = pi_prime - child_visits.to(pi_prime.dtype) / (1.0 + node_visits[:, None].to(pi_prime.dtype))
-    return torch.where(valid, score, NEG_INF).argmax(-1)
+    score = pi_prime - child_visits / (1.0 + node_visits[:, None].to(pi_prime.dtype))
+    return score.argmax(-1)
 
 
 def root_choice(candidates: torch.Tensor, child_visits: torch.Tensor) -> torch.Tensor:

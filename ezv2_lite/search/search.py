@@ -111,7 +111,8 @@ def search(model: EZModel, observations: np.ndarray | torch.Tensor | None, confi
     if mode not in ("act", "reanalyze", "evaluate"):
         raise ValueError(f"mode must be act, reanalyze or evaluate (got {mode!r})")
     training = model.training
-    model.eval()  # BatchNorm uses its running statistics while searching
+    if training:
+        model.eval()  # BatchNorm uses its running statistics while searching
     try:
         if root is None:  # the roots: one initial inference for all of them
             device = next(model.parameters()).device
@@ -120,7 +121,8 @@ def search(model: EZModel, observations: np.ndarray | torch.Tensor | None, confi
                           mode, rng, trace_root)
         return done.to_host()
     finally:
-        model.train(training)
+        if training:  # (a recursive train()/eval() walks every module: only when needed)
+            model.train()
 
 
 class SearchState:
@@ -135,10 +137,10 @@ class SearchState:
         self.value_prefix, self.horizon = model.value_prefix, model.lstm_horizon
         self.num_simulations, m = search_budget(cfg, spec)
         batch, device = root.latent.shape[0], root.latent.device
-        self.k = spec.num_actions if self.discrete else cfg.num_sampled_actions
-        slots = self.k if self.discrete else max(self.k, cfg.interior_children)
-        tree = self.tree = Tree(batch, self.num_simulations + 1, slots, config.agent_discount, cfg,
-                                device, None if self.discrete else spec.action_dim)
+        self.k = spec.num_actions if self.discrete else cfg.num_sampled_actions  # root children
+        interior = spec.num_actions if self.discrete else cfg.interior_children
+        tree = self.tree = Tree(batch, self.num_simulations + 1, self.k, interior, config.agent_discount,
+                                cfg, device, None if self.discrete else spec.action_dim)
         # the model state of every node: latents [nodes, B, ...], LSTM (h, c) [nodes, B, H]
         self.latents = torch.empty((self.num_simulations + 1, *root.latent.shape), device=device)
         self.latents[0] = root.latent
@@ -149,7 +151,6 @@ class SearchState:
                            torch.zeros((self.num_simulations + 1, *c0.shape), device=device))
 
         self.root_value = model.scalar_value(root.value_logits).double()
-        tree.valid[:, 0, :self.k] = True
         self.sampled = None
         if self.discrete:
             tree.logits[:, 0, :self.k] = root.policy.double()
@@ -163,11 +164,10 @@ class SearchState:
 
         # Gumbel top-k at the root, and every random number the simulations will use
         noisy = mode != "evaluate" and (self.discrete or cfg.continuous_root_gumbel)
-        g = (gumbel.gumbel_noise(rng, (batch, slots), device) if noisy
-             else torch.zeros((batch, slots), dtype=torch.float64, device=device))
-        self.g = torch.where(tree.valid[:, 0], g, 0.0)
+        self.g = (gumbel.gumbel_noise(rng, (batch, self.k), device) if noisy
+                  else torch.zeros((batch, self.k), dtype=torch.float64, device=device))
         self.m = min(m, self.k)
-        self.candidates = gumbel.top_k_candidates(self.g + tree.logits[:, 0], tree.valid[:, 0], self.m)
+        self.candidates = gumbel.top_k_candidates(self.g + tree.logits[:, 0, :self.k], self.m)
         self.schedule = dict(gumbel.halving_schedule(self.num_simulations, self.m))
         self.depth_bound = gumbel.root_visits_before(self.num_simulations, self.m)
         self.child_noise = None if self.discrete else standard_normal(
@@ -193,25 +193,26 @@ class SearchState:
     def to_host(self) -> SearchResult:
         """The result, read back to the host: the only host reads of a search."""
         tree, b = self.tree, self.trace_root
-        q_tilde, _, improved, child_visits, _ = tree.scores(torch.zeros_like(tree.roots))
+        q_tilde, _, improved, child_visits, _ = tree.scores(torch.zeros_like(tree.roots), self.k)
         if not self.discrete:  # a sampled root's target covers the actions the search evaluated
             improved = gumbel.visited_only(improved, child_visits)
         chosen = self.candidates[:, 0]
         action = chosen if self.discrete else tree.actions[tree.roots, 0, chosen]
         root_value = tree.value_sum[:, 0] / tree.visits[:, 0]
         improved, child_visits, chosen = (x.cpu().numpy() for x in (improved, child_visits, chosen))
+        g = self.g.cpu().numpy() if b is not None else None
         trace = None
         if b is not None:
             paths = [[n for n in p.tolist() if n >= 0] + [sim] for sim, p in enumerate(self.paths, 1)]
-            trace = tree.export(b, self.snapshots, paths, self.g[b].cpu().numpy(),
+            trace = tree.export(b, self.snapshots, paths, g[b],
                                 [(after, c.tolist()) for after, c in self.history], int(chosen[b]),
                                 improved[b], q_tilde[b].cpu().numpy())
             if not self.discrete:
                 trace.root_widened = root_std_multipliers(self.cfg, self.mode).numpy() > 1
         return SearchResult(
-            action=action.cpu().numpy(), action_slot=chosen, improved_policy=improved[:, :self.k],
+            action=action.cpu().numpy(), action_slot=chosen, improved_policy=improved,
             root_value=root_value.cpu().numpy(), network_value=self.root_value.cpu().numpy(),
-            visit_counts=child_visits[:, :self.k],
+            visit_counts=child_visits,
             sampled_actions=None if self.sampled is None else self.sampled.cpu().numpy(), trace=trace)
 
 
@@ -228,12 +229,12 @@ def simulate(s: SearchState, depth_bound: int) -> tuple[torch.Tensor, torch.Tens
     node = torch.zeros_like(slot)
     path = [node]
     for _ in range(depth_bound):
-        child = tree.children[tree.roots, node, slot]
+        child = tree.children[tree.roots, node, slot]   # -1 where that child is not expanded yet
         moving = child >= 0
         node = torch.where(moving, child, node)
-        path.append(torch.where(moving, child, -1))
-        _, _, pi_prime, child_visits, valid = tree.scores(node, tree.interior_width)
-        choice = gumbel.interior_choice(pi_prime, child_visits, tree.visits[tree.roots, node], valid)
+        path.append(child)
+        _, _, pi_prime, child_visits, node_visits = tree.scores(node, tree.interior_width)
+        choice = gumbel.interior_choice(pi_prime, child_visits, node_visits)
         slot = torch.where(moving, choice, slot)
     return node, slot, path
 
@@ -265,20 +266,17 @@ def expand(s: SearchState, sim: int, parent: torch.Tensor, slot: torch.Tensor, s
     tree.add_nodes(sim, parent, slot, reward, prediction, value)
     if s.discrete:
         tree.logits[:, sim, :s.k] = out.policy.double()
-        tree.valid[:, sim, :s.k] = True
     else:
         mu, sigma = squash_params(out.policy)
-        n = s.cfg.interior_children
-        tree.actions[:, sim, :n] = sample_children(mu, sigma, s.child_noise[sim - 1])
-        tree.valid[:, sim, :n] = True
+        tree.actions[:, sim, :tree.interior_width] = sample_children(mu, sigma, s.child_noise[sim - 1])
     tree.set_prior(sim)
     return value
 
 
 def halve(s: SearchState, keep: int) -> None:
     """Sequential halving: keep the `keep` best root candidates by g + logits + sigma(q_hat)."""
-    _, sigma_q, _, _, _ = s.tree.scores(torch.zeros_like(s.tree.roots))
-    s.candidates = gumbel.sequential_halving(s.candidates, s.g + s.tree.logits[:, 0] + sigma_q, keep)
+    _, sigma_q, _, _, _ = s.tree.scores(torch.zeros_like(s.tree.roots), s.k)
+    s.candidates = gumbel.sequential_halving(s.candidates, s.g + s.tree.logits[:, 0, :s.k] + sigma_q, keep)
 
 
 def run_search(root: ModelOutput, step: Step, decode: Decode, model: EZModel, config: Config,

@@ -12,13 +12,15 @@ quantity is a tensor of shape [B, nodes]:
     children [B, nodes, C]        node id of each child slot, -1 while unexpanded
     child_visits [B, nodes, C]    N of each child slot (0 while unexpanded)
     logits   [B, nodes, C]        the prior logits of the children (0 for sampled actions)
-    prior    [B, nodes, C]        softmax of the logits over the valid slots (set once per node)
-    valid    [B, nodes, C]        which slots exist (|A|; K at a continuous root, 2 below)
+    prior    [B, nodes, C]        softmax of the logits over the node's children (set once per node)
     actions  [B, nodes, C, A]     continuous only: the action vector of each child slot
 
-Statistics are float64, indices int64. Every method takes one node per root
-(`nodes` [B]) and works with tensor operations only: nothing is read back to
-the host, so the same code runs on a CPU and, without waiting on it, on a GPU.
+A node's children are its first `root_width` slots at the root (|A|, or the K
+sampled actions) and its first `interior_width` below (|A|, or 2 sampled
+actions); the node is always scored over exactly those. Statistics are
+float64, indices int64. Every method takes one node per root (`nodes` [B])
+and works with tensor operations only: nothing is read back to the host, so
+the same code runs on a CPU and, without waiting on it, on a GPU.
 
 value(node) = value_sum / visits is the mean of the root's initial value and
 of every return backed up through the node (the search-based value estimate at
@@ -80,10 +82,13 @@ class SearchTrace:
 class Tree:
     """Tensor storage and node statistics for B search trees (see the module docstring)."""
 
-    def __init__(self, batch: int, num_nodes: int, num_slots: int, discount: float,
-                 search: SearchConfig, device: torch.device, action_dim: int | None = None):
+    def __init__(self, batch: int, num_nodes: int, root_width: int, interior_width: int,
+                 discount: float, search: SearchConfig, device: torch.device,
+                 action_dim: int | None = None):
+        num_slots = max(root_width, interior_width)
         shape, slots = (batch, num_nodes), (batch, num_nodes, num_slots)
         self.batch, self.num_nodes, self.num_slots = batch, num_nodes, num_slots
+        self.root_width, self.interior_width = root_width, interior_width
         self.discount, self.cfg = discount, search
         index = dict(dtype=torch.int64, device=device)
         real = dict(dtype=torch.float64, device=device)
@@ -100,61 +105,48 @@ class Tree:
         self.child_visits = torch.zeros(slots, **index)
         self.logits = torch.zeros(slots, **real)
         self.prior = torch.zeros(slots, **real)
-        self.valid = torch.zeros(slots, dtype=torch.bool, device=device)
         self.actions = (torch.zeros((*slots, action_dim), dtype=torch.float32, device=device)
                         if action_dim is not None else None)
-        # below a continuous root only `interior_children` slots exist: score just those
-        self.interior_width = num_slots if action_dim is None else search.interior_children
         # ezv2 q-transform: min and max of the Q of every edge on every simulated path
         self.q_min = torch.full((batch,), torch.inf, **real)
         self.q_max = torch.full((batch,), -torch.inf, **real)
 
     # ---------------------------------------------------------------- statistics
 
-    def value(self, nodes: torch.Tensor) -> torch.Tensor:
-        """Mean backed-up value of one node per root [B] (0 for unvisited ones)."""
-        b = self.roots
-        visits = self.visits[b, nodes]
-        return torch.where(visits > 0, self.value_sum[b, nodes] / visits.clamp(min=1), 0.0)
-
     def set_prior(self, node: int) -> None:
         """Compute the prior of `node` in every tree from its logits, once its children exist."""
-        width = self.num_slots if node == 0 else self.interior_width
-        self.prior[:, node, :width] = gumbel.softmax(self.logits[:, node, :width],
-                                                     self.valid[:, node, :width])
+        width = self.root_width if node == 0 else self.interior_width
+        self.prior[:, node, :width] = torch.softmax(self.logits[:, node, :width], dim=-1)
 
-    def child_q(self, nodes: torch.Tensor, width: int | None = None):
-        """For one node per root [B]: (q, child_visits, valid, logits, prior), each [B, width]
-        (default: all C slots); q = r + gamma v(child), 0 for unvisited children."""
-        b = self.roots[:, None]
-        children = self.children[b[:, 0], nodes, :width]
-        child_visits = self.child_visits[b[:, 0], nodes, :width]
-        visited = child_visits > 0
-        safe = torch.where(visited, children, 0)
-        child_value = self.value_sum[b, safe] / child_visits.clamp(min=1)
-        q = torch.where(visited, self.reward[b, safe] + self.discount * child_value, 0.0)
-        b = b[:, 0]
-        return (q, child_visits, self.valid[b, nodes, :width], self.logits[b, nodes, :width],
-                self.prior[b, nodes, :width])
+    def child_q(self, nodes: torch.Tensor, width: int):
+        """For one node per root [B]: (q, child_visits, logits, prior), each [B, width] over the
+        node's children; q = r + gamma v(child), 0 for unvisited children."""
+        b, column = self.roots, self.roots[:, None]
+        children = self.children[b, nodes, :width]
+        child_visits = self.child_visits[b, nodes, :width]
+        safe = children.clamp(min=0)                    # unexpanded (-1): read node 0, masked below
+        child_value = self.value_sum[column, safe] / child_visits.clamp(min=1)
+        q = (self.reward[column, safe] + self.discount * child_value) * (child_visits > 0)
+        return q, child_visits, self.logits[b, nodes, :width], self.prior[b, nodes, :width]
 
-    def scores(self, nodes: torch.Tensor, width: int | None = None):
-        """The q-transform at one node per root [B] (paper §4.1; docs/algorithm.md):
-        (q_tilde, sigma, pi_prime, child_visits, valid), each [B, width]; `width` limits it to
-        the first slots (`interior_width` below the root)."""
-        q, child_visits, valid, logits, prior = self.child_q(nodes, width)
-        if self.cfg.q_transform == "ezv2":
-            v_mix = gumbel.mixed_value(self.value(nodes), self.visits[self.roots, nodes], prior, q,
-                                       child_visits, valid)
+    def scores(self, nodes: torch.Tensor, width: int):
+        """The q-transform at one node per root [B] over its `width` children (paper §4.1;
+        docs/algorithm.md): (q_tilde, sigma, pi_prime, child_visits), each [B, width], and
+        the nodes' visits [B]."""
+        q, child_visits, logits, prior = self.child_q(nodes, width)
+        node_visits = self.visits[self.roots, nodes]
+        if self.cfg.q_transform == "ezv2":  # the node's mean backed-up value, tree-wide min-max
+            node_value = self.value_sum[self.roots, nodes] / node_visits.clamp(min=1)
+            v_mix = gumbel.mixed_value(node_value, node_visits, prior, q, child_visits)
             q_tilde = gumbel.completed_q(q, child_visits, v_mix)
-            q_hat = gumbel.normalize_q(q_tilde, valid, self.q_min, self.q_max,
-                                       self.cfg.value_minmax_delta)
+            q_hat = gumbel.normalize_q(q_tilde, self.q_min, self.q_max, self.cfg.value_minmax_delta)
         else:  # gumbel_muzero: raw network value, sum of child visits, per-node min-max
             v_mix = gumbel.mixed_value(self.network_value[self.roots, nodes], child_visits.sum(-1),
-                                       prior, q, child_visits, valid)
+                                       prior, q, child_visits)
             q_tilde = gumbel.completed_q(q, child_visits, v_mix)
-            q_hat = gumbel.normalize_q(q_tilde, valid, None, None, self.cfg.value_minmax_delta)
-        sigma = gumbel.sigma_transform(q_hat, child_visits, valid, self.cfg.c_visit, self.cfg.c_scale)
-        return q_tilde, sigma, gumbel.improved_policy(logits, sigma, valid), child_visits, valid
+            q_hat = gumbel.normalize_q(q_tilde, None, None, self.cfg.value_minmax_delta)
+        sigma = gumbel.sigma_transform(q_hat, child_visits, self.cfg.c_visit, self.cfg.c_scale)
+        return q_tilde, sigma, gumbel.improved_policy(logits, sigma), child_visits, node_visits
 
     # ---------------------------------------------------------------- growth
 
@@ -189,9 +181,10 @@ class Tree:
             g = torch.where(on, q, g)
             self.q_min = torch.where(on, torch.minimum(self.q_min, q), self.q_min)
             self.q_max = torch.where(on, torch.maximum(self.q_max, q), self.q_max)
-            self.value_sum[b, node] += torch.where(on, q, 0.0)
-            self.visits[b, node] += on.long()
-            self.child_visits[b, node, self.slot[b, child]] += on.long()
+            flat = b * self.num_nodes + node   # (b, node) in the trees seen as one row of nodes
+            self.value_sum.view(-1).index_add_(0, flat, q * on)
+            self.visits.view(-1).index_add_(0, flat, on.long())
+            self.child_visits.view(-1).index_add_(0, flat * self.num_slots + self.slot[b, child], on.long())
             child = node
 
     # ---------------------------------------------------------------- export
@@ -209,17 +202,17 @@ class Tree:
         visits = torch.stack([v for v, _ in snapshots]).cpu().numpy()
         sums = torch.stack([s for _, s in snapshots]).cpu().numpy()
         values = np.where(visits > 0, sums / np.maximum(visits, 1), np.nan)
-        valid = self.valid[b, 0].cpu().numpy()
+        k = self.root_width   # the root's children
         action_vectors = root_actions = None
         if self.actions is not None:
             actions = self.actions[b].cpu().numpy()          # [n, C, A]
             action_vectors = np.zeros((self.num_nodes, actions.shape[-1]), np.float32)
             action_vectors[1:] = actions[parent[1:], slot[1:]]
-            root_actions = actions[0][valid]
+            root_actions = actions[0, :k]
         return SearchTrace(
             parent=parent, slot=slot, depth=self.depth[b].cpu().numpy(), prior=prior,
             reward=self.reward[b].cpu().numpy(), network_value=self.network_value[b].cpu().numpy(),
-            visits=visits, values=values, paths=paths, root_prior=prior_rows[0][valid],
-            root_gumbel=gumbel_noise[valid], root_completed_q=completed[valid],
-            improved_policy=improved[valid], candidates=candidates, chosen_slot=chosen_slot,
+            visits=visits, values=values, paths=paths, root_prior=prior_rows[0, :k],
+            root_gumbel=gumbel_noise[:k], root_completed_q=completed[:k],
+            improved_policy=improved[:k], candidates=candidates, chosen_slot=chosen_slot,
             discount=self.discount, action_vectors=action_vectors, root_actions=root_actions)

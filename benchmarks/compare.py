@@ -1,0 +1,84 @@
+"""Time one `ezv2-lite bench` command at two commits, alternately, and write the ratios.
+
+    python benchmarks/compare.py --old ../old-worktree --rounds 3 \
+        --out benchmarks/results/compare-search.json -- bench search --presets dmc_state --batches 1 256
+
+The old commit is a `git worktree` of it; the new one is this checkout. Each round runs
+the command once at each commit (old first, then new), one process at a time, so both
+see the same machine; the figure of each setting is the median over the rounds of each
+run's own median, and the ratio is new / old (below 1: the new code is faster). Reads
+`bench search` (median_ms per preset and batch), `bench learner` (median total ms per
+preset) and `bench e2e` (wall seconds per preset) results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ezv2_lite.bench import code_commit  # noqa: E402
+
+
+def figures(result: dict) -> dict[str, float]:
+    """{setting: milliseconds or seconds} of one bench result."""
+    out = {}
+    for preset, entry in result["presets"].items():
+        if "batches" in entry:                                   # bench search
+            for batch, run in entry["batches"].items():
+                out[f"{preset} batch {batch} (ms)"] = run["median_ms"]
+        elif isinstance(entry.get("median_ms"), dict):           # bench learner
+            out[f"{preset} learner step (ms)"] = entry["median_ms"]["total"]
+        elif "wall_s" in entry:                                  # bench e2e
+            out[f"{preset} end to end (s)"] = entry["wall_s"]
+    return out
+
+
+def run_once(tree: Path, command: list[str], scratch: Path) -> dict[str, float]:
+    out = scratch / "result.json"
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    subprocess.run([sys.executable, "-m", "ezv2_lite.cli", *command, "--out", str(out)],
+                   cwd=tree, env=env, check=True)
+    return figures(json.loads(out.read_text()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--old", required=True, help="a worktree of the commit to compare against")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- bench ... (without --out)")
+    args = parser.parse_args()
+    command = [c for c in args.command if c != "--"]
+    new, old = Path(__file__).resolve().parents[1], Path(args.old).resolve()
+    runs: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_ in range(args.rounds):
+            for label, tree in (("old", old), ("new", new)):
+                print(f"round {round_ + 1}/{args.rounds}: {label} ({tree})", flush=True)
+                for setting, value in run_once(tree, command, Path(scratch)).items():
+                    runs[label].setdefault(setting, []).append(value)
+    summary = {}
+    for setting, old_values in runs["old"].items():
+        old_median = statistics.median(old_values)
+        new_median = statistics.median(runs["new"][setting])
+        summary[setting] = {"old": round(old_median, 2), "new": round(new_median, 2),
+                            "ratio_new_over_old": round(new_median / old_median, 3),
+                            "old_runs": old_values, "new_runs": runs["new"][setting]}
+        print(f"{setting:40s} old {old_median:10.1f}  new {new_median:10.1f}  "
+              f"new/old {new_median / old_median:.3f}")
+    result = {"benchmark": "compare", "command": ["ezv2-lite", *command], "rounds": args.rounds,
+              "old_commit": code_commit(old / "ezv2_lite"), "new_commit": code_commit(new / "ezv2_lite"), "settings": summary}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
