@@ -5,7 +5,7 @@
 
 The old commit is a `git worktree` of it; the new one is this checkout. Each round runs
 the command once at each commit (old first, then new), one process at a time, so both
-see the same machine; the figure of each setting is the median over the rounds of each
+see the same machine (with --parallel, both at once, one per core: for long runs); the figure of each setting is the median over the rounds of each
 run's own median, and the ratio is new / old (below 1: the new code is faster). Reads
 `bench search` (median_ms per preset and batch), `bench learner` (median total ms per
 preset) and `bench e2e` (wall seconds per preset) results.
@@ -40,11 +40,15 @@ def figures(result: dict) -> dict[str, float]:
     return out
 
 
-def run_once(tree: Path, command: list[str], scratch: Path) -> dict[str, float]:
-    out = scratch / "result.json"
+def start(tree: Path, command: list[str], out: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    subprocess.run([sys.executable, "-m", "ezv2_lite.cli", *command, "--out", str(out)],
-                   cwd=tree, env=env, check=True)
+    return subprocess.Popen([sys.executable, "-m", "ezv2_lite.cli", *command, "--out", str(out)],
+                            cwd=tree, env=env)
+
+
+def finish(process: subprocess.Popen, out: Path) -> dict[str, float]:
+    if process.wait() != 0:
+        raise SystemExit(f"{' '.join(process.args)} failed")
     return figures(json.loads(out.read_text()))
 
 
@@ -53,16 +57,26 @@ def main() -> None:
     parser.add_argument("--old", required=True, help="a worktree of the commit to compare against")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--parallel", action="store_true", help="run both commits at once")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- bench ... (without --out)")
     args = parser.parse_args()
     command = [c for c in args.command if c != "--"]
     new, old = Path(__file__).resolve().parents[1], Path(args.old).resolve()
+    trees = {"old": old, "new": new}
     runs: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
     with tempfile.TemporaryDirectory() as scratch:
         for round_ in range(args.rounds):
-            for label, tree in (("old", old), ("new", new)):
-                print(f"round {round_ + 1}/{args.rounds}: {label} ({tree})", flush=True)
-                for setting, value in run_once(tree, command, Path(scratch)).items():
+            print(f"round {round_ + 1}/{args.rounds}: old ({old}), then new ({new})"
+                  + (", at once" if args.parallel else ""), flush=True)
+            outs = {label: Path(scratch) / f"{label}.json" for label in ("old", "new")}
+            if args.parallel:
+                processes = {label: start(tree, command, outs[label]) for label, tree in trees.items()}
+                results = {label: finish(p, outs[label]) for label, p in processes.items()}
+            else:
+                results = {label: finish(start(tree, command, outs[label]), outs[label])
+                           for label, tree in trees.items()}
+            for label, result in results.items():
+                for setting, value in result.items():
                     runs[label].setdefault(setting, []).append(value)
     summary = {}
     for setting, old_values in runs["old"].items():
@@ -74,6 +88,7 @@ def main() -> None:
         print(f"{setting:40s} old {old_median:10.1f}  new {new_median:10.1f}  "
               f"new/old {new_median / old_median:.3f}")
     result = {"benchmark": "compare", "command": ["ezv2-lite", *command], "rounds": args.rounds,
+              "parallel": args.parallel,
               "old_commit": code_commit(old / "ezv2_lite"), "new_commit": code_commit(new / "ezv2_lite"), "settings": summary}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
