@@ -80,6 +80,9 @@ def main() -> None:
                     runs[label].setdefault(setting, []).append(value)
     summary = {}
     for setting, old_values in runs["old"].items():
+        if setting not in runs["new"]:
+            print(f"{setting}: measured at the old commit only")
+            continue
         old_median = statistics.median(old_values)
         new_median = statistics.median(runs["new"][setting])
         summary[setting] = {"old": round(old_median, 2), "new": round(new_median, 2),

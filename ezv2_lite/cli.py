@@ -18,7 +18,6 @@ from typing import Callable, Literal
 import numpy as np
 import tyro
 
-from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
 from .config import Config, ConfigError, EnvConfig, override, preset, validate
 
 USAGE = """usage: ezv2-lite COMMAND [OPTIONS]
@@ -136,6 +135,7 @@ def check_env(args: list[str]) -> None:
 def train_command(args: list[str]) -> None:
     from pathlib import Path
 
+    from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
     from .train import train
 
     resume, args = _take_option(args, "--resume")
@@ -181,6 +181,7 @@ def eval_command(args: list[str]) -> None:
 
     import torch
 
+    from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
     from .checkpoint import find_checkpoint, load_tensors
     from .config import from_json
     from .envs import probe_spec

@@ -5,7 +5,8 @@ cannot change what it does without a test noticing.
 
 The file was recorded once, from the NumPy-tree search that the torch tree replaced
 (its commit is in the file). `test_search.py` runs the same searches and requires the
-same choices and visit counts, and the same policy targets and values to 1e-9.
+same choices and visit counts, and the same policy targets and values to float32
+rounding (the networks are float32; their sums can round differently with the thread count).
 The networks get random non-zero weights (zero-initialised heads would make every Q
 equal and every choice a tie-break) and are searched in eval mode.
 """

@@ -126,15 +126,13 @@ def test_the_simulations_run_on_a_device_without_host_access(name):
     """Model built under torch.device('meta') (a device the host cannot read), roots and
     search on it: the loop completes, so it never reads a value back."""
     spec, cfg = search_pins.SPECS[name], preset(name)
-    with torch.device("meta"):
+    with torch.device("meta"):  # the default device too: nothing may land on the host's by accident
         model = build_model(cfg, spec).eval()
-    assert next(model.parameters()).device.type == "meta"
-    obs = torch.zeros((4, *spec.obs_shape), dtype=torch.uint8 if spec.is_image else torch.float32,
-                      device="meta")
-    with torch.no_grad():
+        obs = torch.zeros((4, *spec.obs_shape), dtype=torch.uint8 if spec.is_image else torch.float32)
         root = model.initial(obs)
         done = search_module.run_search(root, model.recurrent, model.scalar_value_reward, model, cfg,
                                         "reanalyze", np.random.default_rng(0), trace_root=1)
+    assert next(model.parameters()).device.type == "meta"
     assert done.tree.visits.device.type == "meta" and done.candidates.shape[0] == 4
     with pytest.raises(NotImplementedError):   # and reading it back is the caller's step
         done.to_host()

@@ -2,7 +2,8 @@
 
 Shapes: n = number of nodes looked at together (one per root of the batch),
 C = the node's children (|A| at a discrete node, K at a continuous root, 2
-below it; the tree scores each node over exactly its children). Every function works on the tensors' own device and never reads them back to
+below it; the tree scores each node over exactly its children). Every
+function works on the tensors' own device and never reads them back to
 the host, so a search on a GPU stays on the GPU.
 
 The search calls them in this order at every node it scores:
@@ -180,17 +181,19 @@ def root_visits_before(num_simulations: int, m: int) -> tuple[int, ...]:
     number of visits in each phase (`root_choice` goes round them in rank order), so
     which candidates survive a halving never changes these counts. The search uses them
     as the depth to which a simulation may have to descend (a child visited v times
-    has a subtree of v nodes), which it therefore knows without reading the tree.
+    has a subtree of v nodes), which it therefore knows without reading the tree. The
+    bound is that of a chain: with few candidates (m = 1 or 2) the walks grow to about
+    N^2 / (2m) levels per search, where an early exit would stop at the real depth.
     Computed on the host by running `root_choice` and `sequential_halving` on m dummy
     candidates, once per (N, m).
     """
-    candidates = torch.arange(m)[None]
-    visits = torch.zeros(1, m, dtype=torch.int64)
+    candidates = torch.arange(m, device="cpu")[None]
+    visits = torch.zeros(1, m, dtype=torch.int64, device="cpu")
     schedule, before = dict(halving_schedule(num_simulations, m)), []
     for sim in range(1, num_simulations + 1):
         slot = int(root_choice(candidates, visits)[0])
         before.append(int(visits[0, slot]))
         visits[0, slot] += 1
         if sim in schedule:
-            candidates = sequential_halving(candidates, torch.zeros(1, m), schedule[sim])
+            candidates = sequential_halving(candidates, torch.zeros(1, m, device="cpu"), schedule[sim])
     return tuple(before)

@@ -26,18 +26,18 @@ def standard_normal(rng: np.random.Generator, shape: tuple[int, ...], device: to
     return torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).to(device)
 
 
-def root_std_multipliers(cfg: SearchConfig, mode: str) -> torch.Tensor:
-    """[K] multiplier of sigma for each root sample: 1 (policy) or std_magnification (widened)."""
+def root_std_multipliers(cfg: SearchConfig, mode: str) -> list[float]:
+    """The K multipliers of sigma, one per root sample: 1 (policy) or std_magnification (widened)."""
     if mode == "evaluate":
-        return torch.ones(cfg.num_sampled_actions)
-    return torch.tensor([1.0] * cfg.policy_samples + [cfg.std_magnification] * cfg.widened_samples)
+        return [1.0] * cfg.num_sampled_actions
+    return [1.0] * cfg.policy_samples + [cfg.std_magnification] * cfg.widened_samples
 
 
 def sample_root_actions(mu: torch.Tensor, sigma: torch.Tensor, cfg: SearchConfig, mode: str,
                         rng: np.random.Generator) -> torch.Tensor:
     """mu, sigma [B, A] -> K actions per root [B, K, A] (policy samples first, then widened)."""
     batch, dim = mu.shape
-    scale = root_std_multipliers(cfg, mode).to(mu.device).view(1, -1, 1)
+    scale = torch.tensor(root_std_multipliers(cfg, mode), device=mu.device).view(1, -1, 1)
     noise = standard_normal(rng, (batch, cfg.num_sampled_actions, dim), mu.device)
     return squashed_sample(mu[:, None], sigma[:, None] * scale, noise)
 

@@ -137,10 +137,11 @@ class SearchState:
         self.value_prefix, self.horizon = model.value_prefix, model.lstm_horizon
         self.num_simulations, m = search_budget(cfg, spec)
         batch, device = root.latent.shape[0], root.latent.device
-        self.k = spec.num_actions if self.discrete else cfg.num_sampled_actions  # root children
+        self.root_width = spec.num_actions if self.discrete else cfg.num_sampled_actions  # |A| or K
         interior = spec.num_actions if self.discrete else cfg.interior_children
-        tree = self.tree = Tree(batch, self.num_simulations + 1, self.k, interior, config.agent_discount,
-                                cfg, device, None if self.discrete else spec.action_dim)
+        tree = self.tree = Tree(batch, self.num_simulations + 1, self.root_width, interior,
+                                config.agent_discount, cfg, device,
+                                None if self.discrete else spec.action_dim)
         # the model state of every node: latents [nodes, B, ...], LSTM (h, c) [nodes, B, H]
         self.latents = torch.empty((self.num_simulations + 1, *root.latent.shape), device=device)
         self.latents[0] = root.latent
@@ -153,21 +154,21 @@ class SearchState:
         self.root_value = model.scalar_value(root.value_logits).double()
         self.sampled = None
         if self.discrete:
-            tree.logits[:, 0, :self.k] = root.policy.double()
+            tree.logits[:, 0, :self.root_width] = root.policy.double()
         else:
             mu, sigma = squash_params(root.policy)
             self.sampled = sample_root_actions(mu, sigma, cfg, mode, rng)
-            tree.actions[:, 0, :self.k] = self.sampled
+            tree.actions[:, 0, :self.root_width] = self.sampled
         tree.set_prior(0)
         tree.network_value[:, 0] = tree.value_sum[:, 0] = self.root_value
         tree.visits[:, 0] = 1
 
         # Gumbel top-k at the root, and every random number the simulations will use
         noisy = mode != "evaluate" and (self.discrete or cfg.continuous_root_gumbel)
-        self.g = (gumbel.gumbel_noise(rng, (batch, self.k), device) if noisy
-                  else torch.zeros((batch, self.k), dtype=torch.float64, device=device))
-        self.m = min(m, self.k)
-        self.candidates = gumbel.top_k_candidates(self.g + tree.logits[:, 0, :self.k], self.m)
+        self.g = (gumbel.gumbel_noise(rng, (batch, self.root_width), device) if noisy
+                  else torch.zeros((batch, self.root_width), dtype=torch.float64, device=device))
+        self.m = min(m, self.root_width)
+        self.candidates = gumbel.top_k_candidates(self.g + tree.logits[:, 0, :self.root_width], self.m)
         self.schedule = dict(gumbel.halving_schedule(self.num_simulations, self.m))
         self.depth_bound = gumbel.root_visits_before(self.num_simulations, self.m)
         self.child_noise = None if self.discrete else standard_normal(
@@ -193,13 +194,14 @@ class SearchState:
     def to_host(self) -> SearchResult:
         """The result, read back to the host: the only host reads of a search."""
         tree, b = self.tree, self.trace_root
-        q_tilde, _, improved, child_visits, _ = tree.scores(torch.zeros_like(tree.roots), self.k)
+        at_root = tree.scores(torch.zeros_like(tree.roots), self.root_width)
+        q_tilde, improved, child_visits = at_root.q_tilde, at_root.pi_prime, at_root.child_visits
         if not self.discrete:  # a sampled root's target covers the actions the search evaluated
             improved = gumbel.visited_only(improved, child_visits)
-        chosen = self.candidates[:, 0]
-        action = chosen if self.discrete else tree.actions[tree.roots, 0, chosen]
+        chosen_slot = self.candidates[:, 0]
+        action = chosen_slot if self.discrete else tree.actions[tree.roots, 0, chosen_slot]
         root_value = tree.value_sum[:, 0] / tree.visits[:, 0]
-        improved, child_visits, chosen = (x.cpu().numpy() for x in (improved, child_visits, chosen))
+        improved, child_visits, chosen = (x.cpu().numpy() for x in (improved, child_visits, chosen_slot))
         g = self.g.cpu().numpy() if b is not None else None
         trace = None
         if b is not None:
@@ -208,7 +210,7 @@ class SearchState:
                                 [(after, c.tolist()) for after, c in self.history], int(chosen[b]),
                                 improved[b], q_tilde[b].cpu().numpy())
             if not self.discrete:
-                trace.root_widened = root_std_multipliers(self.cfg, self.mode).numpy() > 1
+                trace.root_widened = np.array(root_std_multipliers(self.cfg, self.mode)) > 1
         return SearchResult(
             action=action.cpu().numpy(), action_slot=chosen, improved_policy=improved,
             root_value=root_value.cpu().numpy(), network_value=self.root_value.cpu().numpy(),
@@ -232,9 +234,9 @@ def simulate(s: SearchState, depth_bound: int) -> tuple[torch.Tensor, torch.Tens
         child = tree.children[tree.roots, node, slot]   # -1 where that child is not expanded yet
         moving = child >= 0
         node = torch.where(moving, child, node)
-        path.append(child)
-        _, _, pi_prime, child_visits, node_visits = tree.scores(node, tree.interior_width)
-        choice = gumbel.interior_choice(pi_prime, child_visits, node_visits)
+        path.append(child)  # (not `node`: a path that has ended records -1 from here down)
+        here = tree.scores(node, tree.interior_width)
+        choice = gumbel.interior_choice(here.pi_prime, here.child_visits, here.node_visits)
         slot = torch.where(moving, choice, slot)
     return node, slot, path
 
@@ -265,7 +267,7 @@ def expand(s: SearchState, sim: int, parent: torch.Tensor, slot: torch.Tensor, s
         reward = prediction
     tree.add_nodes(sim, parent, slot, reward, prediction, value)
     if s.discrete:
-        tree.logits[:, sim, :s.k] = out.policy.double()
+        tree.logits[:, sim, :tree.interior_width] = out.policy.double()
     else:
         mu, sigma = squash_params(out.policy)
         tree.actions[:, sim, :tree.interior_width] = sample_children(mu, sigma, s.child_noise[sim - 1])
@@ -275,10 +277,12 @@ def expand(s: SearchState, sim: int, parent: torch.Tensor, slot: torch.Tensor, s
 
 def halve(s: SearchState, keep: int) -> None:
     """Sequential halving: keep the `keep` best root candidates by g + logits + sigma(q_hat)."""
-    _, sigma_q, _, _, _ = s.tree.scores(torch.zeros_like(s.tree.roots), s.k)
-    s.candidates = gumbel.sequential_halving(s.candidates, s.g + s.tree.logits[:, 0, :s.k] + sigma_q, keep)
+    sigma = s.tree.scores(torch.zeros_like(s.tree.roots), s.root_width).sigma
+    scores = s.g + s.tree.logits[:, 0, :s.root_width] + sigma
+    s.candidates = gumbel.sequential_halving(s.candidates, scores, keep)
 
 
+@torch.no_grad()
 def run_search(root: ModelOutput, step: Step, decode: Decode, model: EZModel, config: Config,
                mode: Mode, rng: np.random.Generator, trace_root: int | None = None) -> SearchState:
     """The search loop, from the roots' model output [B]: N simulations, each `simulate`,

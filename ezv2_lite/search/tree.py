@@ -18,13 +18,16 @@ quantity is a tensor of shape [B, nodes]:
 A node's children are its first `root_width` slots at the root (|A|, or the K
 sampled actions) and its first `interior_width` below (|A|, or 2 sampled
 actions); the node is always scored over exactly those. Statistics are
-float64, indices int64. Every method takes one node per root (`nodes` [B])
-and works with tensor operations only: nothing is read back to the host, so
-the same code runs on a CPU and, without waiting on it, on a GPU.
+float64, indices int64. The statistics are read one node per root (`nodes`
+[B]), grown one node per tree per simulation, and updated along one path per
+tree, all with tensor operations: nothing is read back to the host until
+`export`, so the same code runs on a CPU and, without waiting on it, on a GPU.
 
-value(node) = value_sum / visits is the mean of the root's initial value and
-of every return backed up through the node (the search-based value estimate at
-the root, paper §4.3). Q(node, a) = reward(child) + gamma * value(child).
+value(node) = value_sum / visits is the mean of the node's own network value
+(the value of the leaf it was, backed up when it was expanded) and of every
+return backed up through it since; at the root, of the initial value and every
+return: the search-based value estimate (paper §4.3).
+Q(node, a) = reward(child) + gamma * value(child).
 
 `export(b, ...)` turns one root's tree into a `SearchTrace` (NumPy) for the visualizers.
 """
@@ -32,6 +35,7 @@ the root, paper §4.3). Q(node, a) = reward(child) + gamma * value(child).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -79,6 +83,16 @@ class SearchTrace:
         return self.reward + self.discount * self.values[simulation]
 
 
+class Scores(NamedTuple):
+    """The q-transform at one node per root (`Tree.scores`): [B, C] per child, [B] per node."""
+
+    q_tilde: torch.Tensor       # completed Q: Q of visited children, v_mix for the others
+    sigma: torch.Tensor         # sigma(q_hat) = (c_visit + max N) * c_scale * q_hat
+    pi_prime: torch.Tensor      # the improved policy softmax(logits + sigma)
+    child_visits: torch.Tensor  # N(a)
+    node_visits: torch.Tensor   # N(node) [B]
+
+
 class Tree:
     """Tensor storage and node statistics for B search trees (see the module docstring)."""
 
@@ -121,18 +135,17 @@ class Tree:
     def child_q(self, nodes: torch.Tensor, width: int):
         """For one node per root [B]: (q, child_visits, logits, prior), each [B, width] over the
         node's children; q = r + gamma v(child), 0 for unvisited children."""
-        b, column = self.roots, self.roots[:, None]
+        b, b_column = self.roots, self.roots[:, None]
         children = self.children[b, nodes, :width]
         child_visits = self.child_visits[b, nodes, :width]
         safe = children.clamp(min=0)                    # unexpanded (-1): read node 0, masked below
-        child_value = self.value_sum[column, safe] / child_visits.clamp(min=1)
-        q = (self.reward[column, safe] + self.discount * child_value) * (child_visits > 0)
+        child_value = self.value_sum[b_column, safe] / child_visits.clamp(min=1)
+        q = (self.reward[b_column, safe] + self.discount * child_value) * (child_visits > 0)
         return q, child_visits, self.logits[b, nodes, :width], self.prior[b, nodes, :width]
 
-    def scores(self, nodes: torch.Tensor, width: int):
+    def scores(self, nodes: torch.Tensor, width: int) -> Scores:
         """The q-transform at one node per root [B] over its `width` children (paper §4.1;
-        docs/algorithm.md): (q_tilde, sigma, pi_prime, child_visits), each [B, width], and
-        the nodes' visits [B]."""
+        docs/algorithm.md)."""
         q, child_visits, logits, prior = self.child_q(nodes, width)
         node_visits = self.visits[self.roots, nodes]
         if self.cfg.q_transform == "ezv2":  # the node's mean backed-up value, tree-wide min-max
@@ -146,7 +159,7 @@ class Tree:
             q_tilde = gumbel.completed_q(q, child_visits, v_mix)
             q_hat = gumbel.normalize_q(q_tilde, None, None, self.cfg.value_minmax_delta)
         sigma = gumbel.sigma_transform(q_hat, child_visits, self.cfg.c_visit, self.cfg.c_scale)
-        return q_tilde, sigma, gumbel.improved_policy(logits, sigma), child_visits, node_visits
+        return Scores(q_tilde, sigma, gumbel.improved_policy(logits, sigma), child_visits, node_visits)
 
     # ---------------------------------------------------------------- growth
 
@@ -181,6 +194,7 @@ class Tree:
             g = torch.where(on, q, g)
             self.q_min = torch.where(on, torch.minimum(self.q_min, q), self.q_min)
             self.q_max = torch.where(on, torch.maximum(self.q_max, q), self.q_max)
+            # += on (b, node) pairs, one per root: index_add_ does it in one operation, not three
             flat = b * self.num_nodes + node   # (b, node) in the trees seen as one row of nodes
             self.value_sum.view(-1).index_add_(0, flat, q * on)
             self.visits.view(-1).index_add_(0, flat, on.long())
