@@ -209,27 +209,12 @@ def test_continuous_roots_have_uniform_priors_and_no_noise_by_default():
     assert not result.trace.root_gumbel.any()
 
 
-def _state_model(name, **search_overrides):
-    """A full-size state network of preset `name` with random non-zero weights (so that the
-    search has something to follow), in eval mode, and the preset with `search_overrides`."""
-    from ezv2_lite.envs import EnvSpec
-    from ezv2_lite.model import build_model
-
-    spec = {"dmc_state": EnvSpec((24,), "float32", "continuous", None, 6, 2, 1),
-            "cartpole": EnvSpec((4,), "float32", "discrete", 2, None, 1, 1)}[name]
-    torch.manual_seed(0)
-    model = build_model(preset(name), spec).eval()
-    for p in model.parameters():
-        torch.nn.init.normal_(p, std=0.2)
-    return model, override(preset(name), search=search_overrides)
-
-
 @pytest.mark.parametrize("name", ["dmc_state", "cartpole"])
 def test_fused_inference_gives_the_readable_search(name):
     """search.fused_inference changes how the network is evaluated, not what the search does."""
     import ezv2_lite.accel  # noqa: F401  (registers the fused step)
 
-    model, readable = _state_model(name)
+    model, readable = search_pins.network(name), preset(name)  # random non-zero weights
     obs = np.random.default_rng(0).standard_normal((6, *model.spec.obs_shape)).astype(np.float32)
     results = [search(model, obs, config, "act", np.random.default_rng(1))
                for config in (readable, override(readable, search=dict(fused_inference=True)))]
