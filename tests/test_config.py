@@ -115,9 +115,8 @@ SIZES = {"preset", "env.name", "env.image_size", "model.channels", "model.head_c
 ALSO_ALLOWED = {
     # fewer learner steps per agent step; evaluation games capped sooner (the report says so)
     "atari_small": {"train.train_ratio", "env.eval_max_episode_steps"},
-    # fewer simulations; Adam as the other CPU presets (until the screening says otherwise)
-    "dmc_image_small": {"search.num_simulations", "optim.optimizer", "optim.lr",
-                        "optim.weight_decay", "optim.warmup_steps"},
+    # fewer simulations, and a warm-up sized to a 10,000-learner-step run
+    "dmc_image_small": {"search.num_simulations", "optim.warmup_steps"},
 }
 
 
