@@ -82,6 +82,9 @@ class SearchBenchArgs:
     self CPU time, and how much of the call all torch operators take (the rest is Python)."""
     device: str = "cpu"
     """cpu, cuda or auto: where the model and the search trees live (timers wait for the device)."""
+    compile_step: bool = False
+    """Also time the search with search.compile_step (accel/compiled.py); its first call, which
+    compiles, is reported apart as compiled_first_call_ms."""
 
 
 def _write(results: dict, out: str, log) -> dict:
@@ -198,7 +201,7 @@ def _inference_ms(model, root, simulations: int, repeats: int) -> float:
     return statistics.median(times[1:])
 
 
-SEARCH_VARIANTS = {"fused": "with fused inference"}
+SEARCH_VARIANTS = {"fused": "with fused inference", "compiled": "with the compiled step"}
 """The faster settings `bench search` times next to the readable search (see docs/performance.md)."""
 
 
@@ -212,7 +215,8 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                          "(roots' initial inference excluded); random weights; inference_ms: "
                          "the same number of recurrent inferences alone (the search's network work); "
                          "fused_median_ms: the same search with search.fused_inference (state "
-                         "models); both variants timed alternately in the same run",
+                         "models); compiled_median_ms: with search.compile_step (--compile-step); "
+                         "all variants timed alternately in the same run",
                "presets": {}}
     for name in args.presets:
         if name not in BENCH_SPECS:
@@ -236,12 +240,17 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
             variants = {"readable": config}
             if config.model.encoder == "state":  # the same search through accel/fused.py
                 variants["fused"] = override(config, search=dict(fused_inference=True))
+            if args.compile_step:
+                variants["compiled"] = override(config, search=dict(compile_step=True))
             times = {variant: [] for variant in variants}
+            first_ms = {}
             for call in range(args.repeats + 1):  # the variants alternate: same machine state
                 for variant, cfg in variants.items():
                     elapsed = timed_ms(lambda: search(model, None, cfg, "act", rng, root=root), device)
-                    if call:  # the first call warms up
+                    if call:  # the first call warms up (and compiles)
                         times[variant].append(elapsed)
+                    else:
+                        first_ms[variant] = elapsed
             median = statistics.median(times["readable"])
             inference = _inference_ms(model, root, simulations, args.repeats)
             result = entry["batches"][str(batch)] = {"median_ms": round(median, 2),
@@ -252,6 +261,8 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                 if variant in times:
                     result[f"{variant}_median_ms"] = round(statistics.median(times[variant]), 2)
                     result[f"{variant}_runs_ms"] = [round(t, 2) for t in times[variant]]
+                    if variant == "compiled":
+                        result["compiled_first_call_ms"] = round(first_ms[variant], 1)
                     faster += f"; {label} {result[f'{variant}_median_ms']:.1f} ms"
             if args.profile:
                 cfg = variants.get("fused", config)

@@ -189,6 +189,11 @@ class SearchConfig:
     fused_inference: bool = False
     """State models: run the search's recurrent inferences through `accel/fused.py` (the same
     arithmetic in fewer, larger operations; docs/performance.md) instead of the readable modules."""
+    compile_step: bool = False
+    """Run the search's model step through `torch.compile` at batch sizes padded to powers of
+    two (`accel/compiled.py`; on CUDA captured as CUDA graphs). For GPUs, where a step is
+    mostly kernel launches; on a CPU it compiles for tens of seconds per batch size and
+    runs no faster (docs/performance.md)."""
 
     @property
     def num_sampled_actions(self) -> int:
@@ -599,6 +604,9 @@ def validate(config: Config) -> Config:
     _check(not s.fused_inference or m.encoder == "state",
            "search.fused_inference fuses the MLPs of state models; it needs model.encoder='state' "
            "(image models spend their time in convolutions: use --search.no-fused-inference)")
+    _check(not (s.fused_inference and s.compile_step),
+           "search.fused_inference and search.compile_step are two faster forms of the same model "
+           "step: choose one (--search.no-fused-inference or --search.no-compile-step)")
 
     r = config.replay
     _check(0 <= r.alpha <= 1, f"replay.alpha must be in [0, 1] (got {r.alpha})")

@@ -166,8 +166,9 @@ def test_block_times_split_a_runs_wall_time_by_env_steps():
 
 
 def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
-    """benchmarks/gpu_check.sh, as DEVELOPERS.md says to dry-run it: both JSON files, with the
-    device named, a synchronised search per batch and a learner step on a synthetic replay."""
+    """benchmarks/gpu_check.sh, as DEVELOPERS.md says to dry-run it: its three JSON files, with
+    the device named, a synchronised search per batch, the search with the compiled model step
+    and a learner step on a synthetic replay."""
     import json
     import os
     import subprocess
@@ -176,7 +177,8 @@ def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
 
     root = Path(__file__).parents[1]
     env = dict(os.environ, DEVICE="cpu", REPEATS="1", SEARCH_PRESETS="cartpole", BATCHES="1 3",
-               LEARNER_PRESETS="cartpole", OUT=str(tmp_path), PYTHON=sys.executable)
+               LEARNER_PRESETS="cartpole", COMPILE_PRESETS="cartpole", COMPILE_BATCHES="3",
+               OUT=str(tmp_path), PYTHON=sys.executable)
     run = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh")], env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -185,3 +187,5 @@ def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
     assert search["machine"]["device"] == learner["machine"]["device"] == "cpu"
     assert set(search["presets"]["cartpole"]["batches"]) == {"1", "3"}
     assert learner["presets"]["cartpole"]["median_ms"]["total"] > 0
+    compiled = json.loads((tmp_path / "search-compiled-cpu.json").read_text())
+    assert compiled["presets"]["cartpole"]["batches"]["3"]["compiled_median_ms"] > 0

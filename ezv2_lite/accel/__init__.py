@@ -8,11 +8,16 @@ reference by a test. Importing it registers them; the command line
 - `fused`: the search's model step for state models (`fused.py`): the same
   arithmetic as `StateModel.recurrent` in about thirty tensor operations
   instead of fifty modules. Switched on by `search.fused_inference`.
+- `compiled`: the search's model step through `torch.compile`, padded to a
+  few fixed batch sizes, captured as CUDA graphs on a GPU (`compiled.py`).
+  Switched on by `search.compile_step`.
 """
 
 from ..search.search import FASTER_STEPS
+from .compiled import compiled_recurrent
 from .fused import FusedRecurrent, fused_recurrent
 
 FASTER_STEPS["fused"] = fused_recurrent
+FASTER_STEPS["compiled"] = compiled_recurrent
 
-__all__ = ["FusedRecurrent", "fused_recurrent"]
+__all__ = ["FusedRecurrent", "compiled_recurrent", "fused_recurrent"]

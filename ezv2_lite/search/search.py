@@ -54,17 +54,20 @@ Decode = Callable[[ModelOutput], torch.Tensor]
 
 FASTER_STEPS: dict[str, Callable[[EZModel], Step]] = {}
 """Faster forms of `EZModel.recurrent` by name, registered from above by `ezv2_lite.accel`
-(this module never imports it). `search.fused_inference` asks for "fused"."""
+(this module never imports it): "fused" (`search.fused_inference`) and "compiled"
+(`search.compile_step`)."""
 
 
 def model_step(model: EZModel, config: Config) -> Step:
     """The model step a search calls: `model.recurrent`, or a registered faster form of it."""
-    if not config.search.fused_inference:
+    name = ("fused" if config.search.fused_inference else
+            "compiled" if config.search.compile_step else None)
+    if name is None:
         return model.recurrent
-    if "fused" not in FASTER_STEPS:
-        raise RuntimeError("search.fused_inference is provided by ezv2_lite.accel: "
+    if name not in FASTER_STEPS:
+        raise RuntimeError(f"the {name} model step is provided by ezv2_lite.accel: "
                            "`import ezv2_lite.accel` first (the ezv2-lite command does)")
-    return FASTER_STEPS["fused"](model)
+    return FASTER_STEPS[name](model)
 
 
 @dataclass
