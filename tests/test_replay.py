@@ -8,6 +8,8 @@ from ezv2_lite.config import EnvConfig, override, preset
 from ezv2_lite.envs import EnvSpec, env_spec, make_env
 from ezv2_lite.replay import Replay, n_step_targets, precalculated_priorities
 
+import replay_pins
+
 VECTOR = EnvSpec((1,), "float32", "discrete", 3, None, 1, 1)
 
 
@@ -195,3 +197,20 @@ def test_an_image_replay_stores_each_frame_once_and_closed_episodes_hold_no_spar
     assert episode.nbytes == (T + 1) * (3 * 96 * 96 + 8) + T * (8 + 8 + 8 + 8)
     np.testing.assert_array_equal(replay.stacked_observation(0, T), np.concatenate(stack))
     assert replay.nbytes / T < 3 * 96 * 96 * 1.5  # about one RGB frame per step, not a stack of 4
+
+
+PINNED = np.load(replay_pins.PINS)
+
+
+@pytest.mark.parametrize("name", list(replay_pins.SPECS))
+def test_batches_and_targets_equal_the_ones_recorded_row_by_row(name):
+    """Windows (observations, actions, masks, weights) and the reward and TD targets of the
+    replays of tests/replay_pins.py: interleaved episodes, terminals, time limits, open
+    episodes and windows past an episode's end, for both kinds of observation."""
+    for key, value in replay_pins.run(name).items():
+        expected = PINNED[key]
+        assert value.shape == expected.shape, key
+        if value.dtype.kind == "f":
+            np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12, err_msg=key)
+        else:
+            np.testing.assert_array_equal(value, expected, err_msg=key)
