@@ -29,7 +29,7 @@ from ezv2_lite.targets import reward_targets, td_value_targets
 
 PINS = Path(__file__).parent / "data" / "replay_pins.npz"
 SPECS = {
-    "vector": EnvSpec((6,), "float32", "discrete", 3, None, 3, 1),
+    "vector": EnvSpec((6,), "float32", "discrete", 3, None, 1, 3),
     "continuous": EnvSpec((4,), "float32", "continuous", None, 2, 2, 1),
     "image": EnvSpec((12, 5, 4), "uint8", "discrete", 4, None, 4, 4),
 }
