@@ -2,7 +2,8 @@
 # The GPU benchmarks: one batched search and one learner step of each preset on a CUDA
 # device, timed with the device synchronised, and the search with its model step compiled
 # (search.compile_step: CUDA graphs), written as JSON to $OUT. Its three commands are
-# stopped after 4, 2 and 2 minutes (8 in all). How to run it where a GPU is at hand:
+# stopped after 4, 2 and 2 minutes (8 in all); the compiled one runs last and may fail
+# without losing the others. How to run it where a GPU is at hand:
 # DEVELOPERS.md.
 #
 #   OUT=benchmarks/results bash benchmarks/gpu_check.sh
@@ -33,8 +34,10 @@ mkdir -p "$OUT"
 timeout 240 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --presets $SEARCH_PRESETS \
     --batches $BATCHES --repeats "$REPEATS" --out "$OUT/search-$DEVICE.json"
 # shellcheck disable=SC2086
-timeout 120 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
-    --batches $COMPILE_BATCHES --repeats "$REPEATS" --out "$OUT/search-compiled-$DEVICE.json"
-# shellcheck disable=SC2086
 timeout 120 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
     --presets $LEARNER_PRESETS --repeats "$REPEATS" --transitions 1000 --out "$OUT/learner-$DEVICE.json"
+# last, and allowed to fail: compiling has never been timed on a GPU, and the files above are kept
+# shellcheck disable=SC2086
+timeout 120 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
+    --batches $COMPILE_BATCHES --repeats "$REPEATS" --out "$OUT/search-compiled-$DEVICE.json" \
+    || echo "the compiled-step benchmark did not finish (exit $?): search-compiled-$DEVICE.json is missing"

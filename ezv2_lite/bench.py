@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
+from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
 from .config import override, preset
 from .envs import EnvSpec
 from .model import build_model, resolve_device
@@ -201,6 +201,13 @@ def _inference_ms(model, root, simulations: int, repeats: int) -> float:
     return statistics.median(times[1:])
 
 
+def _same_choices(model, root, readable, faster) -> bool:
+    """Whether a seeded search chooses the same root actions with the faster setting."""
+    slots = [search(model, None, cfg, "act", np.random.default_rng(0), root=root).action_slot
+             for cfg in (readable, faster)]
+    return bool(np.array_equal(*slots))
+
+
 SEARCH_VARIANTS = {"fused": "with fused inference", "compiled": "with the compiled step"}
 """The faster settings `bench search` times next to the readable search (see docs/performance.md)."""
 
@@ -215,7 +222,8 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                          "(roots' initial inference excluded); random weights; inference_ms: "
                          "the same number of recurrent inferences alone (the search's network work); "
                          "fused_median_ms: the same search with search.fused_inference (state "
-                         "models); compiled_median_ms: with search.compile_step (--compile-step); "
+                         "models); compiled_median_ms: with search.compile_step (--compile-step; "
+                         "compiled_same_choices: a seeded search chose the same root actions); "
                          "all variants timed alternately in the same run",
                "presets": {}}
     for name in args.presets:
@@ -263,6 +271,7 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                     result[f"{variant}_runs_ms"] = [round(t, 2) for t in times[variant]]
                     if variant == "compiled":
                         result["compiled_first_call_ms"] = round(first_ms[variant], 1)
+                        result["compiled_same_choices"] = _same_choices(model, root, config, variants[variant])
                     faster += f"; {label} {result[f'{variant}_median_ms']:.1f} ms"
             if args.profile:
                 cfg = variants.get("fused", config)

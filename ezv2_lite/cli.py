@@ -135,7 +135,7 @@ def check_env(args: list[str]) -> None:
 def train_command(args: list[str]) -> None:
     from pathlib import Path
 
-    from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
+    from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
     from .train import train
 
     resume, args = _take_option(args, "--resume")
@@ -181,7 +181,7 @@ def eval_command(args: list[str]) -> None:
 
     import torch
 
-    from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference)
+    from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
     from .checkpoint import find_checkpoint, load_tensors
     from .config import from_json
     from .envs import probe_spec

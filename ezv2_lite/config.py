@@ -191,9 +191,9 @@ class SearchConfig:
     arithmetic in fewer, larger operations; docs/performance.md) instead of the readable modules."""
     compile_step: bool = False
     """Run the search's model step through `torch.compile` at batch sizes padded to powers of
-    two (`accel/compiled.py`; on CUDA captured as CUDA graphs). For GPUs, where a step is
-    mostly kernel launches; on a CPU it compiles for tens of seconds per batch size and
-    runs no faster (docs/performance.md)."""
+    two and their halfway sizes (`accel/compiled.py`; on CUDA captured as CUDA graphs). Meant
+    for GPUs, where a step is many small kernel launches; on a CPU it compiles for seconds
+    per batch size and searches no faster (docs/performance.md)."""
 
     @property
     def num_sampled_actions(self) -> int:

@@ -188,4 +188,5 @@ def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
     assert set(search["presets"]["cartpole"]["batches"]) == {"1", "3"}
     assert learner["presets"]["cartpole"]["median_ms"]["total"] > 0
     compiled = json.loads((tmp_path / "search-compiled-cpu.json").read_text())
-    assert compiled["presets"]["cartpole"]["batches"]["3"]["compiled_median_ms"] > 0
+    batch = compiled["presets"]["cartpole"]["batches"]["3"]
+    assert batch["compiled_median_ms"] > 0 and batch["compiled_same_choices"]

@@ -48,7 +48,9 @@ from .tree import SearchTrace, Tree
 
 Mode = Literal["act", "reanalyze", "evaluate"]
 Step = Callable[..., ModelOutput]
-"""step(latent [B, ...], action [B] or [B, A], hidden or None) -> ModelOutput (`EZModel.recurrent`)."""
+"""step(latent [B, ...], action [B] or [B, A], hidden or None) -> ModelOutput (`EZModel.recurrent`).
+Its outputs need only stay valid until the next call (a CUDA-graph step reuses their memory):
+`expand` copies them into the tree at once."""
 Decode = Callable[[ModelOutput], torch.Tensor]
 """decode(output) -> [2, B] float64: value and reward (or value prefix) (`EZModel.scalar_value_reward`)."""
 
