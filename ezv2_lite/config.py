@@ -193,7 +193,7 @@ class SearchConfig:
     """Run the search's model step through `torch.compile` at batch sizes padded to powers of
     two and their halfway sizes (`accel/compiled.py`; on CUDA captured as CUDA graphs). Meant
     for GPUs, where a step is many small kernel launches; on a CPU it compiles for seconds
-    per batch size and searches no faster (docs/performance.md)."""
+    per batch size and saves little (docs/performance.md)."""
 
     @property
     def num_sampled_actions(self) -> int:
