@@ -31,15 +31,19 @@ INTENSITY_SCALE = 0.05
 def random_shift(images: torch.Tensor, pad: int = SHIFT_PAD,
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Translate each image [B, C, H, W] by its own integer (dy, dx) in [-pad, pad], filling
-    the uncovered border with the edge pixels. Same shape and dtype as the input."""
-    b, _, h, w = images.shape
-    # Shifting by (dy, dx) and repeating the edge = reading row r + dy, column c + dx,
-    # clamped to the image: no padded copy is needed.
-    shifts = torch.randint(-pad, pad + 1, (b, 2), generator=generator).tolist()
-    rows, cols = torch.arange(h, device=images.device), torch.arange(w, device=images.device)
-    return torch.stack([image.index_select(1, (rows + dy).clamp(0, h - 1))
-                             .index_select(2, (cols + dx).clamp(0, w - 1))
-                        for image, (dy, dx) in zip(images, shifts)])
+    the uncovered border with the edge pixels. Same shape and dtype as the input.
+
+    Shifting by (dy, dx) and repeating the edge = reading row r + dy, column c + dx,
+    clamped to the image: one gather for the whole batch, no padded copy.
+    """
+    b, c, h, w = images.shape
+    device = images.device
+    shifts = torch.randint(-pad, pad + 1, (b, 2), generator=generator).to(device)  # [B, 2] (dy, dx)
+    rows = (torch.arange(h, device=device) + shifts[:, :1]).clamp(0, h - 1)           # [B, H]
+    cols = (torch.arange(w, device=device) + shifts[:, 1:]).clamp(0, w - 1)           # [B, W]
+    batch = torch.arange(b, device=device)[:, None, None, None]
+    channels = torch.arange(c, device=device)[None, :, None, None]
+    return images[batch, channels, rows[:, None, :, None], cols[:, None, None, :]]
 
 
 def random_intensity(images: torch.Tensor, scale: float = INTENSITY_SCALE,

@@ -4,7 +4,7 @@
         model.pt        online model          (torch state dicts, read with weights_only=True)
         target.pt       lagged target model and its pending snapshot
         optimizer.pt    optimiser and learning-rate schedule
-        rng.pt          torch's random state
+        rng.pt          torch's random states (the CPU's and, on CUDA machines, every GPU's)
         replay.npz      every stored transition with its priority (numpy, allow_pickle=False)
         state.json      counters and NumPy random states
         COMPLETE        written last: a checkpoint without it is ignored
@@ -95,3 +95,20 @@ def load_run(run_dir: str | Path):
     target.load_state_dict(load_tensors(path, "target"))
     replay = Replay.load(path / "replay.npz", config, spec)
     return config, model.eval(), target.eval(), replay
+
+
+def random_states() -> dict[str, Any]:
+    """Torch's random states: the CPU generator's and, where CUDA is present, every GPU's (the
+    learner draws its entropy noise on the model's device)."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_random_states(states: dict[str, Any]) -> None:
+    """Put back what `random_states` saved (GPUs beyond this machine's count are skipped)."""
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        for index, state in enumerate(states["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(state, index)

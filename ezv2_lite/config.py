@@ -217,6 +217,9 @@ class ReplayConfig:
     new_priority: Literal["precalculated", "max"] = "precalculated"
     """Priority of new data: the paper's |v - z| with the current model, or the running max."""
     min_priority: float = 1e-6
+    device: str = "auto"
+    """Where the replay keeps its frames: `auto` = the model's GPU when the run's frames take at
+    most half of its free memory, else the CPU; or `cpu`, `cuda`, `cuda:1`, ..."""
 
 
 # ------------------------------------------------------------------------- optim
@@ -283,6 +286,17 @@ class TrainConfig:
     """The acting model is refreshed every this many learner steps."""
     eval_every_env_steps: int = 10_000
     eval_episodes: int = 10
+    deterministic: bool = True
+    """Deterministic kernels (`torch.use_deterministic_algorithms`, warning where an operation
+    has none; cuDNN's deterministic algorithms, no autotuning), so that the same seed and
+    config on the same machine give the same run. CPU kernels are deterministic already; on a
+    GPU this may cost speed (docs/performance.md)."""
+    tf32: bool = True
+    """GPUs: float32 matrix products and convolutions in TensorFloat-32 (10-bit mantissa; much
+    faster from Ampere on). No effect on a CPU."""
+    bf16_autocast: bool = False
+    """GPUs: the learner's forward pass under bfloat16 autocast (losses and the optimiser stay
+    float32). No effect on a CPU."""
     torch_threads: int = 1
     """PyTorch CPU threads (platform notes: raise only after measuring; 2 threads sharing a
     busy 2-core machine slow down badly)."""
@@ -612,6 +626,8 @@ def validate(config: Config) -> Config:
     _check(0 <= r.alpha <= 1, f"replay.alpha must be in [0, 1] (got {r.alpha})")
     _check(0 <= r.beta <= 1, f"replay.beta must be in [0, 1] (got {r.beta})")
     _check(0 < r.min_is_weight <= 1, f"replay.min_is_weight must be in (0, 1] (got {r.min_is_weight})")
+    _check(r.device in ("auto", "cpu") or r.device.split(":")[0] == "cuda",
+           f"replay.device must be auto, cpu, cuda or cuda:N (got {r.device!r})")
 
     o = config.optim
     _check(0 < o.discount <= 1, f"optim.discount must be in (0, 1] (got {o.discount})")

@@ -271,7 +271,9 @@ class Learner:
         o = self.config.optim
         if not self.model.training:  # a search or an evaluation may have left it in eval mode
             self.model.train()
-        loss, root_value, terms = compute_loss(self.model, batch, targets, self.config, self.device)
+        with torch.autocast("cuda", torch.bfloat16, enabled=self.config.train.bf16_autocast
+                            and self.device.type == "cuda"):
+            loss, root_value, terms = compute_loss(self.model, batch, targets, self.config, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         (loss / o.unroll_steps).backward()  # the whole gradient is scaled by 1/U
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.max_grad_norm)  # foreach where it can

@@ -69,12 +69,12 @@ def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the trainer, which stops us
     torch.set_num_threads(1)
     config = from_json(config_json)
-    if replay_path is None:
-        replay = Replay(config, spec)
-    else:  # resumed: the checkpoint's replay, its open episodes ended as the trainer ends them
-        replay = Replay.load(replay_path, config, spec)
-        replay.end_open_episodes()
     device = resolve_device(config.device)
+    if replay_path is None:
+        replay = Replay(config, spec, batch_device=device)
+    else:  # resumed: the checkpoint's replay, its open episodes ended as the trainer ends them
+        replay = Replay.load(replay_path, config, spec, batch_device=device)
+        replay.end_open_episodes()
     model = build_model(config, spec).to(device).eval().requires_grad_(False)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in target.items()})
     rng = np.random.default_rng()

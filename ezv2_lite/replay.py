@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .config import Config
 from .envs import EnvSpec
@@ -68,47 +69,18 @@ def precalculated_priorities(rewards: np.ndarray, values: np.ndarray, terminal: 
     return np.abs(np.asarray(values, np.float64)[t] - z) + min_priority
 
 
+@dataclass
 class Episode:
-    """The growing arrays of one episode (see the module docstring)."""
+    """A view of one stored episode (see the module docstring); arrays are views into the lanes."""
 
-    def __init__(self, first_frame: np.ndarray, first_value: float, action_shape: tuple[int, ...],
-                 action_dtype, capacity: int = 64):
-        self.frames = np.empty((capacity + 1, *first_frame.shape), first_frame.dtype)
-        self.values = np.empty(capacity + 1)
-        self.actions = np.empty((capacity, *action_shape), action_dtype)
-        self.rewards = np.empty(capacity)
-        self.raw_rewards = np.empty(capacity)
-        self.ids = np.empty(capacity, np.int64)  # global index of each transition in the replay
-        self.length = 0        # T: transitions stored so far
-        self.closed = False
-        self.terminal = False
-        self.frames[0], self.values[0] = first_frame, first_value
-
-    def _grow(self) -> None:
-        for name in ("frames", "values", "actions", "rewards", "raw_rewards", "ids"):
-            old = getattr(self, name)
-            new = np.empty((2 * len(old), *old.shape[1:]), old.dtype)
-            new[: len(old)] = old
-            setattr(self, name, new)
-
-    def trim(self) -> None:
-        """Drop the unused capacity of a closed episode (up to half of its arrays)."""
-        for name in ("frames", "values", "actions", "rewards", "raw_rewards", "ids"):
-            old = getattr(self, name)
-            setattr(self, name, old[: self.length + (name in ("frames", "values"))].copy())
-
-    @property
-    def nbytes(self) -> int:
-        return sum(getattr(self, name).nbytes
-                   for name in ("frames", "values", "actions", "rewards", "raw_rewards", "ids"))
-
-    def append(self, action, reward: float, raw_reward: float, frame: np.ndarray, value: float) -> None:
-        if self.length + 1 >= len(self.actions):
-            self._grow()
-        t = self.length
-        self.actions[t], self.rewards[t], self.raw_rewards[t] = action, reward, raw_reward
-        self.frames[t + 1], self.values[t + 1] = frame, value
-        self.length += 1
+    frames: torch.Tensor     # [T+1, *frame_shape] on the replay's device
+    values: np.ndarray       # [T+1]
+    actions: np.ndarray      # [T] or [T, A]
+    rewards: np.ndarray      # [T]
+    raw_rewards: np.ndarray  # [T]
+    length: int              # T
+    closed: bool
+    terminal: bool
 
 
 @dataclass
@@ -119,21 +91,82 @@ class SampledBatch:
     episodes: np.ndarray      # [B] episode ids
     positions: np.ndarray     # [B] t inside the episode
     weights: np.ndarray       # [B] importance weights in [min_is_weight, 1]
-    observations: np.ndarray  # [B, U+1, *obs_shape] stacked observations at t..t+U (clamped)
+    observations: torch.Tensor  # [B, U+1, *obs_shape] stacked observations at t..t+U (clamped),
+    #                             uint8 (images) or float32, on the replay's batch device
     actions: np.ndarray       # [B, U] or [B, U, A]; past the end: random (discrete) / zeros
     mask: np.ndarray          # [B, U] 1 where action t+k exists (k = 0..U-1)
     exists: np.ndarray        # [B, U+1] 1 where observation t+k exists (k = 0..U)
 
 
-class Replay:
-    """Whole-episode prioritised replay for one run."""
+def planned_lane_capacity(config: Config, spec: EnvSpec) -> int:
+    """Offsets per lane that a run of the configured budget needs: its agent steps per
+    environment, and its episodes' first frames (up to one per 16 steps)."""
+    per_lane = config.train.total_env_steps // (spec.action_repeat * config.train.num_envs)
+    return per_lane + per_lane // 16 + 64
 
-    def __init__(self, config: Config, spec: EnvSpec, seed: int = 0):
+
+def frames_device(config: Config, spec: EnvSpec, model_device: torch.device) -> torch.device:
+    """Where a run keeps its replay's frames: `replay.device`, or with "auto" the model's GPU
+    when the run's planned frames take at most half of its free memory, else the CPU."""
+    if config.replay.device != "auto":
+        return torch.device(config.replay.device)
+    if model_device.type != "cuda":
+        return torch.device("cpu")
+    frame_bytes = np.prod(spec.obs_shape) // spec.frame_stack * (1 if spec.is_image else 4)
+    planned = config.train.num_envs * planned_lane_capacity(config, spec) * frame_bytes
+    free, _ = torch.cuda.mem_get_info(model_device)
+    return model_device if planned <= free / 2 else torch.device("cpu")
+
+
+LANE_ARRAYS = ("values", "actions", "rewards", "raw_rewards", "ids")
+"""The per-step arrays of the lanes besides the frames (NumPy, on the host)."""
+EPISODE_FIELDS = ("lane", "start", "length", "closed", "terminal")
+"""Where each episode lies in the lanes, and how it ended."""
+
+
+class Replay:
+    """Whole-episode prioritised replay for one run.
+
+    Storage: environment slot s writes its episodes one after another into lane s,
+    so the T+1 steps of an episode are adjacent: position t of episode e is at
+    (lane[e], start[e] + t) in every lane array. A window, a frame stack or an
+    n-step return is then a range of offsets clamped to the episode, which the
+    reading methods compute for a whole batch at once: a batch is gathered by
+    index, with no loop over its rows.
+    """
+
+    def __init__(self, config: Config, spec: EnvSpec, seed: int = 0, device: str | torch.device = "cpu",
+                 batch_device: str | torch.device | None = None):
+        """`device`: where the frames live; `batch_device`: where sampled observations are
+        delivered (the model's device; default `device`). Frames kept on the CPU for a GPU
+        model travel in one copy per batch through a reused pinned buffer."""
         self.cfg, self.spec = config, spec
         self.unroll, self.td_steps = config.optim.unroll_steps, config.optim.td_steps
         self.discount = config.agent_discount
         self.stack = spec.frame_stack
-        self.episodes: list[Episode] = []
+        self.device = torch.device(device)
+        self.batch_device = self.device if batch_device is None else torch.device(batch_device)
+        self._staging: dict = {}  # (shape, dtype) -> (pinned buffer, CUDA event of its last copy)
+        # the lanes: [L, capacity, ...]; frames on `device`, the rest on the host
+        frame_shape = (spec.obs_shape[0] // self.stack, *spec.obs_shape[1:])
+        action_shape = () if spec.is_discrete else (spec.action_dim,)
+        self.frames = torch.zeros((0, 0, *frame_shape), dtype=torch.uint8 if spec.is_image else torch.float32,
+                                  device=self.device)
+        self.values = np.zeros((0, 0))
+        self.actions = np.zeros((0, 0, *action_shape), np.int64 if spec.is_discrete else np.float32)
+        self.rewards = np.zeros((0, 0))
+        self.raw_rewards = np.zeros((0, 0))
+        self.ids = np.zeros((0, 0), np.int64)     # the transition id of each stored step
+        self.used = np.zeros(0, np.int64)          # [L] offsets written in each lane
+        self.planned_capacity = planned_lane_capacity(config, spec)
+        """The lanes grow by doubling up to this, then by 1/16 of it at a time."""
+        # per episode, in start order
+        self.lane = np.zeros(0, np.int64)
+        self.start = np.zeros(0, np.int64)
+        self.length = np.zeros(0, np.int64)
+        self.closed = np.zeros(0, bool)
+        self.terminal = np.zeros(0, bool)
+        self.num_episodes = 0
         self.open: dict[int, int] = {}  # env slot -> episode id
         # per transition, in insertion order
         self.episode_of = np.zeros(0, np.int64)
@@ -149,10 +182,45 @@ class Replay:
 
     # ------------------------------------------------------------------ writing
 
-    def _frame(self, observation: np.ndarray) -> np.ndarray:
+    def _frame(self, observation: np.ndarray) -> torch.Tensor:
         """The newest frame of a stacked observation."""
         per_frame = observation.shape[0] // self.stack
-        return np.array(observation[-per_frame:])
+        return torch.as_tensor(np.array(observation[-per_frame:]))
+
+    def _reserve(self, lane: int, offset: int) -> None:
+        """Make (lane, offset) exist in every lane array, growing them if needed."""
+        lanes, capacity = self.values.shape
+        if lane < lanes and offset < capacity:
+            return
+        new_lanes = max(lanes, lane + 1)
+        new_capacity = capacity
+        if offset >= capacity:
+            planned = self.planned_capacity
+            new_capacity = (min(max(2 * capacity, offset + 1, 64), planned) if offset < planned
+                            else max(offset + 1, capacity + planned // 16 + 64))
+        for name in LANE_ARRAYS:
+            old = getattr(self, name)
+            new = np.zeros((new_lanes, new_capacity, *old.shape[2:]), old.dtype)
+            new[:lanes, :capacity] = old
+            setattr(self, name, new)
+        frames = self.frames.new_zeros((new_lanes, new_capacity, *self.frames.shape[2:]))
+        frames[:lanes, :capacity] = self.frames
+        self.frames = frames
+        self.used = np.concatenate([self.used, np.zeros(new_lanes - lanes, np.int64)])
+
+    def _new_episode(self, lane: int, start: int) -> int:
+        e = self.num_episodes
+        if e >= len(self.lane):
+            size = max(64, 2 * len(self.lane))
+            for name in EPISODE_FIELDS:
+                old = getattr(self, name)
+                new = np.zeros(size, old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+        self.lane[e], self.start[e], self.length[e] = lane, start, 0
+        self.closed[e] = self.terminal[e] = False
+        self.num_episodes += 1
+        return e
 
     def start_episode(self, slot: int, observation: np.ndarray, value: float) -> None:
         """Open a new episode for environment `slot` with its first observation and value."""
@@ -160,16 +228,16 @@ class Replay:
             self.listener("start_episode", (slot, observation, value))
         if slot in self.open:
             raise RuntimeError(f"environment {slot} already has an open episode")
-        action_shape = () if self.spec.is_discrete else (self.spec.action_dim,)
-        dtype = np.int64 if self.spec.is_discrete else np.float32
         first = self._frame(observation)
-        episode = Episode(first, value, action_shape, dtype)
         per = first.shape[0]
         if self.stack > 1 and not np.array_equal(observation[:per], observation[-per:]):
             raise ValueError("the first observation of an episode must be one frame repeated "
                              "(Gymnasium's FrameStackObservation reset padding)")
-        self.episodes.append(episode)
-        self.open[slot] = len(self.episodes) - 1
+        offset = int(self.used[slot]) if slot < len(self.used) else 0
+        self._reserve(slot, offset)
+        self.frames[slot, offset], self.values[slot, offset] = first, value
+        self.used[slot] = offset + 1
+        self.open[slot] = self._new_episode(slot, offset)
 
     def add(self, slot: int, action, reward: float, raw_reward: float, next_observation: np.ndarray,
             next_value: float) -> None:
@@ -177,11 +245,18 @@ class Replay:
         if self.listener is not None:
             self.listener("add", (slot, action, reward, raw_reward, next_observation, next_value))
         e = self.open[slot]
-        episode = self.episodes[e]
-        episode.append(action, reward, raw_reward, self._frame(next_observation), next_value)
-        episode.ids[episode.length - 1] = self._register(e, episode.length - 1)
+        t = int(self.length[e])
+        offset = int(self.start[e]) + t
+        self._reserve(slot, offset + 1)
+        self.actions[slot, offset], self.rewards[slot, offset] = action, reward
+        self.raw_rewards[slot, offset] = raw_reward
+        self.ids[slot, offset] = self._register(e, t)
+        self.frames[slot, offset + 1] = self._frame(next_observation)
+        self.values[slot, offset + 1] = next_value
+        self.length[e] = t + 1
+        self.used[slot] = offset + 2
         # transitions whose U + n steps of future are now stored become sampleable
-        matured = episode.length - 1 - (self.unroll + self.td_steps)
+        matured = t - (self.unroll + self.td_steps)
         if matured >= 0:
             self._make_ready(e, matured, matured + 1)
 
@@ -190,11 +265,9 @@ class Replay:
         if self.listener is not None:
             self.listener("end_episode", (slot, terminal))
         e = self.open.pop(slot)
-        episode = self.episodes[e]
-        episode.closed, episode.terminal = True, bool(terminal)
-        episode.trim()
-        first_unready = max(episode.length - (self.unroll + self.td_steps), 0)
-        self._make_ready(e, first_unready, episode.length)
+        self.closed[e], self.terminal[e] = True, bool(terminal)
+        first_unready = max(int(self.length[e]) - (self.unroll + self.td_steps), 0)
+        self._make_ready(e, first_unready, int(self.length[e]))
 
     def end_open_episodes(self) -> None:
         """End every open episode as a time limit (on resume: environments cannot be restored)."""
@@ -219,11 +292,10 @@ class Replay:
     def _make_ready(self, e: int, start: int, stop: int) -> None:
         if stop <= start:
             return
-        episode = self.episodes[e]
-        ids = episode.ids[start:stop]
+        episode = self.episode(e)
+        ids = self.ids[self.lane[e], self.start[e] + start:self.start[e] + stop]
         if self.cfg.replay.new_priority == "precalculated":
-            T = episode.length
-            prios = precalculated_priorities(episode.rewards[:T], episode.values[:T + 1],
+            prios = precalculated_priorities(episode.rewards, episode.values,
                                              episode.terminal and episode.closed, self.discount,
                                              self.td_steps, self.cfg.replay.min_priority,
                                              np.arange(start, stop))
@@ -242,29 +314,85 @@ class Replay:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the stored episodes and the per-transition index arrays."""
+        """Bytes of the stored steps (frames and the other lane arrays, at the offsets written)
+        and of the per-transition and per-episode index arrays."""
+        frame = self.frames[0, 0].numel() * self.frames.element_size() if self.frames.numel() else 0
+        per_offset = frame + sum(getattr(self, name)[0, 0].nbytes for name in LANE_ARRAYS if getattr(self, name).size)
         index = sum(getattr(self, name).nbytes
-                    for name in ("episode_of", "position_of", "priorities", "ready"))
-        return sum(e.nbytes for e in self.episodes) + index
+                    for name in ("episode_of", "position_of", "priorities", "ready", *EPISODE_FIELDS))
+        return int(self.used.sum()) * per_offset + index
+
+    @property
+    def allocated_nbytes(self) -> int:
+        """Bytes the lanes hold, spare capacity included (at most the run's budget and 1/16)."""
+        return (self.frames.numel() * self.frames.element_size()
+                + sum(getattr(self, name).nbytes for name in LANE_ARRAYS))
 
     @property
     def num_ready(self) -> int:
         return int(self.ready[: self.num_transitions].sum())
 
-    def stacked_observation(self, e: int, t: int) -> np.ndarray:
+    def episode(self, e: int) -> Episode:
+        """Episode e's stored steps, as views into the lanes."""
+        lane, start, T = int(self.lane[e]), int(self.start[e]), int(self.length[e])
+        steps = slice(start, start + T)
+        return Episode(self.frames[lane, start:start + T + 1], self.values[lane, start:start + T + 1],
+                       self.actions[lane, steps], self.rewards[lane, steps], self.raw_rewards[lane, steps],
+                       T, bool(self.closed[e]), bool(self.terminal[e]))
+
+    @property
+    def episodes(self) -> list[Episode]:
+        """Every stored episode, in start order (views; see `episode`)."""
+        return [self.episode(e) for e in range(self.num_episodes)]
+
+    def stacked_observation(self, e: int, t: int) -> torch.Tensor:
         """The observation at position t of episode e, its frame stack rebuilt: [*obs_shape]."""
-        return self.stacked_observations(e, np.array([t]))[0]
+        return self.stacked_observations(np.array([e]), np.array([t]))[0]
 
-    def stacked_observations(self, e: int, positions: np.ndarray) -> np.ndarray:
-        """Observations at `positions` [P] of episode e: [P, *obs_shape].
+    def stacked_observations(self, episodes: np.ndarray, positions: np.ndarray) -> torch.Tensor:
+        """Observations at `positions` [...] of `episodes` [...] (same shape, or broadcastable):
+        [..., *obs_shape] on the batch device, gathered in one indexing operation.
 
-        Observation t stacks frames t-S+1..t (frame-major); indices before 0 repeat
+        Observation t stacks frames t-S+1..t (frame-major); positions before 0 repeat
         frame 0, as Gymnasium's reset padding does.
         """
-        frames = self.episodes[e].frames
-        idx = np.maximum(positions[:, None] + np.arange(1 - self.stack, 1), 0)  # [P, S]
-        stacked = frames[idx]                                                 # [P, S, C, ...]
-        return stacked.reshape(len(positions), -1, *stacked.shape[3:])
+        episodes, positions = np.broadcast_arrays(episodes, positions)
+        start = self.start[episodes][..., None]
+        offsets = start + np.maximum(positions[..., None] + np.arange(1 - self.stack, 1), 0)  # [..., S]
+        lanes = self.lane[episodes][..., None]                                            # [..., 1]
+        stacked = self.frames[torch.as_tensor(lanes, device=self.device),
+                              torch.as_tensor(offsets, device=self.device)]   # [..., S, C, ...]
+        return self.deliver(stacked.flatten(positions.ndim, positions.ndim + 1))
+
+    def deliver(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` on the batch device. From the CPU to a GPU: through a pinned buffer kept for
+        this shape (waiting, if needed, until its last copy has left), copied without blocking."""
+        if x.device == self.batch_device:
+            return x
+        if self.batch_device.type != "cuda":
+            return x.to(self.batch_device)
+        key = (tuple(x.shape), x.dtype)
+        buffer, last_copy = self._staging.get(key) or (torch.empty(x.shape, dtype=x.dtype, pin_memory=True), None)
+        if last_copy is not None:
+            last_copy.synchronize()
+        buffer.copy_(x)
+        out = buffer.to(self.batch_device, non_blocking=True)
+        copied = torch.cuda.Event()
+        copied.record()
+        self._staging[key] = (buffer, copied)
+        return out
+
+    def steps(self, episodes: np.ndarray, positions: np.ndarray, name: str, fill=0) -> np.ndarray:
+        """The lane array `name` (actions, rewards, values, ...) at `positions` [...] of
+        `episodes` [...]; `fill` where the position is at or past the episode's length T
+        (values: past T)."""
+        episodes, positions = np.broadcast_arrays(episodes, positions)
+        last = self.length[episodes] - (name != "values")
+        inside = (positions >= 0) & (positions <= last)
+        offsets = self.start[episodes] + np.clip(positions, 0, np.maximum(last, 0))
+        out = getattr(self, name)[self.lane[episodes], offsets]
+        inside = inside.reshape(inside.shape + (1,) * (out.ndim - inside.ndim))
+        return np.where(inside, out, fill).astype(out.dtype)
 
     def sample(self, batch_size: int) -> SampledBatch:
         """B distinct sampleable transitions by priority, with their U+1-step windows."""
@@ -283,37 +411,32 @@ class Replay:
         return self.windows(indices, weights)
 
     def windows(self, indices: np.ndarray, weights: np.ndarray | None = None) -> SampledBatch:
-        """The U+1-step windows of given transitions (what `sample` returns)."""
+        """The U+1-step windows of given transitions (what `sample` returns), gathered by index."""
         U, spec = self.unroll, self.spec
         B = len(indices)
         eps, pos = self.episode_of[indices], self.position_of[indices]
-        obs = np.empty((B, U + 1, *spec.obs_shape), np.uint8 if spec.is_image else np.float32)
-        if spec.is_discrete:
-            actions = self.rng.integers(spec.num_actions, size=(B, U))
+        window = pos[:, None] + np.arange(U + 1)                      # [B, U+1] positions t..t+U
+        T = self.length[eps][:, None]
+        exists = (window <= T).astype(np.float32)
+        mask = (window[:, :U] < T).astype(np.float32)
+        observations = self.stacked_observations(eps[:, None], np.minimum(window, T))
+        if spec.is_discrete:  # past the end: random actions (drawn for every row, as always)
+            padding = self.rng.integers(spec.num_actions, size=(B, U))
+            actions = np.where(mask > 0, self.steps(eps[:, None], window[:, :U], "actions"), padding)
         else:
-            actions = np.zeros((B, U, spec.action_dim), np.float32)
-        mask = np.zeros((B, U), np.float32)
-        exists = np.zeros((B, U + 1), np.float32)
-        for i, (e, t) in enumerate(zip(eps, pos)):
-            episode = self.episodes[e]
-            T = episode.length
-            window = t + np.arange(U + 1)
-            obs[i] = self.stacked_observations(e, np.minimum(window, T))
-            exists[i] = window <= T
-            steps = max(0, min(U, T - t))
-            actions[i, :steps] = episode.actions[t:t + steps]
-            mask[i, :steps] = 1.0
-        return SampledBatch(indices, eps, pos, np.ones(B) if weights is None else weights, obs,
+            actions = self.steps(eps[:, None], window[:, :U], "actions")
+        return SampledBatch(indices, eps, pos, np.ones(B) if weights is None else weights, observations,
                             actions, mask, exists)
 
     # ------------------------------------------------------------------ save / load
 
     def _bookkeeping(self) -> dict[str, np.ndarray]:
         """The replay's arrays other than the episodes' contents (small)."""
+        n = self.num_episodes
         return {
-            "lengths": np.array([ep.length for ep in self.episodes], np.int64),
-            "closed": np.array([ep.closed for ep in self.episodes], bool),
-            "terminal": np.array([ep.terminal for ep in self.episodes], bool),
+            "lengths": self.length[:n].copy(),
+            "closed": self.closed[:n].copy(),
+            "terminal": self.terminal[:n].copy(),
             "open_slots": np.array(sorted(self.open), np.int64),
             "open_episodes": np.array([self.open[s] for s in sorted(self.open)], np.int64),
             "priorities": self.priorities[: self.num_transitions],
@@ -325,9 +448,9 @@ class Replay:
         }
 
     def _episode_parts(self, name: str) -> list[np.ndarray]:
-        """Each episode's stored part of one of EPISODE_ARRAYS, in episode order."""
-        extra = EPISODE_ARRAYS[name]
-        return [getattr(ep, name)[: ep.length + extra] for ep in self.episodes]
+        """Each episode's stored part of one of EPISODE_ARRAYS, in episode order (host arrays)."""
+        parts = [getattr(episode, name) for episode in self.episodes]
+        return [part.cpu().numpy() if isinstance(part, torch.Tensor) else part for part in parts]
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every array of the replay, flat (the episodes' arrays concatenated); no Python objects."""
@@ -353,36 +476,56 @@ class Replay:
                         f.write(np.ascontiguousarray(part).data)
 
     @classmethod
-    def load(cls, path: str | Path, config: Config, spec: EnvSpec) -> Replay:
-        """Read a replay written by `save` (no pickle); each episode's arrays are read straight
-        into place, so loading never holds the flat arrays as well."""
-        replay = cls(config, spec)
+    def load(cls, path: str | Path, config: Config, spec: EnvSpec, device: str | torch.device = "cpu",
+             batch_device: str | torch.device | None = None) -> Replay:
+        """Read a replay written by `save` (no pickle). Each episode is read straight into its
+        place in the lanes: the open episode of environment slot s at the end of lane s, the
+        closed ones wherever a lane is shortest (where an episode lies changes no batch)."""
+        replay = cls(config, spec, device=device, batch_device=batch_device)
         with np.load(path, allow_pickle=False) as npz:
             data = {name: npz[name] for name in npz.files if name not in EPISODE_ARRAYS}
         lengths = data["lengths"]
+        n = len(lengths)
+        open_lane = dict(zip(data["open_episodes"].tolist(), data["open_slots"].tolist()))
+        lanes = max([slot + 1 for slot in open_lane.values()] + [1])
+        replay.lane, replay.start = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        used = np.zeros(lanes, np.int64)
+        for e in [e for e in range(n) if e not in open_lane] + list(open_lane):
+            lane = open_lane.get(e, int(np.argmin(used)))
+            replay.lane[e], replay.start[e] = lane, used[lane]
+            used[lane] += lengths[e] + 1
+        replay.length, replay.closed, replay.terminal = lengths.copy(), data["closed"].copy(), data["terminal"].copy()
+        replay.num_episodes = n
+        replay._reserve(lanes - 1, max(int(used.max()) - 1, 0))
+        replay.used = used
+        frames = replay.frames.cpu().numpy()  # on a CPU the lanes' own memory
+        targets = dict(frames=frames, values=replay.values, actions=replay.actions, rewards=replay.rewards,
+                       raw_rewards=replay.raw_rewards)
         with zipfile.ZipFile(path) as archive:
             members = {name: archive.open(f"{name}.npy") for name in EPISODE_ARRAYS}
             try:
-                headers = {name: _read_npy_header(f) for name, f in members.items()}
-                (frame_shape, frame_dtype), (action_shape, action_dtype) = headers["frames"], headers["actions"]
-                for i, T in enumerate(lengths.tolist()):
-                    episode = Episode(np.zeros(frame_shape, frame_dtype), 0.0, action_shape, action_dtype,
-                                      capacity=max(T, 1))
+                for name, f in members.items():
+                    row, dtype = _read_npy_header(f)
+                    expected = targets[name]
+                    if row != expected.shape[2:] or dtype != expected.dtype:
+                        raise ValueError(f"{path}: {name} holds {dtype}{list(row)} per step, but this "
+                                         f"environment stores {expected.dtype}{list(expected.shape[2:])}: "
+                                         "the replay was written for another environment or preset")
+                for e, T in enumerate(lengths.tolist()):
+                    lane, start = replay.lane[e], replay.start[e]
                     for name, f in members.items():
-                        _read_into(f, getattr(episode, name)[: T + EPISODE_ARRAYS[name]], path)
-                    episode.length = T
-                    episode.closed, episode.terminal = bool(data["closed"][i]), bool(data["terminal"][i])
-                    replay.episodes.append(episode)
+                        _read_into(f, targets[name][lane, start:start + T + EPISODE_ARRAYS[name]], path)
             finally:
                 for f in members.values():
                     f.close()
-        replay.open = dict(zip(data["open_slots"].tolist(), data["open_episodes"].tolist()))
-        n = len(data["priorities"])
-        replay.num_transitions = n
+        replay.frames = torch.from_numpy(frames).to(replay.device)
+        replay.open = {slot: e for e, slot in open_lane.items()}
+        k = len(data["priorities"])
+        replay.num_transitions = k
         replay.priorities, replay.ready = data["priorities"].copy(), data["ready"].copy()
         replay.episode_of, replay.position_of = data["episode_of"].copy(), data["position_of"].copy()
-        for k, (e, t) in enumerate(zip(replay.episode_of, replay.position_of)):
-            replay.episodes[e].ids[t] = k
+        e = replay.episode_of
+        replay.ids[replay.lane[e], replay.start[e] + replay.position_of] = np.arange(k)
         replay.max_priority = float(data["max_priority"])
         replay.rng.bit_generator.state = json.loads(str(data["rng_state"]))
         return replay

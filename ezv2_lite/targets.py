@@ -49,24 +49,19 @@ def reward_targets(replay: Replay, batch: SampledBatch, value_prefix: bool,
                    horizon: int) -> np.ndarray:
     """[B, U]: r_{t+k} for k = 0..U-1, or with a value prefix the running sum of the rewards
     since the last LSTM reset (resets before k = 0, horizon, 2 horizon, ...). 0 past the end."""
-    U = replay.unroll
-    out = np.zeros((len(batch.indices), U))
-    for i, (e, t) in enumerate(zip(batch.episodes, batch.positions)):
-        episode = replay.episodes[e]
-        steps = max(0, min(U, episode.length - t))
-        rewards = np.zeros(U)
-        rewards[:steps] = episode.rewards[t:t + steps]
-        out[i] = value_prefixes(rewards, horizon) if value_prefix else rewards
-    return out
+    window = batch.positions[:, None] + np.arange(replay.unroll)                # [B, U]
+    rewards = replay.steps(batch.episodes[:, None], window, "rewards")          # 0 past the end
+    return value_prefixes(rewards, horizon) if value_prefix else rewards
 
 
 def value_prefixes(rewards: np.ndarray, horizon: int) -> np.ndarray:
-    """[K] -> [K]: at each unroll step the sum of the rewards since the last LSTM reset
-    (resets before steps 0, horizon, 2 horizon, ...). This is what the value-prefix head learns."""
-    out, running = np.zeros(len(rewards)), 0.0
-    for k, r in enumerate(rewards):
-        running = (0.0 if k % horizon == 0 else running) + r
-        out[k] = running
+    """[..., K] -> [..., K]: at each unroll step the sum of the rewards since the last LSTM
+    reset (resets before steps 0, horizon, 2 horizon, ...). This is what the value-prefix head
+    learns."""
+    out = np.array(rewards, np.float64)
+    for k in range(1, out.shape[-1]):
+        if k % horizon:
+            out[..., k] += out[..., k - 1]
     return out
 
 
@@ -80,25 +75,20 @@ def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel,
     """
     U, gamma = replay.unroll, replay.discount
     n = replay.td_steps if td_steps is None else td_steps
-    episodes = [replay.episodes[e] for e in batch.episodes]
-    lengths = np.array([episode.length for episode in episodes])[:, None]     # [B, 1] T
-    terminal = np.array([episode.terminal for episode in episodes])[:, None]  # [B, 1]
+    episodes = batch.episodes[:, None]                                        # [B, 1]
+    lengths = replay.length[episodes]                                         # [B, 1] T
+    terminal = replay.terminal[episodes]                                      # [B, 1]
     c = batch.positions[:, None] + np.arange(U + 1)                           # [B, U+1] positions
     exists = c <= lengths
     steps = np.clip(lengths - c, 0, n)                                        # n' (0 past the end)
     # each row's rewards r_t .. r_{t+U+n-1}, zero past its episode's end
-    rewards = np.zeros((len(episodes), U + n))
-    for i, (episode, t) in enumerate(zip(episodes, batch.positions)):
-        r = episode.rewards[t:min(t + U + n, episode.length)]
-        rewards[i, :len(r)] = r
+    rewards = replay.steps(episodes, batch.positions[:, None] + np.arange(U + n), "rewards")
     k = np.arange(n)
     ahead = rewards[:, np.arange(U + 1)[:, None] + k]                         # [B, U+1, n] r_{c+k}
     discounted = np.where(k < steps[..., None], gamma ** k * ahead, 0.0).sum(-1)
-    # bootstrap V_target(o_{c+n'}) for every existing position, in one inference
-    observations = np.concatenate([replay.stacked_observations(e, (c + steps)[i, exists[i]])
-                                   for i, e in enumerate(batch.episodes)])
-    values = np.zeros(c.shape)
-    values[exists] = predict_values(target_model, observations)              # row-major order
+    # bootstrap V_target(o_{c+n'}) at every position, in one inference (past the end: unused)
+    observations = replay.stacked_observations(episodes, np.minimum(c + steps, lengths))
+    values = predict_values(target_model, observations.flatten(0, 1)).reshape(c.shape)
     bootstrap = np.where(terminal & (c + steps == lengths), 0.0, values)
     return np.where(exists, discounted + gamma ** steps * bootstrap, 0.0)
 
@@ -113,13 +103,13 @@ def search_targets(replay: Replay, batch: SampledBatch, target_model: EZModel, c
     last observation of an episode that ended in a terminal, get zeros.
     """
     B, U1 = batch.observations.shape[:2]
-    flat = batch.observations.reshape(B * U1, *batch.observations.shape[2:])
+    flat = batch.observations.flatten(0, 1)
     result = search(target_model, flat, config, "reanalyze", rng)
-    valid = batch.exists.copy()
-    for i, (e, t) in enumerate(zip(batch.episodes, batch.positions)):
-        episode = replay.episodes[e]
-        if episode.terminal and 0 <= episode.length - t < U1:
-            valid[i, episode.length - t] = 0.0  # a terminal state has no value and no policy
+    # a terminal state (the last observation of an episode that ended in one) has no value
+    # and no policy
+    last = (replay.length[batch.episodes] - batch.positions)[:, None]         # [B, 1] T - t
+    terminal_state = replay.terminal[batch.episodes][:, None] & (np.arange(U1) == last)
+    valid = batch.exists * ~terminal_state
     values = result.root_value.reshape(B, U1) * valid
     policies = result.improved_policy.reshape(B, U1, -1) * valid[..., None]
     unvisited = np.where(result.visit_counts == 0, result.improved_policy, 0.0).sum(-1)

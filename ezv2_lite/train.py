@@ -18,6 +18,7 @@ evaluations, a recent search trace and a recent frame.
 from __future__ import annotations
 
 import copy
+import os
 import json
 import signal
 import threading
@@ -31,13 +32,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .actor import Actor
-from .checkpoint import find_checkpoint, load_state, load_tensors, save_checkpoint
+from .checkpoint import (find_checkpoint, load_state, load_tensors, random_states, restore_random_states,
+                         save_checkpoint)
 from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
 from .evaluate import EvaluationStopped, evaluate
 from .learner import Learner, LossInfo
 from .model import build_model, resolve_device
-from .replay import Replay
+from .replay import Replay, frames_device
 from .targets import reanalyze
 
 OFFLINE_LOG_EVERY = 100
@@ -94,13 +96,17 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     torch.set_num_threads(t.torch_threads)
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
+    set_numerics(config, device)
     spec = probe_spec(config.env, config.seed)  # unknown environments fail here, before any write
     if not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(to_json(config))
     model = build_model(config, spec).to(device)
     learner = Learner(model, config, device)
-    replay = Replay(config, spec, seed=config.seed)
+    frames_on = frames_device(config, spec, device)
+    replay = Replay(config, spec, seed=config.seed, device=frames_on, batch_device=device)
+    if progress:
+        print(f"model on {device}; replay frames on {frames_on}")
     counters = Counters(next_eval=t.eval_every_env_steps, next_log=t.log_every_env_steps,
                         next_checkpoint=t.checkpoint_every_env_steps)
     reanalyze_rng = np.random.default_rng([config.seed, 3])
@@ -133,7 +139,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                    "snapshot": learner.target.snapshot,
                    "optimizer": {"optimizer": learner.optimizer.state_dict(),
                                  "scheduler": learner.scheduler.state_dict()},
-                   "rng": {"torch": torch.get_rng_state()}}
+                   "rng": random_states()}
         rng_state, pending = reanalyze_rng.bit_generator.state, None
         if worker is not None:
             rng_state, pending = worker.checkpoint_state()
@@ -291,6 +297,18 @@ def _evaluate(model, config: Config, counters: Counters, log, progress: bool,
     return f"{returns.mean():.1f}"
 
 
+def set_numerics(config: Config, device: torch.device) -> None:
+    """Determinism and, on a GPU, the precision of float32 products (`train.deterministic`,
+    `train.tf32`); bfloat16 autocast is the learner's (`train.bf16_autocast`)."""
+    t = config.train
+    if t.deterministic and device.type == "cuda":  # cuBLAS needs it for reproducible products
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(t.deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = t.deterministic
+    torch.backends.cudnn.benchmark = not t.deterministic
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
+
+
 def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Replay):
     path = find_checkpoint(run_dir)
     learner.model.load_state_dict(load_tensors(path, "model"))
@@ -299,11 +317,11 @@ def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Repl
     optim = load_tensors(path, "optimizer")
     learner.optimizer.load_state_dict(optim["optimizer"])
     learner.scheduler.load_state_dict(optim["scheduler"])
-    torch.set_rng_state(load_tensors(path, "rng")["torch"])
+    restore_random_states(load_tensors(path, "rng"))
     state = load_state(path)
     learner.steps = state["learner_steps"]
     try:
-        replay = Replay.load(path / "replay.npz", config, spec)
+        replay = Replay.load(path / "replay.npz", config, spec, replay.device, replay.batch_device)
     except Exception as error:
         from .checkpoint import CheckpointError
         raise CheckpointError(f"cannot read {path / 'replay.npz'}: {error}") from None

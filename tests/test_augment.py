@@ -82,3 +82,24 @@ def test_the_learner_augments_roots_and_consistency_targets_independently(monkey
     c, h, w = spec.obs_shape
     U = config.optim.unroll_steps
     assert calls == [(4, c, h, w), (4, U * c, h, w)]
+
+
+def test_augmentation_takes_the_same_number_of_operations_at_any_batch_size():
+    """The whole batch is shifted and scaled at once: no loop over its images."""
+    from torch.overrides import TorchFunctionMode
+
+    class Count(TorchFunctionMode):
+        calls = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            Count.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    counts = []
+    for batch in (2, 64):
+        images = torch.zeros(batch, 12, 16, 16, dtype=torch.uint8)
+        Count.calls = 0
+        with Count():
+            augment(images, generator=torch.Generator().manual_seed(0))
+        counts.append(Count.calls)
+    assert counts[0] == counts[1] < 40, counts

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import chisquare
 
 from ezv2_lite.config import EnvConfig, override, preset
@@ -44,7 +45,7 @@ def test_stacked_observations_at_sample_time_equal_the_stored_ones(name, env_cfg
         replay.add(0, 0, r, r, obs, 0.0)
         seen.append(obs)
     frames = replay.episodes[0].frames
-    assert frames.dtype == (np.uint8 if spec.is_image else np.float32)
+    assert frames.dtype == (torch.uint8 if spec.is_image else torch.float32)
     assert frames.shape[1] == spec.obs_shape[0] // spec.frame_stack  # one frame per step
     for t, expected in enumerate(seen):
         np.testing.assert_array_equal(replay.stacked_observation(0, t), expected)
@@ -179,24 +180,28 @@ def test_interleaved_environments_keep_each_episode_s_priorities_and_readiness()
         np.testing.assert_array_equal(replay.position_of[ids], np.arange(8))
 
 
-def test_an_image_replay_stores_each_frame_once_and_closed_episodes_hold_no_spare_capacity():
-    """Bytes of a closed episode of T steps of 4-stacked 3x96x96 frames: T + 1 frames of
-    27,648 bytes and their values, T actions, rewards (clipped and raw) and ids."""
+def test_an_image_replay_stores_each_frame_once_and_grows_no_further_than_its_budget():
+    """Three episodes of 100 steps of 4-stacked 3x96x96 frames, in a run budgeted at 300
+    agent steps: each step stores one RGB frame (27,648 bytes) and a few numbers, and the
+    lanes stop growing at the budget (303 offsets, plus room for episode starts) instead
+    of doubling to 512."""
     spec = EnvSpec((12, 96, 96), "uint8", "discrete", 6, None, 4, 4)
-    replay = Replay(small_config(), spec)
+    config = override(small_config(), train=dict(total_env_steps=4 * 300, num_envs=1))
+    replay = Replay(config, spec)
     rng = np.random.default_rng(0)
-    first = rng.integers(0, 256, (3, 96, 96), dtype=np.uint8)
-    replay.start_episode(0, np.concatenate([first] * 4), 0.0)
-    stack = [first] * 4
-    T = 100
-    for t in range(T):
-        stack = stack[1:] + [rng.integers(0, 256, (3, 96, 96), dtype=np.uint8)]
-        replay.add(0, t % 6, 1.0, 1.0, np.concatenate(stack), 0.0)
-    replay.end_episode(0, terminal=True)
-    episode = replay.episodes[0]
-    assert episode.nbytes == (T + 1) * (3 * 96 * 96 + 8) + T * (8 + 8 + 8 + 8)
-    np.testing.assert_array_equal(replay.stacked_observation(0, T), np.concatenate(stack))
-    assert replay.nbytes / T < 3 * 96 * 96 * 1.5  # about one RGB frame per step, not a stack of 4
+    for e in range(3):
+        first = rng.integers(0, 256, (3, 96, 96), dtype=np.uint8)
+        replay.start_episode(0, np.concatenate([first] * 4), 0.0)
+        stack = [first] * 4
+        for t in range(100):
+            stack = stack[1:] + [rng.integers(0, 256, (3, 96, 96), dtype=np.uint8)]
+            replay.add(0, t % 6, 1.0, 1.0, np.concatenate(stack), 0.0)
+        replay.end_episode(0, terminal=True)
+        np.testing.assert_array_equal(replay.stacked_observation(e, 100), np.concatenate(stack))
+    assert replay.frames.shape[:2] == (1, replay.planned_capacity) and replay.planned_capacity < 400
+    per_step = 3 * 96 * 96 + 5 * 8  # a frame, its value, action, reward, raw reward and id
+    assert replay.nbytes / 300 < 1.05 * per_step  # one RGB frame per step, not a stack of 4
+    assert replay.allocated_nbytes < 1.3 * 300 * per_step
 
 
 PINNED = np.load(replay_pins.PINS)

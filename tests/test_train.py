@@ -204,3 +204,42 @@ def test_a_budget_that_ends_before_learning_starts_runs_no_offline_steps(tmp_pat
     assert counters["train_steps"] == 0 and counters["offline_steps"] == 0
     assert "eval_return_mean" in metrics(run)[-1]
     assert "peak memory" in result.stdout
+
+
+def test_a_checkpoint_keeps_and_restores_every_gpus_random_state(tmp_path, monkeypatch):
+    """`random_states` saves the CUDA generators' states where CUDA is present (mocked here: two
+    GPUs), a file written like a checkpoint's rng.pt reads back without pickle, and
+    `restore_random_states` puts each back on its GPU, and the CPU's too."""
+    import torch
+
+    from ezv2_lite.checkpoint import random_states, restore_random_states
+
+    gpu_states = [torch.arange(16, dtype=torch.uint8), torch.arange(16, 32, dtype=torch.uint8)]
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [s.clone() for s in gpu_states])
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, index: restored.__setitem__(index, state))
+    torch.manual_seed(5)
+    torch.save(random_states(), tmp_path / "rng.pt")
+    expected = torch.rand(3)
+    states = torch.load(tmp_path / "rng.pt", weights_only=True)
+    restore_random_states(states)
+    assert torch.equal(torch.rand(3), expected)
+    assert sorted(restored) == [0, 1] and all(torch.equal(restored[i], gpu_states[i]) for i in (0, 1))
+
+
+def test_training_sets_deterministic_kernels_and_the_precision_switches():
+    import torch
+
+    from ezv2_lite.config import override, preset
+    from ezv2_lite.train import set_numerics
+
+    try:
+        set_numerics(override(preset("cartpole"), train=dict(deterministic=True, tf32=False)), torch.device("cpu"))
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        assert not torch.backends.cudnn.benchmark and not torch.backends.cuda.matmul.allow_tf32
+        set_numerics(override(preset("cartpole"), train=dict(deterministic=False, tf32=True)), torch.device("cpu"))
+        assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        set_numerics(preset("cartpole"), torch.device("cpu"))

@@ -121,7 +121,7 @@ def search(model: EZModel, observations: np.ndarray | torch.Tensor | None, confi
     try:
         if root is None:  # the roots: one initial inference for all of them
             device = next(model.parameters()).device
-            root = model.initial(torch.as_tensor(np.asarray(observations), device=device))
+            root = model.initial(torch.as_tensor(observations, device=device))
         done = run_search(root, model_step(model, config), model.scalar_value_reward, model, config,
                           mode, rng, trace_root)
         return done.to_host()
