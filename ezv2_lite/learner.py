@@ -121,48 +121,75 @@ class LossInfo:
     sve_fraction: float              # share of samples whose value target is the search's (SVE)
 
     @staticmethod
-    def read(terms: dict[str, torch.Tensor], discrete: bool, targets: Targets) -> LossInfo:
-        """The terms `compute_loss` left on the device, read back in one transfer, with the
-        diagnostics of the (host-side) targets."""
-        sizes = [t.numel() for t in terms.values()]
-        numbers = torch.cat([t.reshape(-1).float() for t in terms.values()]).tolist()
+    def mean(losses: list[Losses]) -> dict:
+        """The mean over several learner steps as a metrics line: field by field (lists
+        element-wise; None skipped), every step's device terms read back in one transfer."""
+        return {name: value for name, value in vars(LossInfo.of(losses)).items() if value is not None}
+
+    @staticmethod
+    def of(losses: list[Losses]) -> LossInfo:
+        """The LossInfo of the mean over several learner steps (one transfer)."""
+        names = list(losses[0].terms)
+        stacked = [torch.stack([step.terms[name].float() for step in losses]).mean(0) for name in names]
+        sizes = [t.numel() for t in stacked]
+        numbers = torch.cat([t.reshape(-1) for t in stacked]).tolist()
         values, start = {}, 0
-        for (name, term), size in zip(terms.items(), sizes):
+        for name, term, size in zip(names, stacked, sizes):
             values[name] = numbers[start:start + size] if term.dim() else numbers[start]
             start += size
         spread = values.pop("root_policy_spread")
+        discrete = losses[0].discrete
+        diagnostics = {name: float(np.mean([step.diagnostics[name] for step in losses]))
+                       for name in losses[0].diagnostics}
         return LossInfo(**values, root_policy_sigma=None if discrete else spread,
-                        root_policy_entropy=spread if discrete else None,
-                        **target_diagnostics(targets))
-
-    @staticmethod
-    def mean(infos: list[LossInfo]) -> dict:
-        """The mean of several steps' infos, field by field (lists element-wise; None skipped)."""
-        out = {}
-        for name, first in vars(infos[0]).items():
-            if first is not None:
-                out[name] = np.mean([getattr(i, name) for i in infos], axis=0).tolist()
-        return out
+                        root_policy_entropy=spread if discrete else None, **diagnostics)
 
 
-def policy_loss(model: EZModel, policy: torch.Tensor, k: int, targets: Targets, config: Config,
-                device: torch.device, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(policy loss [B], entropy [B]) at unroll step k (0..U); `noise` [S, B, A] for the entropy."""
+@dataclass
+class Losses:
+    """One learner step's logged terms, left on the device until they are read (a host read
+    waits for the device: a run reads them once per log line, `LossInfo.mean`)."""
+
+    terms: dict[str, torch.Tensor]    # compute_loss's terms, detached
+    diagnostics: dict[str, float]     # target_diagnostics (computed on the host)
+    discrete: bool
+
+    def read(self) -> LossInfo:
+        """This step's LossInfo (one transfer)."""
+        return LossInfo.of([self])
+
+
+def loss_inputs(batch: SampledBatch, targets: Targets, device: torch.device) -> dict[str, torch.Tensor]:
+    """The host arrays the loss reads (masks, importance weights, actions, targets), on the
+    device after one copy: float32, each with its own shape ([B, U], [B, U+1, C], ...)."""
+    arrays = {"mask": batch.mask, "weights": batch.weights, "actions": batch.actions,
+              "values": targets.values, "rewards": targets.rewards, "policies": targets.policies}
+    if targets.sampled_actions is not None:
+        arrays |= {"sampled_actions": targets.sampled_actions, "chosen_actions": targets.chosen_actions}
+    flat = torch.from_numpy(np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays.values()]))
+    on_device = flat.to(device, non_blocking=True)
+    out, start = {}, 0
+    for name, array in arrays.items():
+        out[name] = on_device[start:start + array.size].view(array.shape)
+        start += array.size
+    return out
+
+
+def policy_loss(model: EZModel, policy: torch.Tensor, k: int, inputs: dict[str, torch.Tensor],
+                config: Config, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(policy loss [B], entropy [B]) at unroll step k (0..U); `inputs` from `loss_inputs`,
+    `noise` [S, B, A] for the entropy."""
     if model.spec.is_discrete:
-        target = torch.as_tensor(targets.policies[:, k], dtype=torch.float32, device=device)
-        return soft_cross_entropy(policy, target), torch.zeros(len(policy), device=device)
+        return soft_cross_entropy(policy, inputs["policies"][:, k]), torch.zeros(len(policy), device=policy.device)
     mu, sigma = squash_params(policy)
     mode = config.optim.continuous_policy_loss
     if mode == "auto":
         mode = "full" if model.spec.action_dim == 1 else "simple"
     if mode == "full":  # -sum_k pi'_k log pi(a_k) over the K sampled root actions
-        actions = torch.as_tensor(targets.sampled_actions[:, k], dtype=torch.float32, device=device)
-        weights = torch.as_tensor(targets.policies[:, k], dtype=torch.float32, device=device)
-        log_probs = squashed_log_prob(actions, mu[:, None], sigma[:, None])  # [B, K]
-        loss = -(weights * log_probs).sum(-1)
+        log_probs = squashed_log_prob(inputs["sampled_actions"][:, k], mu[:, None], sigma[:, None])  # [B, K]
+        loss = -(inputs["policies"][:, k] * log_probs).sum(-1)
     else:  # -log pi(a*) of the action the search chose
-        chosen = torch.as_tensor(targets.chosen_actions[:, k], dtype=torch.float32, device=device)
-        loss = -squashed_log_prob(chosen, mu, sigma)
+        loss = -squashed_log_prob(inputs["chosen_actions"][:, k], mu, sigma)
     return loss, squashed_entropy(mu, sigma, noise)
 
 
@@ -180,17 +207,16 @@ def squashed_entropy(mu: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor)
 def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: Config,
                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """(loss for backward, V(s_0) predictions [B] for priorities, logged terms): all on the
-    device, nothing read back (`LossInfo.read` reads the terms in one transfer)."""
+    device, nothing read back (`LossInfo.mean` reads the terms of many steps in one transfer)."""
     o, U = config.optim, config.optim.unroll_steps
-    as_tensor = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32, device=device)
-    obs = torch.as_tensor(batch.observations, device=device)
-    actions = torch.as_tensor(batch.actions, device=device)
-    mask = as_tensor(batch.mask)
-    values = as_tensor(targets.values)
-    rewards = as_tensor(targets.rewards)
-    value_target = model.value_support.encode(values)      # [B, U+1, bins]
-    reward_target = model.reward_support.encode(rewards)   # [B, U, bins]
     discrete = model.spec.is_discrete
+    obs = batch.observations.to(device)  # the replay delivers it there: no copy
+    inputs = loss_inputs(batch, targets, device)
+    actions, mask = inputs["actions"], inputs["mask"]
+    if discrete:
+        actions = actions.long()
+    value_target = model.value_support.encode(inputs["values"])      # [B, U+1, bins]
+    reward_target = model.reward_support.encode(inputs["rewards"])   # [B, U, bins]
 
     roots, later_obs = obs[:, 0], obs[:, 1:]             # [B, *obs], [B, U, *obs]
     if o.augmentation:  # two independent draws: the roots, and the consistency targets
@@ -201,7 +227,7 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     noise = None if discrete else torch.randn(ENTROPY_SAMPLES, len(obs), model.spec.action_dim, device=device)
     value_steps = [soft_cross_entropy(out.value_logits, value_target[:, 0])]  # per unroll step, [B]
     reward_steps = []
-    pol, entropy = policy_loss(model, out.policy, 0, targets, config, device, noise)
+    pol, entropy = policy_loss(model, out.policy, 0, inputs, config, noise)
     consistency = torch.zeros_like(value_steps[0])
     policy_total, entropy_total = pol, entropy
     hidden = model.initial_hidden(len(obs), device)
@@ -210,14 +236,13 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
         target_proj = model.project(later, with_head=False).view(len(obs), U, -1)
     for k in range(1, U + 1):
         m = mask[:, k - 1]
-        action = actions[:, k - 1] if discrete else actions[:, k - 1].float()
-        step = model.recurrent(latent, action, hidden)
+        step = model.recurrent(latent, actions[:, k - 1], hidden)
         latent, hidden = scale_gradient(step.latent, 0.5), step.hidden
         if model.value_prefix and k % model.lstm_horizon == 0:
             hidden = model.initial_hidden(len(obs), device)
         reward_steps.append(m * soft_cross_entropy(step.reward_logits, reward_target[:, k - 1]))
         value_steps.append(m * soft_cross_entropy(step.value_logits, value_target[:, k]))
-        pol, ent = policy_loss(model, step.policy, k, targets, config, device, noise)
+        pol, ent = policy_loss(model, step.policy, k, inputs, config, noise)
         policy_total = policy_total + m * pol
         entropy_total = entropy_total + m * ent
         consistency = consistency + m * cosine_distance(model.project(step.latent), target_proj[:, k - 1])
@@ -227,8 +252,7 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     per_sample = (o.value_coeff * 0.5 * value_loss + o.reward_coeff * reward_loss
                   + o.policy_coeff * policy_total - entropy_coeff * entropy_total
                   + o.consistency_coeff * consistency)
-    weights = as_tensor(batch.weights)
-    loss = (weights * per_sample).mean()
+    loss = (inputs["weights"] * per_sample).mean()
     root_value = model.scalar_value(out.value_logits).detach()
     terms = dict(total=loss, value=value_loss.mean(), reward=reward_loss.mean(),
                  policy=policy_total.mean(), consistency=consistency.mean(),
@@ -266,8 +290,9 @@ class Learner:
         self.target = TargetModel(model, config.optim.target_update_interval)
         self.steps = 0
 
-    def update(self, batch: SampledBatch, targets: Targets) -> tuple[LossInfo, np.ndarray]:
-        """One gradient step; returns the logged losses and new priorities [B]."""
+    def update(self, batch: SampledBatch, targets: Targets) -> tuple[Losses, np.ndarray]:
+        """One gradient step; returns the step's losses (on the device until read) and the
+        new priorities [B] (the step's one host read)."""
         o = self.config.optim
         if not self.model.training:  # a search or an evaluation may have left it in eval mode
             self.model.train()
@@ -281,6 +306,6 @@ class Learner:
         self.scheduler.step()
         self.steps += 1
         self.target.step(self.steps, self.model)
-        info = LossInfo.read(terms, self.model.spec.is_discrete, targets)
+        losses = Losses(terms, target_diagnostics(targets), self.model.spec.is_discrete)
         priorities = np.abs(root_value.double().cpu().numpy() - targets.values[:, 0])
-        return info, priorities + self.config.replay.min_priority
+        return losses, priorities + self.config.replay.min_priority

@@ -151,8 +151,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
         if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
             checkpoint()
 
-    def log_losses(losses: list, **extra) -> None:
-        log(LossInfo.mean(losses) | extra)
+    def log_losses(losses: list, **extra) -> dict:
+        line = LossInfo.mean(losses) | extra  # the losses' one read since the last line
+        log(line)
+        return line
 
     def learning_started() -> bool:
         return replay.num_ready >= max(t.start_transitions, config.optim.batch_size)
@@ -210,8 +212,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                         acting.load_state_dict(learner.model.state_dict())
                     checkpoint_if_due()
             if losses and counters.agent_steps * repeat >= counters.next_log:
-                log_losses(losses, lr=learner.scheduler.get_last_lr()[0])
-                bar.set_postfix(loss=f"{losses[-1].total:.3f}", eval=last_eval)
+                line = log_losses(losses, lr=learner.scheduler.get_last_lr()[0])
+                bar.set_postfix(loss=f"{line['total']:.3f}", eval=last_eval)
                 losses = []
                 counters.next_log += t.log_every_env_steps
             last_eval = evaluate_if_due()

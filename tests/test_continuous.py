@@ -32,7 +32,9 @@ def test_auto_loss_is_the_k_sample_loss_for_one_dimension_and_the_chosen_action_
     mu, sigma = squash_params(raw)
     noise = torch.zeros(1, 4, dim)
     config = preset("pendulum")
-    auto, _ = policy_loss(_Spec(dim), raw, 0, targets, config, torch.device("cpu"), noise)
+    inputs = {name: torch.as_tensor(getattr(targets, name), dtype=torch.float32)
+              for name in ("policies", "sampled_actions", "chosen_actions")}
+    auto, _ = policy_loss(_Spec(dim), raw, 0, inputs, config, noise)
     actions = torch.as_tensor(targets.sampled_actions[:, 0])
     full = -(torch.as_tensor(targets.policies[:, 0], dtype=torch.float32)
              * squashed_log_prob(actions, mu[:, None], sigma[:, None])).sum(-1)
@@ -40,7 +42,7 @@ def test_auto_loss_is_the_k_sample_loss_for_one_dimension_and_the_chosen_action_
     torch.testing.assert_close(auto, full if expected == "full" else simple)
     for mode, reference in (("full", full), ("simple", simple)):
         forced = override(config, optim=dict(continuous_policy_loss=mode))
-        loss, _ = policy_loss(_Spec(dim), raw, 0, targets, forced, torch.device("cpu"), noise)
+        loss, _ = policy_loss(_Spec(dim), raw, 0, inputs, forced, noise)
         torch.testing.assert_close(loss, reference)
 
 

@@ -166,11 +166,12 @@ def test_a_learner_step_runs_on_a_device_without_host_access(name):
     assert {t.device.type for t in terms.values()} == {"meta"}
 
 
-def test_a_learner_step_reads_back_twice():
-    """One `Learner.update` on the CPU, watched: the logged terms in one `.tolist()`, the new
-    priorities in one `.cpu().numpy()`, and no other host read."""
+def test_a_learner_step_reads_back_once_and_its_losses_when_logged():
+    """One `Learner.update` on the CPU, watched: its one host read is the new priorities
+    (`.cpu().numpy()`); the targets reach the device in one copy, and the logged terms stay
+    there until `LossInfo.mean` reads those of several steps in one `.tolist()`."""
     from ezv2_lite.config import override
-    from ezv2_lite.learner import Learner
+    from ezv2_lite.learner import Learner, LossInfo, compute_loss
     from ezv2_lite.replay import random_policy_replay
     from ezv2_lite.targets import reanalyze
 
@@ -183,6 +184,13 @@ def test_a_learner_step_reads_back_twice():
     learner.update(batch, targets)  # warm-up: the optimiser's state and the bins' device copies
     watch = Watch()
     with watch:
-        info, priorities = learner.update(batch, targets)
-    assert watch.counts["reads", 0] == 3
-    assert len(info.value_by_step) == config.optim.unroll_steps + 1 and priorities.shape == (4,)
+        steps = [learner.update(batch, targets) for _ in range(3)]
+    assert watch.counts["reads", 0] == 3 * 2  # per step the priorities' `.cpu().numpy()`, counted twice
+    loss_watch = Watch()
+    with loss_watch:
+        compute_loss(model, batch, targets, config, torch.device("cpu"))
+    assert loss_watch.counts["transfers", 0] == 2  # the observations (delivered there) and one copy
+    with watch:
+        line = LossInfo.mean([losses for losses, _ in steps])
+    assert watch.counts["reads", 0] == 3 * 2 + 1
+    assert len(line["value_by_step"]) == config.optim.unroll_steps + 1 and steps[0][1].shape == (4,)

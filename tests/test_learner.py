@@ -24,9 +24,10 @@ def test_learner_overfits_one_fixed_batch():
     torch.manual_seed(0)
     config = override(preset("cartpole"), optim=dict(batch_size=32, warmup_steps=1))
     learner, batch, targets = _learner_and_batch(config)
-    first, _ = learner.update(batch, targets)
+    first = learner.update(batch, targets)[0].read()
     for _ in range(199):
-        last, priorities = learner.update(batch, targets)
+        losses, priorities = learner.update(batch, targets)
+    last = losses.read()
     assert last.total < 0.5 * first.total, (first, last)
     assert priorities.shape == (32,) and (priorities > 0).all()
 
@@ -104,9 +105,9 @@ def test_the_image_learner_with_augmentation_overfits_one_fixed_batch(name, env)
     learner = Learner(build_model(config, spec), config, torch.device("cpu"))
     batch = replay.sample(8)
     targets = reanalyze(replay, batch, learner.target.model, config, 0, np.random.default_rng(0))
-    first, _ = learner.update(batch, targets)
+    first = learner.update(batch, targets)[0].read()
     for _ in range(39):
-        last, _ = learner.update(batch, targets)
+        last = learner.update(batch, targets)[0].read()
     assert np.isfinite(last.total)
     # measured: about 0.57 (Atari) and 0.58 (DMC) of the first step's value + reward loss
     assert last.value + last.reward < 0.75 * (first.value + first.reward), (first, last)
@@ -143,7 +144,7 @@ def test_target_diagnostics_average_over_positions_with_a_target():
 def test_a_learner_step_logs_losses_by_unroll_step_that_add_up():
     config = override(preset("cartpole"), optim=dict(batch_size=8))
     learner, batch, targets = _learner_and_batch(config)
-    info, _ = learner.update(batch, targets)
+    info = learner.update(batch, targets)[0].read()
     U = config.optim.unroll_steps
     assert len(info.value_by_step) == U + 1 and len(info.reward_by_step) == U
     assert sum(info.value_by_step) == pytest.approx(info.value, rel=1e-5)
