@@ -309,7 +309,7 @@ class LearnerBenchArgs:
 def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
     """Run the learner benchmark, write `args.out`, return the results."""
     from .learner import Learner
-    from .replay import random_policy_replay
+    from .replay import frames_device, random_policy_replay
     from .targets import reanalyze
 
     torch.set_num_threads(args.threads)
@@ -330,6 +330,7 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
             replay, spec = synthetic_replay(config, BENCH_SPECS[name], args.transitions, args.seed)
         else:
             replay, spec = random_policy_replay(config, args.transitions, args.seed)
+        replay.to(frames_device(config, spec, device), device)  # as a training run places it
         learner = Learner(build_model(config, spec).to(device), config, device)
         rng = np.random.default_rng(args.seed)
         stages = {"sample": [], "reanalyze": [], "update": [], "total": []}

@@ -101,7 +101,7 @@ def random_states() -> dict[str, Any]:
     """Torch's random states: the CPU generator's and, where CUDA is present, every GPU's (the
     learner draws its entropy noise on the model's device)."""
     states: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # (a CPU run does not start CUDA)
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
 

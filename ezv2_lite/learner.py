@@ -130,7 +130,7 @@ class LossInfo:
     def of(losses: list[Losses]) -> LossInfo:
         """The LossInfo of the mean over several learner steps (one transfer)."""
         names = list(losses[0].terms)
-        stacked = [torch.stack([step.terms[name].float() for step in losses]).mean(0) for name in names]
+        stacked = [torch.stack([step.terms[name].double() for step in losses]).mean(0) for name in names]
         sizes = [t.numel() for t in stacked]
         numbers = torch.cat([t.reshape(-1) for t in stacked]).tolist()
         values, start = {}, 0

@@ -62,6 +62,7 @@ def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str 
     """The worker process: a replay copy, the target model, and a loop over messages."""
     from .model import build_model, resolve_device
     from .targets import reanalyze
+    from .train import set_numerics
 
     for name in step_modules:
         importlib.import_module(name)
@@ -70,6 +71,7 @@ def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str 
     torch.set_num_threads(1)
     config = from_json(config_json)
     device = resolve_device(config.device)
+    set_numerics(config, device)  # the trainer's determinism and precision
     if replay_path is None:
         replay = Replay(config, spec, batch_device=device)
     else:  # resumed: the checkpoint's replay, its open episodes ended as the trainer ends them

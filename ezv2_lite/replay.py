@@ -98,6 +98,14 @@ class SampledBatch:
     exists: np.ndarray        # [B, U+1] 1 where observation t+k exists (k = 0..U)
 
 
+def indexed(device: str | torch.device) -> torch.device:
+    """The device with its index ("cuda" -> "cuda:0"), so that it compares equal to a tensor's."""
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 def planned_lane_capacity(config: Config, spec: EnvSpec) -> int:
     """Offsets per lane that a run of the configured budget needs: its agent steps per
     environment, and its episodes' first frames (up to one per 16 steps)."""
@@ -144,8 +152,8 @@ class Replay:
         self.unroll, self.td_steps = config.optim.unroll_steps, config.optim.td_steps
         self.discount = config.agent_discount
         self.stack = spec.frame_stack
-        self.device = torch.device(device)
-        self.batch_device = self.device if batch_device is None else torch.device(batch_device)
+        self.device = indexed(device)
+        self.batch_device = self.device if batch_device is None else indexed(batch_device)
         self._staging: dict = {}  # (shape, dtype) -> (pinned buffer, CUDA event of its last copy)
         # the lanes: [L, capacity, ...]; frames on `device`, the rest on the host
         frame_shape = (spec.obs_shape[0] // self.stack, *spec.obs_shape[1:])
@@ -193,11 +201,11 @@ class Replay:
         if lane < lanes and offset < capacity:
             return
         new_lanes = max(lanes, lane + 1)
-        new_capacity = capacity
-        if offset >= capacity:
-            planned = self.planned_capacity
-            new_capacity = (min(max(2 * capacity, offset + 1, 64), planned) if offset < planned
-                            else max(offset + 1, capacity + planned // 16 + 64))
+        new_capacity, planned = capacity, self.planned_capacity
+        if offset >= capacity and offset < planned:   # double, up to the run's planned size
+            new_capacity = min(max(2 * capacity, offset + 1, 64), planned)
+        elif offset >= capacity:                       # past the plan: a sixteenth more at a time
+            new_capacity = max(offset + 1, capacity + planned // 16 + 64)
         for name in LANE_ARRAYS:
             old = getattr(self, name)
             new = np.zeros((new_lanes, new_capacity, *old.shape[2:]), old.dtype)
@@ -364,9 +372,18 @@ class Replay:
                               torch.as_tensor(offsets, device=self.device)]   # [..., S, C, ...]
         return self.deliver(stacked.flatten(positions.ndim, positions.ndim + 1))
 
+    def to(self, device: str | torch.device, batch_device: str | torch.device | None = None) -> Replay:
+        """Move the frames to `device`; batches are then delivered to `batch_device` (default:
+        `device`). Returns the replay."""
+        self.device = indexed(device)
+        self.batch_device = self.device if batch_device is None else indexed(batch_device)
+        self.frames = self.frames.to(self.device)
+        return self
+
     def deliver(self, x: torch.Tensor) -> torch.Tensor:
-        """`x` on the batch device. From the CPU to a GPU: through a pinned buffer kept for
-        this shape (waiting, if needed, until its last copy has left), copied without blocking."""
+        """`x` on the batch device. From the CPU to a GPU: through a pinned buffer kept for this
+        shape, from which the copy to the GPU does not block the host (before the buffer is
+        refilled, the host waits for its previous copy to have left)."""
         if x.device == self.batch_device:
             return x
         if self.batch_device.type != "cuda":
@@ -378,16 +395,17 @@ class Replay:
         buffer.copy_(x)
         out = buffer.to(self.batch_device, non_blocking=True)
         copied = torch.cuda.Event()
-        copied.record()
+        copied.record(torch.cuda.current_stream(self.batch_device))
         self._staging[key] = (buffer, copied)
         return out
 
-    def steps(self, episodes: np.ndarray, positions: np.ndarray, name: str, fill=0) -> np.ndarray:
+    def lane_steps(self, episodes: np.ndarray, positions: np.ndarray, name: str, fill=0) -> np.ndarray:
         """The lane array `name` (actions, rewards, values, ...) at `positions` [...] of
-        `episodes` [...]; `fill` where the position is at or past the episode's length T
-        (values: past T)."""
+        `episodes` [...]; `fill` outside the episode: past T - 1 for the T actions and rewards,
+        past T for the T + 1 values."""
         episodes, positions = np.broadcast_arrays(episodes, positions)
-        last = self.length[episodes] - (name != "values")
+        per_observation = 1 if name == "values" else 0   # values has one entry more
+        last = self.length[episodes] - 1 + per_observation
         inside = (positions >= 0) & (positions <= last)
         offsets = self.start[episodes] + np.clip(positions, 0, np.maximum(last, 0))
         out = getattr(self, name)[self.lane[episodes], offsets]
@@ -422,9 +440,9 @@ class Replay:
         observations = self.stacked_observations(eps[:, None], np.minimum(window, T))
         if spec.is_discrete:  # past the end: random actions (drawn for every row, as always)
             padding = self.rng.integers(spec.num_actions, size=(B, U))
-            actions = np.where(mask > 0, self.steps(eps[:, None], window[:, :U], "actions"), padding)
+            actions = np.where(mask > 0, self.lane_steps(eps[:, None], window[:, :U], "actions"), padding)
         else:
-            actions = self.steps(eps[:, None], window[:, :U], "actions")
+            actions = self.lane_steps(eps[:, None], window[:, :U], "actions")
         return SampledBatch(indices, eps, pos, np.ones(B) if weights is None else weights, observations,
                             actions, mask, exists)
 
@@ -447,16 +465,26 @@ class Replay:
             "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
         }
 
-    def _episode_parts(self, name: str) -> list[np.ndarray]:
-        """Each episode's stored part of one of EPISODE_ARRAYS, in episode order (host arrays)."""
-        parts = [getattr(episode, name) for episode in self.episodes]
-        return [part.cpu().numpy() if isinstance(part, torch.Tensor) else part for part in parts]
+    def _episode_parts(self, name: str):
+        """Each episode's stored part of one of EPISODE_ARRAYS, in episode order, one at a time
+        (host arrays; frames on a GPU are copied one episode at a time)."""
+        for e in range(self.num_episodes):
+            part = getattr(self.episode(e), name)
+            yield part.cpu().numpy() if isinstance(part, torch.Tensor) else part
+
+    def _row(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
+        """The shape of one step of the lane array `name`, and its NumPy dtype."""
+        array = getattr(self, name)
+        if isinstance(array, torch.Tensor):
+            return tuple(array.shape[2:]), np.dtype(str(array.dtype).removeprefix("torch."))
+        return array.shape[2:], array.dtype
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every array of the replay, flat (the episodes' arrays concatenated); no Python objects."""
         arrays = self._bookkeeping()
         for name in EPISODE_ARRAYS:
-            arrays[name] = np.concatenate(self._episode_parts(name)) if self.episodes else np.zeros(0)
+            row, dtype = self._row(name)
+            arrays[name] = np.concatenate([np.zeros((0, *row), dtype), *self._episode_parts(name)])
         return arrays
 
     def save(self, path: str | Path) -> None:
@@ -466,13 +494,14 @@ class Replay:
             for name, array in self._bookkeeping().items():
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
                     np.lib.format.write_array(f, array, allow_pickle=False)
-            for name in EPISODE_ARRAYS:
-                parts = self._episode_parts(name) or [np.zeros(0)]
-                header = {"descr": np.lib.format.dtype_to_descr(parts[0].dtype), "fortran_order": False,
-                          "shape": (sum(len(part) for part in parts), *parts[0].shape[1:])}
+            for name, extra in EPISODE_ARRAYS.items():
+                row, dtype = self._row(name)
+                rows = int(self.length[: self.num_episodes].sum()) + extra * self.num_episodes
+                header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                          "shape": (rows, *row)}
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
                     np.lib.format.write_array_header_2_0(f, header)
-                    for part in parts:
+                    for part in self._episode_parts(name):
                         f.write(np.ascontiguousarray(part).data)
 
     @classmethod
@@ -487,7 +516,7 @@ class Replay:
         lengths = data["lengths"]
         n = len(lengths)
         open_lane = dict(zip(data["open_episodes"].tolist(), data["open_slots"].tolist()))
-        lanes = max([slot + 1 for slot in open_lane.values()] + [1])
+        lanes = max([slot + 1 for slot in open_lane.values()] + [config.train.num_envs])
         replay.lane, replay.start = np.zeros(n, np.int64), np.zeros(n, np.int64)
         used = np.zeros(lanes, np.int64)
         for e in [e for e in range(n) if e not in open_lane] + list(open_lane):
@@ -498,7 +527,7 @@ class Replay:
         replay.num_episodes = n
         replay._reserve(lanes - 1, max(int(used.max()) - 1, 0))
         replay.used = used
-        frames = replay.frames.cpu().numpy()  # on a CPU the lanes' own memory
+        frames = np.zeros(replay.frames.shape, replay._row("frames")[1])  # read on the host
         targets = dict(frames=frames, values=replay.values, actions=replay.actions, rewards=replay.rewards,
                        raw_rewards=replay.raw_rewards)
         with zipfile.ZipFile(path) as archive:
@@ -507,7 +536,7 @@ class Replay:
                 for name, f in members.items():
                     row, dtype = _read_npy_header(f)
                     expected = targets[name]
-                    if row != expected.shape[2:] or dtype != expected.dtype:
+                    if n and (row != expected.shape[2:] or dtype != expected.dtype):
                         raise ValueError(f"{path}: {name} holds {dtype}{list(row)} per step, but this "
                                          f"environment stores {expected.dtype}{list(expected.shape[2:])}: "
                                          "the replay was written for another environment or preset")

@@ -50,7 +50,7 @@ def reward_targets(replay: Replay, batch: SampledBatch, value_prefix: bool,
     """[B, U]: r_{t+k} for k = 0..U-1, or with a value prefix the running sum of the rewards
     since the last LSTM reset (resets before k = 0, horizon, 2 horizon, ...). 0 past the end."""
     window = batch.positions[:, None] + np.arange(replay.unroll)                # [B, U]
-    rewards = replay.steps(batch.episodes[:, None], window, "rewards")          # 0 past the end
+    rewards = replay.lane_steps(batch.episodes[:, None], window, "rewards")          # 0 past the end
     return value_prefixes(rewards, horizon) if value_prefix else rewards
 
 
@@ -82,7 +82,7 @@ def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel,
     exists = c <= lengths
     steps = np.clip(lengths - c, 0, n)                                        # n' (0 past the end)
     # each row's rewards r_t .. r_{t+U+n-1}, zero past its episode's end
-    rewards = replay.steps(episodes, batch.positions[:, None] + np.arange(U + n), "rewards")
+    rewards = replay.lane_steps(episodes, batch.positions[:, None] + np.arange(U + n), "rewards")
     k = np.arange(n)
     ahead = rewards[:, np.arange(U + 1)[:, None] + k]                         # [B, U+1, n] r_{c+k}
     discounted = np.where(k < steps[..., None], gamma ** k * ahead, 0.0).sum(-1)

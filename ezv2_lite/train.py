@@ -276,12 +276,12 @@ def _learner_step(learner: Learner, replay: Replay, config: Config, counters: Co
         targets = reanalyze(replay, batch, learner.target.model, config, counters.train_steps, rng)
     else:  # prefetched and reanalysed in the worker, which now starts on the next batch
         batch, targets = worker.next(counters.train_steps)
-    info, priorities = learner.update(batch, targets)
+    losses, priorities = learner.update(batch, targets)
     replay.update_priorities(batch.indices, priorities)
     counters.train_steps += 1
     if worker is not None and learner.steps % learner.target.interval == 0:
         worker.set_target(learner.target.model)  # the target was refreshed by this update
-    return info
+    return losses
 
 
 def _evaluate(model, config: Config, counters: Counters, log, progress: bool,
@@ -301,8 +301,12 @@ def _evaluate(model, config: Config, counters: Counters, log, progress: bool,
 
 def set_numerics(config: Config, device: torch.device) -> None:
     """Determinism and, on a GPU, the precision of float32 products (`train.deterministic`,
-    `train.tf32`); bfloat16 autocast is the learner's (`train.bf16_autocast`)."""
+    `train.tf32`), for the whole process (the trainer and its reanalysis worker each call it);
+    bfloat16 autocast is the learner's (`train.bf16_autocast`). Deterministic mode would also
+    fill every new `torch.empty` with NaN to expose reads of uninitialised memory: a cost on
+    every allocation that reproducibility does not need, switched off."""
     t = config.train
+    torch.utils.deterministic.fill_uninitialized_memory = False
     if t.deterministic and device.type == "cuda":  # cuBLAS needs it for reproducible products
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(t.deterministic, warn_only=True)

@@ -219,3 +219,30 @@ def test_batches_and_targets_equal_the_ones_recorded_row_by_row(name):
             np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12, err_msg=key)
         else:
             np.testing.assert_array_equal(value, expected, err_msg=key)
+
+
+def test_frames_can_live_on_another_device_and_batches_are_gathered_there():
+    """Frames moved to the `meta` device (shapes, no data: nothing can be read back) give
+    batches gathered there; frames on the CPU delivered to another device arrive there."""
+    replay = replay_pins.filled_replay("image")
+    on_host = replay.sample(4).observations
+    replay.to("meta")
+    batch = replay.sample(4)
+    assert batch.observations.device.type == "meta" and batch.observations.shape == on_host.shape
+    replay = replay_pins.filled_replay("image").to("cpu", batch_device="meta")
+    assert replay.frames.device.type == "cpu" and replay.sample(4).observations.device.type == "meta"
+
+
+def test_an_empty_replay_and_one_without_open_episodes_load_back(tmp_path):
+    """A run stopped before its first step saves an empty replay, which must load; a replay
+    whose episodes are all closed spreads them over the run's environments' lanes."""
+    config = override(small_config(), train=dict(num_envs=4))
+    empty = Replay(config, VECTOR)
+    empty.save(tmp_path / "empty.npz")
+    assert Replay.load(tmp_path / "empty.npz", config, VECTOR).num_transitions == 0
+    replay = Replay(config, VECTOR)
+    fill(replay, [30, 30, 30, 30])
+    replay.save(tmp_path / "closed.npz")
+    loaded = Replay.load(tmp_path / "closed.npz", config, VECTOR)
+    assert loaded.frames.shape[0] == 4 and sorted(loaded.used.tolist()) == [31, 31, 31, 31]
+    np.testing.assert_array_equal(loaded.windows(np.arange(100)).observations, replay.windows(np.arange(100)).observations)
