@@ -34,16 +34,16 @@ def random_shift(images: torch.Tensor, pad: int = SHIFT_PAD,
     the uncovered border with the edge pixels. Same shape and dtype as the input.
 
     Shifting by (dy, dx) and repeating the edge = reading row r + dy, column c + dx,
-    clamped to the image: one gather for the whole batch, no padded copy.
+    clamped to the image: each output pixel reads one source pixel, one gather for the whole
+    batch, no padded copy.
     """
     b, c, h, w = images.shape
     device = images.device
     shifts = torch.randint(-pad, pad + 1, (b, 2), generator=generator).to(device)  # [B, 2] (dy, dx)
     rows = (torch.arange(h, device=device) + shifts[:, :1]).clamp(0, h - 1)           # [B, H]
     cols = (torch.arange(w, device=device) + shifts[:, 1:]).clamp(0, w - 1)           # [B, W]
-    batch = torch.arange(b, device=device)[:, None, None, None]
-    channels = torch.arange(c, device=device)[None, :, None, None]
-    return images[batch, channels, rows[:, None, :, None], cols[:, None, None, :]]
+    source = (rows[:, :, None] * w + cols[:, None, :]).flatten(1)                      # [B, H*W]
+    return images.flatten(2).gather(2, source[:, None].expand(b, c, h * w)).view(b, c, h, w)
 
 
 def random_intensity(images: torch.Tensor, scale: float = INTENSITY_SCALE,

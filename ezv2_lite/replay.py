@@ -106,6 +106,15 @@ def indexed(device: str | torch.device) -> torch.device:
     return device
 
 
+def gather_rows(table: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+    """table[rows] for a [N, ...] tensor and [R] row numbers -> [R, ...], on the table's device.
+    On the CPU through NumPy: its copies of whole rows are several times faster than torch's
+    indexing of uint8 frames (benchmarks/README.md)."""
+    if table.device.type == "cpu":
+        return torch.from_numpy(table.numpy()[rows])
+    return table.index_select(0, torch.as_tensor(rows, device=table.device))
+
+
 def planned_lane_capacity(config: Config, spec: EnvSpec) -> int:
     """Offsets per lane that a run of the configured budget needs: its agent steps per
     environment, and its episodes' first frames (up to one per 16 steps)."""
@@ -367,10 +376,10 @@ class Replay:
         episodes, positions = np.broadcast_arrays(episodes, positions)
         start = self.start[episodes][..., None]
         offsets = start + np.maximum(positions[..., None] + np.arange(1 - self.stack, 1), 0)  # [..., S]
-        lanes = self.lane[episodes][..., None]                                            # [..., 1]
-        stacked = self.frames[torch.as_tensor(lanes, device=self.device),
-                              torch.as_tensor(offsets, device=self.device)]   # [..., S, C, ...]
-        return self.deliver(stacked.flatten(positions.ndim, positions.ndim + 1))
+        rows = self.lane[episodes][..., None] * self.frames.shape[1] + offsets              # [..., S]
+        frames = gather_rows(self.frames.flatten(0, 1), rows.ravel())                     # [... * S, C, ...]
+        stacked = frames.view(*offsets.shape[:-1], -1, *self.frames.shape[3:])            # [..., S*C, ...]
+        return self.deliver(stacked)
 
     def to(self, device: str | torch.device, batch_device: str | torch.device | None = None) -> Replay:
         """Move the frames to `device`; batches are then delivered to `batch_device` (default:
