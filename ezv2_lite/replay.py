@@ -109,7 +109,7 @@ def indexed(device: str | torch.device) -> torch.device:
 def gather_rows(table: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
     """table[rows] for a [N, ...] tensor and [R] row numbers -> [R, ...], on the table's device.
     On the CPU through NumPy: its copies of whole rows are several times faster than torch's
-    indexing of uint8 frames (benchmarks/README.md)."""
+    indexing of uint8 frames (docs/performance.md)."""
     if table.device.type == "cpu":
         return torch.from_numpy(table.numpy()[rows])
     return table.index_select(0, torch.as_tensor(rows, device=table.device))
