@@ -26,8 +26,6 @@ clipped to [min_is_weight, 1]. `save`/`load` use a single `.npz` (no pickle).
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -457,138 +455,22 @@ class Replay:
 
     # ------------------------------------------------------------------ save / load
 
-    def _bookkeeping(self) -> dict[str, np.ndarray]:
-        """The replay's arrays other than the episodes' contents (small)."""
-        n = self.num_episodes
-        return {
-            "lengths": self.length[:n].copy(),
-            "closed": self.closed[:n].copy(),
-            "terminal": self.terminal[:n].copy(),
-            "open_slots": np.array(sorted(self.open), np.int64),
-            "open_episodes": np.array([self.open[s] for s in sorted(self.open)], np.int64),
-            "priorities": self.priorities[: self.num_transitions],
-            "ready": self.ready[: self.num_transitions],
-            "episode_of": self.episode_of[: self.num_transitions],
-            "position_of": self.position_of[: self.num_transitions],
-            "max_priority": np.array(self.max_priority),
-            "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
-        }
-
-    def _episode_parts(self, name: str):
-        """Each episode's stored part of one of EPISODE_ARRAYS, in episode order, one at a time
-        (host arrays; frames on a GPU are copied one episode at a time)."""
-        for e in range(self.num_episodes):
-            part = getattr(self.episode(e), name)
-            yield part.cpu().numpy() if isinstance(part, torch.Tensor) else part
-
-    def _row(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
-        """The shape of one step of the lane array `name`, and its NumPy dtype."""
-        array = getattr(self, name)
-        if isinstance(array, torch.Tensor):
-            return tuple(array.shape[2:]), np.dtype(str(array.dtype).removeprefix("torch."))
-        return array.shape[2:], array.dtype
-
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every array of the replay, flat (the episodes' arrays concatenated); no Python objects."""
-        arrays = self._bookkeeping()
-        for name in EPISODE_ARRAYS:
-            row, dtype = self._row(name)
-            arrays[name] = np.concatenate([np.zeros((0, *row), dtype), *self._episode_parts(name)])
-        return arrays
+        from .replay_file import state_dict
+        return state_dict(self)
 
     def save(self, path: str | Path) -> None:
-        """Write `state_dict()` as an `.npz` (np.savez's layout), streaming each flat array episode
-        by episode, so that saving never holds a second copy of the frames (2.8 GB for Atari 100k)."""
-        with zipfile.ZipFile(path, "w", allowZip64=True) as archive:
-            for name, array in self._bookkeeping().items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, array, allow_pickle=False)
-            for name, extra in EPISODE_ARRAYS.items():
-                row, dtype = self._row(name)
-                rows = int(self.length[: self.num_episodes].sum()) + extra * self.num_episodes
-                header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-                          "shape": (rows, *row)}
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
-                    np.lib.format.write_array_header_2_0(f, header)
-                    for part in self._episode_parts(name):
-                        f.write(np.ascontiguousarray(part).data)
+        """Write the replay as one `.npz` (no pickle; `replay_file.py`)."""
+        from .replay_file import save
+        save(self, path)
 
     @classmethod
     def load(cls, path: str | Path, config: Config, spec: EnvSpec, device: str | torch.device = "cpu",
              batch_device: str | torch.device | None = None) -> Replay:
-        """Read a replay written by `save` (no pickle). Each episode is read straight into its
-        place in the lanes: the open episode of environment slot s at the end of lane s, the
-        closed ones wherever a lane is shortest (where an episode lies changes no batch)."""
-        replay = cls(config, spec, device=device, batch_device=batch_device)
-        with np.load(path, allow_pickle=False) as npz:
-            data = {name: npz[name] for name in npz.files if name not in EPISODE_ARRAYS}
-        lengths = data["lengths"]
-        n = len(lengths)
-        open_lane = dict(zip(data["open_episodes"].tolist(), data["open_slots"].tolist()))
-        lanes = max([slot + 1 for slot in open_lane.values()] + [config.train.num_envs])
-        replay.lane, replay.start = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        used = np.zeros(lanes, np.int64)
-        for e in [e for e in range(n) if e not in open_lane] + list(open_lane):
-            lane = open_lane.get(e, int(np.argmin(used)))
-            replay.lane[e], replay.start[e] = lane, used[lane]
-            used[lane] += lengths[e] + 1
-        replay.length, replay.closed, replay.terminal = lengths.copy(), data["closed"].copy(), data["terminal"].copy()
-        replay.num_episodes = n
-        replay._reserve(lanes - 1, max(int(used.max()) - 1, 0))
-        replay.used = used
-        frames = np.zeros(replay.frames.shape, replay._row("frames")[1])  # read on the host
-        targets = dict(frames=frames, values=replay.values, actions=replay.actions, rewards=replay.rewards,
-                       raw_rewards=replay.raw_rewards)
-        with zipfile.ZipFile(path) as archive:
-            members = {name: archive.open(f"{name}.npy") for name in EPISODE_ARRAYS}
-            try:
-                for name, f in members.items():
-                    row, dtype = _read_npy_header(f)
-                    expected = targets[name]
-                    if n and (row != expected.shape[2:] or dtype != expected.dtype):
-                        raise ValueError(f"{path}: {name} holds {dtype}{list(row)} per step, but this "
-                                         f"environment stores {expected.dtype}{list(expected.shape[2:])}: "
-                                         "the replay was written for another environment or preset")
-                for e, T in enumerate(lengths.tolist()):
-                    lane, start = replay.lane[e], replay.start[e]
-                    for name, f in members.items():
-                        _read_into(f, targets[name][lane, start:start + T + EPISODE_ARRAYS[name]], path)
-            finally:
-                for f in members.values():
-                    f.close()
-        replay.frames = torch.from_numpy(frames).to(replay.device)
-        replay.open = {slot: e for e, slot in open_lane.items()}
-        k = len(data["priorities"])
-        replay.num_transitions = k
-        replay.priorities, replay.ready = data["priorities"].copy(), data["ready"].copy()
-        replay.episode_of, replay.position_of = data["episode_of"].copy(), data["position_of"].copy()
-        e = replay.episode_of
-        replay.ids[replay.lane[e], replay.start[e] + replay.position_of] = np.arange(k)
-        replay.max_priority = float(data["max_priority"])
-        replay.rng.bit_generator.state = json.loads(str(data["rng_state"]))
-        return replay
-
-
-EPISODE_ARRAYS = {"frames": 1, "values": 1, "actions": 0, "rewards": 0, "raw_rewards": 0}
-"""The per-episode arrays a replay file stores flat, with how many entries beyond T each has."""
-
-
-def _read_npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
-    """The shape of one row and the dtype of the .npy stream `f`, leaving `f` at its data."""
-    version = np.lib.format.read_magic(f)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran_order, dtype = read(f)
-    if fortran_order:
-        raise ValueError("replay file: Fortran-ordered arrays are not written by Replay.save")
-    return tuple(shape[1:]), dtype
-
-
-def _read_into(f, target: np.ndarray, path) -> None:
-    if target.nbytes == 0:
-        return
-    view = memoryview(target).cast("B")
-    if f.readinto(view) != view.nbytes:
-        raise ValueError(f"{path}: the replay file ends early (truncated or not written by Replay.save)")
+        """Read a replay written by `save` (`replay_file.py`)."""
+        from .replay_file import load
+        return load(path, config, spec, device, batch_device)
 
 
 def random_policy_replay(config: Config, transitions: int, seed: int = 0,
