@@ -159,14 +159,11 @@ class Replay:
         self.unroll, self.td_steps = config.optim.unroll_steps, config.optim.td_steps
         self.discount = config.agent_discount
         self.stack = spec.frame_stack
-        self.device = indexed(device)
-        self.batch_device = self.device if batch_device is None else indexed(batch_device)
         self._staging: dict = {}  # (shape, dtype) -> (pinned buffer, CUDA event of its last copy)
-        # the lanes: [L, capacity, ...]; frames on `device`, the rest on the host
+        # the lanes: [L, capacity, ...]; frames on `device` (placed by `to` below), the rest on the host
         frame_shape = (spec.obs_shape[0] // self.stack, *spec.obs_shape[1:])
         action_shape = () if spec.is_discrete else (spec.action_dim,)
-        self.frames = torch.zeros((0, 0, *frame_shape), dtype=torch.uint8 if spec.is_image else torch.float32,
-                                  device=self.device)
+        self.frames = torch.zeros((0, 0, *frame_shape), dtype=torch.uint8 if spec.is_image else torch.float32)
         self.values = np.zeros((0, 0))
         self.actions = np.zeros((0, 0, *action_shape), np.int64 if spec.is_discrete else np.float32)
         self.rewards = np.zeros((0, 0))
@@ -194,6 +191,7 @@ class Replay:
         self.listener = None
         """Called as listener(method, args) before each write (start_episode, add, end_episode):
         the reanalysis worker keeps its copy of the replay in step this way."""
+        self.to(device, batch_device)
 
     # ------------------------------------------------------------------ writing
 
