@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# The GPU benchmarks: one batched search and one learner step of each preset on a CUDA
-# device, timed with the device synchronised, and the search with its model step compiled
-# (search.compile_step: CUDA graphs), written as JSON to $OUT. Its three commands are
-# stopped after 4, 2 and 2 minutes (8 in all); the compiled one runs last and may fail
-# without losing the others. How to run it where a GPU is at hand:
-# DEVELOPERS.md.
+# The GPU check, as JSON and logs in $OUT: the CUDA tests (tests/test_cuda.py), one batched
+# search and one learner step of each preset timed with the device synchronised (the pixel
+# presets' learner step twice: frames on the GPU, and on the host behind pinned buffers), a
+# faithful `atari` training run on Pong for a fixed wall time (its env steps and learner
+# steps per second), and the search with its model step compiled (search.compile_step:
+# CUDA graphs). Each command has its own time limit (about 8 minutes in all) and a failure
+# loses none of the others' files. How to run it where a GPU is at hand: DEVELOPERS.md.
 #
 #   OUT=benchmarks/results bash benchmarks/gpu_check.sh
 #   DEVICE=cpu REPEATS=1 SEARCH_PRESETS=cartpole BATCHES=4 LEARNER_PRESETS=cartpole \
-#       COMPILE_PRESETS=cartpole COMPILE_BATCHES=4 \
+#       PIXEL_PRESETS=atari_small COMPILE_PRESETS=cartpole COMPILE_BATCHES=4 TRAIN_SECONDS=30 \
 #       OUT=/tmp/gpu-check bash benchmarks/gpu_check.sh        # a quick dry run on a CPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results}
 DEVICE=${DEVICE:-cuda}
 REPEATS=${REPEATS:-5}
-BATCHES=${BATCHES:-1 4 256 1536}
-SEARCH_PRESETS=${SEARCH_PRESETS:-dmc_state atari cartpole pendulum dmc_image_small atari_small}
-LEARNER_PRESETS=${LEARNER_PRESETS:-cartpole pendulum dmc_state dmc_image_small atari_small atari}
+BATCHES=${BATCHES:-1 256 1536}
+SEARCH_PRESETS=${SEARCH_PRESETS:-dmc_state atari dmc_image_small atari_small cartpole}
+LEARNER_PRESETS=${LEARNER_PRESETS:-cartpole pendulum dmc_state dmc_image_small atari_small atari dmc_image}
+PIXEL_PRESETS=${PIXEL_PRESETS:-dmc_image_small atari_small atari dmc_image}
 COMPILE_PRESETS=${COMPILE_PRESETS:-dmc_state atari}
 COMPILE_BATCHES=${COMPILE_BATCHES:-256 1536}
+TRAIN_SECONDS=${TRAIN_SECONDS:-120}
 PY=${PYTHON:-python3}
 
 if [ -d .whl ]; then  # packages the GPU machine lacks, carried as wheels (DEVELOPERS.md)
@@ -30,14 +33,33 @@ export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 "$PY" -c "import torch; print('torch', torch.__version__, '| device:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')"
 
+failed=()
+step() {  # step NAME SECONDS COMMAND...: run it under its limit; a failure is noted, not fatal
+    local name=$1 limit=$2; shift 2
+    echo "== $name (at most ${limit} s)"
+    timeout -s TERM -k 10 "$limit" "$@" || { echo "== $name failed (exit $?)"; failed+=("$name"); }
+}
+
+step tests 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py --junitxml="$OUT/test-cuda-$DEVICE.xml"
 # shellcheck disable=SC2086  # the lists split into arguments on purpose
-timeout 240 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --presets $SEARCH_PRESETS \
+step search 90 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --presets $SEARCH_PRESETS \
     --batches $BATCHES --repeats "$REPEATS" --out "$OUT/search-$DEVICE.json"
 # shellcheck disable=SC2086
-timeout 120 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
+step learner 100 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
     --presets $LEARNER_PRESETS --repeats "$REPEATS" --transitions 1000 --out "$OUT/learner-$DEVICE.json"
-# last, and allowed to fail: compiling has never been timed on a GPU, and the files above are kept
 # shellcheck disable=SC2086
-timeout 120 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
-    --batches $COMPILE_BATCHES --repeats "$REPEATS" --out "$OUT/search-compiled-$DEVICE.json" \
-    || echo "the compiled-step benchmark did not finish (exit $?): search-compiled-$DEVICE.json is missing"
+step learner-frames-on-host 60 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
+    --frames cpu --presets $PIXEL_PRESETS --repeats "$REPEATS" --transitions 1000 \
+    --out "$OUT/learner-frames-on-host-$DEVICE.json"
+# a real run: SIGTERM at the limit ends it with a checkpoint, as Ctrl-C would
+rm -rf /tmp/gpu-check-train
+timeout -s TERM -k 60 "$TRAIN_SECONDS" "$PY" -m ezv2_lite.cli train --preset atari --env.name Pong \
+    --device "$DEVICE" --seed 0 --train.log-every-env-steps 2000 --train.eval-every-env-steps 400000 \
+    --run-dir /tmp/gpu-check-train --no-progress || true
+"$PY" -m ezv2_lite.cli bench train-rate /tmp/gpu-check-train --out "$OUT/train-atari-pong-$DEVICE.json" \
+    || failed+=(train)
+# last: compiling has never been timed on a GPU
+# shellcheck disable=SC2086
+step compiled 60 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
+    --batches $COMPILE_BATCHES --repeats "$REPEATS" --out "$OUT/search-compiled-$DEVICE.json"
+echo "gpu check done; failed: ${failed[*]:-none}"

@@ -4,6 +4,7 @@
     ezv2-lite bench learner [--presets dmc_state cartpole] [--repeats 5]
     ezv2-lite bench acting [--presets cartpole pendulum dmc_state] [--steps 30]
     ezv2-lite bench e2e [--presets cartpole pendulum dmc_state] [--env-steps ...]
+    ezv2-lite bench train-rate RUN_DIR      # env and learner steps per second of a training run
 
 `learner` times whole learner steps (sample, reanalyse with the target model,
 update) on a replay filled by a random policy in the preset's real environment
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import tyro
 
 from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
 from .config import override, preset
@@ -107,8 +109,8 @@ def code_commit(package: Path | str | None = None) -> str | None:
                                 text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+    except (OSError, subprocess.CalledProcessError):  # a copy without .git (a GPU machine's)
+        return os.environ.get("EZV2_CODE_COMMIT")     # where its caller names the commit
     return commit + ("+changes" if dirty else "")
 
 
@@ -304,6 +306,9 @@ class LearnerBenchArgs:
     """random-policy: transitions of a random policy in the preset's benchmark task;
     synthetic: random observations of the task's shape (no environment needed: a step costs
     the same whatever the pixels show)."""
+    frames: str = "auto"
+    """Where the replay keeps its frames: auto (as a training run places them: the model's GPU
+    when they fit) or cpu (on a GPU: copied over through pinned buffers each step)."""
 
 
 def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
@@ -330,6 +335,7 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
             replay, spec = synthetic_replay(config, BENCH_SPECS[name], args.transitions, args.seed)
         else:
             replay, spec = random_policy_replay(config, args.transitions, args.seed)
+        config = override(config, replay=dict(device=args.frames))
         replay.to(frames_device(config, spec, device), device)  # as a training run places it
         learner = Learner(build_model(config, spec).to(device), config, device)
         rng = np.random.default_rng(args.seed)
@@ -352,7 +358,7 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
         flops = _learner_step_flops(replay, learner, config, rng)
         achieved = flops["total"] / 1e9 / (medians["total"] / 1000)  # GFLOP/s
         results["presets"][name] = {
-            "task": BENCH_TASKS[name], "batch_size": config.optim.batch_size,
+            "task": BENCH_TASKS[name], "frames_on": str(replay.device), "batch_size": config.optim.batch_size,
             "unroll_steps": config.optim.unroll_steps, "search_roots": config.optim.batch_size * (config.optim.unroll_steps + 1),
             "simulations": search_budget(config.search, spec)[0], "median_ms": medians,
             "gflop_per_step": {key: round(v / 1e9, 2) for key, v in flops.items()},
@@ -567,6 +573,44 @@ def block_times(metrics: list[dict], block: int) -> list[float]:
 
 
 # ------------------------------------------------------------------------------ learn
+
+
+@dataclass
+class TrainRateArgs:
+    run_dir: tyro.conf.Positional[str]
+    """A training run's directory (finished, or stopped with SIGTERM or Ctrl-C)."""
+    out: str = "benchmarks/results/train-rate.json"
+
+
+def bench_train_rate(args: TrainRateArgs, log=print) -> dict:
+    """How fast a training run went, read from its metrics: env steps and learner steps per
+    second between its first and last logged lines after learning had started, and how long
+    its whole budget (`train.total_env_steps`) would take at that rate."""
+    run = Path(args.run_dir)
+    config = json.loads((run / "config.json").read_text())
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    learning = [m for m in lines if m.get("train_steps", 0) > 0]
+    if len(learning) < 2:
+        raise ValueError(f"{run} logged fewer than two lines after learning started: run it longer "
+                         "or log more often (--train.log-every-env-steps)")
+    first, last = learning[0], learning[-1]
+    seconds = last["wall_s"] - first["wall_s"]
+    env_rate = (last["env_steps"] - first["env_steps"]) / seconds
+    learner_rate = (last["train_steps"] - first["train_steps"]) / seconds
+    total = config["train"]["total_env_steps"]
+    results = {"benchmark": "train-rate", "machine": machine_info(torch.get_num_threads(), config["device"]),
+               "code_commit": code_commit(), "run": str(run), "preset": config["preset"],
+               "task": config["env"]["name"], "method": "rates between the first and the last logged "
+               "metrics lines with learner steps > 0 (collection, reanalysis, updates and logging together)",
+               "first_learning_line": first, "last_line": last,
+               "env_steps_per_s": round(env_rate, 2), "learner_steps_per_s": round(learner_rate, 3),
+               "total_env_steps": total,
+               "hours_for_total_env_steps": round((total - last["env_steps"]) / env_rate / 3600
+                                                  + last["wall_s"] / 3600, 2)}
+    log(f"{config['preset']} on {config['env']['name']} ({config['device']}): {env_rate:.1f} env steps/s, "
+        f"{learner_rate:.2f} learner steps/s over {seconds:.0f} s; its {total:,} env steps would take "
+        f"{results['hours_for_total_env_steps']} h")
+    return _write(results, args.out, log)
 
 
 @dataclass

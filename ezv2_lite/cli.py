@@ -29,7 +29,7 @@ commands:
   report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR [RUN_DIR ...];
               Atari runs also get raw and human-normalised scores (mean, median, IQM)
   check-env   build an environment, print its spec, run a random policy, print steps/s
-  bench       benchmarks: `ezv2-lite bench search|learner|acting|e2e|learn` (JSON under benchmarks/results/)
+  bench       benchmarks: `ezv2-lite bench search|learner|acting|e2e|learn|train-rate` (JSON under benchmarks/results/)
 
 Run `ezv2-lite COMMAND --help` for a command's options."""
 
@@ -229,7 +229,8 @@ def bench(args: list[str]) -> None:
              "learner": (benchmarks.LearnerBenchArgs, benchmarks.bench_learner),
              "acting": (benchmarks.ActingBenchArgs, benchmarks.bench_acting),
              "e2e": (benchmarks.EndToEndBenchArgs, benchmarks.bench_end_to_end),
-             "learn": (benchmarks.LearnBenchArgs, benchmarks.bench_learn)}
+             "learn": (benchmarks.LearnBenchArgs, benchmarks.bench_learn),
+             "train-rate": (benchmarks.TrainRateArgs, benchmarks.bench_train_rate)}
     if not args or args[0] not in kinds:
         raise ValueError(f"usage: ezv2-lite bench {{{'|'.join(kinds)}}} [options]")
     cls, run = kinds[args[0]]

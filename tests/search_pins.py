@@ -53,9 +53,9 @@ def observations(name: str, seed: int) -> np.ndarray:
     return rng.standard_normal((BATCH[name], *spec.obs_shape)).astype(np.float32)
 
 
-def run(name: str, mode: str, seed: int) -> dict:
+def run(name: str, mode: str, seed: int, device: str = "cpu") -> dict:
     """One seeded search of BATCH[name] roots, with a trace of root 1, as plain lists."""
-    result = search(network(name), observations(name, seed), preset(name), mode,
+    result = search(network(name).to(device), observations(name, seed), preset(name), mode,
                     np.random.default_rng(seed), trace_root=1)
     return {"action_slot": result.action_slot.tolist(), "visit_counts": result.visit_counts.tolist(),
             "action": np.asarray(result.action, np.float64).tolist(),
