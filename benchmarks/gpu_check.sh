@@ -22,7 +22,7 @@ LEARNER_PRESETS=${LEARNER_PRESETS:-cartpole pendulum dmc_state dmc_image_small a
 PIXEL_PRESETS=${PIXEL_PRESETS:-dmc_image_small atari_small atari dmc_image}
 COMPILE_PRESETS=${COMPILE_PRESETS:-dmc_state atari}
 COMPILE_BATCHES=${COMPILE_BATCHES:-256 1536}
-TRAIN_SECONDS=${TRAIN_SECONDS:-120}
+TRAIN_SECONDS=${TRAIN_SECONDS:-110}
 PY=${PYTHON:-python3}
 
 if [ -d .whl ]; then  # packages the GPU machine lacks, carried as wheels (DEVELOPERS.md)
@@ -40,26 +40,26 @@ step() {  # step NAME SECONDS COMMAND...: run it under its limit; a failure is n
     timeout -s TERM -k 10 "$limit" "$@" || { echo "== $name failed (exit $?)"; failed+=("$name"); }
 }
 
-step tests 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py --junitxml="$OUT/test-cuda-$DEVICE.xml"
+step tests 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py --junitxml="$OUT/test-cuda-$DEVICE.xml"
 # shellcheck disable=SC2086  # the lists split into arguments on purpose
-step search 90 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --presets $SEARCH_PRESETS \
+step search 75 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --presets $SEARCH_PRESETS \
     --batches $BATCHES --repeats "$REPEATS" --out "$OUT/search-$DEVICE.json"
 # shellcheck disable=SC2086
-step learner 100 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
+step learner 90 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
     --presets $LEARNER_PRESETS --repeats "$REPEATS" --transitions 1000 --out "$OUT/learner-$DEVICE.json"
 # shellcheck disable=SC2086
-step learner-frames-on-host 60 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
+step learner-frames-on-host 50 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
     --frames cpu --presets $PIXEL_PRESETS --repeats "$REPEATS" --transitions 1000 \
     --out "$OUT/learner-frames-on-host-$DEVICE.json"
 # a real run: SIGTERM at the limit ends it with a checkpoint, as Ctrl-C would
 rm -rf /tmp/gpu-check-train
-timeout -s TERM -k 60 "$TRAIN_SECONDS" "$PY" -m ezv2_lite.cli train --preset atari --env.name Pong \
+timeout -s TERM -k 30 "$TRAIN_SECONDS" "$PY" -m ezv2_lite.cli train --preset atari --env.name Pong \
     --device "$DEVICE" --seed 0 --train.log-every-env-steps 2000 --train.eval-every-env-steps 400000 \
     --run-dir /tmp/gpu-check-train --no-progress || true
 "$PY" -m ezv2_lite.cli bench train-rate /tmp/gpu-check-train --out "$OUT/train-atari-pong-$DEVICE.json" \
     || failed+=(train)
 # last: compiling has never been timed on a GPU
 # shellcheck disable=SC2086
-step compiled 60 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
+step compiled 50 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
     --batches $COMPILE_BATCHES --repeats "$REPEATS" --out "$OUT/search-compiled-$DEVICE.json"
 echo "gpu check done; failed: ${failed[*]:-none}"
