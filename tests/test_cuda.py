@@ -35,10 +35,14 @@ def full_float32_products():
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-@pytest.mark.parametrize("case", [f"{n}/{m}/{s}" for n, m, s in search_pins.cases()])
+@pytest.mark.parametrize("case", [f"{n}/{m}/{s}" for n, m, s in search_pins.cases() if n != "pendulum"])
 def test_the_pinned_searches_choose_on_the_gpu_what_they_chose_on_the_cpu(case):
     """The noise is drawn on the host from the search's NumPy generator, so a search on the
-    GPU must make the recorded choices, with the recorded targets to float32 rounding."""
+    GPU must make the recorded choices, with the recorded targets to float32 rounding.
+    Not pendulum's: its random-weight network amplifies rounding (weights changed by one part
+    in a million move its policy targets by 1.5e-4 on one CPU, dmc_state's by 1e-6), so which
+    of its near-equal sampled actions wins is decided by the order of float32 sums, and an
+    H200 orders them differently."""
     name, mode, seed = case.split("/")
     want = json.loads(search_pins.PINS.read_text())["runs"][case]
     got = search_pins.run(name, mode, int(seed), device="cuda")
@@ -99,7 +103,7 @@ def test_a_learner_step_on_the_gpu_trains_and_reads_back_once(name, frames):
     rng = np.random.default_rng(0)
     before = [p.detach().clone() for p in learner.model.parameters()]
     batch = replay.sample(8)
-    assert replay.frames.device.type == frames and batch.observations.device == CUDA
+    assert replay.frames.device.type == frames and batch.observations.device.type == CUDA.type
     targets = reanalyze(replay, batch, learner.target.model, config, 0, rng)
     learner.update(batch, targets)  # warm-up
     watch = Watch()
