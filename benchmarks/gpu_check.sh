@@ -9,7 +9,8 @@
 #
 #   OUT=benchmarks/results bash benchmarks/gpu_check.sh
 #   DEVICE=cpu REPEATS=1 SEARCH_PRESETS=cartpole BATCHES=4 LEARNER_PRESETS=cartpole \
-#       PIXEL_PRESETS=atari_small COMPILE_PRESETS=cartpole COMPILE_BATCHES=4 TRAIN_SECONDS=30 \
+#       PIXEL_PRESETS=cartpole COMPILE_PRESETS=cartpole COMPILE_BATCHES=4 \
+#       STEPS="tests search learner learner-frames-on-host compiled" \
 #       OUT=/tmp/gpu-check bash benchmarks/gpu_check.sh        # a quick dry run on a CPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +24,12 @@ PIXEL_PRESETS=${PIXEL_PRESETS:-dmc_image_small atari_small atari dmc_image}
 COMPILE_PRESETS=${COMPILE_PRESETS:-dmc_state atari}
 COMPILE_BATCHES=${COMPILE_BATCHES:-256 1536}
 TRAIN_SECONDS=${TRAIN_SECONDS:-170}
+TRAIN_ARGS=${TRAIN_ARGS:---preset atari --env.name Pong}
 STEPS=${STEPS:-tests search learner learner-frames-on-host train compiled}  # which of them to run
 PY=${PYTHON:-python3}
 
-if [ -d .whl ]; then  # packages the GPU machine lacks, carried as wheels (DEVELOPERS.md)
+if [ -d .whl ] && ! "$PY" -c "import tyro, gymnasium, ale_py" 2>/dev/null; then
+    # packages the GPU machine lacks, carried as wheels (DEVELOPERS.md)
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
@@ -56,15 +59,17 @@ step learner-frames-on-host 50 "$PY" -m ezv2_lite.cli bench learner --device "$D
 # a real run, stopped by SIGTERM at its limit (a checkpoint is written, as with Ctrl-C)
 train_rate() {
     rm -rf /tmp/gpu-check-train
-    timeout -s TERM -k 30 "$TRAIN_SECONDS" "$PY" -m ezv2_lite.cli train --preset atari --env.name Pong \
+    # shellcheck disable=SC2086
+    timeout -s TERM -k 30 "$TRAIN_SECONDS" "$PY" -m ezv2_lite.cli train $TRAIN_ARGS \
         --device "$DEVICE" --seed 0 --train.log-every-env-steps 400 --train.eval-every-env-steps 400000 \
         --run-dir /tmp/gpu-check-train --no-progress || true
-    "$PY" -m ezv2_lite.cli bench train-rate /tmp/gpu-check-train --out "$OUT/train-atari-pong-$DEVICE.json"
+    "$PY" -m ezv2_lite.cli bench train-rate /tmp/gpu-check-train --out "$OUT/train-rate-$DEVICE.json"
 }
-export -f train_rate && export PY DEVICE TRAIN_SECONDS OUT
+export -f train_rate && export PY DEVICE TRAIN_SECONDS TRAIN_ARGS OUT
 step train $((TRAIN_SECONDS + 60)) bash -c train_rate
 # last: compiling has never been timed on a GPU
 # shellcheck disable=SC2086
 step compiled 50 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
     --batches $COMPILE_BATCHES --repeats "$REPEATS" --out "$OUT/search-compiled-$DEVICE.json"
 echo "gpu check done; failed: ${failed[*]:-none}"
+[ ${#failed[@]} -eq 0 ]

@@ -74,7 +74,7 @@ def test_bench_search_writes_medians_to_json(tmp_path, capsys):
 
 def test_bench_needs_a_known_kind():  # noqa
     result = run_cli("bench", "nothing")
-    assert result.returncode == 2 and "usage: ezv2-lite bench {search|learner|acting|e2e|learn}" in result.stderr
+    assert result.returncode == 2 and "usage: ezv2-lite bench {search|learner|acting|e2e|learn|train-rate}" in result.stderr
 
 
 def test_bench_learner_writes_stage_medians(tmp_path):
@@ -166,9 +166,10 @@ def test_block_times_split_a_runs_wall_time_by_env_steps():
 
 
 def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
-    """benchmarks/gpu_check.sh, as DEVELOPERS.md says to dry-run it: its three JSON files, with
-    the device named, a synchronised search per batch, the search with the compiled model step
-    and a learner step on a synthetic replay."""
+    """benchmarks/gpu_check.sh, as DEVELOPERS.md says to dry-run it (without its timed training
+    run): the CUDA tests (skipped on a CPU), its JSON files with the device named, a
+    synchronised search per batch, the search with the compiled model step, and a learner step
+    on a synthetic replay with its frames where a run would put them and on the host."""
     import json
     import os
     import subprocess
@@ -177,11 +178,14 @@ def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
 
     root = Path(__file__).parents[1]
     env = dict(os.environ, DEVICE="cpu", REPEATS="1", SEARCH_PRESETS="cartpole", BATCHES="1 3",
-               LEARNER_PRESETS="cartpole", COMPILE_PRESETS="cartpole", COMPILE_BATCHES="3",
+               LEARNER_PRESETS="cartpole", PIXEL_PRESETS="cartpole", COMPILE_PRESETS="cartpole",
+               COMPILE_BATCHES="3", STEPS="tests search learner learner-frames-on-host compiled",
                OUT=str(tmp_path), PYTHON=sys.executable)
     run = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh")], env=env,
                          capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0 and "failed: none" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
+    assert 'skipped="' in (tmp_path / "test-cuda-cpu.xml").read_text()
+    assert json.loads((tmp_path / "learner-frames-on-host-cpu.json").read_text())["presets"]["cartpole"]["frames_on"] == "cpu"
     search = json.loads((tmp_path / "search-cpu.json").read_text())
     learner = json.loads((tmp_path / "learner-cpu.json").read_text())
     assert search["machine"]["device"] == learner["machine"]["device"] == "cpu"
@@ -190,3 +194,23 @@ def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
     compiled = json.loads((tmp_path / "search-compiled-cpu.json").read_text())
     batch = compiled["presets"]["cartpole"]["batches"]["3"]
     assert batch["compiled_median_ms"] > 0 and batch["compiled_same_choices"]
+
+
+def test_train_rate_reads_a_runs_speed_from_its_metrics(tmp_path, capsys):
+    """`bench train-rate`: rates between the first line after learning started and the last,
+    and the whole budget's hours at that rate; a run that never learned is a clear error."""
+    import json
+
+    from ezv2_lite.bench import TrainRateArgs, bench_train_rate
+
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"preset": "atari", "device": "cuda", "env": {"name": "Pong"}, "train": {"total_env_steps": 10_000}}))
+    lines = [dict(env_steps=400, train_steps=0, wall_s=10.0), dict(env_steps=800, train_steps=100, wall_s=30.0),
+             dict(env_steps=1200, train_steps=200, wall_s=40.0), dict(env_steps=2800, train_steps=600, wall_s=80.0)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    result = bench_train_rate(TrainRateArgs(str(tmp_path), out=str(tmp_path / "rate.json")))
+    assert result["env_steps_per_s"] == 40.0 and result["learner_steps_per_s"] == 10.0
+    assert result["hours_for_total_env_steps"] == round((80 + 7200 / 40) / 3600, 2)
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(lines[1]) + "\n")
+    with pytest.raises(ValueError, match="fewer than two lines after learning started"):
+        bench_train_rate(TrainRateArgs(str(tmp_path), out=str(tmp_path / "rate.json")))
