@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 version() { "$PY" -c "import importlib.metadata as m; print(m.version('$1'))"; }
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 \
     -d .whl "tyro==$(version tyro)" "docstring-parser==$(version docstring-parser)" \
     "typeguard==$(version typeguard)" "gymnasium==$(version gymnasium)" \
-    "farama-notifications==$(version farama-notifications)"
+    "farama-notifications==$(version farama-notifications)" "ale-py==$(version ale-py)"  # the Pong run
 ls -la .whl
