@@ -83,5 +83,26 @@ class Actor:
         self.obs = next_obs
         return step
 
+    def pending_steps(self) -> dict[str, np.ndarray]:
+        """The last step of each open episode, which the next search completes with the value of
+        the observation it reached: slots [P], actions [P, ...], rewards and raw rewards [P],
+        observations reached [P, *obs_shape]. A checkpoint keeps them (`store_pending_steps`)."""
+        slots = [i for i in range(self.num_envs) if self.pending[i] is not None]
+        actions, rewards, raws = zip(*(self.pending[i] for i in slots)) if slots else ((), (), ())
+        return {"slots": np.asarray(slots, np.int64), "actions": np.asarray(actions),
+                "rewards": np.asarray(rewards, np.float64), "raw_rewards": np.asarray(raws, np.float64),
+                "observations": self.obs[slots]}
+
     def close(self) -> None:
         self.envs.close()
+
+
+def store_pending_steps(replay: Replay, steps: dict[str, np.ndarray], model: EZModel) -> None:
+    """Store the steps `Actor.pending_steps` returned, with `model`'s values of the observations
+    they reached (a resumed run, whose environments cannot continue those episodes)."""
+    if len(steps["slots"]) == 0:
+        return
+    values = predict_values(model, steps["observations"])
+    for j, slot in enumerate(steps["slots"]):
+        replay.add(int(slot), steps["actions"][j], float(steps["rewards"][j]), float(steps["raw_rewards"][j]),
+                   steps["observations"][j], float(values[j]))

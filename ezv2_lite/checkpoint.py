@@ -6,12 +6,16 @@
         optimizer.pt    optimiser and learning-rate schedule
         rng.pt          torch's random states (the CPU's and, on CUDA machines, every GPU's)
         replay.npz      every stored transition with its priority (numpy, allow_pickle=False)
+        pending.npz     the last step of each open episode, still waiting for the value of the
+                        observation it reached (a resume stores it; `actor.store_pending_steps`)
         state.json      counters and NumPy random states
         COMPLETE        written last: a checkpoint without it is ignored
 
-A new checkpoint is written to `checkpoints/tmp`, then renamed to `latest`
-(the previous one is kept as `previous` until the rename is done), so a run
-killed at any moment leaves at least one complete checkpoint.
+A new checkpoint is written to `checkpoints/tmp`, then renamed to `latest`;
+the one it replaces stays as `previous`. A run killed at any moment leaves at
+least one complete checkpoint, and a resume that cannot read `latest` (a disk
+that failed it, a file cut short) says so in one line and resumes from
+`previous` (`complete_checkpoints`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -28,7 +33,8 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, incomplete or unreadable; the message says what to do."""
 
 
-def save_checkpoint(run_dir: Path, tensors: dict[str, dict], replay, state: dict[str, Any]) -> Path:
+def save_checkpoint(run_dir: Path, tensors: dict[str, dict], replay, state: dict[str, Any],
+                    pending: dict[str, np.ndarray] | None = None) -> Path:
     """Write a complete checkpoint and make it `latest` atomically."""
     root = Path(run_dir) / "checkpoints"
     tmp, latest, previous = root / "tmp", root / "latest", root / "previous"
@@ -37,27 +43,35 @@ def save_checkpoint(run_dir: Path, tensors: dict[str, dict], replay, state: dict
     for name, value in tensors.items():
         torch.save(value, tmp / f"{name}.pt")
     replay.save(tmp / "replay.npz")
+    if pending is not None:
+        np.savez(tmp / "pending.npz", **pending)
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
     (tmp / "COMPLETE").write_text("ok\n")
-    shutil.rmtree(previous, ignore_errors=True)
-    if latest.exists():
+    if (latest / "COMPLETE").exists():  # else a kill between the two renames left only `previous`
+        shutil.rmtree(previous, ignore_errors=True)
         latest.rename(previous)
+    shutil.rmtree(latest, ignore_errors=True)
     tmp.rename(latest)
-    shutil.rmtree(previous, ignore_errors=True)
     return latest
 
 
-def find_checkpoint(run_dir: Path) -> Path:
-    """The newest complete checkpoint of a run, or a CheckpointError saying why there is none."""
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """A run's complete checkpoints, newest first (`latest`, then `previous`), or a
+    CheckpointError saying why there is none."""
     root = Path(run_dir) / "checkpoints"
-    for name in ("latest", "previous"):
-        if (root / name / "COMPLETE").exists():
-            return root / name
+    found = [root / name for name in ("latest", "previous") if (root / name / "COMPLETE").exists()]
+    if found:
+        return found
     if not Path(run_dir).is_dir():
         raise CheckpointError(f"{run_dir} is not a directory; give the run directory of an earlier "
                               "`ezv2-lite train` run")
     raise CheckpointError(f"{run_dir} holds no complete checkpoint (checkpoints/latest/COMPLETE); "
                           "nothing to resume: start a new run instead")
+
+
+def find_checkpoint(run_dir: Path) -> Path:
+    """The newest complete checkpoint of a run, or a CheckpointError saying why there is none."""
+    return complete_checkpoints(run_dir)[0]
 
 
 def load_tensors(path: Path, name: str) -> dict:
@@ -67,6 +81,17 @@ def load_tensors(path: Path, name: str) -> dict:
     except Exception as error:  # truncated or foreign files
         raise CheckpointError(f"cannot read checkpoint file {path / (name + '.pt')}: "
                               f"{type(error).__name__}: {error}") from None
+
+
+def load_pending(path: Path) -> dict[str, np.ndarray] | None:
+    """The checkpoint's pending steps (None in a checkpoint written before they were kept)."""
+    if not (path / "pending.npz").exists():
+        return None
+    try:
+        with np.load(path / "pending.npz", allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"cannot read {path / 'pending.npz'}: {error}") from None
 
 
 def load_state(path: Path) -> dict[str, Any]:

@@ -74,9 +74,8 @@ def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str 
     set_numerics(config, device)  # the trainer's determinism and precision
     if replay_path is None:
         replay = Replay(config, spec, batch_device=device)
-    else:  # resumed: the checkpoint's replay, its open episodes ended as the trainer ends them
+    else:  # resumed: the checkpoint's replay; the trainer's changes to it follow as messages
         replay = Replay.load(replay_path, config, spec, batch_device=device)
-        replay.end_open_episodes()
     model = build_model(config, spec).to(device).eval().requires_grad_(False)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in target.items()})
     rng = np.random.default_rng()

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .actor import Actor
-from .checkpoint import (find_checkpoint, load_state, load_tensors, random_states, restore_random_states,
-                         save_checkpoint)
+from .actor import Actor, store_pending_steps
+from .checkpoint import (CheckpointError, complete_checkpoints, find_checkpoint, load_pending, load_state,
+                         load_tensors, random_states, restore_random_states, save_checkpoint)
 from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
 from .evaluate import EvaluationStopped, evaluate
@@ -59,6 +59,17 @@ Observer = Callable[[TrainEvent], None]
 
 class RunDirectoryError(ValueError):
     """The run directory cannot be used as asked (the message says what to do)."""
+
+
+class Diverged(ValueError):
+    """The loss or the weights stopped being finite numbers; the last good checkpoint is kept."""
+
+
+def _check_finite(model: torch.nn.Module, counters: Counters) -> None:
+    """One host read: are all the weights finite numbers?"""
+    if not bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all()):
+        raise Diverged(f"the weights stopped being finite numbers by learner step {counters.train_steps}; "
+                       "the run stopped and kept its last good checkpoint: lower optim.lr and start again")
 
 
 @dataclass
@@ -112,7 +123,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     reanalyze_rng = np.random.default_rng([config.seed, 3])
     pending = None  # a batch the reanalysis worker had prefetched when the checkpoint was taken
     if resume:
-        replay, counters, reanalyze_rng, pending = _restore(run_dir, config, spec, learner, replay)
+        restored, replay, counters, reanalyze_rng, state = _restore(run_dir, config, spec, learner, replay)
+        pending = state.get("pending_reanalysis")
+        _keep_metrics_of_checkpoint(run_dir / "metrics.jsonl", state)
     acting = copy.deepcopy(model).eval()
     actor = Actor(config, replay, seed=config.seed + 7919 * counters.agent_steps)
 
@@ -143,9 +156,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
         rng_state, pending = reanalyze_rng.bit_generator.state, None
         if worker is not None:
             rng_state, pending = worker.checkpoint_state()
-        state = {"counters": vars(counters), "reanalyze_rng": rng_state,
-                 "pending_reanalysis": pending, "learner_steps": learner.steps}
-        save_checkpoint(run_dir, tensors, replay, state)
+        _check_finite(learner.model, counters)  # a diverged model must not replace the last good one
+        state = {"counters": vars(counters), "reanalyze_rng": rng_state, "pending_reanalysis": pending,
+                 "learner_steps": learner.steps, "metrics_bytes": metrics.tell()}
+        save_checkpoint(run_dir, tensors, replay, state, actor.pending_steps())
 
     def checkpoint_if_due() -> None:  # long bursts of learner steps are not lost to a stop
         if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
@@ -153,6 +167,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
 
     def log_losses(losses: list, **extra) -> dict:
         line = LossInfo.mean(losses) | extra  # the losses' one read since the last line
+        if not np.isfinite(line["total"]):
+            raise Diverged(f"the loss became {line['total']} by learner step {counters.train_steps} "
+                           f"({counters.agent_steps * repeat} env steps); the run stopped and kept its "
+                           "last good checkpoint: lower optim.lr (or raise optim.warmup_steps) and start again")
         log(line)
         return line
 
@@ -179,15 +197,19 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     bar = tqdm(total=t.total_env_steps, initial=counters.agent_steps * repeat, unit="env step",
                disable=not progress, dynamic_ncols=True)
     last_eval, losses = None, []
-    worker = None
+    worker, diverged = None, False
     try:
         if t.reanalysis_worker:  # reanalysis one batch ahead, in a second process
             from .reanalysis_worker import ReanalysisWorker
             worker = ReanalysisWorker(config, spec, replay, learner.target.model,
                                       reanalyze_rng.bit_generator.state,
-                                      str(find_checkpoint(run_dir) / "replay.npz") if resume else None)
+                                      str(restored / "replay.npz") if resume else None)
             if pending is not None:
                 worker.resume_pending(pending)
+        if resume:  # episodes the environments cannot continue end as time limits, last steps kept
+            if state["pending_steps"] is not None:     # (the worker's replay copy sees both)
+                store_pending_steps(replay, state["pending_steps"], acting)
+            replay.end_open_episodes()
         while counters.agent_steps < total_agent_steps and not interrupted:
             last_eval = evaluate_if_due()  # only due here after a resume from a stopped evaluation
             if interrupted:
@@ -242,12 +264,16 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                 _evaluate(learner.model, config, counters, log, progress, stopping)
     except KeyboardInterrupt:
         interrupted.append(True)
+    except Diverged:
+        diverged = True
+        raise
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
         bar.close()
         try:
-            checkpoint()
+            if not diverged:
+                checkpoint()
         finally:
             if worker is not None:
                 worker.close()
@@ -316,7 +342,20 @@ def set_numerics(config: Config, device: torch.device) -> None:
 
 
 def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Replay):
-    path = find_checkpoint(run_dir)
+    """Load the newest readable checkpoint into `learner`; -> (its path, replay, counters,
+    reanalysis rng, saved state). An unreadable `latest` is said in one line, and `previous`
+    is used instead."""
+    checkpoints = complete_checkpoints(run_dir)
+    for path in checkpoints:
+        try:
+            return (path, *_load_checkpoint(path, config, spec, learner, replay))
+        except CheckpointError as error:
+            if path == checkpoints[-1]:
+                raise
+            print(f"{error}; resuming from the checkpoint before it ({checkpoints[-1]})")
+
+
+def _load_checkpoint(path: Path, config: Config, spec, learner: Learner, replay: Replay):
     learner.model.load_state_dict(load_tensors(path, "model"))
     learner.target.model.load_state_dict(load_tensors(path, "target"))
     learner.target.snapshot = load_tensors(path, "snapshot")
@@ -329,9 +368,16 @@ def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Repl
     try:
         replay = Replay.load(path / "replay.npz", config, spec, replay.device, replay.batch_device)
     except Exception as error:
-        from .checkpoint import CheckpointError
         raise CheckpointError(f"cannot read {path / 'replay.npz'}: {error}") from None
-    replay.end_open_episodes()
+    state["pending_steps"] = load_pending(path)
     rng = np.random.default_rng()
     rng.bit_generator.state = state["reanalyze_rng"]
-    return replay, Counters(**state["counters"]), rng, state.get("pending_reanalysis")
+    return replay, Counters(**state["counters"]), rng, state
+
+
+def _keep_metrics_of_checkpoint(path: Path, state: dict) -> None:
+    """Cut metrics.jsonl back to what it held when the checkpoint was written: the lines a
+    killed process logged after it are logged again by the resumed run, once."""
+    if "metrics_bytes" in state and path.exists() and path.stat().st_size > state["metrics_bytes"]:
+        with open(path, "r+b") as f:
+            f.truncate(state["metrics_bytes"])

@@ -64,10 +64,21 @@ def test_a_run_killed_after_a_checkpoint_resumes_and_keeps_its_replay(tmp_path):
     n = len(saved_replay["episode_of"])
     for key in ("episode_of", "position_of"):
         np.testing.assert_array_equal(final_replay[key][:n], saved_replay[key])
+    def steps(arrays, key):  # the per-step array cut into episodes (stored one after another)
+        return np.split(arrays[key], np.cumsum(arrays["lengths"])[:-1])
+
     for key in ("actions", "rewards", "raw_rewards"):
-        np.testing.assert_array_equal(final_replay[key][:len(saved_replay[key])], saved_replay[key])
+        for saved_episode, final_episode in zip(steps(saved_replay, key), steps(final_replay, key)):
+            np.testing.assert_array_equal(final_episode[:len(saved_episode)], saved_episode)
     episodes = len(saved_replay["lengths"])
-    np.testing.assert_array_equal(final_replay["lengths"][:episodes], saved_replay["lengths"])
+    closed = saved_replay["closed"].astype(bool)
+    np.testing.assert_array_equal(final_replay["lengths"][:episodes][closed], saved_replay["lengths"][closed])
+    # an episode open at the checkpoint gains the step that was waiting for its value, and ends
+    with np.load(checkpoint / "pending.npz") as pending:
+        open_with_a_step = saved_replay["open_episodes"][np.isin(saved_replay["open_slots"], pending["slots"])]
+    grown = final_replay["lengths"][:episodes] - saved_replay["lengths"]
+    assert set(np.flatnonzero(grown)) == set(open_with_a_step) and set(grown[open_with_a_step]) <= {1}
+    assert final_replay["closed"][:episodes].all()
 
 
 @pytest.mark.parametrize("worker", [[], ["--train.reanalysis-worker"]], ids=["one process", "worker"])
@@ -244,3 +255,78 @@ def test_training_sets_deterministic_kernels_and_the_precision_switches():
         assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cuda.matmul.allow_tf32
     finally:
         set_numerics(preset("cartpole"), torch.device("cpu"))
+
+
+def test_a_resume_from_an_unreadable_latest_checkpoint_uses_the_one_before(tmp_path):
+    """A `latest` whose model file was cut short is said in one line, and the run resumes from
+    `previous` and finishes."""
+    run = tmp_path / "run"
+    result = cli("train", *TINY, "--total-env-steps", "400", "--train.checkpoint-every-env-steps", "100",
+                 "--run-dir", str(run))
+    assert result.returncode == 0, result.stderr
+    assert (run / "checkpoints" / "previous" / "COMPLETE").exists()
+    model = run / "checkpoints" / "latest" / "model.pt"
+    model.write_bytes(model.read_bytes()[:100])
+    result = cli("train", "--resume", str(run), "--total-env-steps", "500", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    notices = [line for line in result.stdout.splitlines() if "resuming from the checkpoint before it" in line]
+    assert len(notices) == 1 and "model.pt" in notices[0]
+    assert metrics(run)[-1]["env_steps"] >= 500
+
+
+def test_a_run_whose_weights_become_nan_stops_and_keeps_its_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from ezv2_lite import cli as ezv2_cli
+    from ezv2_lite.checkpoint import find_checkpoint, load_tensors
+    from ezv2_lite.learner import Learner
+
+    update = Learner.update
+
+    def poisoned(self, batch, targets):  # a learning rate far too high, in one step
+        if self.steps == 60:
+            with torch.no_grad():
+                next(self.model.parameters()).fill_(float("nan"))
+        return update(self, batch, targets)
+
+    monkeypatch.setattr(Learner, "update", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as stop:
+        ezv2_cli.main(["train", *TINY, "--total-env-steps", "1000", "--train.checkpoint-every-env-steps", "100",
+                       "--run-dir", str(run)])
+    assert stop.value.code != 0
+    message = capsys.readouterr().err.strip().splitlines()
+    assert len(message) == 1 and ("stopped being finite" in message[0] or "the loss became nan" in message[0])
+    assert "kept its last good checkpoint" in message[0]
+    state = json.loads((find_checkpoint(run) / "state.json").read_text())["counters"]
+    assert 0 < state["train_steps"] <= 60
+    weights = load_tensors(find_checkpoint(run), "model")
+    assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point())
+
+
+def test_a_run_killed_and_resumed_logs_each_line_once(tmp_path):
+    """metrics.jsonl is cut back to the checkpoint's length on a resume: the lines the killed
+    process logged after its checkpoint are logged again by the resumed run, once."""
+    run = tmp_path / "run"
+    args = ["train", *TINY, "--total-env-steps", "800", "--train.checkpoint-every-env-steps", "200",
+            "--run-dir", str(run)]
+    process = subprocess.Popen([sys.executable, "-m", "ezv2_lite.cli", *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:  # a checkpoint, then more lines
+        try:
+            saved = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["metrics_bytes"]
+            if (run / "metrics.jsonl").stat().st_size > saved:
+                break
+        except (OSError, ValueError):  # no checkpoint yet, or one being renamed
+            pass
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert cli("train", "--resume", str(run), "--no-progress").returncode == 0
+    reference = tmp_path / "reference"
+    assert cli("train", *TINY, "--total-env-steps", "800", "--train.checkpoint-every-env-steps", "200",
+               "--run-dir", str(reference)).returncode == 0
+    keyed = lambda lines: [("eval" if "eval_return_mean" in m else "loss", m["env_steps"], m["train_steps"])
+                           for m in lines if "total" in m or "eval_return_mean" in m]
+    assert keyed(metrics(run)) == keyed(metrics(reference))
