@@ -32,10 +32,10 @@ import torch.nn.functional as F
 
 from .augment import augment
 from .config import Config
-from .model.networks import EZModel
+from .model.networks import EZModel, lstm_restarts_after
 from .model.policy import log_abs_det_tanh, squash_params, squashed_log_prob
-from .replay import SampledBatch
-from .targets import Targets
+from .replay import Replay, SampledBatch
+from .targets import Reanalyzer, Targets
 
 
 ENTROPY_SAMPLES = 1024
@@ -238,7 +238,7 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
         m = mask[:, k - 1]
         step = model.recurrent(latent, actions[:, k - 1], hidden)
         latent, hidden = scale_gradient(step.latent, 0.5), step.hidden
-        if model.value_prefix and k % model.lstm_horizon == 0:
+        if model.value_prefix and lstm_restarts_after(k, model.lstm_horizon):
             hidden = model.initial_hidden(len(obs), device)
         reward_steps.append(m * soft_cross_entropy(step.reward_logits, reward_target[:, k - 1]))
         value_steps.append(m * soft_cross_entropy(step.value_logits, value_target[:, k]))
@@ -309,3 +309,16 @@ class Learner:
         losses = Losses(terms, target_diagnostics(targets), self.model.spec.is_discrete)
         priorities = np.abs(root_value.double().cpu().numpy() - targets.values[:, 0])
         return losses, priorities + self.config.replay.min_priority
+
+
+def learner_step(learner: Learner, replay: Replay, reanalyzer: Reanalyzer, train_step: int) -> Losses:
+    """One learner step, in the paper's order: a prioritised batch with targets reanalysed by
+    the lagged target model (`reanalyzer`), one update of the online model, the batch's new
+    priorities (docs/algorithm.md, "The learner step"). The training loop and the notebooks
+    call this; the losses stay on the device until read (`Losses.read`, `LossInfo.mean`)."""
+    batch, targets = reanalyzer.next(train_step)
+    losses, priorities = learner.update(batch, targets)
+    replay.update_priorities(batch.indices, priorities)
+    if learner.steps % learner.target.interval == 0:  # this update refreshed the target model
+        reanalyzer.set_target(learner.target.model)
+    return losses

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config
-from .model.networks import EZModel, predict_values
+from .model.networks import EZModel, lstm_restarts_after, predict_values
 from .replay import Replay, SampledBatch
 from .search import search
 
@@ -59,8 +59,8 @@ def value_prefixes(rewards: np.ndarray, horizon: int) -> np.ndarray:
     reset (resets before steps 0, horizon, 2 horizon, ...). This is what the value-prefix head
     learns."""
     out = np.array(rewards, np.float64)
-    for k in range(1, out.shape[-1]):
-        if k % horizon:
+    for k in range(1, out.shape[-1]):  # the reward of the step out of depth k
+        if not lstm_restarts_after(k, horizon):
             out[..., k] += out[..., k - 1]
     return out
 
@@ -153,3 +153,30 @@ def reanalyze(replay: Replay, batch: SampledBatch, target_model: EZModel, config
     fresh = fresh_mask(batch.indices, replay.num_transitions, config.optim.mixed_value_window)
     values, use_td = mixed_value_targets(td, sve, fresh, train_step, config)
     return Targets(rewards, td, sve, values, use_td, policies, sampled, chosen, unvisited)
+
+
+class Reanalyzer:
+    """Prioritised batches with fresh targets, reanalysed in this process with the lagged
+    target model (every sample is reanalysed when it is learned from: docs/algorithm.md,
+    "Reanalysis").
+    `ReanalysisWorker` has the same methods and does the same work one batch ahead in a
+    second process; the training loop cannot tell them apart."""
+
+    def __init__(self, replay: Replay, target_model: EZModel, config: Config, rng: np.random.Generator):
+        self.replay, self.target_model, self.config, self.rng = replay, target_model, config, rng
+
+    def next(self, train_step: int) -> tuple[SampledBatch, Targets]:
+        """The batch and targets for learner step `train_step`."""
+        batch = self.replay.sample(self.config.optim.batch_size)
+        return batch, reanalyze(self.replay, batch, self.target_model, self.config, train_step, self.rng)
+
+    def set_target(self, model: EZModel) -> None:
+        """The refreshed target (here the same module, already updated in place)."""
+        self.target_model = model
+
+    def checkpoint_state(self) -> tuple[dict, None]:
+        """(the reanalysis rng's state, no prefetched batch): what a resume needs."""
+        return self.rng.bit_generator.state, None
+
+    def close(self) -> None:
+        pass

@@ -37,10 +37,10 @@ from .checkpoint import (CheckpointError, complete_checkpoints, find_checkpoint,
 from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
 from .evaluate import EvaluationStopped, evaluate
-from .learner import Learner, LossInfo
+from .learner import Learner, LossInfo, learner_step
 from .model import build_model, resolve_device
 from .replay import Replay, frames_device
-from .targets import reanalyze
+from .targets import Reanalyzer
 
 OFFLINE_LOG_EVERY = 100
 """Offline learner steps between two logged loss lines."""
@@ -153,9 +153,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                    "optimizer": {"optimizer": learner.optimizer.state_dict(),
                                  "scheduler": learner.scheduler.state_dict()},
                    "rng": random_states()}
-        rng_state, pending = reanalyze_rng.bit_generator.state, None
-        if worker is not None:
-            rng_state, pending = worker.checkpoint_state()
+        rng_state, pending = reanalyzer.checkpoint_state()
         _check_finite(learner.model, counters)  # a diverged model must not replace the last good one
         state = {"counters": vars(counters), "reanalyze_rng": rng_state, "pending_reanalysis": pending,
                  "learner_steps": learner.steps, "metrics_bytes": metrics.tell()}
@@ -197,15 +195,15 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     bar = tqdm(total=t.total_env_steps, initial=counters.agent_steps * repeat, unit="env step",
                disable=not progress, dynamic_ncols=True)
     last_eval, losses = None, []
-    worker, diverged = None, False
+    reanalyzer, diverged = Reanalyzer(replay, learner.target.model, config, reanalyze_rng), False
     try:
-        if t.reanalysis_worker:  # reanalysis one batch ahead, in a second process
+        if t.reanalysis_worker:  # the same, one batch ahead, in a second process
             from .reanalysis_worker import ReanalysisWorker
-            worker = ReanalysisWorker(config, spec, replay, learner.target.model,
-                                      reanalyze_rng.bit_generator.state,
-                                      str(restored / "replay.npz") if resume else None)
+            reanalyzer = ReanalysisWorker(config, spec, replay, learner.target.model,
+                                          reanalyze_rng.bit_generator.state,
+                                          str(restored / "replay.npz") if resume else None)
             if pending is not None:
-                worker.resume_pending(pending)
+                reanalyzer.resume_pending(pending)
         if resume:  # episodes the environments cannot continue end as time limits, last steps kept
             if state["pending_steps"] is not None:     # (the worker's replay copy sees both)
                 store_pending_steps(replay, state["pending_steps"], acting)
@@ -229,7 +227,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                 for _ in range(owed):
                     if interrupted:  # a long burst (the first one, or train_ratio > 1) stops too
                         break
-                    losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng, worker))
+                    losses.append(learner_step(learner, replay, reanalyzer, counters.train_steps))
+                    counters.train_steps += 1
                     if counters.train_steps % t.selfplay_update_interval == 0:
                         acting.load_state_dict(learner.model.state_dict())
                     checkpoint_if_due()
@@ -250,7 +249,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             bar = tqdm(total=offline, initial=counters.offline_steps, unit="offline step",
                        disable=not progress, dynamic_ncols=True)
         while counters.offline_steps < offline and not interrupted:
-            losses.append(_learner_step(learner, replay, config, counters, reanalyze_rng, worker))
+            losses.append(learner_step(learner, replay, reanalyzer, counters.train_steps))
+            counters.train_steps += 1
             counters.offline_steps += 1
             bar.update(1)
             if counters.offline_steps % OFFLINE_LOG_EVERY == 0:
@@ -275,8 +275,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             if not diverged:
                 checkpoint()
         finally:
-            if worker is not None:
-                worker.close()
+            reanalyzer.close()
             actor.close()
             metrics.close()
     if interrupted:
@@ -293,21 +292,6 @@ def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
         from .config import override
         updated = override(config, train=dict(total_env_steps=total_env_steps))
         (run_dir / "config.json").write_text(to_json(updated))
-
-
-def _learner_step(learner: Learner, replay: Replay, config: Config, counters: Counters,
-                  rng: np.random.Generator, worker=None):
-    if worker is None:
-        batch = replay.sample(config.optim.batch_size)
-        targets = reanalyze(replay, batch, learner.target.model, config, counters.train_steps, rng)
-    else:  # prefetched and reanalysed in the worker, which now starts on the next batch
-        batch, targets = worker.next(counters.train_steps)
-    losses, priorities = learner.update(batch, targets)
-    replay.update_priorities(batch.indices, priorities)
-    counters.train_steps += 1
-    if worker is not None and learner.steps % learner.target.interval == 0:
-        worker.set_target(learner.target.model)  # the target was refreshed by this update
-    return losses
 
 
 def _evaluate(model, config: Config, counters: Counters, log, progress: bool,

@@ -69,6 +69,36 @@ def test_sequential_halving_keeps_best_half_with_1_1_2_visits():
 # ---------------------------------------------------------------- bandits with known rewards
 
 
+def test_mixed_value_weights_visited_children_by_their_prior_and_the_node_by_one():
+    """v_mix = (v + N * sum_visited pi Q / sum_visited pi) / (1 + N), computed by hand: node value
+    1, 3 visits, priors 0.5 / 0.3 / 0.2 with Q 2, 4, 100 and the third never visited:
+    (1 + 3 * (0.5*2 + 0.3*4) / 0.8) / 4 = 2.3125. With no child visited it is the node's value."""
+    prior = torch.tensor([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]], dtype=torch.float64)
+    q = torch.tensor([[2.0, 4.0, 100.0], [2.0, 4.0, 100.0]], dtype=torch.float64)
+    visits = torch.tensor([[2, 1, 0], [0, 0, 0]])
+    v_mix = gumbel.mixed_value(torch.tensor([1.0, -7.0], dtype=torch.float64), torch.tensor([3.0, 0.0], dtype=torch.float64),
+                               prior, q, visits)
+    np.testing.assert_allclose(v_mix.numpy(), [2.3125, -7.0])
+
+
+def test_completed_q_keeps_visited_q_and_fills_the_rest_with_v_mix():
+    q = torch.tensor([[2.0, 4.0, 100.0]])
+    completed = gumbel.completed_q(q, torch.tensor([[2, 0, 1]]), torch.tensor([0.5]))
+    np.testing.assert_array_equal(completed.numpy(), [[2.0, 0.5, 100.0]])
+
+
+def test_normalize_q_maps_the_range_to_0_1_floors_it_at_delta_and_zeros_an_empty_tree():
+    q = torch.tensor([[1.0, 2.0, 3.0], [5.0, 5.001, 5.0], [4.0, 4.0, 4.0]], dtype=torch.float64)
+    # the node's own range (gumbel_muzero): [1, 3] -> 0, 0.5, 1; a range of 0.001 floored at 0.01
+    own = gumbel.normalize_q(q, None, None, delta=0.01)
+    np.testing.assert_allclose(own[0].numpy(), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(own[1].numpy(), [0.0, 0.1, 0.0])
+    # the tree's range (ezv2): given bounds, values outside clipped; low > high (no backup yet) -> 0
+    low, high = torch.tensor([0.0, 4.0, 1.0], dtype=torch.float64), torch.tensor([4.0, 6.0, 0.0], dtype=torch.float64)
+    tree = gumbel.normalize_q(q, low, high, delta=0.01)
+    np.testing.assert_allclose(tree.numpy(), [[0.25, 0.5, 0.75], [0.5, 0.5005, 0.5], [0.0, 0.0, 0.0]])
+
+
 def test_search_without_noise_picks_the_best_arm():
     rewards = [0.1, 0.7, 0.3, 0.5]
     model = BanditModel(rewards=rewards)

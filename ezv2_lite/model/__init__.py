@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from .networks import EZModel, ImageModel, ModelOutput, StateModel, build_model
+from .networks import EZModel, ImageModel, ModelOutput, StateModel, build_model, lstm_restarts_after
 from .support import Support, h, h_inv
 
 __all__ = ["EZModel", "ImageModel", "ModelOutput", "StateModel", "Support", "build_model", "h",
+           "lstm_restarts_after",
            "h_inv", "resolve_device"]
 
 

@@ -126,6 +126,16 @@ class RunningMeanStd(nn.Module):
 # ------------------------------------------------------------------ the shared interface
 
 
+def lstm_restarts_after(depth, horizon: int):
+    """Whether the value-prefix LSTM starts afresh after the state `depth` model steps from an
+    observation (the value prefix of EfficientZero, kept by EZ-V2): after depths 0, horizon,
+    2 horizon, ... The next step then predicts its own reward; the others predict the sum of
+    the rewards since the restart. The one statement of the rule: the learner's unroll, the
+    search's tree, the reward targets and the notebooks all ask it. `depth`: an int, or a
+    NumPy array or tensor of depths (elementwise)."""
+    return depth % horizon == 0
+
+
 class EZModel(nn.Module):
     """Common interface and scalar decoding; subclasses define the six networks."""
 

@@ -40,7 +40,7 @@ import torch
 
 from ..config import Config, SearchConfig
 from ..envs import EnvSpec
-from ..model.networks import EZModel, Hidden, ModelOutput
+from ..model.networks import EZModel, Hidden, ModelOutput, lstm_restarts_after
 from ..model.policy import squash_params
 from . import gumbel
 from .sampling import root_std_multipliers, sample_children, sample_root_actions, standard_normal
@@ -263,9 +263,9 @@ def expand(s: SearchState, sim: int, parent: torch.Tensor, slot: torch.Tensor, s
     value, prediction = decode(out)
     parent_depth = tree.depth[b, parent]
     if s.value_prefix:
-        parent_reset = parent_depth % s.horizon == 0
+        parent_reset = lstm_restarts_after(parent_depth, s.horizon)
         reward = torch.where(parent_reset, prediction, prediction - tree.prefix[b, parent])
-        reset_here = ((parent_depth + 1) % s.horizon == 0)[:, None]
+        reset_here = lstm_restarts_after(parent_depth + 1, s.horizon)[:, None]
         s.hidden[0][sim] = torch.where(reset_here, 0.0, out.hidden[0])
         s.hidden[1][sim] = torch.where(reset_here, 0.0, out.hidden[1])
     else:
