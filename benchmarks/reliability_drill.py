@@ -39,7 +39,7 @@ RUN = ["--preset", "cartpole", "--optim.batch-size", "16", "--train.start-transi
        "--search.num-simulations", "4", "--train.eval-episodes", "2", "--train.train-ratio", "0.25",
        "--train.eval-every-env-steps", "1000", "--train.log-every-env-steps", "100",
        "--train.checkpoint-every-env-steps", "200", "--train.num-envs", "2", "--model.latent-dim", "16",
-       "--model.hidden-dim", "16", "--total-env-steps", "3000", "--no-progress"]
+       "--model.hidden-dim", "16", "--total-env-steps", "4000", "--no-progress"]
 
 
 def command(*args: str) -> list[str]:
@@ -71,15 +71,15 @@ def kill_and_resume(run: Path, kills: int, rng: np.random.Generator, env: dict, 
     events = []
     process = subprocess.Popen(command("train", *RUN, "--seed", "0", "--run-dir", str(run)), env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tmp = run / "checkpoints" / "tmp"
     for kill in range(kills):
         started = time.time()
         during_write = kill % 4 == 3  # every fourth kill waits for a checkpoint being written
-        first = not (run / "checkpoints" / "latest" / "COMPLETE").exists()
-        delay = rng.uniform(1.0, 6.0)
+        delay = rng.uniform(4.0, 10.0)  # a resumed process takes 2-4 s to start
         while process.poll() is None:
-            if first and not (run / "checkpoints" / "latest" / "COMPLETE").exists():
+            if not (run / "checkpoints" / "latest" / "COMPLETE").exists():
                 pass  # the first kill comes after the first checkpoint, so that there is one to resume
-            elif during_write and (run / "checkpoints" / "tmp").exists():
+            elif during_write and tmp.exists() and tmp.stat().st_mtime > started:
                 break
             elif not during_write and time.time() - started > delay:
                 break
@@ -90,7 +90,7 @@ def kill_and_resume(run: Path, kills: int, rng: np.random.Generator, env: dict, 
             break
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-        writing = (run / "checkpoints" / "tmp").exists()
+        writing = tmp.exists() and tmp.stat().st_mtime > started and not (tmp / "COMPLETE").exists()
         state = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())["counters"]
         events.append({"kill": kill + 1, "after_s": round(time.time() - started, 2),
                        "while_a_checkpoint_was_written": writing, "checkpoint_agent_steps": state["agent_steps"],
@@ -110,7 +110,7 @@ def corrupted_checkpoint(run: Path, env: dict) -> dict:
     """Cut `latest`'s model file short, then resume with a larger budget."""
     model = run / "checkpoints" / "latest" / "model.pt"
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
-    result = subprocess.run(command("train", "--resume", str(run), "--total-env-steps", "3400", "--no-progress"),
+    result = subprocess.run(command("train", "--resume", str(run), "--total-env-steps", "4400", "--no-progress"),
                             env=env, capture_output=True, text=True)
     notice = [line for line in result.stdout.splitlines() if "resuming from the checkpoint before it" in line]
     return {"exit_code": result.returncode, "notice": notice,

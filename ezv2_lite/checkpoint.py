@@ -79,8 +79,9 @@ def load_tensors(path: Path, name: str) -> dict:
     try:
         return torch.load(path / f"{name}.pt", map_location="cpu", weights_only=True)
     except Exception as error:  # truncated or foreign files
+        reason = str(error).split(". ")[0]  # torch's messages run on for several sentences
         raise CheckpointError(f"cannot read checkpoint file {path / (name + '.pt')}: "
-                              f"{type(error).__name__}: {error}") from None
+                              f"{type(error).__name__}: {reason}") from None
 
 
 def load_pending(path: Path) -> dict[str, np.ndarray] | None:
