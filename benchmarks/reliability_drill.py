@@ -39,7 +39,7 @@ RUN = ["--preset", "cartpole", "--optim.batch-size", "16", "--train.start-transi
        "--search.num-simulations", "4", "--train.eval-episodes", "2", "--train.train-ratio", "0.25",
        "--train.eval-every-env-steps", "1000", "--train.log-every-env-steps", "100",
        "--train.checkpoint-every-env-steps", "200", "--train.num-envs", "2", "--model.latent-dim", "16",
-       "--model.hidden-dim", "16", "--total-env-steps", "4000", "--no-progress"]
+       "--model.hidden-dim", "16", "--total-env-steps", "8000", "--no-progress"]
 
 
 def command(*args: str) -> list[str]:
@@ -110,7 +110,7 @@ def corrupted_checkpoint(run: Path, env: dict) -> dict:
     """Cut `latest`'s model file short, then resume with a larger budget."""
     model = run / "checkpoints" / "latest" / "model.pt"
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
-    result = subprocess.run(command("train", "--resume", str(run), "--total-env-steps", "4400", "--no-progress"),
+    result = subprocess.run(command("train", "--resume", str(run), "--total-env-steps", "8400", "--no-progress"),
                             env=env, capture_output=True, text=True)
     notice = [line for line in result.stdout.splitlines() if "resuming from the checkpoint before it" in line]
     return {"exit_code": result.returncode, "notice": notice,

@@ -1,6 +1,7 @@
 """ezv2-lite: a readable, tested EfficientZero V2 (Wang et al., ICML 2024).
 
-The package is organised one concept per module (see DESIGN.md):
+The package is organised one concept per module (README.md, "Layout"; docs/algorithm.md
+maps each concept of the paper to its module):
 `config`, `envs`, `model`, `search`, `replay`, `targets`, `learner`, `actor`,
 `train`, `evaluate`, `checkpoint`, `cli`. It never imports Jupyter; the `viz`
 package and the notebooks sit on top of it.

@@ -1,4 +1,4 @@
-"""Self-play: N environments stepped together, every action chosen by a search (Part B §6).
+"""Self-play: N environments stepped together, every action chosen by a search (docs/algorithm.md §6).
 
 Each agent step runs one batched `act`-mode search over the N current
 observations, steps every environment with the chosen actions, and writes the

@@ -1,4 +1,4 @@
-"""Image augmentation for the learner (paper §4; Part B §2.2 and §5.1).
+"""Image augmentation for the learner (paper §4; docs/algorithm.md §5, §5.1).
 
 Learning from pixels with ~100k frames overfits easily; EZ-V2 (like EfficientZero
 and DrQ) perturbs every image the learner sees with two cheap transforms:
@@ -11,7 +11,7 @@ and DrQ) perturbs every image the learner sees with two cheap transforms:
 
 Each image in the batch gets its own draw. The learner augments the roots it
 unrolls from and, with a separate draw, the later observations whose projections
-are the consistency targets (Part B §5.1). Search, acting and targets never see
+are the consistency targets (docs/algorithm.md §5.1). Search, acting and targets never see
 augmented images.
 
 Shapes: images [B, C, H, W]; `augment` returns float32 images scaled to [0, 1]

@@ -1,4 +1,4 @@
-"""Checkpoints: save and restore a whole run, atomically, with no pickle (DESIGN.md run directory).
+"""Checkpoints: save and restore a whole run, atomically, with no pickle (README.md, "Training").
 
     RUN_DIR/checkpoints/latest/
         model.pt        online model          (torch state dicts, read with weights_only=True)

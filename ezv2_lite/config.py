@@ -1,7 +1,7 @@
 """Configuration: typed, frozen dataclasses, the paper's presets, and validation.
 
 Every hyperparameter of EfficientZero V2 lives here, grouped the way the paper's
-hyperparameter tables group them (ezv2-algorithm.md Part B §2):
+hyperparameter tables group them (docs/algorithm.md §2):
 
     Config
       env      EnvConfig      which environment and its benchmark protocol
@@ -44,7 +44,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """Which environment, and the protocol it is played under (Part A §6, Part B §6).
+    """Which environment, and the protocol it is played under (docs/algorithm.md §6).
 
     Fields left as None take the suite's protocol default (see `resolved`):
 
@@ -111,7 +111,7 @@ class EnvConfig:
 
 @dataclass(frozen=True)
 class SupportConfig:
-    """A categorical support for values or rewards (Part B §1.1).
+    """A categorical support for values or rewards (docs/algorithm.md §1.1).
 
     `integer`: one bin per integer in [-limit, limit] of h-space (Atari: 601 bins).
     `h_spaced`: `bins` bins evenly spaced in h-space between h(-limit) and h(limit)
@@ -125,15 +125,15 @@ class SupportConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network sizes (Part B §1). `encoder` picks the image or the low-dimensional family."""
+    """Network sizes (docs/algorithm.md §1). `encoder` picks the image or the low-dimensional family."""
 
     encoder: Literal["image", "state"] = "state"
-    # image family (Part B §1.2-1.3)
+    # image family (docs/algorithm.md §1.2)
     channels: int = 64
     """Residual channels of the image encoder and dynamics (latent: channels x 6 x 6 at 96 px)."""
     head_channels: int = 16
     """1x1-conv channels in front of each image head."""
-    # low-dimensional family (Part B §1.4)
+    # low-dimensional family (docs/algorithm.md §1.3)
     latent_dim: int = 128
     """Size of the latent state vector."""
     hidden_dim: int = 256
@@ -152,7 +152,7 @@ class ModelConfig:
     lstm_horizon: int = 5
     """The value-prefix LSTM is reset every `lstm_horizon` unroll / tree levels."""
     nonnegative_values: bool = False
-    """Clip predicted scalar values at 0 (DMC: returns are never negative, Part B §1)."""
+    """Clip predicted scalar values at 0 (DMC: returns are never negative, docs/algorithm.md §1)."""
     projection_hidden: int = 512
     projection_dim: int = 128
     prediction_hidden: int = 512
@@ -165,7 +165,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """The Gumbel search (Part B §2.4, §3; Part A §3-4)."""
+    """The Gumbel search (docs/algorithm.md §3)."""
 
     num_simulations: int = 32
     """Simulations per search (Atari: 16, or 4 when the game has fewer than 4 actions)."""
@@ -206,7 +206,7 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class ReplayConfig:
-    """Prioritised replay (Part B §2.3, §5.2; Part A §5)."""
+    """Prioritised replay (docs/algorithm.md §5.3)."""
 
     capacity: int | None = None
     """Transitions kept; None = the whole run (the released code never evicts)."""
@@ -227,7 +227,7 @@ class ReplayConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Losses, targets and the optimiser (Part B §2.2, §4, §5)."""
+    """Losses, targets and the optimiser (docs/algorithm.md §5, §4)."""
 
     optimizer: Literal["sgd", "adam"] = "adam"
     lr: float = 3e-4
@@ -270,7 +270,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Budgets and intervals of the training loop (Part B §6)."""
+    """Budgets and intervals of the training loop (docs/algorithm.md §6)."""
 
     total_env_steps: int = 200_000
     """Environment frames to collect (agent steps x action repeat)."""
@@ -333,7 +333,7 @@ class Config:
 
     @property
     def agent_discount(self) -> float:
-        """gamma per agent step = discount ** action_repeat (Part B §1.5)."""
+        """gamma per agent step = discount ** action_repeat (docs/algorithm.md §1.5)."""
         return self.optim.discount ** (self.env.resolved().action_repeat or 1)
 
 
@@ -402,7 +402,7 @@ def _pendulum() -> Config:
 
 
 def _atari() -> Config:
-    """Atari 100k, faithful to the released configuration (Part B §1.2, §2)."""
+    """Atari 100k, faithful to the released configuration (docs/algorithm.md §1.2, §2)."""
     support = SupportConfig("integer", 300.0, 601)
     return Config(
         preset="atari",
@@ -425,7 +425,7 @@ def _atari() -> Config:
 
 
 def _dmc_state() -> Config:
-    """DeepMind Control from state, faithful to the released configuration (Part B §1.4, §2)."""
+    """DeepMind Control from state, faithful to the released configuration (docs/algorithm.md §1.3, §2)."""
     return Config(
         preset="dmc_state",
         env=EnvConfig(suite="dmc", name="hopper-hop"),
@@ -447,7 +447,7 @@ def _dmc_state() -> Config:
 
 
 def _dmc_image() -> Config:
-    """DeepMind Control from pixels, faithful to the released configuration (Part B §1.3, §2)."""
+    """DeepMind Control from pixels, faithful to the released configuration (docs/algorithm.md §1.2, §2)."""
     return Config(
         preset="dmc_image",
         env=EnvConfig(suite="dmc", name="hopper-hop", pixels=True, image_size=96),

@@ -1,4 +1,4 @@
-"""Evaluation: whole episodes with the `evaluate`-mode search, raw returns (Part B §6).
+"""Evaluation: whole episodes with the `evaluate`-mode search, raw returns (docs/algorithm.md §6).
 
 Evaluation plays `episodes` environments side by side, one episode each, in the
 evaluation protocol (no life-loss terminals, raw rewards, the evaluation time

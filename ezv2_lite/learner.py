@@ -1,4 +1,4 @@
-"""The learner: losses, optimiser, schedule and the lagged target model (paper §4; Part B §5.1).
+"""The learner: losses, optimiser, schedule and the lagged target model (paper §4; docs/algorithm.md §5.1).
 
 For each sampled window the model is unrolled U steps from the first observation:
 

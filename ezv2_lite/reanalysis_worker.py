@@ -1,7 +1,7 @@
-"""Reanalysis in a second process, one batch ahead of the learner (issue #9; `train.reanalysis_worker`).
+"""Reanalysis in a second process, one batch ahead of the learner (`train.reanalysis_worker`).
 
 Half of a learner step is reanalysis (a search from every position of the batch
-with the target model, Part B §5), the other half the gradient update. The
+with the target model, docs/algorithm.md §5), the other half the gradient update. The
 authors run reanalysis in separate worker processes. This is the smallest
 version of that: one process that
 

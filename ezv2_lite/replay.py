@@ -1,4 +1,4 @@
-"""Prioritised replay of whole episodes (paper §4.4; Part A §5; Part B §5.2).
+"""Prioritised replay of whole episodes (paper §4.4; docs/algorithm.md §5.3).
 
 The actor appends every agent step to its environment's open episode; the
 replay keeps every episode whole, so an unroll window or an n-step target can
@@ -38,7 +38,7 @@ from .envs import EnvSpec
 
 def n_step_targets(rewards: np.ndarray, values: np.ndarray, terminal: bool, discount: float,
                    n: int, positions: np.ndarray | None = None) -> np.ndarray:
-    """z_t = sum_{i<n'} gamma^i r_{t+i} + gamma^n' v_{t+n'} (Part B §4.3; Part A §2).
+    """z_t = sum_{i<n'} gamma^i r_{t+i} + gamma^n' v_{t+n'} (docs/algorithm.md §4.2).
 
     `rewards` [T], `values` [T+1] (the value of every observation, including the
     last). n' = min(n, T - t): near the end the target bootstraps from the last
@@ -83,7 +83,7 @@ class Episode:
 
 @dataclass
 class SampledBatch:
-    """B windows of U+1 positions starting at the sampled transitions (Part B §10)."""
+    """B windows of U+1 positions starting at the sampled transitions (docs/algorithm.md §5.3)."""
 
     indices: np.ndarray       # [B] global transition ids
     episodes: np.ndarray      # [B] episode ids

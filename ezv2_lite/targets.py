@@ -1,11 +1,11 @@
-"""The reanalyze step: learning targets for a sampled batch (paper §4.3-4.4; Part B §4).
+"""The reanalyze step: learning targets for a sampled batch (paper §4.3-4.4; docs/algorithm.md §4).
 
 Every target is recomputed when a batch is sampled, with the *lagged target
 model* (200-400 learner steps old), for the U+1 positions t..t+U of each window:
 
     reward_targets           the rewards (or value prefixes) the model should predict
     td_value_targets         n-step TD: sum gamma^i r + gamma^n V_target(o_{t+n}),
-                             stopping only at true terminals (Part A §2)
+                             stopping only at true terminals (docs/algorithm.md §4.2)
     search_targets           a fresh search from every position: its root value is the
                              search-based value estimate (SVE), its improved policy the
                              policy target (continuous: also the K sampled actions and the
@@ -121,13 +121,13 @@ def search_targets(replay: Replay, batch: SampledBatch, target_model: EZModel, c
 
 
 def fresh_mask(indices: np.ndarray, num_transitions: int, window: int) -> np.ndarray:
-    """[B] True for transitions among the newest `window` ones (Part B §4.5)."""
+    """[B] True for transitions among the newest `window` ones (docs/algorithm.md §4.4)."""
     return indices >= num_transitions - window
 
 
 def mixed_value_targets(td: np.ndarray, sve: np.ndarray, fresh: np.ndarray, train_step: int,
                         config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """The value target and where TD was used (Part B §4.5).
+    """The value target and where TD was used (docs/algorithm.md §4.4).
 
     `mixed`: TD everywhere before `mixed_value_start_step` learner steps; after it,
     TD for fresh samples and the search-based value estimate for stale ones.

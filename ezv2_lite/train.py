@@ -7,7 +7,7 @@ holds `start_transitions` sampleable transitions; from then on the learner
 keeps `train_ratio` learner steps per collected agent step (a count, not a
 clock, so the result does not depend on the machine's speed). The acting model
 is refreshed every `selfplay_update_interval` learner steps; the lagged target
-model used for reanalysis every `target_update_interval` (Part B §6). After
+model used for reanalysis every `target_update_interval` (docs/algorithm.md §6). After
 collection, `offline_train_steps` more learner steps run on the stored data
 (none if the budget ended before learning started).
 
@@ -241,7 +241,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             if counters.agent_steps * repeat >= counters.next_checkpoint:
                 checkpoint()
                 counters.next_checkpoint += t.checkpoint_every_env_steps
-        # learner steps after collection ends (Part B §6), counted so that a resume continues them;
+        # learner steps after collection ends (docs/algorithm.md §6), counted so that a resume continues them;
         # none if collection ended before learning started (a budget below start_transitions)
         offline = t.offline_train_steps if learning_started() else 0
         if counters.offline_steps < offline and not interrupted:

@@ -1,4 +1,4 @@
-"""Image augmentation: random shift (pad 4, edge repeated) and intensity (Part B §2.2)."""
+"""Image augmentation: random shift (pad 4, edge repeated) and intensity (docs/algorithm.md §5)."""
 
 import numpy as np
 import torch

@@ -19,23 +19,23 @@ def test_every_preset_is_valid_and_round_trips_through_json_exactly(name):
 
 def test_presets_carry_the_released_hyperparameters():
     atari, state, image = preset("atari"), preset("dmc_state"), preset("dmc_image")
-    # Part B §1.1: Atari 601 integer bins; DMC 51 bins spread in h-space.
+    # docs/algorithm.md §1.1: Atari 601 integer bins; DMC 51 bins spread in h-space.
     assert atari.model.value_support.bins == 601 and atari.model.value_support.kind == "integer"
     assert state.model.value_support.bins == 51 and state.model.reward_support.limit == 2.0
-    # Part B §1.5: discount raised to the action repeat.
+    # docs/algorithm.md §1.5: discount raised to the action repeat.
     assert atari.agent_discount == pytest.approx(0.997 ** 4)
     assert state.agent_discount == pytest.approx(0.997 ** 2)
     assert image.agent_discount == pytest.approx(0.99 ** 2)
-    # Part B §2.4: search budgets; K = 4 policy + 12 widened samples.
+    # docs/algorithm.md §3: search budgets; K = 4 policy + 12 widened samples.
     assert atari.search.num_simulations == 16 and state.search.num_simulations == 32
     assert state.search.num_sampled_actions == 16 and state.search.std_magnification == 3
     assert (state.search.c_visit, state.search.c_scale) == (50, 0.1)
-    # Part B §2.2: optimisers, consistency and entropy weights, mixed-target thresholds.
+    # docs/algorithm.md §5: optimisers, consistency and entropy weights, mixed-target thresholds.
     assert (atari.optim.optimizer, atari.optim.lr, atari.optim.consistency_coeff) == ("sgd", 0.2, 5.0)
     assert (state.optim.optimizer, state.optim.lr, state.optim.entropy_coeff) == ("adam", 3e-4, 5e-2)
     assert (atari.optim.mixed_value_start_step, atari.optim.mixed_value_window) == (30_000, 5000)
     assert (state.optim.mixed_value_start_step, state.optim.mixed_value_window) == (40_000, 20_000)
-    # Part B §2.3: alpha = beta = 1, precalculated priorities (Part A §3).
+    # docs/algorithm.md §5.3: alpha = beta = 1, precalculated priorities.
     assert (state.replay.alpha, state.replay.beta, state.replay.new_priority) == (1, 1, "precalculated")
 
 

@@ -1,4 +1,4 @@
-"""The Atari 100k protocol (ezv2-algorithm.md Part A §6), checked against the raw emulator."""
+"""The Atari 100k protocol (docs/algorithm.md §6), checked against the raw emulator."""
 
 import cv2
 import gymnasium as gym

@@ -1,4 +1,4 @@
-"""Supports, the squashed Gaussian and the networks (ezv2-algorithm.md Part B §1, §11)."""
+"""Supports, the squashed Gaussian and the networks (docs/algorithm.md §1)."""
 
 import math
 
@@ -153,7 +153,7 @@ def test_model_and_observation_mismatch_is_a_clear_error():
         build_model(override(preset("cartpole"), model=dict(value_prefix=True)), SPECS["cartpole"])
 
 
-# ------------------------------------------------------------------ fused inference (issue #9)
+# ------------------------------------------------------------------ fused inference
 
 
 def _randomise_norms(model: torch.nn.Module, seed: int = 0) -> None:

@@ -79,3 +79,44 @@ def test_the_course_command_starts_jupyterlab_on_the_first_notebook(free_port):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
+
+
+# ------------------------------------------------------------------ references a student can follow
+
+DANGLING = re.compile(
+    r"Part [AB]\b|\.\./shared|shared/reference|platform-notes|DESIGN\.md|ezv2-algorithm"
+    r"|(?<![&\w/])#\d{1,3}\b(?![0-9a-fA-F])|\bissue \d+|\bissues? #")
+"""Pointers outside the repository (a design document, a shared folder, issue numbers)."""
+GUIDE_SECTION = re.compile(r"docs/algorithm\.md ((?:§[\d.]*\d(?:, )?)+)")
+
+
+def _course_texts() -> dict[str, str]:
+    """Every file a user reads: the package, the visualisers, the notebooks, the tests, the
+    benchmark scripts and every Markdown file (not the benchmarks' recorded results)."""
+    files = [p for pattern in ("ezv2_lite/**/*.py", "viz/**/*.py", "tests/**/*.py", "notebooks/**/*.ipynb",
+                               "benchmarks/*.py", "benchmarks/*.sh", "**/*.md")
+             for p in ROOT.glob(pattern) if ".venv" not in p.parts and "results" not in p.parts
+             and p.name != "test_project.py"]  # (this file spells the patterns out)
+    return {str(p.relative_to(ROOT)): p.read_text() for p in files}
+
+
+def test_no_reference_points_outside_the_repository():
+    found = [f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)!r}"
+             for name, text in _course_texts().items() for m in DANGLING.finditer(text)]
+    assert not found, "references a student cannot follow:\n" + "\n".join(found)
+
+
+def test_the_dangling_reference_check_catches_each_kind():
+    for text in ("see Part B §3", "(../shared/docs)", "platform-notes.md", "DESIGN.md",
+                 "the goal of #9", "(issue 12)", "ezv2-algorithm.md"):
+        assert DANGLING.search(text), text
+    for text in ("color #1f77b4", "&#39;", "a comment # 3 apples", "docs/algorithm.md §3.2", "x[#]"):
+        assert not DANGLING.search(text), text
+
+
+def test_every_cited_section_of_the_algorithm_guide_exists():
+    guide = (ROOT / "docs" / "algorithm.md").read_text()
+    sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", guide, flags=re.M))
+    cited = {s.rstrip(".") for name, text in _course_texts().items()
+             for m in GUIDE_SECTION.finditer(text) for s in re.findall(r"§([\d.]*\d)", m.group(1))}
+    assert cited and cited <= sections, f"cited but not in docs/algorithm.md: {sorted(cited - sections)}"

@@ -1,4 +1,4 @@
-"""Reanalysis in a second process (issue #9): the same targets as in the trainer's process."""
+"""Reanalysis in a second process: the same targets as in the trainer's process."""
 
 import copy
 import dataclasses

@@ -1,4 +1,4 @@
-"""Prioritised whole-episode replay (Part B §5.2, Part A §5)."""
+"""Prioritised whole-episode replay (docs/algorithm.md §5.3)."""
 
 import numpy as np
 import pytest

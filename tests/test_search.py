@@ -1,4 +1,4 @@
-"""The Gumbel search against answers computed by hand (ezv2-algorithm.md Part B §3)."""
+"""The Gumbel search against answers computed by hand (docs/algorithm.md §3)."""
 
 import json
 

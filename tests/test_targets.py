@@ -1,4 +1,4 @@
-"""Reanalysis targets against values computed by hand (Part B §4)."""
+"""Reanalysis targets against values computed by hand (docs/algorithm.md §4)."""
 
 import numpy as np
 import torch

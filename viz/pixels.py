@@ -1,4 +1,4 @@
-"""Pixels and the value prefix, as plotly figures (paper §3-4; Part B §1.2, §2.2).
+"""Pixels and the value prefix, as plotly figures (paper §3-4; docs/algorithm.md §1.2, §5).
 
     frame_stack_figure(obs)                 the S frames of one stacked observation
     augmentations_figure(obs, count)        the newest frame, then `count` augmented copies

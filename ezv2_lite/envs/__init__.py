@@ -1,4 +1,4 @@
-"""Environments: one factory for Gymnasium, Atari 100k and DeepMind Control (Part A §6).
+"""Environments: one factory for Gymnasium, Atari 100k and DeepMind Control (docs/algorithm.md §6).
 
     env  = make_env(cfg.env, mode="train", seed=0)      # a gymnasium.Env
     spec = env_spec(env, cfg.env)                        # what the model needs to know

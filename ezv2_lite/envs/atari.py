@@ -1,4 +1,4 @@
-"""Atari 100k through Gymnasium and ale-py, with EZ-V2's protocol (Part A §6, Part B §6).
+"""Atari 100k through Gymnasium and ale-py, with EZ-V2's protocol (docs/algorithm.md §6).
 
 Wrapper stack (innermost first):
 

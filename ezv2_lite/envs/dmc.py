@@ -1,4 +1,4 @@
-"""DeepMind Control through dm_control directly (Part A §6, Part B §2.1).
+"""DeepMind Control through dm_control directly (docs/algorithm.md §6).
 
 `DMCEnv` is a Gymnasium environment over one `domain-task`:
 - action repeat (2 by default) sums the rewards of the repeated frames;

@@ -1,4 +1,4 @@
-"""Small Gymnasium wrappers for the benchmark protocols (ezv2-algorithm.md Part A §6).
+"""Small Gymnasium wrappers for the benchmark protocols (docs/algorithm.md §6).
 
 Gymnasium already provides what it can (`AtariPreprocessing` for no-op starts,
 frame skip with max-pooling and resizing; `FrameStackObservation`; `TimeLimit`;

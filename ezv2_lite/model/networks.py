@@ -1,4 +1,4 @@
-"""The EfficientZero V2 networks (paper §3; ezv2-algorithm.md Part B §1).
+"""The EfficientZero V2 networks (paper §3; docs/algorithm.md §1).
 
 A model has six parts, used in two calls:
 
@@ -9,11 +9,11 @@ A model has six parts, used in two calls:
 
 Two families share that interface:
 
-- `ImageModel` (Atari, DMC pixels; Part B §1.2-1.3): a residual convolutional
+- `ImageModel` (Atari, DMC pixels; docs/algorithm.md §1.2): a residual convolutional
   encoder that downsamples 4x twice by stride and twice by pooling
   (96 px -> 6x6, 64 px -> 4x4: any input size works), dynamics that embed the
   action as planes, and an LSTM *value prefix* head for Atari.
-- `StateModel` (DMC state, CartPole; Part B §1.4): pre-LayerNorm residual
+- `StateModel` (DMC state, CartPole; docs/algorithm.md §1.3): pre-LayerNorm residual
   MLPs over a 128-d latent, with a running observation normaliser.
 
 Shapes: B = batch; obs [B, C*stack, H, W] uint8 or [B, D*stack] float32;
@@ -186,7 +186,7 @@ class EZModel(nn.Module):
 
     # scalars for the search and the targets
     def scalar_value(self, value_logits: torch.Tensor) -> torch.Tensor:
-        """[B, bins] -> [B]; clipped at 0 for tasks with non-negative returns (DMC, Part B §1)."""
+        """[B, bins] -> [B]; clipped at 0 for tasks with non-negative returns (DMC, docs/algorithm.md §1)."""
         value = self.value_support.decode(value_logits)
         return value.clamp(min=0.0) if self.nonnegative_values else value
 
@@ -208,7 +208,7 @@ class EZModel(nn.Module):
 
 
 class ImageModel(EZModel):
-    """Residual convolutional networks for pixels (Part B §1.2 Atari, §1.3 DMC pixels)."""
+    """Residual convolutional networks for pixels (docs/algorithm.md §1.2: Atari and DMC pixels)."""
 
     def __init__(self, config: Config, spec: EnvSpec):
         super().__init__(config, spec)
@@ -294,14 +294,14 @@ class ImageModel(EZModel):
 
 
 class StateModel(EZModel):
-    """Residual MLPs over a latent vector (Part B §1.4, DMC from state)."""
+    """Residual MLPs over a latent vector (docs/algorithm.md §1.3, DMC from state)."""
 
     def __init__(self, config: Config, spec: EnvSpec):
         super().__init__(config, spec)
         m = config.model
         if m.value_prefix:
             raise ValueError("model.value_prefix needs model.encoder='image' (the LSTM value "
-                             "prefix of Part B §1.2); state models predict rewards")
+                             "prefix of docs/algorithm.md §1.2); state models predict rewards")
         d, hid = m.latent_dim, m.hidden_dim
         (obs_dim,) = spec.obs_shape
         self.normalizer = RunningMeanStd(obs_dim)

@@ -1,4 +1,4 @@
-"""Policy distributions (Part B §1.3, §3.3, §4.6).
+"""Policy distributions (docs/algorithm.md §1.2, §3.3, §4.5).
 
 Discrete actions: a categorical over logits.
 

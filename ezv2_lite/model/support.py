@@ -1,4 +1,4 @@
-"""Categorical value and reward supports (Part B §1.1; MuZero's value transform).
+"""Categorical value and reward supports (docs/algorithm.md §1.1; MuZero's value transform).
 
 Values and rewards are predicted as distributions over a fixed set of bins
 laid out in a squashed space: x is transformed by
