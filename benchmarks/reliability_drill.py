@@ -153,6 +153,8 @@ def nan_stop(tmp: Path) -> dict:
 
 
 def main() -> None:
+    from ezv2_lite.bench import code_commit
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
@@ -171,7 +173,7 @@ def main() -> None:
         (ref_counters, ref_stored), (counters, stored) = final_state(tmp / "reference"), final_state(tmp / "drill")
         kills = [e for e in events if "after_s" in e]
         results = {
-            "benchmark": "reliability-drill", "run": RUN,
+            "benchmark": "reliability-drill", "code_commit": code_commit(), "run": RUN,
             "kills": len(kills), "resumed": sum(1 for _ in kills),
             "kills_during_a_checkpoint_write": sum(e["while_a_checkpoint_was_written"] for e in kills),
             "events": events,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +34,64 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, incomplete or unreadable; the message says what to do."""
 
 
-def save_checkpoint(run_dir: Path, tensors: dict[str, dict], replay, state: dict[str, Any],
-                    pending: dict[str, np.ndarray] | None = None) -> Path:
-    """Write a complete checkpoint and make it `latest` atomically."""
-    root = Path(run_dir) / "checkpoints"
-    tmp, latest, previous = root / "tmp", root / "latest", root / "previous"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, value in tensors.items():
-        torch.save(value, tmp / f"{name}.pt")
-    replay.save(tmp / "replay.npz")
-    if pending is not None:
-        np.savez(tmp / "pending.npz", **pending)
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    (tmp / "COMPLETE").write_text("ok\n")
-    if (latest / "COMPLETE").exists():  # else a kill between the two renames left only `previous`
-        shutil.rmtree(previous, ignore_errors=True)
-        latest.rename(previous)
-    shutil.rmtree(latest, ignore_errors=True)
-    tmp.rename(latest)
-    return latest
+TENSOR_FILES = ("model", "target", "snapshot", "optimizer", "rng")
+"""The torch files of a checkpoint, one per field of RunState of that name."""
+
+
+@dataclass
+class RunState:
+    """Everything a checkpoint holds besides the replay: the one place that knows what a
+    run's state is and which file keeps each part. The trainer builds one to save and
+    reads one to resume; `ezv2-lite eval`, `load_run` and the notebooks read the models."""
+
+    model: dict[str, torch.Tensor]          # the online model's state dict
+    target: dict[str, torch.Tensor]         # the lagged target model's
+    snapshot: dict[str, torch.Tensor]       # the next target, taken `interval` steps ago
+    optimizer: dict[str, Any]               # {"optimizer": ..., "scheduler": ...} state dicts
+    rng: dict[str, Any]                     # torch's random states (`random_states`)
+    counters: dict[str, Any]                # the training loop's counters
+    learner_steps: int
+    reanalyze_rng: dict[str, Any]           # the reanalysis NumPy generator's state
+    pending_reanalysis: dict | None = None  # a batch the reanalysis worker had prefetched
+    metrics_bytes: int | None = None        # metrics.jsonl's length when this was saved
+    pending_steps: dict[str, np.ndarray] | None = None  # `Actor.pending_steps`
+
+    def save(self, run_dir: Path, replay) -> Path:
+        """Write a complete checkpoint with `replay` and make it `latest` atomically."""
+        root = Path(run_dir) / "checkpoints"
+        tmp, latest, previous = root / "tmp", root / "latest", root / "previous"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in TENSOR_FILES:
+            torch.save(getattr(self, name), tmp / f"{name}.pt")
+        replay.save(tmp / "replay.npz")
+        if self.pending_steps is not None:
+            np.savez(tmp / "pending.npz", **self.pending_steps)
+        state = {"counters": self.counters, "learner_steps": self.learner_steps,
+                 "reanalyze_rng": self.reanalyze_rng, "pending_reanalysis": self.pending_reanalysis,
+                 "metrics_bytes": self.metrics_bytes}
+        (tmp / "state.json").write_text(json.dumps(state, indent=1))
+        (tmp / "COMPLETE").write_text("ok\n")
+        if (latest / "COMPLETE").exists():  # else a kill between the two renames left only `previous`
+            shutil.rmtree(previous, ignore_errors=True)
+            latest.rename(previous)
+        shutil.rmtree(latest, ignore_errors=True)
+        tmp.rename(latest)
+        return latest
+
+    @classmethod
+    def load(cls, path: Path, models_only: bool = False) -> RunState:
+        """The state saved in checkpoint folder `path` (a CheckpointError if a file cannot be
+        read). `models_only`: read the two models alone (to evaluate or inspect a run)."""
+        path = Path(path)
+        if models_only:
+            return cls(load_tensors(path, "model"), load_tensors(path, "target"), {}, {}, {}, {}, 0, {})
+        tensors = {name: load_tensors(path, name) for name in TENSOR_FILES}
+        try:
+            state = json.loads((path / "state.json").read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"cannot read {path / 'state.json'}: {error}") from None
+        return cls(**tensors, **state, pending_steps=_load_pending(path))
 
 
 def complete_checkpoints(run_dir: Path) -> list[Path]:
@@ -84,8 +123,8 @@ def load_tensors(path: Path, name: str) -> dict:
                               f"{type(error).__name__}: {reason}") from None
 
 
-def load_pending(path: Path) -> dict[str, np.ndarray] | None:
-    """The checkpoint's pending steps (None in a checkpoint written before they were kept)."""
+def _load_pending(path: Path) -> dict[str, np.ndarray] | None:
+    """A checkpoint's pending steps (None in a checkpoint written before they were kept)."""
     if not (path / "pending.npz").exists():
         return None
     try:
@@ -93,13 +132,6 @@ def load_pending(path: Path) -> dict[str, np.ndarray] | None:
             return {name: data[name] for name in data.files}
     except (OSError, ValueError) as error:
         raise CheckpointError(f"cannot read {path / 'pending.npz'}: {error}") from None
-
-
-def load_state(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads((path / "state.json").read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"cannot read {path / 'state.json'}: {error}") from None
 
 
 def load_run(run_dir: str | Path):
@@ -116,9 +148,10 @@ def load_run(run_dir: str | Path):
     path = find_checkpoint(run_dir)
     config = from_json((run_dir / "config.json").read_text())
     spec = probe_spec(config.env, config.seed)
+    state = RunState.load(path, models_only=True)
     model, target = build_model(config, spec), build_model(config, spec)
-    model.load_state_dict(load_tensors(path, "model"))
-    target.load_state_dict(load_tensors(path, "target"))
+    model.load_state_dict(state.model)
+    target.load_state_dict(state.target)
     replay = Replay.load(path / "replay.npz", config, spec)
     return config, model.eval(), target.eval(), replay
 

@@ -32,8 +32,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .actor import Actor, store_pending_steps
-from .checkpoint import (CheckpointError, complete_checkpoints, find_checkpoint, load_pending, load_state,
-                         load_tensors, random_states, restore_random_states, save_checkpoint)
+from .checkpoint import (CheckpointError, RunState, complete_checkpoints, find_checkpoint, random_states,
+                         restore_random_states)
 from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
 from .evaluate import EvaluationStopped, evaluate
@@ -124,7 +124,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     pending = None  # a batch the reanalysis worker had prefetched when the checkpoint was taken
     if resume:
         restored, replay, counters, reanalyze_rng, state = _restore(run_dir, config, spec, learner, replay)
-        pending = state.get("pending_reanalysis")
+        pending = state.pending_reanalysis
         _keep_metrics_of_checkpoint(run_dir / "metrics.jsonl", state)
     acting = copy.deepcopy(model).eval()
     actor = Actor(config, replay, seed=config.seed + 7919 * counters.agent_steps)
@@ -148,16 +148,15 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     def checkpoint() -> None:
         last_checkpoint[0] = time.perf_counter()
         counters.wall_s = time.perf_counter() - started
-        tensors = {"model": learner.model.state_dict(), "target": learner.target.model.state_dict(),
-                   "snapshot": learner.target.snapshot,
-                   "optimizer": {"optimizer": learner.optimizer.state_dict(),
-                                 "scheduler": learner.scheduler.state_dict()},
-                   "rng": random_states()}
         rng_state, pending = reanalyzer.checkpoint_state()
         _check_finite(learner.model, counters)  # a diverged model must not replace the last good one
-        state = {"counters": vars(counters), "reanalyze_rng": rng_state, "pending_reanalysis": pending,
-                 "learner_steps": learner.steps, "metrics_bytes": metrics.tell()}
-        save_checkpoint(run_dir, tensors, replay, state, actor.pending_steps())
+        RunState(model=learner.model.state_dict(), target=learner.target.model.state_dict(),
+                 snapshot=learner.target.snapshot,
+                 optimizer={"optimizer": learner.optimizer.state_dict(),
+                            "scheduler": learner.scheduler.state_dict()},
+                 rng=random_states(), counters=vars(counters), learner_steps=learner.steps,
+                 reanalyze_rng=rng_state, pending_reanalysis=pending, metrics_bytes=metrics.tell(),
+                 pending_steps=actor.pending_steps()).save(run_dir, replay)
 
     def checkpoint_if_due() -> None:  # long bursts of learner steps are not lost to a stop
         if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
@@ -205,8 +204,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             if pending is not None:
                 reanalyzer.resume_pending(pending)
         if resume:  # episodes the environments cannot continue end as time limits, last steps kept
-            if state["pending_steps"] is not None:     # (the worker's replay copy sees both)
-                store_pending_steps(replay, state["pending_steps"], acting)
+            if state.pending_steps is not None:     # (the worker's replay copy sees both)
+                store_pending_steps(replay, state.pending_steps, acting)
             replay.end_open_episodes()
         while counters.agent_steps < total_agent_steps and not interrupted:
             last_eval = evaluate_if_due()  # only due here after a resume from a stopped evaluation
@@ -340,28 +339,26 @@ def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Repl
 
 
 def _load_checkpoint(path: Path, config: Config, spec, learner: Learner, replay: Replay):
-    learner.model.load_state_dict(load_tensors(path, "model"))
-    learner.target.model.load_state_dict(load_tensors(path, "target"))
-    learner.target.snapshot = load_tensors(path, "snapshot")
-    optim = load_tensors(path, "optimizer")
-    learner.optimizer.load_state_dict(optim["optimizer"])
-    learner.scheduler.load_state_dict(optim["scheduler"])
-    restore_random_states(load_tensors(path, "rng"))
-    state = load_state(path)
-    learner.steps = state["learner_steps"]
+    state = RunState.load(path)
+    learner.model.load_state_dict(state.model)
+    learner.target.model.load_state_dict(state.target)
+    learner.target.snapshot = state.snapshot
+    learner.optimizer.load_state_dict(state.optimizer["optimizer"])
+    learner.scheduler.load_state_dict(state.optimizer["scheduler"])
+    restore_random_states(state.rng)
+    learner.steps = state.learner_steps
     try:
         replay = Replay.load(path / "replay.npz", config, spec, replay.device, replay.batch_device)
     except Exception as error:
         raise CheckpointError(f"cannot read {path / 'replay.npz'}: {error}") from None
-    state["pending_steps"] = load_pending(path)
     rng = np.random.default_rng()
-    rng.bit_generator.state = state["reanalyze_rng"]
-    return replay, Counters(**state["counters"]), rng, state
+    rng.bit_generator.state = state.reanalyze_rng
+    return replay, Counters(**state.counters), rng, state
 
 
-def _keep_metrics_of_checkpoint(path: Path, state: dict) -> None:
+def _keep_metrics_of_checkpoint(path: Path, state: RunState) -> None:
     """Cut metrics.jsonl back to what it held when the checkpoint was written: the lines a
     killed process logged after it are logged again by the resumed run, once."""
-    if "metrics_bytes" in state and path.exists() and path.stat().st_size > state["metrics_bytes"]:
+    if state.metrics_bytes is not None and path.exists() and path.stat().st_size > state.metrics_bytes:
         with open(path, "r+b") as f:
-            f.truncate(state["metrics_bytes"])
+            f.truncate(state.metrics_bytes)
