@@ -21,6 +21,7 @@ import copy
 import os
 import json
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -94,192 +95,244 @@ def _check_new_run_dir(run_dir: Path) -> None:
 
 def train(config: Config, run_dir: str | Path, resume: bool = False,
           observers: list[Observer] | tuple = (), progress: bool = True) -> Path:
-    """Train (or with `resume`, continue) a run in `run_dir`; returns the run directory."""
-    run_dir = Path(run_dir)
-    if resume:
-        find_checkpoint(run_dir)
-        config = from_json((run_dir / "config.json").read_text())
-    else:
-        _check_new_run_dir(run_dir)
-    config = validate(config.resolved())
-    t = config.train
-    repeat = config.env.action_repeat
-    torch.set_num_threads(t.torch_threads)
-    torch.manual_seed(config.seed)
-    device = resolve_device(config.device)
-    set_numerics(config, device)
-    spec = probe_spec(config.env, config.seed)  # unknown environments fail here, before any write
-    if not resume:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(to_json(config))
-    model = build_model(config, spec).to(device)
-    learner = Learner(model, config, device)
-    frames_on = frames_device(config, spec, device)
-    replay = Replay(config, spec, seed=config.seed, device=frames_on, batch_device=device)
-    if progress:
-        print(f"model on {device}; replay frames on {frames_on}")
-    counters = Counters(next_eval=t.eval_every_env_steps, next_log=t.log_every_env_steps,
-                        next_checkpoint=t.checkpoint_every_env_steps)
-    reanalyze_rng = np.random.default_rng([config.seed, 3])
-    pending = None  # a batch the reanalysis worker had prefetched when the checkpoint was taken
-    if resume:
-        restored, replay, counters, reanalyze_rng, state = _restore(run_dir, config, spec, learner, replay)
-        pending = state.pending_reanalysis
-        _keep_metrics_of_checkpoint(run_dir / "metrics.jsonl", state)
-    acting = copy.deepcopy(model).eval()
-    actor = Actor(config, replay, seed=config.seed + 7919 * counters.agent_steps)
+    """Train (or with `resume`, continue) a run in `run_dir`; returns the run directory.
 
-    def emit(kind: str, **data) -> None:
-        for observer in observers:
+    The loop is the algorithm's whole schedule; `Run` holds what it steps (the actor, the
+    replay, the reanalyzer, the learner), restores them on a resume, and keeps the books:
+    metrics lines, evaluations, checkpoints, signals and progress."""
+    run = Run(config, Path(run_dir), resume, observers, progress)
+    c = run.counters
+    with run:  # SIGTERM or Ctrl-C stops with a checkpoint; a loss that is not finite, without
+        while c.agent_steps < run.total_agent_steps and not run.stopped:
+            run.evaluate_if_due()  # due here only after a resume from a stopped evaluation
+            if run.stopped:
+                break
+            run.collected(run.actor.step(run.acting, trace=run.watched))  # act in every env, store
+            for _ in range(run.learner_steps_owed()):  # train_ratio learner steps per agent step
+                if run.stopped:                         # (a long first burst stops too)
+                    break
+                run.learned(learner_step(run.learner, run.replay, run.reanalyzer, c.train_steps))
+            run.log_losses_if_due()
+            run.evaluate_if_due()
+            run.checkpoint_if_due()
+        offline = run.offline_steps()  # learner steps after collection (docs/algorithm.md §6)
+        while c.offline_steps < offline and not run.stopped:
+            run.learned(learner_step(run.learner, run.replay, run.reanalyzer, c.train_steps), offline=True)
+        run.finish()  # the last losses and a final evaluation
+    return run.run_dir
+
+
+class Run:
+    """A training run's parts and books, for `train`'s loop: built (or restored from the
+    newest readable checkpoint) by the constructor, started and closed by `with`."""
+
+    def __init__(self, config: Config, run_dir: Path, resume: bool, observers, progress: bool):
+        if resume:
+            find_checkpoint(run_dir)
+            config = from_json((run_dir / "config.json").read_text())
+        else:
+            _check_new_run_dir(run_dir)
+        self.config, self.run_dir, self.resume = validate(config.resolved()), run_dir, resume
+        self.observers, self.watched, self.progress = observers, bool(observers), progress
+        config, t = self.config, self.config.train
+        self.repeat = config.env.action_repeat
+        self.total_agent_steps = -(-t.total_env_steps // self.repeat)
+        torch.set_num_threads(t.torch_threads)
+        torch.manual_seed(config.seed)
+        self.device = device = resolve_device(config.device)
+        set_numerics(config, device)
+        self.spec = probe_spec(config.env, config.seed)  # unknown environments fail here, before any write
+        if not resume:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.json").write_text(to_json(config))
+        self.learner = Learner(build_model(config, self.spec).to(device), config, device)
+        frames_on = frames_device(config, self.spec, device)
+        self.replay = Replay(config, self.spec, seed=config.seed, device=frames_on, batch_device=device)
+        if progress:
+            print(f"model on {device}; replay frames on {frames_on}")
+        self.counters = Counters(next_eval=t.eval_every_env_steps, next_log=t.log_every_env_steps,
+                                 next_checkpoint=t.checkpoint_every_env_steps)
+        self.reanalyze_rng = np.random.default_rng([config.seed, 3])
+        self.restored = self.state = None
+        if resume:
+            self.restored, self.replay, self.counters, self.reanalyze_rng, self.state = _restore(
+                run_dir, config, self.spec, self.learner, self.replay)
+            _keep_metrics_of_checkpoint(run_dir / "metrics.jsonl", self.state)
+        self.acting = copy.deepcopy(self.learner.model).eval()
+        self.actor = Actor(config, self.replay, seed=config.seed + 7919 * self.counters.agent_steps)
+        self.reanalyzer = Reanalyzer(self.replay, self.learner.target.model, config, self.reanalyze_rng)
+        self.metrics = open(run_dir / "metrics.jsonl", "a")
+        self.started = time.perf_counter() - self.counters.wall_s
+        self.last_checkpoint = time.perf_counter()
+        self.losses, self.last_eval = [], None
+        self.interrupted = self.diverged = False
+
+    # ------------------------------------------------------------ start and stop
+    @property
+    def stopped(self) -> bool:
+        return self.interrupted
+
+    def __enter__(self) -> Run:
+        self.in_main_thread = threading.current_thread() is threading.main_thread()
+        if self.in_main_thread:  # SIGTERM ends the run cleanly, with a checkpoint (like Ctrl-C)
+            self.previous_handler = signal.signal(signal.SIGTERM, lambda *_: setattr(self, "interrupted", True))
+        self.bar = tqdm(total=self.config.train.total_env_steps, initial=self.env_steps, unit="env step",
+                        disable=not self.progress, dynamic_ncols=True)
+        try:
+            self._start()
+        except BaseException:
+            if not self.__exit__(*sys.exc_info()):
+                raise
+        return self
+
+    def _start(self) -> None:
+        config = self.config
+        if config.train.reanalysis_worker:  # the same reanalysis, one batch ahead, in a second process
+            from .reanalysis_worker import ReanalysisWorker
+            self.reanalyzer = ReanalysisWorker(config, self.spec, self.replay, self.learner.target.model,
+                                               self.reanalyze_rng.bit_generator.state,
+                                               str(self.restored / "replay.npz") if self.resume else None)
+            if self.state is not None and self.state.pending_reanalysis is not None:
+                self.reanalyzer.resume_pending(self.state.pending_reanalysis)
+        if self.resume:  # episodes the environments cannot continue end as time limits, last steps kept
+            if self.state.pending_steps is not None:  # (the worker's replay copy sees both)
+                store_pending_steps(self.replay, self.state.pending_steps, self.acting)
+            self.replay.end_open_episodes()
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if kind is KeyboardInterrupt:
+            self.interrupted = True
+        if self.in_main_thread:
+            signal.signal(signal.SIGTERM, self.previous_handler)
+        self.bar.close()
+        try:
+            if kind is not Diverged:  # a diverged model must not replace the last good checkpoint
+                self.checkpoint()
+        finally:
+            self.reanalyzer.close()
+            self.actor.close()
+            self.metrics.close()
+        if self.interrupted:
+            print(f"interrupted: checkpoint written; continue with `ezv2-lite train --resume {self.run_dir}`")
+        return kind is KeyboardInterrupt
+
+    # ------------------------------------------------------------ the loop's steps
+    @property
+    def env_steps(self) -> int:
+        return self.counters.agent_steps * self.repeat
+
+    def collected(self, step) -> None:
+        """Count an agent step in every environment; log the episodes it finished."""
+        c = self.counters
+        c.agent_steps += self.actor.num_envs
+        c.episodes += len(step.finished_returns)
+        self.bar.update(self.actor.num_envs * self.repeat)
+        if self.watched:
+            self.emit("search", trace=step.result.trace, env_steps=self.env_steps)
+            self.emit("frame", observation=step.observations[0], env_steps=self.env_steps)
+        for ret, length in zip(step.finished_returns, step.finished_lengths):
+            self.log({"train_episode_return": ret, "train_episode_length": length})
+
+    def learning_started(self) -> bool:
+        return self.replay.num_ready >= max(self.config.train.start_transitions, self.config.optim.batch_size)
+
+    def learner_steps_owed(self) -> int:
+        """train_ratio learner steps per collected agent step, once learning has started."""
+        if not self.learning_started():
+            return 0
+        return int(self.counters.agent_steps * self.config.train.train_ratio) - self.counters.train_steps
+
+    def offline_steps(self) -> int:
+        """Learner steps after collection (none if it ended before learning started)."""
+        offline = self.config.train.offline_train_steps if self.learning_started() else 0
+        if self.counters.offline_steps < offline and not self.stopped:
+            self.bar.close()
+            self.bar = tqdm(total=offline, initial=self.counters.offline_steps, unit="offline step",
+                            disable=not self.progress, dynamic_ncols=True)
+        return offline
+
+    def learned(self, losses, offline: bool = False) -> None:
+        """Count a learner step: refresh the acting model on its interval, log offline losses."""
+        c, t = self.counters, self.config.train
+        self.losses.append(losses)
+        c.train_steps += 1
+        if offline:
+            c.offline_steps += 1
+            self.bar.update(1)
+            if c.offline_steps % OFFLINE_LOG_EVERY == 0:
+                self.log_losses(lr=self.learner.scheduler.get_last_lr()[0])
+        elif c.train_steps % t.selfplay_update_interval == 0:
+            self.acting.load_state_dict(self.learner.model.state_dict())
+        if time.perf_counter() - self.last_checkpoint > 60 * t.checkpoint_every_minutes:
+            self.checkpoint()  # long bursts of learner steps are not lost to a stop
+
+    def log_losses_if_due(self) -> None:
+        c = self.counters
+        if self.losses and self.env_steps >= c.next_log:
+            line = self.log_losses(lr=self.learner.scheduler.get_last_lr()[0])
+            self.bar.set_postfix(loss=f"{line['total']:.3f}", eval=self.last_eval)
+            c.next_log += self.config.train.log_every_env_steps
+
+    def evaluate_if_due(self) -> None:
+        if self.env_steps < self.counters.next_eval:
+            return
+        result = _evaluate(self.learner.model, self.config, self.counters, self.log, self.progress,
+                           lambda: self.stopped)
+        if result is not None:  # else stopped by SIGTERM: it runs again first thing after a resume
+            self.counters.next_eval += self.config.train.eval_every_env_steps
+        self.last_eval = result
+
+    def checkpoint_if_due(self) -> None:
+        if self.env_steps >= self.counters.next_checkpoint:
+            self.checkpoint()
+            self.counters.next_checkpoint += self.config.train.checkpoint_every_env_steps
+
+    def finish(self) -> None:
+        """The losses not yet logged, and a final evaluation unless one just ran."""
+        if self.stopped:
+            return
+        if self.losses:
+            self.log_losses()
+        c = self.counters
+        if tuple(c.last_eval_at) != (c.agent_steps, c.train_steps):
+            _evaluate(self.learner.model, self.config, c, self.log, self.progress, lambda: self.stopped)
+
+    # ------------------------------------------------------------ books
+    def emit(self, kind: str, **data) -> None:
+        for observer in self.observers:
             observer(TrainEvent(kind, data))
 
-    metrics = open(run_dir / "metrics.jsonl", "a")
-    started = time.perf_counter() - counters.wall_s
+    def log(self, line: dict) -> None:
+        line = dict(env_steps=self.env_steps, train_steps=self.counters.train_steps,
+                    wall_s=round(time.perf_counter() - self.started, 3), **line)
+        self.metrics.write(json.dumps(line) + "\n")
+        self.metrics.flush()
+        self.emit("eval" if "eval_return_mean" in line else "metrics", **line)
 
-    def log(line: dict) -> None:
-        line = dict(env_steps=counters.agent_steps * repeat, train_steps=counters.train_steps,
-                    wall_s=round(time.perf_counter() - started, 3), **line)
-        metrics.write(json.dumps(line) + "\n")
-        metrics.flush()
-        emit("eval" if "eval_return_mean" in line else "metrics", **line)
+    def log_losses(self, **extra) -> dict:
+        """Log the mean of the losses since the last line (their one read) and forget them."""
+        line = LossInfo.mean(self.losses) | extra
+        if not np.isfinite(line["total"]):
+            raise Diverged(f"the loss became {line['total']} by learner step {self.counters.train_steps} "
+                           f"({self.env_steps} env steps); the run stopped and kept its last good "
+                           "checkpoint: lower optim.lr (or raise optim.warmup_steps) and start again")
+        self.log(line)
+        self.losses = []
+        return line
 
-    last_checkpoint = [time.perf_counter()]
-
-    def checkpoint() -> None:
-        last_checkpoint[0] = time.perf_counter()
-        counters.wall_s = time.perf_counter() - started
-        rng_state, pending = reanalyzer.checkpoint_state()
-        _check_finite(learner.model, counters)  # a diverged model must not replace the last good one
+    def checkpoint(self) -> None:
+        learner, c = self.learner, self.counters
+        self.last_checkpoint = time.perf_counter()
+        c.wall_s = time.perf_counter() - self.started
+        rng_state, pending = self.reanalyzer.checkpoint_state()
+        _check_finite(learner.model, c)  # a diverged model must not replace the last good one
         RunState(model=learner.model.state_dict(), target=learner.target.model.state_dict(),
                  snapshot=learner.target.snapshot,
                  optimizer={"optimizer": learner.optimizer.state_dict(),
                             "scheduler": learner.scheduler.state_dict()},
-                 rng=random_states(), counters=vars(counters), learner_steps=learner.steps,
-                 reanalyze_rng=rng_state, pending_reanalysis=pending, metrics_bytes=metrics.tell(),
-                 pending_steps=actor.pending_steps()).save(run_dir, replay)
-
-    def checkpoint_if_due() -> None:  # long bursts of learner steps are not lost to a stop
-        if time.perf_counter() - last_checkpoint[0] > 60 * t.checkpoint_every_minutes:
-            checkpoint()
-
-    def log_losses(losses: list, **extra) -> dict:
-        line = LossInfo.mean(losses) | extra  # the losses' one read since the last line
-        if not np.isfinite(line["total"]):
-            raise Diverged(f"the loss became {line['total']} by learner step {counters.train_steps} "
-                           f"({counters.agent_steps * repeat} env steps); the run stopped and kept its "
-                           "last good checkpoint: lower optim.lr (or raise optim.warmup_steps) and start again")
-        log(line)
-        return line
-
-    def learning_started() -> bool:
-        return replay.num_ready >= max(t.start_transitions, config.optim.batch_size)
-
-    total_agent_steps = -(-t.total_env_steps // repeat)
-    interrupted = []
-    in_main_thread = threading.current_thread() is threading.main_thread()
-
-    def stopping() -> bool:  # asked by an evaluation in progress at every step
-        return bool(interrupted)
-
-    def evaluate_if_due() -> str | None:
-        if counters.agent_steps * repeat < counters.next_eval:
-            return last_eval
-        result = _evaluate(learner.model, config, counters, log, progress, stopping)
-        if result is not None:  # else stopped by SIGTERM: it runs again first thing after a resume
-            counters.next_eval += t.eval_every_env_steps
-        return result
-
-    if in_main_thread:  # SIGTERM ends the run cleanly, with a checkpoint (like Ctrl-C)
-        previous = signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
-    bar = tqdm(total=t.total_env_steps, initial=counters.agent_steps * repeat, unit="env step",
-               disable=not progress, dynamic_ncols=True)
-    last_eval, losses = None, []
-    reanalyzer, diverged = Reanalyzer(replay, learner.target.model, config, reanalyze_rng), False
-    try:
-        if t.reanalysis_worker:  # the same, one batch ahead, in a second process
-            from .reanalysis_worker import ReanalysisWorker
-            reanalyzer = ReanalysisWorker(config, spec, replay, learner.target.model,
-                                          reanalyze_rng.bit_generator.state,
-                                          str(restored / "replay.npz") if resume else None)
-            if pending is not None:
-                reanalyzer.resume_pending(pending)
-        if resume:  # episodes the environments cannot continue end as time limits, last steps kept
-            if state.pending_steps is not None:     # (the worker's replay copy sees both)
-                store_pending_steps(replay, state.pending_steps, acting)
-            replay.end_open_episodes()
-        while counters.agent_steps < total_agent_steps and not interrupted:
-            last_eval = evaluate_if_due()  # only due here after a resume from a stopped evaluation
-            if interrupted:
-                break
-            step = actor.step(acting, trace=bool(observers))
-            counters.agent_steps += actor.num_envs
-            counters.episodes += len(step.finished_returns)
-            bar.update(actor.num_envs * repeat)
-            if observers:
-                emit("search", trace=step.result.trace, env_steps=counters.agent_steps * repeat)
-                emit("frame", observation=step.observations[0], env_steps=counters.agent_steps * repeat)
-            for ret, length in zip(step.finished_returns, step.finished_lengths):
-                log({"train_episode_return": ret, "train_episode_length": length})
-            # learner steps owed: train_ratio per collected agent step, once learning has started
-            if learning_started():
-                owed = int(counters.agent_steps * t.train_ratio) - counters.train_steps
-                for _ in range(owed):
-                    if interrupted:  # a long burst (the first one, or train_ratio > 1) stops too
-                        break
-                    losses.append(learner_step(learner, replay, reanalyzer, counters.train_steps))
-                    counters.train_steps += 1
-                    if counters.train_steps % t.selfplay_update_interval == 0:
-                        acting.load_state_dict(learner.model.state_dict())
-                    checkpoint_if_due()
-            if losses and counters.agent_steps * repeat >= counters.next_log:
-                line = log_losses(losses, lr=learner.scheduler.get_last_lr()[0])
-                bar.set_postfix(loss=f"{line['total']:.3f}", eval=last_eval)
-                losses = []
-                counters.next_log += t.log_every_env_steps
-            last_eval = evaluate_if_due()
-            if counters.agent_steps * repeat >= counters.next_checkpoint:
-                checkpoint()
-                counters.next_checkpoint += t.checkpoint_every_env_steps
-        # learner steps after collection ends (docs/algorithm.md §6), counted so that a resume continues them;
-        # none if collection ended before learning started (a budget below start_transitions)
-        offline = t.offline_train_steps if learning_started() else 0
-        if counters.offline_steps < offline and not interrupted:
-            bar.close()
-            bar = tqdm(total=offline, initial=counters.offline_steps, unit="offline step",
-                       disable=not progress, dynamic_ncols=True)
-        while counters.offline_steps < offline and not interrupted:
-            losses.append(learner_step(learner, replay, reanalyzer, counters.train_steps))
-            counters.train_steps += 1
-            counters.offline_steps += 1
-            bar.update(1)
-            if counters.offline_steps % OFFLINE_LOG_EVERY == 0:
-                log_losses(losses, lr=learner.scheduler.get_last_lr()[0])
-                losses = []
-            checkpoint_if_due()
-        if not interrupted:
-            if losses:
-                log_losses(losses)
-            if tuple(counters.last_eval_at) != (counters.agent_steps, counters.train_steps):
-                _evaluate(learner.model, config, counters, log, progress, stopping)
-    except KeyboardInterrupt:
-        interrupted.append(True)
-    except Diverged:
-        diverged = True
-        raise
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
-        bar.close()
-        try:
-            if not diverged:
-                checkpoint()
-        finally:
-            reanalyzer.close()
-            actor.close()
-            metrics.close()
-    if interrupted:
-        print(f"interrupted: checkpoint written; continue with `ezv2-lite train --resume {run_dir}`")
-    return run_dir
+                 rng=random_states(), counters=vars(c), learner_steps=learner.steps,
+                 reanalyze_rng=rng_state, pending_reanalysis=pending, metrics_bytes=self.metrics.tell(),
+                 pending_steps=self.actor.pending_steps()).save(self.run_dir, self.replay)
 
 
 def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
