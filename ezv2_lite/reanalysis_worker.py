@@ -60,9 +60,8 @@ def _step_modules() -> list[str]:
 def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str | None,
            target: dict[str, np.ndarray], rng_state: dict, step_modules: list[str]) -> None:
     """The worker process: a replay copy, the target model, and a loop over messages."""
-    from .model import build_model, resolve_device
+    from .model import build_model, resolve_device, set_numerics
     from .targets import reanalyze
-    from .train import set_numerics
 
     for name in step_modules:
         importlib.import_module(name)

@@ -18,7 +18,6 @@ evaluations, a recent search trace and a recent frame.
 from __future__ import annotations
 
 import copy
-import os
 import json
 import signal
 import sys
@@ -39,7 +38,7 @@ from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
 from .evaluate import EvaluationStopped, evaluate
 from .learner import Learner, LossInfo, learner_step
-from .model import build_model, resolve_device
+from .model import build_model, resolve_device, set_numerics
 from .replay import Replay, frames_device
 from .targets import Reanalyzer
 
@@ -359,22 +358,6 @@ def _evaluate(model, config: Config, counters: Counters, log, progress: bool,
     log({"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
          "eval_episodes": len(returns)})
     return f"{returns.mean():.1f}"
-
-
-def set_numerics(config: Config, device: torch.device) -> None:
-    """Determinism and, on a GPU, the precision of float32 products (`train.deterministic`,
-    `train.tf32`), for the whole process (the trainer and its reanalysis worker each call it);
-    bfloat16 autocast is the learner's (`train.bf16_autocast`). Deterministic mode would also
-    fill every new `torch.empty` with NaN to expose reads of uninitialised memory: a cost on
-    every allocation that reproducibility does not need, switched off."""
-    t = config.train
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    if t.deterministic and device.type == "cuda":  # cuBLAS needs it for reproducible products
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(t.deterministic, warn_only=True)
-    torch.backends.cudnn.deterministic = t.deterministic
-    torch.backends.cudnn.benchmark = not t.deterministic
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
 
 
 def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Replay):

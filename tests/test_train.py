@@ -245,7 +245,7 @@ def test_training_sets_deterministic_kernels_and_the_precision_switches():
     import torch
 
     from ezv2_lite.config import override, preset
-    from ezv2_lite.train import set_numerics
+    from ezv2_lite.model import set_numerics
 
     try:
         set_numerics(override(preset("cartpole"), train=dict(deterministic=True, tf32=False)), torch.device("cpu"))

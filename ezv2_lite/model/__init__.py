@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .networks import EZModel, ImageModel, ModelOutput, StateModel, build_model, lstm_restarts_after
 from .support import Support, h, h_inv
 
 __all__ = ["EZModel", "ImageModel", "ModelOutput", "StateModel", "Support", "build_model", "h",
-           "lstm_restarts_after",
-           "h_inv", "resolve_device"]
+           "h_inv", "lstm_restarts_after", "resolve_device", "set_numerics"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -19,3 +20,19 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but PyTorch sees no CUDA GPU; use device='auto' or 'cpu'")
     return torch.device(name)
+
+
+def set_numerics(config, device: torch.device) -> None:
+    """How the model computes, for a run's `config`: determinism and, on a GPU, the precision of float32 products (`train.deterministic`,
+    `train.tf32`), for the whole process (the trainer and its reanalysis worker each call it);
+    bfloat16 autocast is the learner's (`train.bf16_autocast`). Deterministic mode would also
+    fill every new `torch.empty` with NaN to expose reads of uninitialised memory: a cost on
+    every allocation that reproducibility does not need, switched off."""
+    t = config.train
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    if t.deterministic and device.type == "cuda":  # cuBLAS needs it for reproducible products
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(t.deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = t.deterministic
+    torch.backends.cudnn.benchmark = not t.deterministic
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
