@@ -18,7 +18,7 @@ from typing import Callable, Literal
 import numpy as np
 import tyro
 
-from .config import Config, ConfigError, EnvConfig, override, preset, validate
+from .config import PRESETS, Config, ConfigError, EnvConfig, override, preset, validate
 
 USAGE = """usage: ezv2-lite COMMAND [OPTIONS]
 
@@ -52,10 +52,13 @@ def _take_option(args: list[str], flag: str) -> tuple[str | None, list[str]]:
     return value, rest
 
 
+DEFAULT_PRESET = "cartpole"
+
+
 def _split_preset(args: list[str]) -> tuple[Config, list[str]]:
-    """Take `--preset NAME` out of `args`; return its Config (default: Config()) and the rest."""
+    """Take `--preset NAME` out of `args`; return that preset (default: cartpole) and the rest."""
     name, rest = _take_option(args, "--preset")
-    return (preset(name) if name is not None else Config()), rest
+    return preset(name if name is not None else DEFAULT_PRESET), rest
 
 
 def _positive_int(text: str, flag: str) -> int:
@@ -68,10 +71,24 @@ def _positive_int(text: str, flag: str) -> int:
     return value
 
 
-def config_from_args(args: list[str], prog: str = "ezv2-lite") -> Config:
-    """A validated Config from `[--preset NAME] [--section.field VALUE ...]` (tyro overrides)."""
+def config_from_args(args: list[str], prog: str = "ezv2-lite", description: str | None = None) -> Config:
+    """A validated Config from `[--preset NAME] [--section.field VALUE ...]` (tyro overrides);
+    `--help` shows the chosen preset's values."""
     base, rest = _split_preset(args)
-    return validate(tyro.cli(Config, default=base, args=rest, prog=prog))
+    return validate(tyro.cli(Config, default=base, args=rest, prog=prog, description=description))
+
+
+TRAIN_HELP = """Train an agent: ezv2-lite train [--preset NAME] [SHORTCUTS] [--section.field VALUE ...]
+
+Shortcuts:
+  --run-dir DIR          where the run is written (default: runs/PRESET-TASK-seedN)
+  --resume RUN_DIR       continue a stopped run with its own config.json (nothing else but
+                         --total-env-steps N may be given)
+  --total-env-steps N    the run's budget in environment frames (= --train.total-env-steps)
+  --no-progress          no progress bars
+
+--preset NAME first ({presets}; default {default}): every option below then shows that
+preset's value."""
 
 
 # ------------------------------------------------------------------- check-env
@@ -153,7 +170,8 @@ def train_command(args: list[str]) -> None:
             _extend_budget_if_needed(directory, _positive_int(steps, "--total-env-steps"))
         train(Config(), directory, resume=True, progress=progress)
     else:
-        config = config_from_args(args, prog="ezv2-lite train")
+        config = config_from_args(args, prog="ezv2-lite train",
+                                  description=TRAIN_HELP.format(presets=", ".join(PRESETS), default=DEFAULT_PRESET))
         if steps is not None:
             config = override(config, train=dict(total_env_steps=_positive_int(steps, "--total-env-steps")))
         validate(config)

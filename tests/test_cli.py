@@ -214,3 +214,19 @@ def test_train_rate_reads_a_runs_speed_from_its_metrics(tmp_path, capsys):
     (tmp_path / "metrics.jsonl").write_text(json.dumps(lines[1]) + "\n")
     with pytest.raises(ValueError, match="fewer than two lines after learning started"):
         bench_train_rate(TrainRateArgs(str(tmp_path), out=str(tmp_path / "rate.json")))
+
+
+def test_train_help_shows_the_shortcuts_first_and_the_chosen_presets_values():
+    import subprocess
+    import sys
+
+    def help_text(*args):
+        run = subprocess.run([sys.executable, "-m", "ezv2_lite.cli", "train", *args, "--help"],
+                             capture_output=True, text=True, timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    default, atari = help_text(), help_text("--preset", "atari")
+    for shortcut in ("--run-dir DIR", "--resume RUN_DIR", "--total-env-steps N", "--no-progress"):
+        assert shortcut in default and default.index(shortcut) < default.index("--train.total-env-steps INT")
+    assert "(default: 10000)" in default and "(default: 400000)" in atari  # cartpole's and atari's budgets
