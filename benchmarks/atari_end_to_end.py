@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -60,7 +62,7 @@ def main() -> None:
     wall_s = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
 
-    from ezv2_lite.bench import machine_info
+    from benchmarks.bench import machine_info
     from ezv2_lite.checkpoint import find_checkpoint, load_run
 
     _, _, _, replay = load_run(run_dir)

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ezv2_lite.bench import code_commit  # noqa: E402
+from benchmarks.bench import code_commit  # noqa: E402
 
 
 def figures(result: dict) -> dict[str, float]:

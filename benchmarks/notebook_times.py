@@ -13,6 +13,7 @@ Jupyter; the package never imports it).
 """
 from __future__ import annotations
 
+import sys
 import argparse
 import fcntl
 import json
@@ -27,7 +28,8 @@ import nbformat
 import torch
 from nbclient import NotebookClient
 
-from ezv2_lite.bench import machine_info
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
+from benchmarks.bench import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"

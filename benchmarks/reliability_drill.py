@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ["--preset", "cartpole", "--optim.batch-size", "16", "--train.start-transitions", "64",
        "--search.num-simulations", "4", "--train.eval-episodes", "2", "--train.train-ratio", "0.25",
@@ -153,7 +155,7 @@ def nan_stop(tmp: Path) -> dict:
 
 
 def main() -> None:
-    from ezv2_lite.bench import code_commit
+    from benchmarks.bench import code_commit
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20)

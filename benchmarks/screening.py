@@ -14,12 +14,14 @@ over the last logged learner steps, with the commit each run was made from.
 
 from __future__ import annotations
 
+import sys
 import argparse
 import json
 import subprocess
 from pathlib import Path
 
-from ezv2_lite.bench import code_commit
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
+from benchmarks.bench import code_commit
 
 # The old `dmc_image_small` (before the screening): m = 8 of K = 16, Adam 1e-3, 16 simulations,
 # mixed value target from learner step 4,000 with a 4,000-transition window (which a

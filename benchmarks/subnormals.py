@@ -14,6 +14,7 @@ Writes benchmarks/results/subnormals.json.
 
 from __future__ import annotations
 
+import sys
 import argparse
 import json
 import statistics
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import torch
 
-from ezv2_lite.bench import machine_info
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
+from benchmarks.bench import machine_info
 from ezv2_lite.config import preset
 from ezv2_lite.envs import probe_spec
 from ezv2_lite.model import build_model

@@ -241,7 +241,17 @@ def report_command(args: list[str]) -> None:
 
 
 def bench(args: list[str]) -> None:
-    from . import bench as benchmarks
+    """The benchmarks live beside the package, in the checkout it was installed from."""
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "benchmarks" / "bench.py").exists():
+        raise ConfigError("`ezv2-lite bench` runs the benchmarks of a checkout of the repository "
+                          f"(benchmarks/bench.py), and {checkout} has none: clone the repository and "
+                          "install it with `pip install -e .`")
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    from benchmarks import bench as benchmarks
 
     kinds = {"search": (benchmarks.SearchBenchArgs, benchmarks.bench_search),
              "learner": (benchmarks.LearnerBenchArgs, benchmarks.bench_learner),

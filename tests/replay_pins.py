@@ -119,7 +119,7 @@ def run(name: str) -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["record"]:
-    from ezv2_lite.bench import code_commit
+    from benchmarks.bench import code_commit
 
     PINS.parent.mkdir(exist_ok=True)
     arrays = {key: value for name in SPECS for key, value in run(name).items()}

@@ -68,7 +68,7 @@ def cases() -> list[tuple[str, str, int]]:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["record"]:
-    from ezv2_lite.bench import code_commit
+    from benchmarks.bench import code_commit
 
     PINS.parent.mkdir(exist_ok=True)
     pins = {f"{n}/{m}/{s}": run(n, m, s) for n, m, s in cases()}

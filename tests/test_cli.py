@@ -117,7 +117,7 @@ def test_bench_acting_and_end_to_end_write_throughputs(tmp_path):
 
 
 def test_matmul_rate_is_measured_per_size():
-    from ezv2_lite.bench import matmul_gflops
+    from benchmarks.bench import matmul_gflops
 
     rate = matmul_gflops(1, sizes=(64, 128), repeats=2)
     assert set(rate["median_gflops_by_size"]) == {"64", "128"}
@@ -145,7 +145,7 @@ def test_bench_learn_records_the_curve_and_resumes_its_run(tmp_path):
 
 
 def test_bench_learn_records_the_command_that_reproduces_its_run(tmp_path):
-    from ezv2_lite.bench import LearnBenchArgs, bench_learn
+    from benchmarks.bench import LearnBenchArgs, bench_learn
 
     args = LearnBenchArgs(preset="cartpole", task="CartPole-v1", env_steps=200, eval_every=100,
                           runs_root=str(tmp_path / "runs"), out_dir=str(tmp_path), progress=False)
@@ -156,7 +156,7 @@ def test_bench_learn_records_the_command_that_reproduces_its_run(tmp_path):
 
 
 def test_block_times_split_a_runs_wall_time_by_env_steps():
-    from ezv2_lite.bench import block_times
+    from benchmarks.bench import block_times
 
     lines = [{"env_steps": s, "wall_s": w} for s, w in
              [(200, 5.0), (1000, 20.0), (1600, 31.0), (2200, 47.0), (3000, 70.0), (3100, 72.0)]]
@@ -201,7 +201,7 @@ def test_train_rate_reads_a_runs_speed_from_its_metrics(tmp_path, capsys):
     and the whole budget's hours at that rate; a run that never learned is a clear error."""
     import json
 
-    from ezv2_lite.bench import TrainRateArgs, bench_train_rate
+    from benchmarks.bench import TrainRateArgs, bench_train_rate
 
     (tmp_path / "config.json").write_text(json.dumps(
         {"preset": "atari", "device": "cuda", "env": {"name": "Pong"}, "train": {"total_env_steps": 10_000}}))

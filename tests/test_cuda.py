@@ -53,7 +53,7 @@ def test_the_pinned_searches_choose_on_the_gpu_what_they_chose_on_the_cpu(case):
 
 
 def _replay(name: str, transitions: int = 300):
-    from ezv2_lite.bench import BENCH_SPECS, synthetic_replay
+    from benchmarks.bench import BENCH_SPECS, synthetic_replay
 
     config = override(preset(name), optim=dict(batch_size=8), train=dict(start_transitions=8)).resolved()
     replay, spec = synthetic_replay(config, BENCH_SPECS[name], transitions)

@@ -26,7 +26,7 @@ big = torch.full((1 << 16,), 1e-30) * 1e-10
 print(tiny.item(), int((big != 0).sum()))
 """
 
-ENTRY_POINTS = ["ezv2_lite.cli", "ezv2_lite.train", "ezv2_lite.evaluate", "ezv2_lite.bench",
+ENTRY_POINTS = ["ezv2_lite.cli", "ezv2_lite.train", "ezv2_lite.evaluate", "benchmarks.bench",
                 "ezv2_lite.reanalysis_worker", "ezv2_lite.course"]
 
 

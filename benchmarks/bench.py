@@ -1,5 +1,7 @@
 """Benchmarks behind `ezv2-lite bench ...`; results are JSON files under benchmarks/results/.
 
+They live beside the package, not in it: run them from a checkout of the repository.
+
     ezv2-lite bench search [--presets dmc_state atari] [--batches 1 4 256 1536] [--repeats 5]
     ezv2-lite bench learner [--presets dmc_state cartpole] [--repeats 5]
     ezv2-lite bench acting [--presets cartpole pendulum dmc_state] [--steps 30]
@@ -33,11 +35,11 @@ import numpy as np
 import torch
 import tyro
 
-from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
-from .config import override, preset
-from .envs import EnvSpec
-from .model import build_model, resolve_device
-from .search import search, search_budget
+from ezv2_lite import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
+from ezv2_lite.config import override, preset
+from ezv2_lite.envs import EnvSpec
+from ezv2_lite.model import build_model, resolve_device
+from ezv2_lite.search import search, search_budget
 
 # Shapes of the benchmark tasks: DMC walker from state (24 numbers, 6 joints),
 # an Atari game with the full 18-action set.
@@ -104,7 +106,9 @@ def code_commit(package: Path | str | None = None) -> str | None:
     `package`: another checkout's ezv2_lite folder instead of this one."""
     import subprocess
 
-    root = Path(package).resolve() if package is not None else Path(__file__).resolve().parent
+    import ezv2_lite
+
+    root = Path(package).resolve() if package is not None else Path(ezv2_lite.__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, check=True).stdout.strip()
@@ -314,9 +318,9 @@ class LearnerBenchArgs:
 
 def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
     """Run the learner benchmark, write `args.out`, return the results."""
-    from .learner import Learner
-    from .replay import frames_device, random_policy_replay
-    from .targets import reanalyze
+    from ezv2_lite.learner import Learner
+    from ezv2_lite.replay import frames_device, random_policy_replay
+    from ezv2_lite.targets import reanalyze
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -380,7 +384,7 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
 def synthetic_replay(config, spec: EnvSpec, transitions: int, seed: int = 0):
     """A replay of `transitions` random observations of `spec`'s shape, random actions and
     rewards, in episodes of 250 steps (for timing: no environment needed). -> (replay, spec)"""
-    from .replay import Replay
+    from ezv2_lite.replay import Replay
 
     rng = np.random.default_rng(seed)
     replay = Replay(config, spec, seed=seed)
@@ -413,7 +417,7 @@ def _learner_step_flops(replay, learner, config, rng) -> dict[str, float]:
     (matrix multiplies and convolutions, forward and backward; elementwise work is not counted)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .targets import reanalyze
+    from ezv2_lite.targets import reanalyze
 
     batch = replay.sample(config.optim.batch_size)
     with FlopCounterMode(display=False) as counter:
@@ -441,9 +445,9 @@ class ActingBenchArgs:
 
 def bench_acting(args: ActingBenchArgs, log=print) -> dict:
     """Time self-play (search + environment step + replay write) with random weights."""
-    from .actor import Actor
-    from .envs import probe_spec
-    from .replay import Replay
+    from ezv2_lite.actor import Actor
+    from ezv2_lite.envs import probe_spec
+    from ezv2_lite.replay import Replay
 
     if args.steps < 1:
         raise ValueError("--steps must be a positive integer")
@@ -517,8 +521,8 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
     import shutil
     import tempfile
 
-    from .report import evaluations, read_metrics
-    from .train import train
+    from ezv2_lite.report import evaluations, read_metrics
+    from ezv2_lite.train import train
 
     if args.env_steps and len(args.env_steps) != len(args.presets):
         raise ValueError("give one --env-steps value per preset, or none for the defaults")
@@ -637,8 +641,8 @@ class LearnBenchArgs:
 
 def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     """Train (or resume), then write learn-PRESET-TASK-SEED.json with the evaluation curve."""
-    from .report import evaluations, read_metrics
-    from .train import train
+    from ezv2_lite.report import evaluations, read_metrics
+    from ezv2_lite.train import train
 
     name = f"learn-{args.preset}-{args.task.replace('/', '_')}-{args.seed}"
     run_dir = Path(args.runs_root) / name
@@ -652,7 +656,7 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     resume = (run_dir / "checkpoints").exists()
     if resume:
         log(f"resuming {run_dir}")
-        from .train import _extend_budget_if_needed
+        from ezv2_lite.train import _extend_budget_if_needed
         _extend_budget_if_needed(run_dir, args.env_steps)
         train(preset(args.preset), run_dir, resume=True, progress=args.progress)
     else:
@@ -665,7 +669,7 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     evals = evaluations(metrics)
     last = metrics[-1] if metrics else {}
     out = Path(args.out_dir) / f"{name}.json"
-    from .cli import peak_memory_gb
+    from ezv2_lite.cli import peak_memory_gb
     peak = peak_memory_gb()  # this process's; a resumed run keeps the largest of its sessions
     if resume and out.exists():
         peak = max(peak, json.loads(out.read_text()).get("peak_resident_gb", 0.0))
@@ -679,7 +683,7 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
                                                    "eval_return_std", "eval_episodes")} for m in evals]}
     if results["finished"]:  # the learning curve beside the numbers
         import shutil
-        from .report import write_learning_curve
+        from ezv2_lite.report import write_learning_curve
         curve = write_learning_curve(run_dir, title=f"{args.preset} on {args.task}, seed {args.seed}")
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(curve, Path(args.out_dir) / f"{name}.png")
