@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import tyro
 
-from ezv2_lite import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
+from ezv2_lite import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
 from ezv2_lite.config import override, preset
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import build_model, resolve_device
@@ -88,7 +88,7 @@ class SearchBenchArgs:
     device: str = "cpu"
     """cpu, cuda or auto: where the model and the search trees live (timers wait for the device)."""
     compile_step: bool = False
-    """Also time the search with search.compile_step (accel/compiled.py); its first call, which
+    """Also time the search with runtime.compile_step (accel/compiled.py); its first call, which
     compiles, is reported apart as compiled_first_call_ms."""
 
 
@@ -228,8 +228,8 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                "method": f"median of {args.repeats} calls after 1 warm-up; search call only "
                          "(roots' initial inference excluded); random weights; inference_ms: "
                          "the same number of recurrent inferences alone (the search's network work); "
-                         "fused_median_ms: the same search with search.fused_inference (state "
-                         "models); compiled_median_ms: with search.compile_step (--compile-step; "
+                         "fused_median_ms: the same search with runtime.fused_inference (state "
+                         "models); compiled_median_ms: with runtime.compile_step (--compile-step; "
                          "compiled_same_choices: a seeded search chose the same root actions); "
                          "all variants timed alternately in the same run",
                "presets": {}}
@@ -254,9 +254,9 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                 root = model.initial(obs.to(device))
             variants = {"readable": config}
             if config.model.encoder == "state":  # the same search through accel/fused.py
-                variants["fused"] = override(config, search=dict(fused_inference=True))
+                variants["fused"] = override(config, runtime=dict(fused_inference=True))
             if args.compile_step:
-                variants["compiled"] = override(config, search=dict(compile_step=True))
+                variants["compiled"] = override(config, runtime=dict(compile_step=True))
             times = {variant: [] for variant in variants}
             first_ms = {}
             for call in range(args.repeats + 1):  # the variants alternate: same machine state
@@ -340,7 +340,7 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
             replay, spec = synthetic_replay(config, BENCH_SPECS[name], args.transitions, args.seed)
         else:
             replay, spec = random_policy_replay(config, args.transitions, args.seed)
-        config = override(config, replay=dict(device=args.frames))
+        config = override(config, runtime=dict(replay_device=args.frames))
         replay.to(frames_device(config, spec, device), device)  # as a training run places it
         learner = Learner(build_model(config, spec).to(device), config, device)
         rng = np.random.default_rng(args.seed)
@@ -507,11 +507,11 @@ class EndToEndBenchArgs:
     """A budget per preset (same order); default: END_TO_END_ENV_STEPS."""
     seed: int = 0
     threads: int | None = None
-    """torch threads of the runs (train.torch_threads); default: each preset's own."""
+    """torch threads of the runs (runtime.torch_threads); default: each preset's own."""
     fused_inference: bool = False
-    """Run the searches through accel/fused.py (search.fused_inference; state models)."""
+    """Run the searches through accel/fused.py (runtime.fused_inference; state models)."""
     reanalysis_worker: bool = False
-    """Reanalyse in a second process, one batch ahead (train.reanalysis_worker)."""
+    """Reanalyse in a second process, one batch ahead (runtime.reanalysis_worker)."""
     out: str = "benchmarks/results/end_to_end.json"
     progress: bool = True
 
@@ -527,7 +527,7 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
     if args.env_steps and len(args.env_steps) != len(args.presets):
         raise ValueError("give one --env-steps value per preset, or none for the defaults")
     budgets = args.env_steps or tuple(END_TO_END_ENV_STEPS.get(p, 0) for p in args.presets)
-    threads = args.threads or preset("cartpole").train.torch_threads
+    threads = args.threads or preset("cartpole").runtime.torch_threads
     results = {"benchmark": "end_to_end", "machine": machine_info(threads),
                "method": "one `train` run per preset from scratch; wall time as the run's metrics "
                          "record it (acting, learner steps, evaluations, checkpoints)",
@@ -537,11 +537,11 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
         if name not in BENCH_TASKS or budget < 1:
             raise ValueError(f"no end-to-end budget for preset {name!r}; choose from "
                              f"{', '.join(BENCH_TASKS)} or give --env-steps")
-        train_overrides = dict(total_env_steps=budget, reanalysis_worker=args.reanalysis_worker)
+        runtime = dict(reanalysis_worker=args.reanalysis_worker, fused_inference=args.fused_inference)
         if args.threads:
-            train_overrides["torch_threads"] = args.threads
+            runtime["torch_threads"] = args.threads
         config = override(preset(name), env=dict(name=BENCH_TASKS[name]), seed=args.seed,
-                          train=train_overrides, search=dict(fused_inference=args.fused_inference))
+                          train=dict(total_env_steps=budget), runtime=runtime)
         run_dir = Path(tempfile.mkdtemp(prefix=f"ezv2-e2e-{name}-"))
         try:
             train(config, run_dir / "run", progress=args.progress)

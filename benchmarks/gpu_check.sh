@@ -3,7 +3,7 @@
 # search and one learner step of each preset timed with the device synchronised (the pixel
 # presets' learner step twice: frames on the GPU, and on the host behind pinned buffers), a
 # faithful `atari` training run on Pong for a fixed wall time (its env steps and learner
-# steps per second), and the search with its model step compiled (search.compile_step:
+# steps per second), and the search with its model step compiled (runtime.compile_step:
 # CUDA graphs). Each command has its own time limit (about 8 minutes in all) and a failure
 # loses none of the others' files. How to run it where a GPU is at hand: DEVELOPERS.md.
 #

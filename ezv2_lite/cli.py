@@ -152,7 +152,7 @@ def check_env(args: list[str]) -> None:
 def train_command(args: list[str]) -> None:
     from pathlib import Path
 
-    from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
+    from . import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
     from .train import train
 
     resume, args = _take_option(args, "--resume")
@@ -199,7 +199,7 @@ def eval_command(args: list[str]) -> None:
 
     import torch
 
-    from . import accel  # noqa: F401  (registers the faster model steps: search.fused_inference, search.compile_step)
+    from . import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
     from .checkpoint import RunState, find_checkpoint
     from .config import from_json
     from .envs import probe_spec

@@ -30,9 +30,20 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 Suite = Literal["gym", "atari", "dmc"]
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """A numeric field's lower bound, read by `validate`: `Annotated[float, AtLeast(0)]`.
+    Numeric fields without one must be > 0."""
+
+    low: float
+
+
+AT_LEAST_ZERO = AtLeast(0)
 
 
 class ConfigError(ValueError):
@@ -171,9 +182,9 @@ class SearchConfig:
     """Simulations per search (Atari: 16, or 4 when the game has fewer than 4 actions)."""
     num_top_actions: int | None = None
     """m, the root candidates kept by Gumbel top-k; None = Atari rule (2 / 4 / 8 by |A|) or K."""
-    policy_samples: int = 4
+    policy_samples: Annotated[int, AT_LEAST_ZERO] = 4
     """Continuous root: actions sampled from the policy (act / reanalyze)."""
-    widened_samples: int = 12
+    widened_samples: Annotated[int, AT_LEAST_ZERO] = 12
     """Continuous root: actions sampled from the policy with `std_magnification` x std."""
     std_magnification: float = 3.0
     interior_children: int = 2
@@ -186,14 +197,6 @@ class SearchConfig:
     """Floor of the min-max range used to normalise Q values."""
     q_transform: Literal["ezv2", "gumbel_muzero"] = "ezv2"
     """`ezv2`: one min-max over the tree's path returns; `gumbel_muzero`: per-node min-max."""
-    fused_inference: bool = False
-    """State models: run the search's recurrent inferences through `accel/fused.py` (the same
-    arithmetic in fewer, larger operations; docs/performance.md) instead of the readable modules."""
-    compile_step: bool = False
-    """Run the search's model step through `torch.compile` at batch sizes padded to powers of
-    two and their halfway sizes (`accel/compiled.py`; on CUDA captured as CUDA graphs). Meant
-    for GPUs, where a step is many small kernel launches; on a CPU it compiles for seconds
-    per batch size and saves little (docs/performance.md)."""
 
     @property
     def num_sampled_actions(self) -> int:
@@ -217,9 +220,7 @@ class ReplayConfig:
     new_priority: Literal["precalculated", "max"] = "precalculated"
     """Priority of new data: the paper's |v - z| with the current model, or the running max."""
     min_priority: float = 1e-6
-    device: str = "auto"
-    """Where the replay keeps its frames: `auto` = the model's GPU when the run's frames take at
-    most half of its free memory, else the CPU; or `cpu`, `cuda`, `cuda:1`, ..."""
+
 
 
 # ------------------------------------------------------------------------- optim
@@ -231,11 +232,11 @@ class OptimConfig:
 
     optimizer: Literal["sgd", "adam"] = "adam"
     lr: float = 3e-4
-    momentum: float = 0.9
+    momentum: Annotated[float, AT_LEAST_ZERO] = 0.9
     """SGD only."""
-    weight_decay: float = 2e-5
+    weight_decay: Annotated[float, AT_LEAST_ZERO] = 2e-5
     """L2 penalty added to the gradient (Adam: not AdamW, as in the released code)."""
-    warmup_steps: int = 1000
+    warmup_steps: Annotated[int, AT_LEAST_ZERO] = 1000
     lr_decay_steps: int = 300_000
     """After warm-up the learning rate is multiplied by `lr_decay_rate` every this many steps."""
     lr_decay_rate: float = 0.1
@@ -245,17 +246,17 @@ class OptimConfig:
     td_steps: int = 5
     discount: float = 0.997
     """Per-frame discount; the per-agent-step discount is discount ** action_repeat."""
-    reward_coeff: float = 1.0
-    value_coeff: float = 0.5
+    reward_coeff: Annotated[float, AT_LEAST_ZERO] = 1.0
+    value_coeff: Annotated[float, AT_LEAST_ZERO] = 0.5
     """The value loss carries an extra 0.5 inside (effective weight 0.25), as released."""
-    policy_coeff: float = 1.0
-    consistency_coeff: float = 2.0
-    entropy_coeff: float = 5e-2
+    policy_coeff: Annotated[float, AT_LEAST_ZERO] = 1.0
+    consistency_coeff: Annotated[float, AT_LEAST_ZERO] = 2.0
+    entropy_coeff: Annotated[float, AT_LEAST_ZERO] = 5e-2
     """Continuous only: weight of the policy-entropy bonus."""
     continuous_policy_loss: Literal["auto", "full", "simple"] = "auto"
     """`auto`: K-sample weighted loss for 1-D actions, chosen-action likelihood otherwise."""
     value_target: Literal["mixed", "td", "sve"] = "mixed"
-    mixed_value_start_step: int = 40_000
+    mixed_value_start_step: Annotated[int, AT_LEAST_ZERO] = 40_000
     """Learner step from which stale samples use the search-based value estimate."""
     mixed_value_window: int = 20_000
     """Samples among the newest this many transitions count as fresh (TD target)."""
@@ -278,7 +279,7 @@ class TrainConfig:
     """Agent steps collected before the first learner step."""
     train_ratio: float = 1.0
     """Learner steps per collected agent step."""
-    offline_train_steps: int = 20_000
+    offline_train_steps: Annotated[int, AT_LEAST_ZERO] = 20_000
     """Extra learner steps after collection ends."""
     num_envs: int = 4
     """Environments stepped together by the actor."""
@@ -286,6 +287,21 @@ class TrainConfig:
     """The acting model is refreshed every this many learner steps."""
     eval_every_env_steps: int = 10_000
     eval_episodes: int = 10
+    log_every_env_steps: int = 1000
+    """A metrics line with the mean losses is written every this many env steps."""
+    checkpoint_every_env_steps: int = 20_000
+
+
+# ------------------------------------------------------------------------ runtime
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How a run computes, not what it computes: where the tensors live, threads, a second
+    process for reanalysis, faster forms of the same arithmetic, determinism and precision.
+    None of these is a hyperparameter of the paper; each keeps the results the same (or, for
+    the precision switches on a GPU, the same up to rounding)."""
+
     deterministic: bool = True
     """Deterministic kernels (`torch.use_deterministic_algorithms`, warning where an operation
     has none; cuDNN's deterministic algorithms, no autotuning), so that the same seed and
@@ -298,16 +314,24 @@ class TrainConfig:
     """GPUs: the learner's forward pass under bfloat16 autocast (losses and the optimiser stay
     float32). No effect on a CPU."""
     torch_threads: int = 1
-    """PyTorch CPU threads (platform notes: raise only after measuring; 2 threads sharing a
-    busy 2-core machine slow down badly)."""
+    """PyTorch CPU threads: raise only after measuring (two threads sharing a busy 2-core
+    machine slow down badly; docs/performance.md, "Settings that matter")."""
     reanalysis_worker: bool = False
     """Reanalyse the next batch in a second process while the learner updates on this one
     (`reanalysis_worker.py`; about 1.7x faster learner steps on two cores, docs/performance.md)."""
-    log_every_env_steps: int = 1000
-    """A metrics line with the mean losses is written every this many env steps."""
-    checkpoint_every_env_steps: int = 20_000
     checkpoint_every_minutes: float = 10.0
     """Also checkpoint after this much wall time, so a long burst of learner steps is not lost."""
+    fused_inference: bool = False
+    """State models: run the search's recurrent inferences through `accel/fused.py` (the same
+    arithmetic in fewer, larger operations; docs/performance.md) instead of the readable modules."""
+    compile_step: bool = False
+    """Run the search's model step through `torch.compile` at batch sizes padded to powers of
+    two and their halfway sizes (`accel/compiled.py`; on CUDA captured as CUDA graphs). Meant
+    for GPUs, where a step is many small kernel launches; on a CPU it compiles for seconds
+    per batch size and saves little (docs/performance.md)."""
+    replay_device: str = "auto"
+    """Where the replay keeps its frames: `auto` = the model's GPU when the run's frames take at
+    most half of its free memory, else the CPU; or `cpu`, `cuda`, `cuda:1`, ..."""
 
 
 # ------------------------------------------------------------------------ config
@@ -326,6 +350,7 @@ class Config:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def resolved(self) -> Config:
         """The same config with every suite default filled in (what a run records)."""
@@ -583,17 +608,17 @@ def validate(config: Config) -> Config:
            f"env.pixels applies to the dmc suite only (suite is {env.suite!r}); "
            "Atari is always observed from pixels")
 
-    for section in ("model", "search", "replay", "optim", "train"):
-        for f in dataclasses.fields(getattr(config, section)):
-            value = getattr(getattr(config, section), f.name)
+    for section in ("model", "search", "replay", "optim", "train", "runtime"):
+        part = getattr(config, section)
+        hints = typing.get_type_hints(type(part), include_extras=True)
+        for f in dataclasses.fields(part):
+            value = getattr(part, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             path = f"{section}.{f.name}"
-            if f.name in ("weight_decay", "entropy_coeff", "offline_train_steps", "momentum",
-                          "reward_coeff", "value_coeff", "policy_coeff", "consistency_coeff",
-                          "mixed_value_start_step", "widened_samples", "policy_samples",
-                          "warmup_steps"):
-                _check(value >= 0, f"{path} must be >= 0 (got {value})")
+            bounds = [b for b in getattr(hints[f.name], "__metadata__", ()) if isinstance(b, AtLeast)]
+            if bounds:
+                _check(value >= bounds[0].low, f"{path} must be >= {bounds[0].low:g} (got {value})")
             else:
                 _check(value > 0, f"{path} must be > 0 (got {value})")
 
@@ -615,19 +640,20 @@ def validate(config: Config) -> Config:
            f"(got {s.num_sampled_actions})")
     _check(s.num_top_actions is None or s.num_top_actions >= 1,
            f"search.num_top_actions must be >= 1 or None (got {s.num_top_actions})")
-    _check(not s.fused_inference or m.encoder == "state",
-           "search.fused_inference fuses the MLPs of state models; it needs model.encoder='state' "
-           "(image models spend their time in convolutions: use --search.no-fused-inference)")
-    _check(not (s.fused_inference and s.compile_step),
-           "search.fused_inference and search.compile_step are two faster forms of the same model "
-           "step: choose one (--search.no-fused-inference or --search.no-compile-step)")
+    rt = config.runtime
+    _check(not rt.fused_inference or m.encoder == "state",
+           "runtime.fused_inference fuses the MLPs of state models; it needs model.encoder='state' "
+           "(image models spend their time in convolutions: use --runtime.no-fused-inference)")
+    _check(not (rt.fused_inference and rt.compile_step),
+           "runtime.fused_inference and runtime.compile_step are two faster forms of the same model "
+           "step: choose one (--runtime.no-fused-inference or --runtime.no-compile-step)")
+    _check(rt.replay_device in ("auto", "cpu") or rt.replay_device.split(":")[0] == "cuda",
+           f"runtime.replay_device must be auto, cpu, cuda or cuda:N (got {rt.replay_device!r})")
 
     r = config.replay
     _check(0 <= r.alpha <= 1, f"replay.alpha must be in [0, 1] (got {r.alpha})")
     _check(0 <= r.beta <= 1, f"replay.beta must be in [0, 1] (got {r.beta})")
     _check(0 < r.min_is_weight <= 1, f"replay.min_is_weight must be in (0, 1] (got {r.min_is_weight})")
-    _check(r.device in ("auto", "cpu") or r.device.split(":")[0] == "cuda",
-           f"replay.device must be auto, cpu, cuda or cuda:N (got {r.device!r})")
 
     o = config.optim
     _check(0 < o.discount <= 1, f"optim.discount must be in (0, 1] (got {o.discount})")
@@ -715,7 +741,24 @@ def from_json(text: str) -> Config:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"config.json is not valid JSON: {error}") from None
-    return from_dict(data)
+    return from_dict(_moved_to_runtime(data))
+
+
+RUNTIME_FIELDS_BEFORE = {"search": ("fused_inference", "compile_step"),
+                         "train": ("deterministic", "tf32", "bf16_autocast", "torch_threads",
+                                   "reanalysis_worker", "checkpoint_every_minutes"),
+                         "replay": ("device",)}
+"""Where the runtime section's fields were before it existed (config.json of older runs)."""
+
+
+def _moved_to_runtime(data: dict) -> dict:
+    """An older run's config.json with its runtime fields moved to `runtime`."""
+    runtime = dict(data.get("runtime", {}))
+    for section, names in RUNTIME_FIELDS_BEFORE.items():
+        for name in names:
+            if name in data.get(section, {}):
+                runtime["replay_device" if name == "device" else name] = data[section].pop(name)
+    return {**data, "runtime": runtime} if runtime else data
 
 
 def override(config: Config, **sections: dict[str, Any]) -> Config:

@@ -296,7 +296,7 @@ class Learner:
         o = self.config.optim
         if not self.model.training:  # a search or an evaluation may have left it in eval mode
             self.model.train()
-        with torch.autocast("cuda", torch.bfloat16, enabled=self.config.train.bf16_autocast
+        with torch.autocast("cuda", torch.bfloat16, enabled=self.config.runtime.bf16_autocast
                             and self.device.type == "cuda"):
             loss, root_value, terms = compute_loss(self.model, batch, targets, self.config, self.device)
         self.optimizer.zero_grad(set_to_none=True)

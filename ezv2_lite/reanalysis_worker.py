@@ -1,4 +1,4 @@
-"""Reanalysis in a second process, one batch ahead of the learner (`train.reanalysis_worker`).
+"""Reanalysis in a second process, one batch ahead of the learner (`runtime.reanalysis_worker`).
 
 Half of a learner step is reanalysis (a search from every position of the batch
 with the target model, docs/algorithm.md §5), the other half the gradient update. The

@@ -121,10 +121,10 @@ def planned_lane_capacity(config: Config, spec: EnvSpec) -> int:
 
 
 def frames_device(config: Config, spec: EnvSpec, model_device: torch.device) -> torch.device:
-    """Where a run keeps its replay's frames: `replay.device`, or with "auto" the model's GPU
+    """Where a run keeps its replay's frames: `runtime.replay_device`, or with "auto" the model's GPU
     when the run's planned frames take at most half of its free memory, else the CPU."""
-    if config.replay.device != "auto":
-        return torch.device(config.replay.device)
+    if config.runtime.replay_device != "auto":
+        return torch.device(config.runtime.replay_device)
     if model_device.type != "cuda":
         return torch.device("cpu")
     frame_bytes = np.prod(spec.obs_shape) // spec.frame_stack * (1 if spec.is_image else 4)

@@ -136,7 +136,7 @@ class Run:
         config, t = self.config, self.config.train
         self.repeat = config.env.action_repeat
         self.total_agent_steps = -(-t.total_env_steps // self.repeat)
-        torch.set_num_threads(t.torch_threads)
+        torch.set_num_threads(config.runtime.torch_threads)
         torch.manual_seed(config.seed)
         self.device = device = resolve_device(config.device)
         set_numerics(config, device)
@@ -186,7 +186,7 @@ class Run:
 
     def _start(self) -> None:
         config = self.config
-        if config.train.reanalysis_worker:  # the same reanalysis, one batch ahead, in a second process
+        if config.runtime.reanalysis_worker:  # the same reanalysis, one batch ahead, in a second process
             from .reanalysis_worker import ReanalysisWorker
             self.reanalyzer = ReanalysisWorker(config, self.spec, self.replay, self.learner.target.model,
                                                self.reanalyze_rng.bit_generator.state,
@@ -262,7 +262,7 @@ class Run:
                 self.log_losses(lr=self.learner.scheduler.get_last_lr()[0])
         elif c.train_steps % t.selfplay_update_interval == 0:
             self.acting.load_state_dict(self.learner.model.state_dict())
-        if time.perf_counter() - self.last_checkpoint > 60 * t.checkpoint_every_minutes:
+        if time.perf_counter() - self.last_checkpoint > 60 * self.config.runtime.checkpoint_every_minutes:
             self.checkpoint()  # long bursts of learner steps are not lost to a stop
 
     def log_losses_if_due(self) -> None:

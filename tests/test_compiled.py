@@ -1,4 +1,4 @@
-"""The compiled model step (`search.compile_step`, ezv2_lite/accel/compiled.py).
+"""The compiled model step (`runtime.compile_step`, ezv2_lite/accel/compiled.py).
 
 Compiling takes a few seconds per shape on a CPU, so these tests compile two small models.
 """
@@ -24,7 +24,7 @@ def test_batches_are_padded_to_a_few_fixed_sizes():
 
 
 def _same_search(model, config, obs):
-    compiled = override(config, search=dict(compile_step=True))
+    compiled = override(config, runtime=dict(compile_step=True))
     readable, fast = (search(model, obs, c, "act", np.random.default_rng(1)) for c in (config, compiled))
     np.testing.assert_array_equal(readable.action_slot, fast.action_slot)
     np.testing.assert_allclose(readable.improved_policy, fast.improved_policy, atol=1e-4)
@@ -79,4 +79,4 @@ def test_the_compiled_step_carries_the_value_prefix_lstm_state():
 
 def test_one_faster_step_at_a_time():
     with pytest.raises(ConfigError, match="choose one"):
-        validate(override(preset("cartpole"), search=dict(fused_inference=True, compile_step=True)))
+        validate(override(preset("cartpole"), runtime=dict(fused_inference=True, compile_step=True)))

@@ -143,3 +143,47 @@ def test_a_cpu_sized_pixel_preset_keeps_every_part_of_its_faithful_preset(small,
         assert small_config.model.value_prefix and env.noop_max == 30 and env.action_repeat == 4
         assert env.clip_rewards and env.episodic_life and env.eval_max_episode_steps == 10_000
         assert small_config.train.train_ratio < 1 and small_config.train.total_env_steps == 100_000
+
+
+def test_every_numeric_field_is_validated_from_its_type():
+    """A negative value in any numeric field of any section is a one-line error naming it;
+    0 is allowed exactly where the field's type says `AtLeast(0)`."""
+    import dataclasses
+    import typing
+
+    from ezv2_lite.config import AtLeast
+
+    base = preset("dmc_state")
+    checked = 0
+    for section in ("model", "search", "replay", "optim", "train", "runtime"):
+        part = getattr(base, section)
+        hints = typing.get_type_hints(type(part), include_extras=True)
+        for f in dataclasses.fields(part):
+            value = getattr(part, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            with pytest.raises(ConfigError, match=f"{section}.{f.name} must be"):
+                validate(override(base, **{section: {f.name: -1}}))
+            zero_allowed = any(isinstance(m, AtLeast) for m in getattr(hints[f.name], "__metadata__", ()))
+            try:
+                validate(override(base, **{section: {f.name: 0}}))
+                accepted = True
+            except ConfigError as error:
+                accepted = f"{section}.{f.name}" not in str(error)  # rejected for another reason
+            assert accepted == zero_allowed, f"{section}.{f.name}"
+            checked += 1
+    assert checked > 40
+
+
+def test_a_config_json_from_before_the_runtime_section_reads_back():
+    """Runs written when the implementation switches sat in search, train and replay resume."""
+    import json
+
+    config = override(preset("cartpole"), runtime=dict(torch_threads=2, reanalysis_worker=True, replay_device="cpu"))
+    data = json.loads(to_json(config))
+    runtime = data.pop("runtime")
+    data["search"] |= {k: runtime[k] for k in ("fused_inference", "compile_step")}
+    data["train"] |= {k: runtime[k] for k in ("deterministic", "tf32", "bf16_autocast", "torch_threads",
+                                               "reanalysis_worker", "checkpoint_every_minutes")}
+    data["replay"]["device"] = runtime["replay_device"]
+    assert from_json(json.dumps(data)) == config

@@ -134,7 +134,7 @@ def test_the_cuda_graph_model_step_gives_the_readable_search():
     torch._dynamo.reset()
     model, config = search_pins.network("cartpole").to(CUDA), preset("cartpole")
     obs = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
-    compiled = override(config, search=dict(compile_step=True))
+    compiled = override(config, runtime=dict(compile_step=True))
     for batch in (5, 6, 3):
         readable, fast = (search(model, obs[:batch], c, "act", np.random.default_rng(1)) for c in (config, compiled))
         np.testing.assert_array_equal(readable.action_slot, fast.action_slot)
@@ -146,7 +146,7 @@ def test_the_cuda_graph_model_step_gives_the_readable_search():
 
 
 def test_two_gpu_runs_with_the_same_seed_write_identical_metrics(tmp_path):
-    """train.deterministic (on by default) makes a GPU run repeatable, like a CPU run."""
+    """runtime.deterministic (on by default) makes a GPU run repeatable, like a CPU run."""
     from test_train import TINY, metrics
 
     for name in ("a", "b"):

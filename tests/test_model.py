@@ -233,7 +233,7 @@ def test_fused_inference_needs_a_state_model():
     from ezv2_lite.accel.fused import FusedRecurrent
 
     with pytest.raises(ConfigError, match="fused_inference.*encoder='state'"):
-        validate(override(preset("atari"), search=dict(fused_inference=True)))
+        validate(override(preset("atari"), runtime=dict(fused_inference=True)))
     model = build_model(*FUSED_CASES["cartpole"])
     with pytest.raises(ValueError, match="eval mode"):
         FusedRecurrent(model)  # a model in training mode would need batch statistics

@@ -241,13 +241,13 @@ def test_continuous_roots_have_uniform_priors_and_no_noise_by_default():
 
 @pytest.mark.parametrize("name", ["dmc_state", "cartpole"])
 def test_fused_inference_gives_the_readable_search(name):
-    """search.fused_inference changes how the network is evaluated, not what the search does."""
+    """runtime.fused_inference changes how the network is evaluated, not what the search does."""
     import ezv2_lite.accel  # noqa: F401  (registers the fused step)
 
     model, readable = search_pins.network(name), preset(name)  # random non-zero weights
     obs = np.random.default_rng(0).standard_normal((6, *model.spec.obs_shape)).astype(np.float32)
     results = [search(model, obs, config, "act", np.random.default_rng(1))
-               for config in (readable, override(readable, search=dict(fused_inference=True)))]
+               for config in (readable, override(readable, runtime=dict(fused_inference=True)))]
     np.testing.assert_array_equal(results[0].action_slot, results[1].action_slot)
     np.testing.assert_allclose(results[0].improved_policy, results[1].improved_policy, atol=1e-4)
     np.testing.assert_allclose(results[0].root_value, results[1].root_value, rtol=1e-4, atol=1e-4)
@@ -280,7 +280,7 @@ def test_the_readable_package_never_imports_the_fast_paths_and_says_how_to_get_t
              "from ezv2_lite.model.toy import BanditModel; from ezv2_lite.search import search; "
              "import sys; assert 'ezv2_lite.accel' not in sys.modules; "
              "search(BanditModel(rewards=[0.0, 1.0]), np.zeros((1, 1), np.float32), "
-             "override(preset('cartpole'), search=dict(fused_inference=True)), 'act', np.random.default_rng(0))")
+             "override(preset('cartpole'), runtime=dict(fused_inference=True)), 'act', np.random.default_rng(0))")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert run.returncode != 0 and "import ezv2_lite.accel" in run.stderr
 

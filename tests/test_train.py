@@ -81,7 +81,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_and_keeps_its_replay(tmp_path):
     assert final_replay["closed"][:episodes].all()
 
 
-@pytest.mark.parametrize("worker", [[], ["--train.reanalysis-worker"]], ids=["one process", "worker"])
+@pytest.mark.parametrize("worker", [[], ["--runtime.reanalysis-worker"]], ids=["one process", "worker"])
 def test_two_runs_with_the_same_seed_write_identical_metrics(tmp_path, worker):
     for name in ("a", "b"):
         result = cli("train", *TINY, *worker, "--total-env-steps", "400", "--seed", "5",
@@ -164,7 +164,7 @@ def test_offline_learner_steps_follow_collection_and_are_counted(tmp_path):
     assert "eval_return_mean" in last and last["train_steps"] == counters["train_steps"]
 
 
-@pytest.mark.parametrize("worker", [[], ["--train.reanalysis-worker"]], ids=["one process", "worker"])
+@pytest.mark.parametrize("worker", [[], ["--runtime.reanalysis-worker"]], ids=["one process", "worker"])
 def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_path, worker):
     """The first learner steps come in one burst (train_ratio x start_transitions of them);
     a stop asked for in the middle of it must not wait for the burst to finish. With a
@@ -248,10 +248,10 @@ def test_training_sets_deterministic_kernels_and_the_precision_switches():
     from ezv2_lite.model import set_numerics
 
     try:
-        set_numerics(override(preset("cartpole"), train=dict(deterministic=True, tf32=False)), torch.device("cpu"))
+        set_numerics(override(preset("cartpole"), runtime=dict(deterministic=True, tf32=False)), torch.device("cpu"))
         assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
         assert not torch.backends.cudnn.benchmark and not torch.backends.cuda.matmul.allow_tf32
-        set_numerics(override(preset("cartpole"), train=dict(deterministic=False, tf32=True)), torch.device("cpu"))
+        set_numerics(override(preset("cartpole"), runtime=dict(deterministic=False, tf32=True)), torch.device("cpu"))
         assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cuda.matmul.allow_tf32
     finally:
         set_numerics(preset("cartpole"), torch.device("cpu"))

@@ -7,10 +7,10 @@ reference by a test. Importing it registers them; the command line
 
 - `fused`: the search's model step for state models (`fused.py`): the same
   arithmetic as `StateModel.recurrent` in about thirty tensor operations
-  instead of fifty modules. Switched on by `search.fused_inference`.
+  instead of fifty modules. Switched on by `runtime.fused_inference`.
 - `compiled`: the search's model step through `torch.compile`, padded to a
   few fixed batch sizes, captured as CUDA graphs on a GPU (`compiled.py`).
-  Switched on by `search.compile_step`.
+  Switched on by `runtime.compile_step`.
 """
 
 from ..search.search import FASTER_STEPS

@@ -1,6 +1,6 @@
 """The search's model step through `torch.compile`, at a few fixed batch sizes.
 
-Turned on by `search.compile_step`; the step it compiles, the readable
+Turned on by `runtime.compile_step`; the step it compiles, the readable
 `EZModel.recurrent`, stays the reference, and tests require the compiled step
 to give the readable step's outputs and the compiled search to choose what the
 readable one chooses. The weights are inputs of the compiled graph, so weights

@@ -1,6 +1,6 @@
 """A fused, inference-only copy of a `StateModel`'s recurrent call, for the search.
 
-Turned on by `search.fused_inference`; `model/networks.py` stays the reference, and
+Turned on by `runtime.fused_inference`; `model/networks.py` stays the reference, and
 tests require both to agree to float32 rounding.
 
 Why: one `recurrent` call of the readable `StateModel` runs about fifty small

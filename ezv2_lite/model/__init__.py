@@ -23,12 +23,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def set_numerics(config, device: torch.device) -> None:
-    """How the model computes, for a run's `config`: determinism and, on a GPU, the precision of float32 products (`train.deterministic`,
-    `train.tf32`), for the whole process (the trainer and its reanalysis worker each call it);
-    bfloat16 autocast is the learner's (`train.bf16_autocast`). Deterministic mode would also
+    """How the model computes, for a run's `config`: determinism and, on a GPU, the precision of float32 products (`runtime.deterministic`,
+    `runtime.tf32`), for the whole process (the trainer and its reanalysis worker each call it);
+    bfloat16 autocast is the learner's (`runtime.bf16_autocast`). Deterministic mode would also
     fill every new `torch.empty` with NaN to expose reads of uninitialised memory: a cost on
     every allocation that reproducibility does not need, switched off."""
-    t = config.train
+    t = config.runtime
     torch.utils.deterministic.fill_uninitialized_memory = False
     if t.deterministic and device.type == "cuda":  # cuBLAS needs it for reproducible products
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

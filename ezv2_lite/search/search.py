@@ -56,14 +56,14 @@ Decode = Callable[[ModelOutput], torch.Tensor]
 
 FASTER_STEPS: dict[str, Callable[[EZModel], Step]] = {}
 """Faster forms of `EZModel.recurrent` by name, registered from above by `ezv2_lite.accel`
-(this module never imports it): "fused" (`search.fused_inference`) and "compiled"
-(`search.compile_step`)."""
+(this module never imports it): "fused" (`runtime.fused_inference`) and "compiled"
+(`runtime.compile_step`)."""
 
 
 def model_step(model: EZModel, config: Config) -> Step:
     """The model step a search calls: `model.recurrent`, or a registered faster form of it."""
-    name = ("fused" if config.search.fused_inference else
-            "compiled" if config.search.compile_step else None)
+    name = ("fused" if config.runtime.fused_inference else
+            "compiled" if config.runtime.compile_step else None)
     if name is None:
         return model.recurrent
     if name not in FASTER_STEPS:
