@@ -91,7 +91,10 @@ class RunState:
             state = json.loads((path / "state.json").read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise CheckpointError(f"cannot read {path / 'state.json'}: {error}") from None
-        return cls(**tensors, **state, pending_steps=_load_pending(path))
+        try:
+            return cls(**tensors, **state, pending_steps=_load_pending(path))
+        except TypeError as error:  # a state.json with fields this version does not know
+            raise CheckpointError(f"cannot read {path / 'state.json'}: {error}") from None
 
 
 def complete_checkpoints(run_dir: Path) -> list[Path]:
@@ -114,7 +117,7 @@ def find_checkpoint(run_dir: Path) -> Path:
 
 
 def load_tensors(path: Path, name: str) -> dict:
-    """A state dict saved by `save_checkpoint`, read without pickle."""
+    """A state dict saved by `RunState.save`, read without pickle."""
     try:
         return torch.load(path / f"{name}.pt", map_location="cpu", weights_only=True)
     except Exception as error:  # truncated or foreign files

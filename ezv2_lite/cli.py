@@ -82,8 +82,8 @@ TRAIN_HELP = """Train an agent: ezv2-lite train [--preset NAME] [SHORTCUTS] [--s
 
 Shortcuts:
   --run-dir DIR          where the run is written (default: runs/PRESET-TASK-seedN)
-  --resume RUN_DIR       continue a stopped run with its own config.json (nothing else but
-                         --total-env-steps N may be given)
+  --resume RUN_DIR       continue a stopped run with its own config.json (only
+                         --total-env-steps N and --no-progress may be given with it)
   --total-env-steps N    the run's budget in environment frames (= --train.total-env-steps)
   --no-progress          no progress bars
 

@@ -6,10 +6,11 @@ hyperparameter tables group them (docs/algorithm.md §2):
     Config
       env      EnvConfig      which environment and its benchmark protocol
       model    ModelConfig    network widths and categorical supports (§1)
-      search   SearchConfig   the Gumbel search (§2.4, §3)
-      replay   ReplayConfig   prioritised replay (§2.3, §5.2)
-      optim    OptimConfig    losses, optimiser, schedule, targets (§2.2, §4, §5)
+      search   SearchConfig   the Gumbel search (§3)
+      replay   ReplayConfig   prioritised replay (§5.3)
+      optim    OptimConfig    losses, optimiser, schedule, targets (§4, §5)
       train    TrainConfig    budgets and intervals of the training loop (§6)
+      runtime  RuntimeConfig  how the run computes, none of the paper's hyperparameters
 
 Presets (`PRESETS`) carry the per-domain values: `atari`, `dmc_state` and
 `dmc_image` are faithful to the authors' released configuration; `cartpole` is
@@ -753,10 +754,12 @@ RUNTIME_FIELDS_BEFORE = {"search": ("fused_inference", "compile_step"),
 
 def _moved_to_runtime(data: dict) -> dict:
     """An older run's config.json with its runtime fields moved to `runtime`."""
-    runtime = dict(data.get("runtime", {}))
+    if not isinstance(data, dict):
+        return data  # from_dict says what is wrong
+    runtime = dict(data["runtime"]) if isinstance(data.get("runtime"), dict) else {}
     for section, names in RUNTIME_FIELDS_BEFORE.items():
         for name in names:
-            if name in data.get(section, {}):
+            if isinstance(data.get(section), dict) and name in data[section]:
                 runtime["replay_device" if name == "device" else name] = data[section].pop(name)
     return {**data, "runtime": runtime} if runtime else data
 

@@ -314,7 +314,7 @@ class Learner:
 def learner_step(learner: Learner, replay: Replay, reanalyzer: Reanalyzer, train_step: int) -> Losses:
     """One learner step, in the paper's order: a prioritised batch with targets reanalysed by
     the lagged target model (`reanalyzer`), one update of the online model, the batch's new
-    priorities (docs/algorithm.md, "The learner step"). The training loop and the notebooks
+    priorities (docs/algorithm.md §5). The training loop and the notebooks
     call this; the losses stay on the device until read (`Losses.read`, `LossInfo.mean`)."""
     batch, targets = reanalyzer.next(train_step)
     losses, priorities = learner.update(batch, targets)

@@ -157,10 +157,10 @@ def reanalyze(replay: Replay, batch: SampledBatch, target_model: EZModel, config
 
 class Reanalyzer:
     """Prioritised batches with fresh targets, reanalysed in this process with the lagged
-    target model (every sample is reanalysed when it is learned from: docs/algorithm.md,
-    "Reanalysis").
+    target model (every sample is reanalysed when it is learned from: docs/algorithm.md §4).
     `ReanalysisWorker` has the same methods and does the same work one batch ahead in a
-    second process; the training loop cannot tell them apart."""
+    second process; the learner step cannot tell them apart (only a resume treats the
+    worker apart, to send it the batch it had prefetched)."""
 
     def __init__(self, replay: Replay, target_model: EZModel, config: Config, rng: np.random.Generator):
         self.replay, self.target_model, self.config, self.rng = replay, target_model, config, rng

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import signal
 import sys
 import threading
@@ -61,6 +62,10 @@ class RunDirectoryError(ValueError):
     """The run directory cannot be used as asked (the message says what to do)."""
 
 
+class StopNow(KeyboardInterrupt):
+    """A second Ctrl-C: stop in mid-step, without writing a checkpoint from a half-done step."""
+
+
 class Diverged(ValueError):
     """The loss or the weights stopped being finite numbers; the last good checkpoint is kept."""
 
@@ -69,7 +74,8 @@ def _check_finite(model: torch.nn.Module, counters: Counters) -> None:
     """One host read: are all the weights finite numbers?"""
     if not bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all()):
         raise Diverged(f"the weights stopped being finite numbers by learner step {counters.train_steps}; "
-                       "the run stopped and kept its last good checkpoint: lower optim.lr and start again")
+                       "the run stopped and kept its last good checkpoint, if it had written one: lower "
+                       "optim.lr and start again")
 
 
 @dataclass
@@ -101,7 +107,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
     metrics lines, evaluations, checkpoints, signals and progress."""
     run = Run(config, Path(run_dir), resume, observers, progress)
     c = run.counters
-    with run:  # SIGTERM or Ctrl-C stops with a checkpoint; a loss that is not finite, without
+    with run:  # SIGTERM or Ctrl-C stops with a checkpoint; a loss that is not finite, without one
         while c.agent_steps < run.total_agent_steps and not run.stopped:
             run.evaluate_if_due()  # due here only after a resume from a stopped evaluation
             if run.stopped:
@@ -164,7 +170,7 @@ class Run:
         self.started = time.perf_counter() - self.counters.wall_s
         self.last_checkpoint = time.perf_counter()
         self.losses, self.last_eval = [], None
-        self.interrupted = self.diverged = False
+        self.interrupted = self.closed = False
 
     # ------------------------------------------------------------ start and stop
     @property
@@ -173,8 +179,8 @@ class Run:
 
     def __enter__(self) -> Run:
         self.in_main_thread = threading.current_thread() is threading.main_thread()
-        if self.in_main_thread:  # SIGTERM ends the run cleanly, with a checkpoint (like Ctrl-C)
-            self.previous_handler = signal.signal(signal.SIGTERM, lambda *_: setattr(self, "interrupted", True))
+        if self.in_main_thread:  # SIGTERM and Ctrl-C end the run at the next step, with a checkpoint
+            self.previous_handlers = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
         self.bar = tqdm(total=self.config.train.total_env_steps, initial=self.env_steps, unit="env step",
                         disable=not self.progress, dynamic_ncols=True)
         try:
@@ -183,6 +189,11 @@ class Run:
             if not self.__exit__(*sys.exc_info()):
                 raise
         return self
+
+    def _stop(self, signum, frame) -> None:
+        if self.interrupted and signum == signal.SIGINT:  # a second Ctrl-C: stop at once
+            raise StopNow
+        self.interrupted = True
 
     def _start(self) -> None:
         config = self.config
@@ -199,21 +210,27 @@ class Run:
             self.replay.end_open_episodes()
 
     def __exit__(self, kind, error, traceback) -> bool:
-        if kind is KeyboardInterrupt:
-            self.interrupted = True
+        if self.closed:  # (already closed by a failed start)
+            return False
+        self.closed = True
+        stopped_by = kind is not None and issubclass(kind, KeyboardInterrupt)  # e.g. raised by an observer
+        at_once = kind is not None and issubclass(kind, StopNow)
+        self.interrupted = self.interrupted or stopped_by
         if self.in_main_thread:
-            signal.signal(signal.SIGTERM, self.previous_handler)
+            for signum, handler in self.previous_handlers.items():
+                signal.signal(signum, handler)
         self.bar.close()
         try:
-            if kind is not Diverged:  # a diverged model must not replace the last good checkpoint
-                self.checkpoint()
+            if kind is None or not issubclass(kind, (Diverged, StopNow)):
+                self.checkpoint()  # (never over the last good one after a divergence or in mid-step)
         finally:
             self.reanalyzer.close()
             self.actor.close()
             self.metrics.close()
         if self.interrupted:
-            print(f"interrupted: checkpoint written; continue with `ezv2-lite train --resume {self.run_dir}`")
-        return kind is KeyboardInterrupt
+            written = "the last checkpoint written is kept" if at_once else "checkpoint written"
+            print(f"interrupted: {written}; continue with `ezv2-lite train --resume {self.run_dir}`")
+        return stopped_by
 
     # ------------------------------------------------------------ the loop's steps
     @property
@@ -314,7 +331,8 @@ class Run:
         if not np.isfinite(line["total"]):
             raise Diverged(f"the loss became {line['total']} by learner step {self.counters.train_steps} "
                            f"({self.env_steps} env steps); the run stopped and kept its last good "
-                           "checkpoint: lower optim.lr (or raise optim.warmup_steps) and start again")
+                           "checkpoint, if it had written one: lower optim.lr (or raise "
+                           "optim.warmup_steps) and start again")
         self.log(line)
         self.losses = []
         return line
@@ -371,7 +389,10 @@ def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Repl
         except CheckpointError as error:
             if path == checkpoints[-1]:
                 raise
-            print(f"{error}; resuming from the checkpoint before it ({checkpoints[-1]})")
+            print(f"{error}; resuming from the checkpoint before it ({checkpoints[-1]}), and keeping "
+                  f"the unreadable one apart as {path.name}.unreadable")
+            shutil.rmtree(path.with_name(f"{path.name}.unreadable"), ignore_errors=True)
+            path.rename(path.with_name(f"{path.name}.unreadable"))  # the next save must not keep it
 
 
 def _load_checkpoint(path: Path, config: Config, spec, learner: Learner, replay: Replay):
@@ -395,6 +416,10 @@ def _load_checkpoint(path: Path, config: Config, spec, learner: Learner, replay:
 def _keep_metrics_of_checkpoint(path: Path, state: RunState) -> None:
     """Cut metrics.jsonl back to what it held when the checkpoint was written: the lines a
     killed process logged after it are logged again by the resumed run, once."""
-    if state.metrics_bytes is not None and path.exists() and path.stat().st_size > state.metrics_bytes:
-        with open(path, "r+b") as f:
-            f.truncate(state.metrics_bytes)
+    if state.metrics_bytes is None or not path.exists():
+        return
+    keep = state.metrics_bytes
+    if path.stat().st_size < keep:  # lines lost with the machine: keep the whole ones
+        keep = path.read_bytes().rfind(b"\n") + 1
+    with open(path, "r+b") as f:
+        f.truncate(keep)

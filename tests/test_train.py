@@ -164,10 +164,12 @@ def test_offline_learner_steps_follow_collection_and_are_counted(tmp_path):
     assert "eval_return_mean" in last and last["train_steps"] == counters["train_steps"]
 
 
-@pytest.mark.parametrize("worker", [[], ["--runtime.reanalysis-worker"]], ids=["one process", "worker"])
-def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_path, worker):
+@pytest.mark.parametrize("worker, stop", [([], signal.SIGTERM), (["--runtime.reanalysis-worker"], signal.SIGTERM),
+                                          ([], signal.SIGINT)], ids=["one process", "worker", "ctrl-c"])
+def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_path, worker, stop):
     """The first learner steps come in one burst (train_ratio x start_transitions of them);
-    a stop asked for in the middle of it must not wait for the burst to finish. With a
+    a stop asked for in the middle of it (SIGTERM, or Ctrl-C: SIGINT) must not wait for the
+    burst to finish. With a
     reanalysis worker, the batch it had prefetched is recorded and sent again on resume,
     and the worker process ends with the run."""
     import psutil
@@ -186,8 +188,8 @@ def test_sigterm_during_the_first_learner_burst_stops_promptly_and_resumes(tmp_p
         time.sleep(0.05)
     time.sleep(2.0)
     children = psutil.Process(process.pid).children(recursive=True)
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
+    process.send_signal(stop)
+    assert process.wait(timeout=60) == 0
     state = json.loads((run / "checkpoints" / "latest" / "state.json").read_text())
     saved = state["counters"]
     assert 0 < saved["train_steps"] < start, saved  # stopped inside the burst, with its steps kept
@@ -272,6 +274,10 @@ def test_a_resume_from_an_unreadable_latest_checkpoint_uses_the_one_before(tmp_p
     notices = [line for line in result.stdout.splitlines() if "resuming from the checkpoint before it" in line]
     assert len(notices) == 1 and "model.pt" in notices[0]
     assert metrics(run)[-1]["env_steps"] >= 500
+    # the unreadable one is set apart, so that no later save can make it the fallback
+    checkpoints = run / "checkpoints"
+    assert (checkpoints / "latest.unreadable").is_dir()
+    assert all((checkpoints / name / "COMPLETE").exists() for name in ("latest", "previous"))
 
 
 def test_a_run_whose_weights_become_nan_stops_and_keeps_its_last_good_checkpoint(tmp_path, monkeypatch, capsys):
