@@ -219,20 +219,25 @@ SEARCH_VARIANTS = {"fused": "with fused inference", "compiled": "with the compil
 """The faster settings `bench search` times next to the readable search (see docs/performance.md)."""
 
 
-def bench_search(args: SearchBenchArgs, log=print) -> dict:
-    """Run the search benchmark, write `args.out`, return the results."""
+def _begin(args, name: str, method: str) -> tuple[torch.device, dict]:
+    """A benchmark's threads, seed and device, and the head of its results."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
-    results = {"benchmark": "search", "machine": machine_info(args.threads, str(device)),
-               "method": f"median of {args.repeats} calls after 1 warm-up; search call only "
-                         "(roots' initial inference excluded); random weights; inference_ms: "
-                         "the same number of recurrent inferences alone (the search's network work); "
-                         "fused_median_ms: the same search with runtime.fused_inference (state "
-                         "models); compiled_median_ms: with runtime.compile_step (--compile-step; "
-                         "compiled_same_choices: a seeded search chose the same root actions); "
-                         "all variants timed alternately in the same run",
-               "presets": {}}
+    return device, {"benchmark": name, "machine": machine_info(args.threads, str(device)), "method": method}
+
+
+def bench_search(args: SearchBenchArgs, log=print) -> dict:
+    """Run the search benchmark, write `args.out`, return the results."""
+    device, results = _begin(args, "search", (
+        f"median of {args.repeats} calls after 1 warm-up; search call only "
+        "(roots' initial inference excluded); random weights; inference_ms: "
+        "the same number of recurrent inferences alone (the search's network work); "
+        "fused_median_ms: the same search with runtime.fused_inference (state "
+        "models); compiled_median_ms: with runtime.compile_step (--compile-step; "
+        "compiled_same_choices: a seeded search chose the same root actions); "
+        "all variants timed alternately in the same run"))
+    results["presets"] = {}
     for name in args.presets:
         if name not in BENCH_SPECS:
             raise ValueError(f"no benchmark task for preset {name!r}; choose from {', '.join(BENCH_SPECS)}")
@@ -322,15 +327,12 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
     from ezv2_lite.replay import frames_device, random_policy_replay
     from ezv2_lite.targets import reanalyze
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = resolve_device(args.device)
-    results = {"benchmark": "learner", "machine": machine_info(args.threads, str(device)),
-               "method": f"median of {args.repeats} learner steps after 1 warm-up; each step = "
-                         "sample + reanalyze (TD bootstrap inference, search over B*(U+1) roots "
-                         "with the target model) + update; FLOPs counted by torch.utils.flop_counter "
-                         "in one more step; matmul: this machine's rate before and after, same run",
-               "matmul": matmul_gflops(args.threads, device=device), "presets": {}}
+    device, results = _begin(args, "learner", (
+        f"median of {args.repeats} learner steps after 1 warm-up; each step = "
+        "sample + reanalyze (TD bootstrap inference, search over B*(U+1) roots "
+        "with the target model) + update; FLOPs counted by torch.utils.flop_counter "
+        "in one more step; matmul: this machine's rate before and after, same run"))
+    results |= {"matmul": matmul_gflops(args.threads, device=device), "presets": {}}
     for name in args.presets:
         if name not in BENCH_TASKS:
             raise ValueError(f"no learner benchmark for preset {name!r}; choose from {', '.join(BENCH_TASKS)}")
