@@ -42,7 +42,8 @@ TENSOR_FILES = ("model", "target", "snapshot", "optimizer", "rng")
 class RunState:
     """Everything a checkpoint holds besides the replay: the one place that knows what a
     run's state is and which file keeps each part. The trainer builds one to save and
-    reads one to resume; `ezv2-lite eval`, `load_run` and the notebooks read the models."""
+    reads one to resume; `ezv2-lite eval` and `load_run` read the model files alone
+    (`load_tensors(path, "model")`, `"target"`)."""
 
     model: dict[str, torch.Tensor]          # the online model's state dict
     target: dict[str, torch.Tensor]         # the lagged target model's
@@ -80,12 +81,9 @@ class RunState:
         return latest
 
     @classmethod
-    def load(cls, path: Path, models_only: bool = False) -> RunState:
-        """The state saved in checkpoint folder `path` (a CheckpointError if a file cannot be
-        read). `models_only`: read the two models alone (to evaluate or inspect a run)."""
+    def load(cls, path: Path) -> RunState:
+        """The state saved in checkpoint folder `path` (a CheckpointError if a file cannot be read)."""
         path = Path(path)
-        if models_only:
-            return cls(load_tensors(path, "model"), load_tensors(path, "target"), {}, {}, {}, {}, 0, {})
         tensors = {name: load_tensors(path, name) for name in TENSOR_FILES}
         try:
             state = json.loads((path / "state.json").read_text())
@@ -151,10 +149,9 @@ def load_run(run_dir: str | Path):
     path = find_checkpoint(run_dir)
     config = from_json((run_dir / "config.json").read_text())
     spec = probe_spec(config.env, config.seed)
-    state = RunState.load(path, models_only=True)
     model, target = build_model(config, spec), build_model(config, spec)
-    model.load_state_dict(state.model)
-    target.load_state_dict(state.target)
+    model.load_state_dict(load_tensors(path, "model"))  # the two models alone: RunState's
+    target.load_state_dict(load_tensors(path, "target"))  # model and target files
     replay = Replay.load(path / "replay.npz", config, spec)
     return config, model.eval(), target.eval(), replay
 

@@ -200,7 +200,7 @@ def eval_command(args: list[str]) -> None:
     import torch
 
     from . import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
-    from .checkpoint import RunState, find_checkpoint
+    from .checkpoint import find_checkpoint, load_tensors
     from .config import from_json
     from .envs import probe_spec
     from .evaluate import evaluate
@@ -214,7 +214,7 @@ def eval_command(args: list[str]) -> None:
     config = from_json((run_dir / "config.json").read_text())
     count = _positive_int(episodes, "--episodes") if episodes else config.train.eval_episodes
     model = build_model(config, probe_spec(config.env, config.seed, "eval"))
-    model.load_state_dict(RunState.load(path, models_only=True).model)
+    model.load_state_dict(load_tensors(path, "model"))  # RunState's model file alone
     torch.set_num_threads(1)
     cap = config.env.resolved().eval_max_episode_steps
     returns = evaluate(model.eval(), config, count, seed=config.seed + 123_457, progress=True)

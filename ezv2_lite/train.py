@@ -170,13 +170,9 @@ class Run:
         self.started = time.perf_counter() - self.counters.wall_s
         self.last_checkpoint = time.perf_counter()
         self.losses, self.last_eval = [], None
-        self.interrupted = self.closed = False
+        self.stopped = self.closed = False
 
     # ------------------------------------------------------------ start and stop
-    @property
-    def stopped(self) -> bool:
-        return self.interrupted
-
     def __enter__(self) -> Run:
         self.in_main_thread = threading.current_thread() is threading.main_thread()
         if self.in_main_thread:  # SIGTERM and Ctrl-C end the run at the next step, with a checkpoint
@@ -191,9 +187,9 @@ class Run:
         return self
 
     def _stop(self, signum, frame) -> None:
-        if self.interrupted and signum == signal.SIGINT:  # a second Ctrl-C: stop at once
+        if self.stopped and signum == signal.SIGINT:  # a second Ctrl-C: stop at once
             raise StopNow
-        self.interrupted = True
+        self.stopped = True
 
     def _start(self) -> None:
         config = self.config
@@ -215,7 +211,7 @@ class Run:
         self.closed = True
         stopped_by = kind is not None and issubclass(kind, KeyboardInterrupt)  # e.g. raised by an observer
         at_once = kind is not None and issubclass(kind, StopNow)
-        self.interrupted = self.interrupted or stopped_by
+        self.stopped = self.stopped or stopped_by
         if self.in_main_thread:
             for signum, handler in self.previous_handlers.items():
                 signal.signal(signum, handler)
@@ -227,7 +223,7 @@ class Run:
             self.reanalyzer.close()
             self.actor.close()
             self.metrics.close()
-        if self.interrupted:
+        if self.stopped:
             written = "the last checkpoint written is kept" if at_once else "checkpoint written"
             print(f"interrupted: {written}; continue with `ezv2-lite train --resume {self.run_dir}`")
         return stopped_by
