@@ -223,7 +223,6 @@ class ReplayConfig:
     min_priority: float = 1e-6
 
 
-
 # ------------------------------------------------------------------------- optim
 
 
@@ -300,8 +299,8 @@ class TrainConfig:
 class RuntimeConfig:
     """How a run computes, not what it computes: where the tensors live, threads, a second
     process for reanalysis, faster forms of the same arithmetic, determinism and precision.
-    None of these is a hyperparameter of the paper; each keeps the results the same (or, for
-    the precision switches on a GPU, the same up to rounding)."""
+    None of these is a hyperparameter of the paper; each keeps the results the same up to the
+    rounding of float32 arithmetic (thread counts, fused or compiled steps, GPU precision)."""
 
     deterministic: bool = True
     """Deterministic kernels (`torch.use_deterministic_algorithms`, warning where an operation
