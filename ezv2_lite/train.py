@@ -177,8 +177,8 @@ class Run:
         self.in_main_thread = threading.current_thread() is threading.main_thread()
         if self.in_main_thread:  # SIGTERM and Ctrl-C end the run at the next step, with a checkpoint
             self.previous_handlers = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
-        self.bar = tqdm(total=self.config.train.total_env_steps, initial=self.env_steps, unit="env step",
-                        disable=not self.progress, dynamic_ncols=True)
+        self.bar, self.shown = None, {}
+        self._show_progress("acting")
         try:
             self._start()
         except BaseException:
@@ -238,7 +238,10 @@ class Run:
         c = self.counters
         c.agent_steps += self.actor.num_envs
         c.episodes += len(step.finished_returns)
-        self.bar.update(self.actor.num_envs * self.repeat)
+        if self.phase == "acting":
+            self.bar.update(self.actor.num_envs * self.repeat)
+        else:  # (redrawn by the next learner step)
+            self._show(env_steps=f"{self.env_steps}/{self.config.train.total_env_steps}")
         if self.watched:
             self.emit("search", trace=step.result.trace, env_steps=self.env_steps)
             self.emit("frame", observation=step.observations[0], env_steps=self.env_steps)
@@ -252,15 +255,15 @@ class Run:
         """train_ratio learner steps per collected agent step, once learning has started."""
         if not self.learning_started():
             return 0
+        if self.phase == "acting":
+            self._show_progress("learning")
         return int(self.counters.agent_steps * self.config.train.train_ratio) - self.counters.train_steps
 
     def offline_steps(self) -> int:
         """Learner steps after collection (none if it ended before learning started)."""
         offline = self.config.train.offline_train_steps if self.learning_started() else 0
         if self.counters.offline_steps < offline and not self.stopped:
-            self.bar.close()
-            self.bar = tqdm(total=offline, initial=self.counters.offline_steps, unit="offline step",
-                            disable=not self.progress, dynamic_ncols=True)
+            self._show_progress("offline")
         return offline
 
     def learned(self, losses, offline: bool = False) -> None:
@@ -268,11 +271,12 @@ class Run:
         c, t = self.counters, self.config.train
         self.losses.append(losses)
         c.train_steps += 1
+        self.bar.update(1)
         if offline:
             c.offline_steps += 1
-            self.bar.update(1)
             if c.offline_steps % OFFLINE_LOG_EVERY == 0:
-                self.log_losses(lr=self.learner.scheduler.get_last_lr()[0])
+                line = self.log_losses(lr=self.learner.scheduler.get_last_lr()[0])
+                self._show(loss=f"{line['total']:.3f}")
         elif c.train_steps % t.selfplay_update_interval == 0:
             self.acting.load_state_dict(self.learner.model.state_dict())
         if time.perf_counter() - self.last_checkpoint > 60 * self.config.runtime.checkpoint_every_minutes:
@@ -282,7 +286,7 @@ class Run:
         c = self.counters
         if self.losses and self.env_steps >= c.next_log:
             line = self.log_losses(lr=self.learner.scheduler.get_last_lr()[0])
-            self.bar.set_postfix(loss=f"{line['total']:.3f}", eval=self.last_eval)
+            self._show(loss=f"{line['total']:.3f}", eval=self.last_eval)
             c.next_log += self.config.train.log_every_env_steps
 
     def evaluate_if_due(self) -> None:
@@ -308,6 +312,42 @@ class Run:
         c = self.counters
         if tuple(c.last_eval_at) != (c.agent_steps, c.train_steps):
             _evaluate(self.learner.model, self.config, c, self.log, self.progress, lambda: self.stopped)
+
+    # ------------------------------------------------------------ progress
+    def _show_progress(self, phase: str) -> None:
+        """A fresh progress bar for a phase of the run, so that its rate, hence its time left,
+        is the phase's own: "acting" counts env steps until learning starts; "learning" counts
+        the learner steps of the collection, which take most of its time (train_ratio per agent
+        step, those owed for the steps collected before learning started in a first burst),
+        with the env steps beside them; "offline" counts the offline learner steps. A bar is
+        redrawn whenever a step arrives a second or more after its last drawing (tqdm's default
+        waits for as many steps as its fastest interval held, and so froze once learning slowed
+        the steps down)."""
+        t = self.config.train
+        total, initial, unit = {
+            "acting": (t.total_env_steps, self.env_steps, "env step"),
+            "learning": (self._collection_learner_steps(), self.counters.train_steps, "learner step"),
+            "offline": (t.offline_train_steps, self.counters.offline_steps, "offline step")}[phase]
+        if self.bar is not None:
+            self.bar.close()
+        self.phase = phase
+        self.bar = tqdm(total=total, initial=initial, unit=unit, desc=phase, miniters=1, mininterval=1.0,
+                        disable=not self.progress, dynamic_ncols=True)
+        if phase != "acting":
+            self._show(env_steps=f"{self.env_steps}/{t.total_env_steps}")
+
+    def _show(self, **fields) -> None:
+        """Values beside the bar (env steps, loss, evaluation; None: none yet), shown at its next
+        drawing."""
+        self.shown |= {name: value for name, value in fields.items() if value is not None}
+        self.bar.set_postfix(self.shown, refresh=False)
+
+    def _collection_learner_steps(self) -> int:
+        """Learner steps run by the end of collection: train_ratio per agent step collected,
+        counted in whole actor steps of num_envs agent steps."""
+        num_envs = self.actor.num_envs
+        agent_steps = -(-self.total_agent_steps // num_envs) * num_envs
+        return int(agent_steps * self.config.train.train_ratio)
 
     # ------------------------------------------------------------ books
     def emit(self, kind: str, **data) -> None:

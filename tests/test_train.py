@@ -336,3 +336,51 @@ def test_a_run_killed_and_resumed_logs_each_line_once(tmp_path):
     keyed = lambda lines: [("eval" if "eval_return_mean" in m else "loss", m["env_steps"], m["train_steps"])
                            for m in lines if "total" in m or "eval_return_mean" in m]
     assert keyed(metrics(run)) == keyed(metrics(reference))
+
+
+def test_the_progress_bar_keeps_moving_once_learning_starts_and_its_eta_is_the_learning_phases(
+        tmp_path, monkeypatch, capsys):
+    """On a clock where an actor step takes 1 ms and a learner step 0.5 s, the bar of the
+    learning phase counts learner steps, is redrawn every second of it, and shows 2 learner
+    steps/s and a time left of 0.5 s per learner step still to run: the fast acting before
+    learning starts counts for nothing."""
+    import re
+
+    import tqdm.std
+
+    from ezv2_lite import train as training
+    from ezv2_lite.actor import Actor
+    from ezv2_lite.cli import config_from_args
+
+    now = [time.time()]
+    monkeypatch.setattr(tqdm.std, "time", lambda: now[0])
+    act, learn = Actor.step, training.learner_step
+
+    def actor_step(*args, **kw):
+        now[0] += 0.001
+        return act(*args, **kw)
+
+    def learner_step(*args, **kw):
+        now[0] += 0.5
+        return learn(*args, **kw)
+
+    monkeypatch.setattr(Actor, "step", actor_step)
+    monkeypatch.setattr(training, "learner_step", learner_step)
+    config = config_from_args([a for a in TINY if a != "--no-progress"] + ["--train.total-env-steps", "200"])
+    training.train(config, tmp_path / "run", progress=True)  # 200 agent steps x 0.25: 50 learner steps
+
+    drawn = re.split(r"[\r\n]", capsys.readouterr().err)
+    assert any(re.match(r"acting: .*\d+/200 .*env step/s", line) for line in drawn)
+    pattern = r"learning: .*\| (\d+)/(\d+) \[(\d+):(\d+)<(\d+):(\d+), +([\d.]+)learner step/s, env_steps=(\d+)/200"
+    learning = [[float(x) for x in m.groups()] for m in map(re.search, [pattern] * len(drawn), drawn) if m]
+    assert len(learning) >= 15, drawn
+    steps = [line[0] for line in learning]
+    assert steps == sorted(steps) and len(set(steps)) >= 15 and learning[0][1] == 50
+    for done, total, em, es, rm, rs, rate, env_steps in learning:
+        elapsed, left = 60 * em + es, 60 * rm + rs
+        assert rate == pytest.approx(2.0, abs=0.06)                       # 0.5 s a learner step
+        assert left == pytest.approx((total - done) * 0.5, abs=1.5)       # tqdm shows whole seconds
+        assert elapsed == pytest.approx(done * 0.5, abs=1.5)              # since learning started
+        assert 64 <= env_steps <= 200
+    gaps = np.diff([60 * line[2] + line[3] for line in learning if line[0] < 50])
+    assert gaps.max() <= 2   # redrawn every second (1 s, shown in whole seconds)
