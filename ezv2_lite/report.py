@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import EnvConfig
 from .evaluate import human_normalized, interquartile_mean
 
 
@@ -26,12 +27,71 @@ def evaluations(metrics: list[dict]) -> list[dict]:
     return [m for m in metrics if "eval_return_mean" in m]
 
 
+GYM_REWARD_BOUNDS = {
+    "CartPole": (0.0, 1.0),       # +1 for every step the pole stays up
+    "Acrobot": (-1.0, 0.0),       # -1 for every step before the goal, 0 at it
+    "MountainCar": (-1.0, 0.0),   # -1 for every step (the discrete MountainCar-v0)
+    "Pendulum": (-(np.pi ** 2 + 0.1 * 8 ** 2 + 0.001 * 2 ** 2), 0.0),  # -(angle² + 0.1 speed² + 0.001 torque²)
+}
+"""Per-step reward bounds of the Gymnasium classic-control tasks, by the id's name before `-v`."""
+
+
+def return_bounds(env: EnvConfig) -> tuple[float, float] | None:
+    """(lowest, highest) return an evaluation episode can have, where the environment fixes
+    them: the per-step reward bounds times the evaluation time limit. They are known for
+    DeepMind Control (every task's reward lies in [0, 1] per frame, Tassa et al. 2018; an
+    episode is 1,000 frames) and for the Gymnasium tasks of GYM_REWARD_BOUNDS (with the id's
+    own time limit unless env.eval_max_episode_steps sets one: CartPole-v1 gives [0, 500]).
+    None elsewhere: Atari scores and other Gymnasium ids have no bound the report can know."""
+    env = env.resolved()
+    if env.suite == "dmc":
+        return 0.0, float(env.eval_max_episode_steps * env.action_repeat)
+    family = env.name.split("-v")[0]
+    if env.suite != "gym" or family not in GYM_REWARD_BOUNDS:
+        return None
+    import gymnasium as gym
+
+    try:
+        steps = env.eval_max_episode_steps or gym.spec(env.name).max_episode_steps
+    except gym.error.Error:  # (not a registered id)
+        return None
+    if steps is None:
+        return None
+    low, high = GYM_REWARD_BOUNDS[family]
+    return low * steps, high * steps
+
+
+def run_title(run_dir: str | Path) -> str:
+    """What the run trained, from its config.json: `cartpole · CartPole-v1 · seed 0` (the
+    folder's name when it has no config.json)."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        return Path(run_dir).resolve().name
+    config = json.loads(path.read_text())
+    parts = [config.get("preset"), config.get("env", {}).get("name")]
+    if "seed" in config:
+        parts.append(f"seed {config['seed']}")
+    return " · ".join(str(p) for p in parts if p)
+
+
 def write_learning_curve(run_dir: str | Path, title: str | None = None) -> Path:
-    """report.png: the learning curve (evaluation return mean ± std and training episode
-    returns against env steps) and, when the run logged them, its diagnostics against
-    learner steps: the policy's sharpness at the roots (mean sigma or entropy), the policy
-    target's mass on unvisited root actions, the share of SVE value targets, and the value
-    and reward losses at each unroll step."""
+    """report.png: the learning curve (`learning_curve_figure`); returns its path."""
+    import matplotlib.pyplot as plt
+
+    fig = learning_curve_figure(run_dir, title)
+    out = Path(run_dir) / "report.png"
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def learning_curve_figure(run_dir: str | Path, title: str | None = None):
+    """The learning curve (evaluation return mean ± std, and training episode returns, against
+    env steps; titled `run_title` unless `title` is given) and, when the run logged them, its
+    diagnostics against learner steps: the policy's sharpness at the roots (mean sigma or
+    entropy), the policy target's mass on unvisited root actions, the share of SVE value
+    targets, and the value and reward losses at each unroll step. The ± std band is clipped
+    to the returns the environment can give, where they are known (`return_bounds`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -49,23 +109,30 @@ def write_learning_curve(run_dir: str | Path, title: str | None = None) -> Path:
                 ".", ms=2, alpha=0.35, color="tab:gray", label="training episodes")
     if evals:
         x = [m["env_steps"] for m in evals]
-        mean = [m["eval_return_mean"] for m in evals]
-        std = [m["eval_return_std"] for m in evals]
+        mean = np.array([m["eval_return_mean"] for m in evals])
+        std = np.array([m["eval_return_std"] for m in evals])
+        low, high = mean - std, mean + std
+        bounds = _run_return_bounds(run_dir)
+        if bounds is not None:
+            low, high = np.clip(low, *bounds), np.clip(high, *bounds)
         ax.plot(x, mean, "o-", color="tab:blue", label="evaluation (mean ± std)")
-        ax.fill_between(x, [a - b for a, b in zip(mean, std)], [a + b for a, b in zip(mean, std)],
-                        color="tab:blue", alpha=0.15)
+        ax.fill_between(x, low, high, color="tab:blue", alpha=0.15)
     ax.set_xlabel("env steps")
     ax.set_ylabel("return")
-    ax.set_title(title or Path(run_dir).name)
+    ax.set_title(title or run_title(run_dir))
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     if losses:
         _draw_diagnostics(axes[0, 1], axes[0, 2], losses)
     fig.tight_layout()
-    out = Path(run_dir) / "report.png"
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def _run_return_bounds(run_dir: str | Path) -> tuple[float, float] | None:
+    from .config import from_json
+
+    path = Path(run_dir) / "config.json"
+    return return_bounds(from_json(path.read_text()).env) if path.exists() else None
 
 
 def _draw_diagnostics(search_ax, loss_ax, losses: list[dict]) -> None:

@@ -89,3 +89,45 @@ def test_the_report_draws_the_diagnostics_beside_the_curve_when_the_run_logged_t
     (tmp_path / "metrics.jsonl").write_text(json.dumps(lines[-1]) + "\n")   # an older run: no diagnostics
     narrow = _png_size(write_learning_curve(tmp_path))
     assert wide[1] == narrow[1] and wide[0] > 2 * narrow[0]
+
+
+def _band(ax):
+    """The y values of the ± std band (a fill_between polygon) of an axes."""
+    from matplotlib.collections import PolyCollection
+
+    (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    return band.get_paths()[0].vertices[:, 1]
+
+
+def test_the_learning_curve_is_titled_by_what_ran_and_its_band_stays_within_cartpoles_returns(tmp_path):
+    """CartPole-v1 pays 1 a step for at most 500 steps: a band of 480 ± 40 stops at 500, one
+    of 20 ± 30 at 0, and one inside [0, 500] (300 ± 50) is left as it is."""
+    from ezv2_lite.config import override, preset, to_json
+    from ezv2_lite.report import learning_curve_figure
+
+    (tmp_path / "config.json").write_text(to_json(override(preset("cartpole"), seed=3).resolved()))
+    evals = [(1000, 20.0, 30.0), (2000, 300.0, 50.0), (3000, 480.0, 40.0)]
+    lines = [dict(env_steps=500, train_steps=0, wall_s=1.0, train_episode_return=12.0, train_episode_length=12)]
+    lines += [dict(env_steps=x, train_steps=2 * x, wall_s=x / 100, eval_return_mean=mean,
+                   eval_return_std=std, eval_episodes=10) for x, mean, std in evals]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    ax = learning_curve_figure(tmp_path).axes[0]
+    assert ax.get_title() == "cartpole · CartPole-v1 · seed 3"
+    assert sorted(set(_band(ax))) == [0.0, 50.0, 250.0, 350.0, 440.0, 500.0]
+
+
+def test_the_band_of_a_game_without_known_bounds_is_mean_plus_minus_std(tmp_path):
+    from ezv2_lite.config import EnvConfig
+    from ezv2_lite.report import learning_curve_figure, return_bounds
+
+    run = _fake_atari_run(tmp_path, "pong", "Pong", -20.0)
+    lines = [json.loads(line) | {"eval_return_std": 3.0} for line in (run / "metrics.jsonl").read_text().splitlines()]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    ax = learning_curve_figure(run).axes[0]
+    assert ax.get_title() == "Pong"
+    assert sorted(set(_band(ax))) == [-24.0, -23.0, -18.0, -17.0]
+    # DMC: [0, 1] a frame over 1,000 frames, whatever the action repeat; Gymnasium ids
+    # outside the classic-control table have none
+    assert return_bounds(EnvConfig(suite="dmc", name="walker-walk", action_repeat=4)) == (0.0, 1000.0)
+    assert return_bounds(EnvConfig(suite="gym", name="CartPole-v0")) == (0.0, 200.0)
+    assert return_bounds(EnvConfig(suite="gym", name="LunarLander-v3")) is None
