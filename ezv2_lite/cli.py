@@ -71,6 +71,18 @@ def _positive_int(text: str, flag: str) -> int:
     return value
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 episode`, `2 episodes`: a count and its noun, plural unless it is one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _number(x: float, spec: str = ".2f") -> str:
+    """`x` formatted by `spec`, without the minus sign of a value that shows as zero
+    (-0.001 -> `0.00`, not `-0.00`)."""
+    text = format(x, spec)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def config_from_args(args: list[str], prog: str = "ezv2-lite", description: str | None = None) -> Config:
     """A validated Config from `[--preset NAME] [--section.field VALUE ...]` (tyro overrides);
     `--help` shows the chosen preset's values."""
@@ -123,7 +135,7 @@ def check_env(args: list[str]) -> None:
     print(f"{cfg.suite}:{cfg.name} ({opts.mode} mode), built in {built:.2f} s")
     print(f"  {spec.describe()}")
     print(f"  first observation: dtype {obs.dtype}, shape {obs.shape}, "
-          f"range [{obs.min():.3g}, {obs.max():.3g}]")
+          f"range [{_number(obs.min(), '.3g')}, {_number(obs.max(), '.3g')}]")
 
     returns, episode_return, episodes = [], 0.0, 0
     started = time.perf_counter()
@@ -137,13 +149,13 @@ def check_env(args: list[str]) -> None:
     elapsed = time.perf_counter() - started
     env.close()
     rate = opts.steps / elapsed
-    print(f"  random policy: {opts.steps} agent steps in {elapsed:.2f} s = {rate:,.0f} agent steps/s "
-          f"({rate * spec.action_repeat:,.0f} env frames/s)")
+    print(f"  random policy: {_count(opts.steps, 'agent step')} in {elapsed:.2f} s = {rate:,.0f} agent "
+          f"steps/s ({rate * spec.action_repeat:,.0f} env frames/s)")
     if returns:
-        print(f"  {len(returns)} finished episodes, return mean {np.mean(returns):.2f} "
-              f"(min {np.min(returns):.2f}, max {np.max(returns):.2f})")
+        print(f"  {_count(len(returns), 'finished episode')}, return mean {_number(np.mean(returns))} "
+              f"(min {_number(np.min(returns))}, max {_number(np.max(returns))})")
     else:
-        print(f"  no episode finished in {opts.steps} steps (current return {episode_return:.2f})")
+        print(f"  no episode finished in {_count(opts.steps, 'step')} (current return {_number(episode_return)})")
 
 
 # ----------------------------------------------------------------------- train
@@ -218,8 +230,8 @@ def eval_command(args: list[str]) -> None:
     torch.set_num_threads(1)
     cap = config.env.resolved().eval_max_episode_steps
     returns = evaluate(model.eval(), config, count, seed=config.seed + 123_457, progress=True)
-    print(f"{run_dir}: {count} evaluation episodes, return {returns.mean():.2f} ± {returns.std():.2f} "
-          f"(min {returns.min():.2f}, max {returns.max():.2f})"
+    print(f"{run_dir}: {_count(count, 'evaluation episode')}, return {_number(returns.mean())} ± "
+          f"{_number(returns.std())} (min {_number(returns.min())}, max {_number(returns.max())})"
           + (f"; episodes capped at {cap:,} agent steps" if cap else ""))
 
 

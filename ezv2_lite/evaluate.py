@@ -47,7 +47,7 @@ def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress:
     """
     envs = [make_env(config.env, "eval", seed + i) for i in range(episodes)]
     cap = config.env.resolved().eval_max_episode_steps
-    bar = tqdm(total=cap, unit="agent step", desc=f"evaluating {episodes} episodes",
+    bar = tqdm(total=cap, unit="agent step", desc=f"evaluating {episodes} episode{'' if episodes == 1 else 's'}",
                disable=not progress, dynamic_ncols=True, leave=False)
     try:
         obs = [env.reset()[0] for env in envs]

@@ -230,3 +230,19 @@ def test_train_help_shows_the_shortcuts_first_and_the_chosen_presets_values():
     for shortcut in ("--run-dir DIR", "--resume RUN_DIR", "--total-env-steps N", "--no-progress"):
         assert shortcut in default and default.index(shortcut) < default.index("--train.total-env-steps INT")
     assert "(default: 10000)" in default and "(default: 400000)" in atari  # cartpole's and atari's budgets
+
+
+def test_printed_numbers_that_show_as_zero_have_no_minus_sign_and_one_of_a_thing_is_singular():
+    from ezv2_lite.cli import _count, _number
+
+    assert [_number(x) for x in (-0.001, -0.0, 0.0, 0.004, -0.005001, -2.5)] == [
+        "0.00", "0.00", "0.00", "0.00", "-0.01", "-2.50"]
+    assert _number(-0.0, ".3g") == "0" and _number(-0.0483, ".3g") == "-0.0483"
+    assert [_count(n, "episode") for n in (0, 1, 2, 1500)] == ["0 episodes", "1 episode", "2 episodes",
+                                                               "1,500 episodes"]
+
+
+def test_check_env_counts_its_episodes_in_words(capsys):
+    main(["check-env", "--steps", "1"])
+    out = capsys.readouterr().out
+    assert "random policy: 1 agent step in" in out and "no episode finished in 1 step (current return 1.00)" in out
