@@ -246,3 +246,9 @@ def test_check_env_counts_its_episodes_in_words(capsys):
     main(["check-env", "--steps", "1"])
     out = capsys.readouterr().out
     assert "random policy: 1 agent step in" in out and "no episode finished in 1 step (current return 1.00)" in out
+
+
+def test_making_an_atari_env_prints_no_ale_banner():
+    result = run_cli("check-env", "--env.suite", "atari", "--env.name", "Pong", "--steps", "10")
+    assert result.returncode == 0, result.stderr
+    assert "Pong" in result.stdout and "A.L.E" not in result.stderr + result.stdout

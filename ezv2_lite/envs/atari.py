@@ -37,6 +37,7 @@ def make_atari(cfg: EnvConfig, mode: str) -> gym.Env:
     """Build one Atari environment for `mode` in {"train", "eval"} from a resolved EnvConfig."""
     import ale_py
 
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no "A.L.E: ... [Powered by Stella]" banner
     gym.register_envs(ale_py)
     env_id = atari_id(cfg.name)
     if env_id not in gym.registry:
