@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import Config
-from .envs import make_vector_env
+from .envs import env_spec, make_vector_env
 from .model.networks import EZModel, predict_values
 from .replay import Replay
 from .search import SearchResult, search
@@ -39,6 +39,7 @@ class Actor:
         self.config, self.replay = config, replay
         self.num_envs = config.train.num_envs
         self.envs = make_vector_env(config.env, self.num_envs, "train", seed)
+        self.action_names = env_spec(self.envs, config.env).action_names
         self.obs, _ = self.envs.reset()
         self.rng = np.random.default_rng([seed, 1])
         self.pending: list[tuple | None] = [None] * self.num_envs
@@ -49,6 +50,8 @@ class Actor:
     def step(self, model: EZModel, trace: bool = False) -> ActorStep:
         """One agent step in every environment."""
         result = search(model, self.obs, self.config, "act", self.rng, trace_root=0 if trace else None)
+        if trace and self.action_names:
+            result.trace.action_names = list(self.action_names)
         for i in range(self.num_envs):  # the searched observation's value completes the last step
             value = float(result.network_value[i])
             if self.pending[i] is not None:
@@ -92,6 +95,10 @@ class Actor:
         return {"slots": np.asarray(slots, np.int64), "actions": np.asarray(actions),
                 "rewards": np.asarray(rewards, np.float64), "raw_rewards": np.asarray(raws, np.float64),
                 "observations": self.obs[slots]}
+
+    def render(self) -> np.ndarray | None:
+        """[H, W, 3] uint8: the first environment as a person sees it (None if it cannot draw)."""
+        return self.envs.envs[0].render()
 
     def close(self) -> None:
         self.envs.close()

@@ -12,7 +12,9 @@ collection, `offline_train_steps` more learner steps run on the stored data
 (none if the budget ended before learning started).
 
 Observers (e.g. viz.dashboard) receive `TrainEvent`s: metrics lines,
-evaluations, a recent search trace and a recent frame.
+evaluations, a recent search trace (actions named as the environment names
+them) and a recent frame (the first environment's observation, and `render()`,
+which draws it as a person sees it, called only by observers that show it).
 """
 
 from __future__ import annotations
@@ -244,7 +246,8 @@ class Run:
             self._show(env_steps=f"{self.env_steps}/{self.config.train.total_env_steps}")
         if self.watched:
             self.emit("search", trace=step.result.trace, env_steps=self.env_steps)
-            self.emit("frame", observation=step.observations[0], env_steps=self.env_steps)
+            self.emit("frame", observation=step.observations[0], render=self.actor.render,
+                      env_steps=self.env_steps)
         for ret, length in zip(step.finished_returns, step.finished_lengths):
             self.log({"train_episode_return": ret, "train_episode_length": length})
 

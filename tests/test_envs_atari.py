@@ -155,3 +155,16 @@ def test_evaluation_cap_is_27000_agent_steps_and_truncates():
 def test_unknown_game_says_what_to_give():
     with pytest.raises(ValueError, match="unknown Atari game 'Pongg'.*Pong"):
         make_env(atari("Pongg"), "train", 0)
+
+
+def test_actions_carry_the_games_names_and_the_screen_is_drawn():
+    from ezv2_lite.envs import readable_atari_action
+
+    assert [readable_atari_action(m) for m in ("NOOP", "FIRE", "UPLEFT", "DOWNRIGHTFIRE")] == [
+        "no-op", "fire", "up-left", "down-right + fire"]
+    env = make_env(atari("Pong"), "train", seed=0)
+    env.reset()
+    assert env_spec(env, atari("Pong")).action_names == (
+        "no-op", "fire", "right", "left", "right + fire", "left + fire")
+    screen = env.render()
+    assert screen.shape == (210, 160, 3) and screen.std() > 5  # the whole screen, for people

@@ -91,3 +91,15 @@ def test_quadruped_pixels_use_camera_two():
 def test_unknown_task_says_how_to_name_one():
     with pytest.raises(ValueError, match="unknown DMC task 'walker-sprint'.*domain-task"):
         make_env(dmc("walker-sprint"), "train", 0)
+
+
+def test_render_draws_the_observations_camera_larger_for_people():
+    env = make_env(dmc("cartpole-balance", pixels=True, image_size=64), "train", seed=0)
+    obs, _ = env.reset()
+    frame = env.render()
+    assert obs.shape[1:] == (64, 64) and frame.shape == (240, 240, 3) and frame.std() > 5
+    # the same camera: the 240 px frame shrunk to 64 px is close to the observed frame
+    import cv2
+
+    small = cv2.resize(frame, (64, 64), interpolation=cv2.INTER_AREA).astype(float)
+    assert np.abs(small - obs[-3:].transpose(1, 2, 0)).mean() < 20

@@ -106,3 +106,32 @@ def test_unknown_id_and_bad_mode():
         make_env(gym_cfg("CartPole-v9"), "train", 0)
     with pytest.raises(ValueError, match="mode must be 'train' or 'eval'"):
         make_env(gym_cfg("CartPole-v1"), "test", 0)
+
+
+def test_cartpole_draws_itself_and_names_its_actions():
+    """The frame shows the cart where it is: pushing right (action 1, "push right") for a while
+    moves the cart's dark pixels to the right of the picture."""
+    cfg = gym_cfg("CartPole-v1")
+    env = make_env(cfg, "train", seed=0)
+    env.reset()
+    assert env_spec(env, cfg).action_names == ("push left", "push right")
+
+    def cart_x(frame):
+        assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8
+        _, columns = np.nonzero(frame.sum(axis=2) == 0)  # the cart is drawn black on white
+        return columns.mean()
+
+    before = cart_x(env.render())
+    for _ in range(8):
+        obs, *_ = env.step(1)
+    assert obs[1] > 0  # the cart moves right
+    assert cart_x(env.render()) > before + 2
+
+
+def test_continuous_tasks_draw_themselves_and_have_no_action_names():
+    cfg = gym_cfg("Pendulum-v1")
+    env = make_env(cfg, "train", seed=0)
+    env.reset()
+    frame = env.render()
+    assert frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 5
+    assert env_spec(env, cfg).action_names is None

@@ -387,3 +387,25 @@ def test_the_progress_bar_keeps_moving_once_learning_starts_and_its_eta_is_the_l
         assert 64 <= env_steps <= 200
     gaps = np.diff([60 * line[2] + line[3] for line in learning if line[0] < 50])
     assert gaps.max() <= 2   # redrawn every second (1 s, shown in whole seconds)
+
+
+def test_observers_get_named_search_trees_and_frames_they_can_draw(tmp_path):
+    """What a dashboard is sent: the search tree's actions carry CartPole's names, and the frame
+    event's render() draws the first environment as a picture."""
+    from ezv2_lite.config import override, preset
+    from ezv2_lite.train import train
+
+    config = override(preset("cartpole"), search=dict(num_simulations=4),
+                      train=dict(total_env_steps=40, num_envs=2, start_transitions=10_000, eval_episodes=1,
+                                 eval_every_env_steps=40, checkpoint_every_env_steps=40))
+    seen = {}
+
+    def observer(event):
+        if event.kind == "frame" and "picture" not in seen:
+            seen["picture"] = event.data["render"]()
+        if event.kind == "search":
+            seen["names"] = event.data["trace"].action_names
+
+    train(config, tmp_path / "run", observers=[observer], progress=False)
+    assert seen["names"] == ["push left", "push right"]
+    assert seen["picture"].shape == (400, 600, 3) and seen["picture"].std() > 5

@@ -8,11 +8,14 @@ Every environment observes either an image stack, uint8 of shape
 (frame_stack * 3, H, W), or a state vector, float32 of shape
 (frame_stack * D,). Continuous actions are always in [-1, 1]^A.
 `mode="eval"` plays the evaluation protocol (raw rewards, no life-loss
-terminals, the evaluation time limit).
+terminals, the evaluation time limit). `env.render()` gives the frame a person
+would see (an RGB array) wherever the environment can draw itself, and
+`spec.action_names` what the environment calls its discrete actions.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +44,9 @@ class EnvSpec:
     """Continuous: A (actions live in [-1, 1]^A). Discrete: None."""
     action_repeat: int
     frame_stack: int
+    action_names: tuple[str, ...] | None = None
+    """Discrete: what the environment calls each action (CartPole: push left, push right); None
+    where it gives no names (and for continuous actions)."""
 
     @property
     def is_image(self) -> bool:
@@ -79,6 +85,32 @@ def make_env(cfg: EnvConfig, mode: Mode = "train", seed: int | None = None) -> g
     return SeedOnFirstReset(env, seed)
 
 
+CLASSIC_CONTROL_ACTIONS = {
+    "CartPole": ("push left", "push right"),
+    "MountainCar": ("push left", "no push", "push right"),
+    "Acrobot": ("torque -1", "torque 0", "torque +1"),
+}
+"""The actions of Gymnasium's classic-control tasks, as their documentation names them."""
+
+
+def readable_atari_action(meaning: str) -> str:
+    """An ALE action meaning for people: "UPLEFTFIRE" -> "up-left + fire", "NOOP" -> "no-op"."""
+    if meaning == "NOOP":
+        return "no-op"
+    directions = re.findall("UP|DOWN|LEFT|RIGHT", meaning)
+    return " + ".join(filter(None, ["-".join(directions).lower(), "fire" if "FIRE" in meaning else ""]))
+
+
+def action_names(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig) -> tuple[str, ...] | None:
+    """What the environment calls its discrete actions, or None where it has no names."""
+    single = env.envs[0] if hasattr(env, "envs") else env
+    if not isinstance(getattr(single, "action_space", None), gymnasium.spaces.Discrete):
+        return None
+    if cfg.suite == "atari":
+        return tuple(readable_atari_action(m) for m in single.unwrapped.get_action_meanings())
+    return CLASSIC_CONTROL_ACTIONS.get(cfg.name.split("-v")[0]) if cfg.suite == "gym" else None
+
+
 def env_spec(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig) -> EnvSpec:
     """The EnvSpec of an environment (or of one copy inside a vector environment)."""
     cfg = cfg.resolved()
@@ -93,6 +125,7 @@ def env_spec(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig) ->
         action_dim=None if discrete else int(act_space.shape[0]),
         action_repeat=int(cfg.action_repeat),
         frame_stack=int(cfg.frame_stack),
+        action_names=action_names(env, cfg),
     )
 
 

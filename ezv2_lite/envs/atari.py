@@ -46,7 +46,7 @@ def make_atari(cfg: EnvConfig, mode: str) -> gym.Env:
                          f"(the ALE id {env_id!r} is not registered)")
     training = mode == "train"
     env = gym.make(env_id, frameskip=1, repeat_action_probability=0.0, full_action_space=False,
-                   max_episode_steps=None)
+                   max_episode_steps=None, render_mode="rgb_array")  # render(): the 210 x 160 screen
     env = gym.wrappers.AtariPreprocessing(env, noop_max=cfg.noop_max, frame_skip=cfg.action_repeat,
                                           screen_size=cfg.image_size, terminal_on_life_loss=False,
                                           grayscale_obs=False)

@@ -8,7 +8,8 @@
   in the order of the task's observation spec (the same at every reset);
 - pixel observations are RGB (image_size x image_size, uint8) rendered
   headless by MuJoCo (EGL on Linux) from camera 2 for quadruped, else 0,
-  with multisampling and shadows off (about 7x faster on a CPU renderer).
+  with multisampling and shadows off (about 7x faster on a CPU renderer);
+- `render()` draws the same camera at 240 x 240 for people (dashboards, videos).
 """
 
 from __future__ import annotations
@@ -70,12 +71,13 @@ class DMCEnv(gym.Env):
 
     def _observe(self, time_step) -> np.ndarray:
         if self.pixels:
-            return self.render()
+            return self._env.physics.render(self.image_size, self.image_size, camera_id=self.camera)
         parts = [np.asarray(time_step.observation[k], np.float32).ravel() for k in self.state_keys]
         return np.concatenate(parts)
 
     def render(self) -> np.ndarray:
-        return self._env.physics.render(self.image_size, self.image_size, camera_id=self.camera)
+        """[240, 240, 3] uint8: the task as a person sees it, from the observation's camera."""
+        return self._env.physics.render(240, 240, camera_id=self.camera)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

@@ -3,16 +3,21 @@
 Box actions are rescaled to [-1, 1] (the range of the squashed-Gaussian policy);
 image observations (H, W, C uint8) become channel-first stacks, any other Box is
 flattened to a float32 vector. Other spaces raise a ValueError that says what
-is supported.
+is supported. Environments that can draw themselves are made with
+`render_mode="rgb_array"`, so `env.render()` gives the frame a person would see.
 """
 
 from __future__ import annotations
+
+import os
 
 import gymnasium as gym
 import numpy as np
 
 from ..config import EnvConfig
 from .wrappers import StackFrames
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # classic-control frames are drawn off-screen
 
 SUPPORTED = ("ezv2-lite supports Gymnasium environments with a Box observation space and a "
              "Discrete or Box action space")
@@ -42,6 +47,14 @@ def _is_image(space: gym.spaces.Box) -> bool:
     return space.dtype == np.uint8 and len(space.shape) == 3 and space.shape[-1] in (1, 3, 4)
 
 
+def _frames_for_people(name: str) -> dict:
+    """{"render_mode": "rgb_array"} where the environment can draw itself off-screen, else {}."""
+    entry_point = gym.registry[name].entry_point
+    creator = gym.envs.registration.load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    modes = getattr(creator, "metadata", {}).get("render_modes", ())
+    return {"render_mode": "rgb_array"} if "rgb_array" in modes else {}
+
+
 def make_gym(cfg: EnvConfig, mode: str) -> gym.Env:
     """Build one Gymnasium environment from a resolved EnvConfig."""
     if cfg.name not in gym.registry:
@@ -52,7 +65,7 @@ def make_gym(cfg: EnvConfig, mode: str) -> gym.Env:
                          "suite; use 1 (Atari and DMC apply their own protocol's repeat)")
     limit = cfg.max_episode_steps if mode == "train" else cfg.eval_max_episode_steps
     kwargs = {"max_episode_steps": limit} if limit is not None else {}
-    env = gym.make(cfg.name, **kwargs)
+    env = gym.make(cfg.name, **kwargs, **_frames_for_people(cfg.name))
     check_spaces(cfg.name, env.observation_space, env.action_space)
     if isinstance(env.action_space, gym.spaces.Box):
         low, high = env.action_space.low, env.action_space.high
