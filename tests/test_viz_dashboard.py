@@ -30,7 +30,7 @@ def recorded_events():
 
 
 def test_dashboard_draws_a_recorded_run():
-    dashboard = TrainingDashboard(refresh_env_steps=100)
+    dashboard = TrainingDashboard(refresh_env_steps=100, redraw_every_s=0)
     for event in recorded_events():
         dashboard(event)
     episodes, evaluation = dashboard.curve.data
@@ -47,16 +47,53 @@ def test_dashboard_draws_a_recorded_run():
     assert list(value.x) == [0, 1, 2, 3, 4, 5] and list(value.y) == [0.5, 0.1, 0.1, 0.1, 0.1, 0.1]
     assert list(reward.x) == [1, 2, 3, 4, 5]
     assert "<svg" in dashboard.tree.value and dashboard.tree.value.count('class="node"') == 5
-    # the state vector is shown as bars; the image frame came too soon after it to redraw
-    assert len(dashboard.frame.data) == 1 and dashboard.frame.data[0].type == "bar"
-    np.testing.assert_allclose(dashboard.frame.data[0].y, [0.1, -0.2, 0.3, 0.0])
+    # a state the environment does not draw is shown as bars; the image came too soon after it
+    assert len(dashboard.observation.data) == 1 and dashboard.observation.data[0].type == "bar"
+    np.testing.assert_allclose(dashboard.observation.data[0].y, [0.1, -0.2, 0.3, 0.0])
+    assert dashboard.frame.value == b""
+    # every chart's output area holds the whole figure (what a reloaded page draws again)
+    for name, figure in dashboard.figures.items():
+        (output,) = dashboard.views[name].outputs
+        shown = output["data"]["application/vnd.plotly.v1+json"]
+        assert [trace.get("y") for trace in shown["data"]] == [
+            list(trace.y) if trace.y is not None else None for trace in figure.data], name
+    assert shown["layout"]["xaxis"]["title"]["text"] and shown["layout"]["yaxis"]["title"]["text"]
 
 
-def test_images_are_shown_as_their_newest_rgb_frame():
+def png_pixels(data: bytes) -> np.ndarray:
+    from PIL import Image
+    import io
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_the_environment_is_shown_as_its_rendered_frame():
+    frame = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    dashboard = TrainingDashboard(refresh_env_steps=1)
+    dashboard(TrainEvent("frame", dict(observation=np.zeros(4), render=lambda: frame, env_steps=5)))
+    np.testing.assert_array_equal(png_pixels(dashboard.frame.value), frame)
+    assert dashboard.observation.data == ()  # the frame instead of the bars
+
+
+def test_images_without_a_renderer_are_shown_as_their_newest_rgb_frame():
     dashboard = TrainingDashboard(refresh_env_steps=1)
     obs = np.zeros((12, 8, 8), np.uint8)
     obs[-3:] = 200
     dashboard(TrainEvent("frame", dict(observation=obs, env_steps=5)))
-    image = dashboard.frame.data[0]
-    assert image.type == "image" and np.asarray(image.z).shape == (8, 8, 3)
-    assert np.asarray(image.z).min() == 200
+    pixels = png_pixels(dashboard.frame.value)
+    assert pixels.shape == (8, 8, 3) and pixels.min() == 200
+
+
+def test_progress_and_the_time_left_follow_the_learning_phase():
+    """Acting alone (the first 200 env steps in 1 s) is faster than acting and learning (200 env
+    steps in 4 s): the time left extrapolates the learning phase only."""
+    dashboard = TrainingDashboard(total_env_steps=1000, redraw_every_s=0)
+    loss = recorded_events()[3].data
+    dashboard(TrainEvent("metrics", {**loss, "env_steps": 200, "train_steps": 10, "wall_s": 1.0}))
+    assert dashboard.progress.value == 0.2 and "200</b> of 1,000 (20%)" in dashboard.status.value
+    dashboard(TrainEvent("metrics", {**loss, "env_steps": 400, "train_steps": 210, "wall_s": 5.0}))
+    assert "about 12 s left" in dashboard.status.value  # 600 steps at 50 steps/s
+    assert list(dashboard.curve.layout.xaxis.range) == [0, 1000]  # the budget, however few points
+    dashboard(TrainEvent("eval", dict(env_steps=400, train_steps=210, wall_s=6.0, eval_return_mean=9.0,
+                                      eval_return_std=0.0, eval_episodes=1)))
+    assert "over 1 episode" in dashboard.status.value and "episodes" not in dashboard.status.value

@@ -7,7 +7,7 @@ from ezv2_lite.config import override, preset
 from ezv2_lite.search import search
 from ezv2_lite.search.tree import SearchTrace
 from ezv2_lite.model.toy import BanditModel
-from viz.tree import describe_simulation, root_policy_figure, root_visits, tree_dot, tree_stepper
+from viz.tree import describe_simulation, fit_svg, root_policy_figure, root_visits, tree_dot, tree_graph, tree_stepper
 
 
 def three_node_trace():
@@ -48,20 +48,37 @@ def test_earlier_simulations_show_the_tree_as_it_was():
 def test_description_of_a_simulation():
     trace = three_node_trace()
     assert describe_simulation(trace, 2) == ("simulation 2: root → a=1; candidates [0]; "
-                                             "chosen root action: slot 0")
+                                             "chosen root action: a=0 (slot 0)")
     assert root_visits(trace).tolist() == [1, 1]
+    trace.action_names = ["push left", "push right"]  # the environment's names, where it has them
+    assert describe_simulation(trace, 2) == ("simulation 2: root → push right; candidates [0]; "
+                                             "chosen root action: push left (slot 0)")
+    assert r'label="push left\np 0.25' in tree_dot(trace)
 
 
 def test_stepper_redraws_when_the_slider_moves():
     widget = tree_stepper(three_node_trace())
-    slider, caption, drawing = widget.children
+    (slider, fit), caption, drawing = widget.children[0].children, *widget.children[1:]
     assert slider.max == 2 and slider.value == 2
     full = drawing.value
     assert full.lstrip().startswith("<?xml") or "<svg" in full
     slider.value = 1
     assert drawing.value != full and "simulation 1" in caption.value
     assert drawing.value.count("<g id=\"node") == 2
+    assert 'width="100%"' in drawing.value  # fitted to the width by default
+    fit.value = False
+    assert 'width="100%"' not in drawing.value and 'pt"' in drawing.value  # its natural size
 
+
+def test_a_fitted_tree_scales_to_the_width_and_keeps_its_proportions():
+    svg = tree_graph(three_node_trace()).pipe(format="svg").decode()
+    natural_width = svg.split('<svg width="')[1].split("pt")[0]
+    fitted = fit_svg(svg, max_height_px=300)
+    tag = fitted[fitted.index("<svg"):].split(">")[0]
+    assert 'width="100%"' in tag and "height=" not in tag.replace("max-height", "")
+    assert f"max-width: {natural_width}pt" in tag  # never above its natural size
+    assert "max-height: 300px" in tag and "viewBox=" in tag  # the viewBox keeps the proportions
+    assert fitted.replace(tag, "") == svg.replace(svg[svg.index("<svg"):].split(">")[0], "")  # nothing else
 
 def test_a_real_search_trace_draws_every_node():
     model = BanditModel(rewards=[0.1, 0.9, 0.5, 0.2])
@@ -74,3 +91,14 @@ def test_a_real_search_trace_draws_every_node():
     assert [bar.name.split()[0] for bar in fig.data] == ["prior", "improved", "visit"]
     np.testing.assert_allclose(fig.data[0].y, np.full(4, 0.25))
     assert abs(sum(fig.data[2].y) - 1) < 1e-9
+
+
+def test_sampled_actions_with_equal_values_stay_distinct_bars():
+    """Two continuous samples that both saturate at +1.00 are two bar groups, not one stacked bar."""
+    trace = three_node_trace()
+    trace.root_actions = np.array([[1.0], [1.0]], np.float32)
+    fig = root_policy_figure(trace)
+    assert list(fig.data[0].x) == [0, 1]  # one category per root slot
+    np.testing.assert_allclose(fig.data[0].y, [0.25, 0.75])
+    assert list(fig.layout.xaxis.ticktext) == ["0: +1.00", "1: +1.00"]
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

@@ -1,23 +1,34 @@
 """A live training dashboard fed by the training loop's events (ezv2_lite.train.TrainEvent).
 
-    dashboard = TrainingDashboard()
+    dashboard = TrainingDashboard(total_env_steps=config.train.total_env_steps)
     display(dashboard.widget)
     train(config, run_dir, observers=[dashboard])
 
-It shows the learning curve (evaluation mean ± std and training episode
-returns), the loss terms, the diagnostics (the policy's sharpness at the roots,
-the policy target's mass on unvisited actions, the share of SVE value targets,
-the value and reward losses by unroll step), the latest evaluation, the current observation and
-the latest search tree. Drawing a tree and a frame costs time, so they are
-refreshed at most every `refresh_env_steps` env steps.
+It shows the progress with an expected time, the learning curve (evaluation
+mean ± std and training episode returns), the loss terms, the diagnostics (the
+policy's sharpness at the roots, the policy target's mass on unvisited actions,
+the share of SVE value targets, the value and reward losses by unroll step),
+the environment as a frame and the latest search tree.
+
+The charts are plain plotly figures (`dashboard.curve`, `.losses`, ...), each
+shown in an output area that holds the whole figure: a page reloaded while the
+run goes on draws them again, and they take the width they are given. The
+panels sit in a grid that puts two side by side where there is room (an output
+area of about 1,100 px) and stacks them below that. Drawing costs time, so the
+charts are redrawn at most every `redraw_every_s` seconds (and at every
+evaluation), the tree and the frame at most every `refresh_env_steps` env steps.
 """
 
 from __future__ import annotations
 
+import json
+import time
+
 import numpy as np
 import plotly.graph_objects as go
 
-from .tree import tree_graph
+from .pixels import png_bytes
+from .tree import fit_svg, tree_graph
 
 LOSS_TERMS = ("value", "reward", "policy", "consistency")
 DIAGNOSTICS = {"root_policy_sigma": "policy sigma at the roots", "root_policy_entropy":
@@ -25,47 +36,109 @@ DIAGNOSTICS = {"root_policy_sigma": "policy sigma at the roots", "root_policy_en
                "sve_fraction": "share of SVE value targets"}
 """Diagnostics of the loss lines (ezv2_lite.learner.LossInfo); a run logs one of the first two."""
 
+PANEL_MIN_WIDTH_PX = 520
+"""Panels narrower than this stack: two side by side need an output area of about 1,100 px."""
+
+
+def figure_output(figure: go.Figure) -> dict:
+    """A figure as one notebook output: plotly's mime type (drawn by JupyterLab's plotly renderer at
+    the width it is given) with a line of text for front ends without it."""
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"application/vnd.plotly.v1+json": {**json.loads(figure.to_json()),
+                                                        "config": {"responsive": True}},
+                     "text/plain": f"<plotly figure: {figure.layout.title.text}>"}}
+
+
+def duration(seconds: float) -> str:
+    """Seconds for people: "45 s", "12 min", "2.5 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
 
 class TrainingDashboard:
-    """ipywidgets + plotly view of a run, updated by calling it with each TrainEvent."""
+    """ipywidgets + plotly view of a run, updated by calling it with each TrainEvent.
 
-    def __init__(self, refresh_env_steps: int = 200, title: str = "training"):
+    `total_env_steps` (the run's budget) sets the progress bar and the return chart's x range.
+    """
+
+    def __init__(self, refresh_env_steps: int = 200, title: str = "training",
+                 total_env_steps: int | None = None, redraw_every_s: float = 1.0):
         import ipywidgets as widgets
 
-        self.refresh_env_steps = refresh_env_steps
+        self.refresh_env_steps, self.redraw_every_s = refresh_env_steps, redraw_every_s
+        self.total_env_steps = total_env_steps
         self._last_frame = self._last_tree = -refresh_env_steps
-        layout = dict(height=280, margin=dict(l=50, r=10, t=40, b=40))
-        self.curve = go.FigureWidget(layout=dict(title=f"{title}: return", xaxis_title="env steps", **layout))
-        self.curve.add_scatter(name="training episodes", mode="markers", marker=dict(size=3, color="gray"))
-        self.curve.add_scatter(name="evaluation", mode="lines+markers", line=dict(color="#1a73e8"),
+        self._last_redraw, self._dirty = -float("inf"), set()
+        self._learning_since: tuple[float, int] | None = None  # (wall s, env steps) at the first loss line
+        layout = dict(height=300, autosize=True, margin=dict(l=55, r=10, t=40, b=45),
+                      legend=dict(orientation="h", y=-0.25, x=0))
+        self.curve = go.Figure(layout=dict(title=f"{title}: return", xaxis_title="env steps",
+                                           yaxis_title="episode return", **layout))
+        self.curve.add_scatter(name="training episodes", mode="markers", marker=dict(size=4, color="gray"))
+        self.curve.add_scatter(name="evaluation (mean ± std)", mode="lines+markers", line=dict(color="#1a73e8"),
                                error_y=dict(type="data", array=[], visible=True))
-        self.losses = go.FigureWidget(layout=dict(title="losses", xaxis_title="train steps", **layout))
+        if total_env_steps:
+            self.curve.update_xaxes(range=[0, total_env_steps])
+        self.losses = go.Figure(layout=dict(title="losses", xaxis_title="learner steps",
+                                            yaxis_title="loss (cross-entropy or cosine)", **layout))
         for term in LOSS_TERMS:
             self.losses.add_scatter(name=term, mode="lines")
-        self.diagnostics = go.FigureWidget(layout=dict(title="policy and targets", xaxis_title="train steps",
-                                                       yaxis_title="sigma, nats or fraction", **layout))
+        self.diagnostics = go.Figure(layout=dict(title="policy and targets", xaxis_title="learner steps",
+                                                 yaxis_title="sigma, nats or fraction", **layout))
         for name in DIAGNOSTICS.values():
             self.diagnostics.add_scatter(name=name, mode="lines")
-        self.by_step = go.FigureWidget(layout=dict(title="losses by unroll step (latest)",
-                                                   xaxis_title="unroll step k", yaxis_title="cross-entropy",
-                                                   barmode="group", **layout))
+        self.by_step = go.Figure(layout=dict(title="losses by unroll step (latest)", xaxis_title="unroll step k",
+                                             yaxis_title="cross-entropy", barmode="group", **layout))
         self.by_step.add_bar(name="value")
         self.by_step.add_bar(name="reward")
-        self.frame = go.FigureWidget(layout=dict(title="current observation", height=280,
-                                                 margin=dict(l=10, r=10, t=40, b=10)))
+        self.observation = go.Figure(layout=dict(title="current observation", xaxis_title="component",
+                                                 yaxis_title="value", **layout))
+        self.figures = {"curve": self.curve, "losses": self.losses, "diagnostics": self.diagnostics,
+                        "by_step": self.by_step, "observation": self.observation}
+        self.views = {name: widgets.Output(layout=widgets.Layout(width="100%", min_width="0"))
+                      for name in self.figures}
+
         self.status = widgets.HTML("<i>waiting for the first events…</i>")
-        self.tree = widgets.HTML(layout=widgets.Layout(overflow="auto", max_height="420px"))
+        self.progress = widgets.FloatProgress(value=0, min=0, max=1, layout=widgets.Layout(width="100%"))
+        self.frame = widgets.Image(format="png", layout=widgets.Layout(
+            width="100%", max_width="420px", object_fit="contain", display="none"))
+        self.frame.add_class("ezv2-frame")
+        self.frame_caption = widgets.HTML("<b>the environment</b> <i>(waiting for a frame)</i>")
+        self.tree = widgets.HTML("<i>waiting for a search…</i>",
+                                 layout=widgets.Layout(width="100%", overflow="auto"))
+        self.views["observation"].layout.display = "none"
+        panel = dict(min_width="0", width="100%")
         self.widget = widgets.VBox([
-            self.status,
-            widgets.HBox([self.curve, self.losses]),
-            widgets.HBox([self.diagnostics, self.by_step]),
-            widgets.HBox([self.frame, widgets.VBox([widgets.HTML("<b>latest search tree</b>"), self.tree])]),
-        ])
+            self.status, self.progress,
+            widgets.GridBox(
+                [self.views["curve"], self.views["losses"], self.views["diagnostics"], self.views["by_step"],
+                 widgets.VBox([self.frame_caption, self.frame, self.views["observation"]],
+                              layout=widgets.Layout(**panel)),
+                 widgets.VBox([widgets.HTML("<b>latest search tree</b> (the whole tree, fitted to the width; "
+                                            "green: the chosen action)"), self.tree],
+                              layout=widgets.Layout(**panel))],
+                layout=widgets.Layout(width="100%", grid_gap="8px",
+                                      grid_template_columns=f"repeat(auto-fit, minmax({PANEL_MIN_WIDTH_PX}px, 1fr))")),
+        ], layout=widgets.Layout(width="100%", max_width="100%"))
+        self._redraw(force=True)
 
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget)
+
+    # ---------------------------------------------------------------- drawing
+
+    def _redraw(self, force: bool = False) -> None:
+        """Show the figures changed since the last redraw (at most every `redraw_every_s` seconds)."""
+        now = time.monotonic()
+        if not force and now - self._last_redraw < self.redraw_every_s:
+            return
+        self._last_redraw = now
+        for name in (self.figures if force else sorted(self._dirty)):
+            self.views[name].outputs = (figure_output(self.figures[name]),)
+        self._dirty.clear()
 
     # ---------------------------------------------------------------- events
 
@@ -74,54 +147,82 @@ class TrainingDashboard:
         if handler is not None:
             handler(event.data)
 
-    def _append(self, figure, index: int, x, y, error=None) -> None:
-        trace = figure.data[index]
-        with figure.batch_update():
-            trace.x = tuple(trace.x or ()) + (x,)
-            trace.y = tuple(trace.y or ()) + (y,)
-            if error is not None:
-                trace.error_y.array = tuple(trace.error_y.array or ()) + (error,)
+    def _append(self, name: str, index: int, x, y, error=None) -> None:
+        trace = self.figures[name].data[index]
+        trace.x = tuple(trace.x or ()) + (x,)
+        trace.y = tuple(trace.y or ()) + (y,)
+        if error is not None:
+            trace.error_y.array = tuple(trace.error_y.array or ()) + (error,)
+        self._dirty.add(name)
+
+    def _progress(self, env_steps: int, wall_s: float, train_steps: int) -> str:
+        """The progress bar's value and a line: steps done, the share of the budget, the time left.
+
+        The time left extrapolates the rate since learning started (acting alone is faster)."""
+        if not self.total_env_steps:
+            return f"env steps <b>{env_steps:,}</b>"
+        self.progress.value = min(env_steps / self.total_env_steps, 1.0)
+        text = f"env steps <b>{env_steps:,}</b> of {self.total_env_steps:,} ({self.progress.value:.0%})"
+        if self._learning_since is None and train_steps > 0:
+            self._learning_since = (wall_s, env_steps)
+        if self._learning_since is not None:
+            since_s, since_steps = self._learning_since
+            if env_steps > since_steps and wall_s > since_s:
+                rate = (env_steps - since_steps) / (wall_s - since_s)
+                text += f" · about {duration((self.total_env_steps - env_steps) / rate)} left"
+        return text
 
     def _on_metrics(self, data: dict) -> None:
         if "train_episode_return" in data:
-            self._append(self.curve, 0, data["env_steps"], data["train_episode_return"])
+            self._append("curve", 0, data["env_steps"], data["train_episode_return"])
         if "total" in data:
             for i, term in enumerate(LOSS_TERMS):
-                self._append(self.losses, i, data["train_steps"], data[term])
+                self._append("losses", i, data["train_steps"], data[term])
             for i, key in enumerate(DIAGNOSTICS):
                 if key in data:
-                    self._append(self.diagnostics, i, data["train_steps"], data[key])
+                    self._append("diagnostics", i, data["train_steps"], data[key])
             if "value_by_step" in data:
-                with self.by_step.batch_update():
-                    self.by_step.data[0].x = list(range(len(data["value_by_step"])))
-                    self.by_step.data[0].y = data["value_by_step"]
-                    self.by_step.data[1].x = list(range(1, len(data["reward_by_step"]) + 1))
-                    self.by_step.data[1].y = data["reward_by_step"]
-            self.status.value = (f"env steps <b>{data['env_steps']:,}</b> · train steps "
-                                 f"<b>{data['train_steps']:,}</b> · loss {data['total']:.3f} · "
-                                 f"{data['wall_s']:.0f} s")
+                value, reward = self.by_step.data
+                value.x, value.y = list(range(len(data["value_by_step"]))), data["value_by_step"]
+                reward.x = list(range(1, len(data["reward_by_step"]) + 1))
+                reward.y = data["reward_by_step"]
+                self._dirty.add("by_step")
+            self.status.value = (f"{self._progress(data['env_steps'], data['wall_s'], data['train_steps'])}"
+                                 f" · learner steps <b>{data['train_steps']:,}</b> · loss {data['total']:.3f}"
+                                 f" · {duration(data['wall_s'])} so far")
+        self._redraw()
 
     def _on_eval(self, data: dict) -> None:
-        self._append(self.curve, 1, data["env_steps"], data["eval_return_mean"], data["eval_return_std"])
+        self._append("curve", 1, data["env_steps"], data["eval_return_mean"], data["eval_return_std"])
+        episodes = data["eval_episodes"]
         self.status.value = (f"evaluation at {data['env_steps']:,} env steps: return "
                              f"<b>{data['eval_return_mean']:.1f}</b> ± {data['eval_return_std']:.1f} "
-                             f"over {data['eval_episodes']} episodes")
+                             f"over {episodes} episode{'s' if episodes != 1 else ''}")
+        self._redraw(force=True)
 
     def _on_frame(self, data: dict) -> None:
         if data["env_steps"] - self._last_frame < self.refresh_env_steps:
             return
         self._last_frame = data["env_steps"]
         obs = np.asarray(data["observation"])
-        with self.frame.batch_update():
-            self.frame.data = ()
-            if obs.ndim == 3:  # the newest RGB frame of a channel-first stack
-                self.frame.add_image(z=obs[-3:].transpose(1, 2, 0))
-            else:
-                self.frame.add_bar(y=obs, name="state")
+        render = data.get("render")
+        frame = render() if render is not None else None
+        if frame is None and obs.ndim == 3:  # the newest RGB frame of a channel-first stack
+            frame = obs[-3:].transpose(1, 2, 0)
+        if frame is not None:
+            self.frame.value = png_bytes(frame)
+            self.frame.layout.display = None
+            self.frame_caption.value = f"<b>the environment</b> at {data['env_steps']:,} env steps"
+            return
+        self.observation.data = ()  # a state the environment cannot draw: its components as bars
+        self.observation.add_bar(y=obs.ravel().tolist(), name="state")
+        self.views["observation"].layout.display = None
+        self.frame_caption.value = f"<b>the observation</b> at {data['env_steps']:,} env steps"
+        self._dirty.add("observation")
 
     def _on_search(self, data: dict) -> None:
         trace = data.get("trace")
         if trace is None or data["env_steps"] - self._last_tree < self.refresh_env_steps:
             return
         self._last_tree = data["env_steps"]
-        self.tree.value = tree_graph(trace).pipe(format="svg").decode()
+        self.tree.value = fit_svg(tree_graph(trace).pipe(format="svg").decode(), max_height_px=420)

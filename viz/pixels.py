@@ -4,12 +4,15 @@
     augmentations_figure(obs, count)        the newest frame, then `count` augmented copies
     value_prefix_figure(rewards, prefix)    predicted value prefix against the true
                                             running reward sum, with the LSTM resets
+    png_bytes(env.render())                 a rendered frame as a PNG (IPython's Image, ipywidgets)
 
 Observations are channel-first uint8 stacks [S*3, H, W] (oldest frame first), as
 the environments and the replay return them.
 """
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,6 +21,15 @@ from plotly.subplots import make_subplots
 
 from ezv2_lite.augment import augment
 from ezv2_lite.targets import value_prefixes
+
+
+def png_bytes(frame: np.ndarray) -> bytes:
+    """[H, W, 3] uint8 -> the bytes of a PNG image."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def frames_of(obs: np.ndarray) -> list[np.ndarray]:

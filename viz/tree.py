@@ -4,15 +4,20 @@
     tree_graph(trace)                 # the whole search (a graphviz.Digraph; shows as SVG)
     tree_graph(trace, simulation=5)   # the tree after 5 simulations
     tree_stepper(trace)               # a slider over simulations that redraws the tree
+    fit_svg(svg)                      # an SVG drawing scaled to the width it is shown in
 
 Nodes show their visit count N, mean value V and the Q of the edge into them
 (reward + discount * V). Edges show the action and its prior probability (and
 the predicted reward when it is not zero). The path of the latest simulation is
 orange; root children still in the sequential-halving race are blue, those
 halved away grey; after the last simulation the chosen action's edge is green.
+Actions carry the environment's names where the trace has them
+(`trace.action_names`, e.g. CartPole's push left / push right).
 """
 
 from __future__ import annotations
+
+import re
 
 import graphviz
 import numpy as np
@@ -79,6 +84,19 @@ def tree_dot(trace: SearchTrace, simulation: int | None = None) -> str:
     return tree_graph(trace, simulation).source
 
 
+def fit_svg(svg: str, max_height_px: int = 480) -> str:
+    """Scale an SVG drawing (graphviz's, sized in pt) to the width it is shown in, never above its
+    natural size, and at most `max_height_px` tall: a wide or deep tree is seen whole, root and
+    chosen action included, however narrow the window."""
+    def scaled(match: re.Match) -> str:
+        width = re.search(r'width="([0-9.]+)pt"', match.group(0))
+        natural = f"max-width: {width.group(1)}pt; " if width else ""
+        tag = re.sub(r'\s(width|height)="[^"]*"', "", match.group(0))
+        return tag.replace("<svg", f'<svg width="100%" style="{natural}height: auto; '
+                                   f'max-height: {max_height_px}px; display: block; margin: 0 auto"', 1)
+    return re.sub(r"<svg\b[^>]*>", scaled, svg, count=1)
+
+
 def describe_simulation(trace: SearchTrace, simulation: int) -> str:
     """One line about simulation s: the path it took and the candidates left."""
     if simulation == 0:
@@ -87,28 +105,35 @@ def describe_simulation(trace: SearchTrace, simulation: int) -> str:
     alive = candidates_at(trace, simulation)
     text = f"simulation {simulation}: {path}; candidates {alive}"
     if simulation == trace.num_simulations:
-        text += f"; chosen root action: slot {trace.chosen_slot}"
+        chosen = root_action_names(trace)[trace.chosen_slot]
+        text += f"; chosen root action: {chosen} (slot {trace.chosen_slot})"
     return text
 
 
 def tree_stepper(trace: SearchTrace):
-    """An ipywidgets slider over simulations that redraws the tree as it grew."""
+    """An ipywidgets slider over simulations that redraws the tree as it grew; the tree is fitted
+    to the width (untick "fit" to see it at its natural size, scrolling)."""
     import ipywidgets as widgets
 
     slider = widgets.IntSlider(value=trace.num_simulations, min=0, max=trace.num_simulations,
                                description="simulation", continuous_update=False,
-                               layout=widgets.Layout(width="60%"))
-    caption = widgets.HTML()
-    drawing = widgets.HTML(layout=widgets.Layout(overflow="auto"))
+                               layout=widgets.Layout(width="60%", min_width="260px"))
+    fit = widgets.Checkbox(value=True, description="fit to width", indent=False,
+                           layout=widgets.Layout(width="auto"))
+    caption = widgets.HTML(layout=widgets.Layout(width="100%"))
+    drawing = widgets.HTML(layout=widgets.Layout(width="100%", overflow="auto", max_height="560px"))
 
     def redraw(change=None) -> None:
         s = slider.value
-        caption.value = f"<code>{describe_simulation(trace, s)}</code>"
-        drawing.value = tree_graph(trace, s).pipe(format="svg").decode()
+        caption.value = f"<code style='white-space: normal'>{describe_simulation(trace, s)}</code>"
+        svg = tree_graph(trace, s).pipe(format="svg").decode()
+        drawing.value = fit_svg(svg) if fit.value else svg
 
     slider.observe(redraw, names="value")
+    fit.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, caption, drawing])
+    return widgets.VBox([widgets.HBox([slider, fit]), caption, drawing],
+                        layout=widgets.Layout(width="100%"))
 
 
 def root_visits(trace: SearchTrace, simulation: int | None = None) -> np.ndarray:
@@ -120,19 +145,34 @@ def root_visits(trace: SearchTrace, simulation: int | None = None) -> np.ndarray
     return counts
 
 
+def root_action_names(trace: SearchTrace) -> list[str]:
+    """A label per root action slot: the environment's name, the sampled action's value, or a=i."""
+    if trace.root_actions is not None:
+        return [", ".join(f"{x:+.2f}" for x in a[:2]) + (", …" if len(a) > 2 else "") for a in trace.root_actions]
+    return list(trace.action_names) if trace.action_names else [f"a={i}" for i in range(len(trace.root_prior))]
+
+
 def root_policy_figure(trace: SearchTrace, action_names: list[str] | None = None):
-    """A plotly bar chart of the root: prior policy, improved policy and visit share per action."""
+    """A plotly bar chart of the root: prior policy, improved policy and visit share per action.
+
+    One bar group per root slot, in slot order: equal labels (two sampled actions at +1.00) stay
+    two groups, each tick reading "slot: label"."""
     import plotly.graph_objects as go
 
-    names = action_names or trace.action_names or [f"a={i}" for i in range(len(trace.root_prior))]
+    names = action_names or root_action_names(trace)
+    slots = list(range(len(trace.root_prior)))
     visits = root_visits(trace)
     fig = go.Figure([
-        go.Bar(name="prior π", x=names, y=trace.root_prior),
-        go.Bar(name="improved π′ = softmax(logits + σ(q̂))", x=names, y=trace.improved_policy),
-        go.Bar(name="visit share", x=names, y=visits / max(visits.sum(), 1)),
+        go.Bar(name="prior π", x=slots, y=trace.root_prior),
+        go.Bar(name="improved π′ = softmax(logits + σ(q̂))", x=slots, y=trace.improved_policy),
+        go.Bar(name="visit share", x=slots, y=visits / max(visits.sum(), 1)),
     ])
+    ticks = [f"{slot}: {name}" if trace.root_actions is not None else name for slot, name in zip(slots, names)]
     chosen = names[trace.chosen_slot]
-    fig.update_layout(barmode="group", height=320, margin=dict(l=40, r=10, t=50, b=40),
+    fig.update_layout(barmode="group", height=380, margin=dict(l=50, r=10, t=50, b=40),
                       title=f"root policy before and after the search (chosen: {chosen})",
-                      yaxis_title="probability")
+                      yaxis_title="probability", xaxis_title="root action (slot: value)"
+                      if trace.root_actions is not None else "root action",
+                      legend=dict(orientation="h", y=-0.3, yanchor="top", x=0))
+    fig.update_xaxes(tickmode="array", tickvals=slots, ticktext=ticks, tickangle=-45 if len(slots) > 8 else 0)
     return fig
