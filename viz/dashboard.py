@@ -70,7 +70,7 @@ class TrainingDashboard:
         self.total_env_steps = total_env_steps
         self._last_frame = self._last_tree = -refresh_env_steps
         self._last_redraw, self._dirty = -float("inf"), set()
-        self._learning_since: tuple[float, int] | None = None  # (wall s, env steps) at the first loss line
+        self._learning_since: tuple[float, int] | None = None  # (wall s, learner steps) at the first loss line
         layout = dict(height=300, autosize=True, margin=dict(l=55, r=10, t=40, b=45),
                       legend=dict(orientation="h", y=-0.25, x=0))
         self.curve = go.Figure(layout=dict(title=f"{title}: return", xaxis_title="env steps",
@@ -158,18 +158,21 @@ class TrainingDashboard:
     def _progress(self, env_steps: int, wall_s: float, train_steps: int) -> str:
         """The progress bar's value and a line: steps done, the share of the budget, the time left.
 
-        The time left extrapolates the rate since learning started (acting alone is faster)."""
+        Learner steps take most of a run's time, so the time left is the learner steps still to
+        come (train_ratio per env step: as many per env step as so far) at the rate measured since
+        the first loss line; acting alone, before learning starts, is much faster."""
         if not self.total_env_steps:
             return f"env steps <b>{env_steps:,}</b>"
         self.progress.value = min(env_steps / self.total_env_steps, 1.0)
         text = f"env steps <b>{env_steps:,}</b> of {self.total_env_steps:,} ({self.progress.value:.0%})"
         if self._learning_since is None and train_steps > 0:
-            self._learning_since = (wall_s, env_steps)
+            self._learning_since = (wall_s, train_steps)
         if self._learning_since is not None:
             since_s, since_steps = self._learning_since
-            if env_steps > since_steps and wall_s > since_s:
-                rate = (env_steps - since_steps) / (wall_s - since_s)
-                text += f" · about {duration((self.total_env_steps - env_steps) / rate)} left"
+            if train_steps > since_steps and wall_s > since_s:
+                rate = (train_steps - since_steps) / (wall_s - since_s)
+                to_come = train_steps * (self.total_env_steps / env_steps - 1)
+                text += f" · about {duration(to_come / rate)} left"
         return text
 
     def _on_metrics(self, data: dict) -> None:

@@ -38,12 +38,13 @@ def frames_of(obs: np.ndarray) -> list[np.ndarray]:
 
 
 def _image_row(images: list[np.ndarray], titles: list[str], title: str) -> go.Figure:
+    """The images side by side, at the width the figure is shown in (no fixed width to overflow)."""
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=titles, horizontal_spacing=0.02)
     for col, image in enumerate(images, start=1):
         fig.add_trace(go.Image(z=image), row=1, col=col)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.update_layout(title=title, height=260, width=210 * len(images), margin=dict(l=10, r=10, t=70, b=10))
+    fig.update_layout(title=title, height=260, autosize=True, margin=dict(l=10, r=10, t=70, b=10))
     return fig
 
 
