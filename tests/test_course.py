@@ -24,3 +24,34 @@ def test_course_setting_reads_the_fast_variable_and_the_device(monkeypatch):
     assert not course_setting().fast
     if not torch.cuda.is_available():
         assert str(course_setting()).startswith("device: cpu") and "full, sized for the CPU" in str(course_setting())
+
+
+def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
+    """Above every cell that trains, shows a progress bar or was measured at 10 s or more, a ⏱ line
+    gives the times measured in benchmarks/results/notebooks.json; the cell itself shows progress
+    (the training dashboard, train's own progress bar, or a tqdm bar)."""
+    import json
+
+    import nbformat
+
+    from benchmarks.notebook_times import RESULTS, expected_time_line, is_long, notebook_paths
+
+    measured = json.loads(RESULTS.read_text())["notebooks"]
+    long_cells = 0
+    for path in notebook_paths():
+        notebook, entry = nbformat.read(path, as_version=4), measured.get(path.stem, {})
+        assert entry, f"{path.name} has no measured times: run benchmarks/notebook_times.py"
+        for index, cell in enumerate(notebook.cells):
+            if not is_long(cell, entry):
+                continue
+            long_cells += 1
+            where = f"{path.name}, cell {index} ({cell.id})"
+            above = notebook.cells[index - 1]
+            assert above.cell_type == "markdown" and expected_time_line(entry, cell.id) in above.source, (
+                f"{where}: the line above does not give the measured time; "
+                "run `python benchmarks/notebook_times.py --write-expected-times`")
+            source = cell.source
+            shows_progress = "tqdm(" in source or ("train(" in source and (
+                "progress=False" not in source or "observers=[dashboard]" in source))
+            assert shows_progress, f"{where}: a long cell without a progress bar or the dashboard"
+    assert long_cells >= 8  # the training cells of 03-06 and of the solutions, at least
