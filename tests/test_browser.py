@@ -4,9 +4,16 @@ nbval proves that cells execute; these tests prove that the widgets *render*. Ea
 notebook in JupyterLab, runs all cells, waits for the drawings the notebook promises, and saves
 screenshots under `test-artifacts/browser/`:
 
+- every page is a 1,280 px window with JupyterLab's file browser open (a laptop), and no output
+  area of the notebooks checked scrolls sideways (`check_fits`);
 - `02_gumbel_search`: the search-tree stepper draws a tree; moving its simulation slider redraws it;
-- `04_train_cartpole`: the training dashboard's plotly charts draw their curves;
-- a deliberately broken tree view (its front-end redraw throws) must make the same check fail.
+  every tree's root and chosen (green) edge are in the visible area (`check_tree_in_view`);
+- `04_train_cartpole`: the training dashboard's plotly charts draw their curves, its frame of the
+  environment is a picture (pixels not all alike), and after the page is reloaded the charts are
+  drawn again with their data;
+- `05_continuous_control`: the same dashboard for Pendulum, with its search tree in view;
+- a deliberately broken tree view (its front-end redraw throws) must make the slider check fail, and
+  a deliberately fixed 1,400 px wide output must make the layout check fail.
 
 JupyterLab is started on a free localhost port with a random token, in a copy of `notebooks/`, and
 is shut down with its kernels whatever happens; the last check is that no process is left behind.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -33,6 +41,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RUN_ALL_TIMEOUT_S = 600
+WINDOW = {"width": 1280, "height": 900}
+"""A laptop's browser window; the notebook shares it with JupyterLab's file browser."""
 
 
 def _chromium() -> str | None:
@@ -177,18 +187,30 @@ class NotebookPage:
 
     def __init__(self, browser, lab: JupyterLab, name: str):
         self.name, self.lab = name, lab
-        self.page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        self.page = browser.new_page(viewport=WINDOW)
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
         self.page.on("console", lambda m: self.errors.append(f"console.error: {m.text}")
                      if m.type == "error" else None)
         self.page.goto(lab.notebook_url(name))
+        self.wait_until_open()
+
+    def wait_until_open(self) -> None:
+        """The notebook is shown, its kernel idle, the file browser open beside it (as a student has it)."""
         self.page.wait_for_selector(".jp-Notebook", timeout=120_000)
         self.page.wait_for_function(
             "() => { const w = window.jupyterapp.shell.currentWidget;"
             " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
             " return k && k.status === 'idle'; }", timeout=120_000)
-        self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # the notebook gets the width
+        self.page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+
+    def save_and_reload(self) -> None:
+        """Save the notebook (as JupyterLab's autosave would) and reload the page; the kernel runs on."""
+        self.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        self.page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty",
+                                    timeout=30_000)
+        self.page.reload()
+        self.wait_until_open()
 
     def run_all(self) -> None:
         """Run every cell as Run ▸ Run All Cells does; fail with the traceback if a cell raised."""
@@ -254,34 +276,161 @@ def check_tree_stepper(notebook: NotebookPage, stem: str) -> tuple[Path, Path]:
     return shot_before, shot_after
 
 
+OVERFLOWING_OUTPUTS = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
+    .filter(o => o.scrollWidth > o.clientWidth + 1)
+    .map(o => `an output ${o.scrollWidth} px wide in a ${o.clientWidth} px area, beginning `
+              + JSON.stringify((o.innerText || o.querySelector('svg, img, canvas')?.tagName || '').slice(0, 60)))"""
+
+
+def check_fits(notebook: NotebookPage) -> None:
+    """No output area scrolls sideways: everything fits the width the window leaves it."""
+    overflowing = notebook.page.evaluate(OVERFLOWING_OUTPUTS)
+    if overflowing:
+        notebook.screenshot(f"{Path(notebook.name).stem}-does-not-fit")
+        raise AssertionError(f"{notebook.name}: {len(overflowing)} output area(s) scroll sideways in a "
+                             f"{WINDOW['width']} px window with the file browser open:\n" + "\n".join(overflowing))
+
+
+CLIPPED_BY = """el => {  // the first box with hidden, scrolled or clipped overflow that cuts `el` off
+    const r = el.getBoundingClientRect();
+    for (let a = el.parentElement; a && !a.classList.contains('jp-WindowedPanel-outer'); a = a.parentElement) {
+        const style = getComputedStyle(a);
+        if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+        const b = a.getBoundingClientRect();
+        if (r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1)
+            return `${a.className || a.tagName} (${b.width|0} x ${b.height|0} px) cuts off a box at `
+                   + `x ${r.left - b.left|0}..${r.right - b.left|0}, y ${r.top - b.top|0}..${r.bottom - b.top|0}`;
+    }
+    return null;
+}"""
+
+
+def check_tree_in_view(notebook: NotebookPage, drawing, what: str) -> None:
+    """The tree's root node and its chosen (green) edge are drawn inside the visible area."""
+    root = drawing.locator("g.node", has=notebook.page.locator("title", has_text=re.compile("^n0$"))).first
+    chosen = drawing.locator("g.edge", has=notebook.page.locator("path[stroke='#188038']")).first
+    for name, element in (("root", root), ("chosen edge", chosen)):
+        assert element.count() == 1, f"{notebook.name}: {what} has no {name}"
+        clipped = element.evaluate(CLIPPED_BY)
+        assert clipped is None, f"{notebook.name}: {what}'s {name} is out of view: {clipped}"
+
+
+def check_charts_have_data(notebook: NotebookPage, at_least: int, when: str) -> None:
+    """At least `at_least` plotly curves are drawn with points. Each curve is an SVG path whose `d`
+    attribute holds the plotted points: a chart whose front end failed has no such path, one that
+    never received data an empty one."""
+    try:
+        notebook.page.wait_for_function(
+            "n => [...document.querySelectorAll('.js-plotly-plot .scatterlayer path.js-line')]"
+            ".filter(p => (p.getAttribute('d') || '').length > 20).length >= n", arg=at_least, timeout=60_000)
+    except Exception:
+        notebook.screenshot(f"{Path(notebook.name).stem}-charts-empty-{when}")
+        raise AssertionError(f"{notebook.name}: fewer than {at_least} charted curves with data {when}") from None
+
+
+def check_frame_is_a_picture(notebook: NotebookPage, dashboard, stem: str) -> None:
+    """The dashboard's frame of the environment is an image whose pixels are not all alike."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    frame = dashboard.locator("img.ezv2-frame").first
+    frame.wait_for(timeout=30_000)
+    frame.scroll_into_view_if_needed()
+    pixels = np.asarray(Image.open(io.BytesIO(frame.screenshot(path=str(ARTIFACTS / f"{stem}-frame.png"))))
+                        .convert("L"), dtype=float)
+    assert pixels.size > 100 * 100 and pixels.std() > 5, (
+        f"{notebook.name}: the frame is {pixels.shape} px with pixel std {pixels.std():.1f}: not a picture")
+
+
 def test_tree_widget_renders_and_follows_its_slider(lab, browser):
     notebook = NotebookPage(browser, lab, "02_gumbel_search.ipynb")
     notebook.run_all()
+    check_fits(notebook)
     check_tree_stepper(notebook, "02_gumbel_search")
-    plots = notebook.page.locator(".js-plotly-plot .main-svg")
+    page = notebook.page
+    first = page.locator(".widget-vbox", has=page.locator(".widget-slider")).filter(has=page.locator("svg")).first
+    first.locator(".noUi-handle").focus()  # back to the last simulation, where the chosen edge is drawn
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    first.locator("path[stroke='#188038']").first.wait_for(timeout=20_000)
+    steppers = page.locator(".widget-vbox", has=page.locator(".widget-slider")).filter(has=page.locator("svg"))
+    trees = [steppers.nth(i).locator("svg").first for i in range(steppers.count())]
+    assert len(trees) >= 3, f"02: expected the bandit, CartPole and Pendulum trees, saw {len(trees)}"
+    for i, tree in enumerate(trees):
+        tree.scroll_into_view_if_needed()
+        check_tree_in_view(notebook, tree, f"tree {i + 1}")
+        notebook.screenshot(f"02_gumbel_search-tree-{i + 1}", tree)
+    plots = page.locator(".js-plotly-plot .main-svg")
     assert plots.count() >= 1, "02: the root-policy plotly chart did not render"
     notebook.screenshot("02_gumbel_search-page")
     notebook.assert_no_front_end_errors()
     notebook.close()
 
 
-def test_training_dashboard_draws_its_charts(lab, browser):
-    notebook = NotebookPage(browser, lab, "04_train_cartpole.ipynb")
-    notebook.run_all()
+def check_dashboard(notebook: NotebookPage, stem: str):
+    """The training dashboard fits, draws its charts, shows the environment as a picture and its
+    search tree in view; after a reload of the page its charts come back with their data."""
     page = notebook.page
     charts = page.locator(".js-plotly-plot")
     charts.first.wait_for(timeout=60_000)
-    assert charts.count() >= 2, f"04: expected the dashboard's return and loss charts, saw {charts.count()}"
-    # Each curve is an SVG path whose `d` attribute holds the plotted points: a chart whose front end
-    # failed has no such path, one that never received data has an empty one.
-    lines = page.locator(".js-plotly-plot .scatterlayer path.js-line")
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .scatterlayer path.js-line')]"
-                           ".filter(p => (p.getAttribute('d') || '').length > 20).length >= 2", timeout=60_000)
-    assert lines.count() >= 2
+    assert charts.count() >= 2, f"{notebook.name}: expected the dashboard's return and loss charts, saw {charts.count()}"
+    check_charts_have_data(notebook, 2, "after training")
+    check_fits(notebook)
     dashboard = page.locator(".widget-vbox", has=charts.first).first
-    dashboard.scroll_into_view_if_needed()
-    notebook.screenshot("04_train_cartpole-dashboard", dashboard)
+    check_frame_is_a_picture(notebook, dashboard, stem)
+    tree = dashboard.locator("svg", has=page.locator("g.node")).first
+    tree.scroll_into_view_if_needed()
+    check_tree_in_view(notebook, tree, "the dashboard's tree")
+    notebook.screenshot(f"{stem}-dashboard-tree")  # the window, scrolled to the tree
+    charts.first.scroll_into_view_if_needed()
+    notebook.screenshot(f"{stem}-dashboard")
+    notebook.save_and_reload()
+    check_charts_have_data(notebook, 2, "after the page was reloaded")
+    check_fits(notebook)
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    notebook.screenshot(f"{stem}-dashboard-after-reload")
+
+
+@pytest.mark.parametrize("name", ["04_train_cartpole.ipynb", "05_continuous_control.ipynb"])
+def test_training_dashboard_fits_draws_and_survives_a_reload(lab, browser, name):
+    notebook = NotebookPage(browser, lab, name)
+    notebook.run_all()
+    check_dashboard(notebook, Path(name).stem)
     notebook.assert_no_front_end_errors()
+    notebook.close()
+
+
+FIXED_WIDTH_OUTPUT = """\
+import ipywidgets as widgets
+widgets.HBox([widgets.HTML("a dashboard laid out for a wide screen", layout=widgets.Layout(width="700px")),
+              widgets.HTML("its second chart", layout=widgets.Layout(width="700px"))],
+             layout=widgets.Layout(width="1400px"))
+"""
+
+
+def one_cell_notebook(browser, lab: JupyterLab, name: str, code: str) -> NotebookPage:
+    """A notebook of one code cell, written into the course copy, opened and run."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, lab.root / name)
+    notebook = NotebookPage(browser, lab, name)
+    notebook.run_all()
+    return notebook
+
+
+def test_a_fixed_width_layout_fails_the_check(lab, browser):
+    """The layout check is not vacuous: a 1,400 px wide dashboard in a laptop window must fail it."""
+    notebook = one_cell_notebook(browser, lab, "fixed_width_layout.ipynb", FIXED_WIDTH_OUTPUT)
+    notebook.page.locator(".widget-hbox").first.wait_for(timeout=30_000)
+    with pytest.raises(AssertionError, match="scroll sideways") as failure:
+        check_fits(notebook)
+    assert re.search(r"an output 14\d\d px wide in a \d+ px area", str(failure.value)), str(failure.value)
+    (ARTIFACTS / "fixed_width_layout-failure.txt").write_text(str(failure.value))
     notebook.close()
 
 
@@ -316,13 +465,7 @@ widgets.VBox([slider, view])
 
 def test_a_broken_tree_view_fails_the_check(lab, browser):
     """The check above is not vacuous: a view whose front-end redraw throws must fail it."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BROKEN_TREE_VIEW)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(nb, lab.root / "broken_tree_view.ipynb")
-    notebook = NotebookPage(browser, lab, "broken_tree_view.ipynb")
-    notebook.run_all()
+    notebook = one_cell_notebook(browser, lab, "broken_tree_view.ipynb", BROKEN_TREE_VIEW)
     with pytest.raises(AssertionError, match="did not change") as failure:
         check_tree_stepper(notebook, "broken_tree_view")
     assert "BrokenTreeView: redraw failed" in str(failure.value), str(failure.value)
