@@ -316,13 +316,16 @@ def check_tree_in_view(notebook: NotebookPage, drawing, what: str) -> None:
 
 
 def check_charts_have_data(notebook: NotebookPage, at_least: int, when: str) -> None:
-    """At least `at_least` plotly curves are drawn with points. Each curve is an SVG path whose `d`
-    attribute holds the plotted points: a chart whose front end failed has no such path, one that
-    never received data an empty one."""
+    """At least `at_least` plotly curves are drawn with points, in charts that take room on the page.
+    Each curve is an SVG path whose `d` attribute holds the plotted points: a chart whose front end
+    failed has no such path, one that never received data an empty one, and one drawn into a box
+    of no height (as a reloaded page once drew them) is less than 100 px tall."""
     try:
         notebook.page.wait_for_function(
             "n => [...document.querySelectorAll('.js-plotly-plot .scatterlayer path.js-line')]"
-            ".filter(p => (p.getAttribute('d') || '').length > 20).length >= n", arg=at_least, timeout=60_000)
+            ".filter(p => (p.getAttribute('d') || '').length > 20"
+            " && p.closest('.js-plotly-plot').getBoundingClientRect().height >= 100).length >= n",
+            arg=at_least, timeout=60_000)
     except Exception:
         notebook.screenshot(f"{Path(notebook.name).stem}-charts-empty-{when}")
         raise AssertionError(f"{notebook.name}: fewer than {at_least} charted curves with data {when}") from None

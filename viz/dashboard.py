@@ -44,8 +44,7 @@ def figure_output(figure: go.Figure) -> dict:
     """A figure as one notebook output: plotly's mime type (drawn by JupyterLab's plotly renderer at
     the width it is given) with a line of text for front ends without it."""
     return {"output_type": "display_data", "metadata": {},
-            "data": {"application/vnd.plotly.v1+json": {**json.loads(figure.to_json()),
-                                                        "config": {"responsive": True}},
+            "data": {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
                      "text/plain": f"<plotly figure: {figure.layout.title.text}>"}}
 
 
@@ -78,8 +77,8 @@ class TrainingDashboard:
         self.curve.add_scatter(name="training episodes", mode="markers", marker=dict(size=4, color="gray"))
         self.curve.add_scatter(name="evaluation (mean ± std)", mode="lines+markers", line=dict(color="#1a73e8"),
                                error_y=dict(type="data", array=[], visible=True))
-        if total_env_steps:
-            self.curve.update_xaxes(range=[0, total_env_steps])
+        if total_env_steps:  # the whole budget, with room for the markers at its end
+            self.curve.update_xaxes(range=[-0.02 * total_env_steps, 1.02 * total_env_steps])
         self.losses = go.Figure(layout=dict(title="losses", xaxis_title="learner steps",
                                             yaxis_title="loss (cross-entropy or cosine)", **layout))
         for term in LOSS_TERMS:
