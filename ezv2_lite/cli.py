@@ -10,6 +10,7 @@ one-line `error:` message and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -287,7 +288,14 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        run_command(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:  # the reader went away (`ezv2-lite --help | head`): stop without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+
+
+def run_command(args: list[str]) -> None:
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return
@@ -298,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     try:
         COMMANDS[command](rest)
+    except BrokenPipeError:
+        raise
     except (ConfigError, ValueError, OSError) as error:
         print(f"ezv2-lite {command}: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -252,3 +252,15 @@ def test_making_an_atari_env_prints_no_ale_banner():
     result = run_cli("check-env", "--env.suite", "atari", "--env.name", "Pong", "--steps", "10")
     assert result.returncode == 0, result.stderr
     assert "Pong" in result.stdout and "A.L.E" not in result.stderr + result.stdout
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    """`ezv2-lite --help | head -1`: the output's reader closes the pipe before the help is written."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "ezv2_lite.cli", "--help"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.close()  # gone before the child has written anything
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1 and "Traceback" not in stderr, stderr
