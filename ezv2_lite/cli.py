@@ -28,8 +28,11 @@ commands:
               [--run-dir DIR], or continue one: --resume RUN_DIR
   eval        evaluate a run's latest checkpoint: RUN_DIR [--episodes N]
   report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR [RUN_DIR ...];
-              Atari runs also get raw and human-normalised scores (mean, median, IQM)
+              Atari runs also get raw and human-normalised scores (mean, median, IQM);
+              a sweep's directory: IQM, mean, median with bootstrap intervals, per task and pooled
   check-env   build an environment, print its spec, run a random policy, print steps/s
+  sweep       presets x tasks x seeds as Ray tasks, each a resumable train: --sweep-dir DIR
+              [--presets ...] [--tasks ...] [--seeds ...] [--address auto] [-- overrides]
   bench       benchmarks: `ezv2-lite bench search|learner|acting|e2e|learn|train-rate` (JSON under benchmarks/results/)
 
 Run `ezv2-lite COMMAND --help` for a command's options."""
@@ -239,8 +242,16 @@ def eval_command(args: list[str]) -> None:
 def report_command(args: list[str]) -> None:
     from .report import atari_table, is_atari_run, summary, write_learning_curve
 
+    from pathlib import Path
+
     if not args:
-        raise ConfigError("usage: ezv2-lite report RUN_DIR [RUN_DIR ...]")
+        raise ConfigError("usage: ezv2-lite report RUN_DIR [RUN_DIR ...] or ezv2-lite report SWEEP_DIR")
+    if len(args) == 1 and (Path(args[0]) / "sweep.json").exists():  # a sweep: scores with intervals
+        from .sweep_report import curves_figure, report_table, sweep_report
+
+        print(report_table(sweep_report(args[0])))
+        print(f"learning curves: {curves_figure(args[0])}; the numbers: {Path(args[0]) / 'report.json'}")
+        return
     for run in args:
         print(f"== {run}")
         print(summary(run))
@@ -278,12 +289,57 @@ def bench(args: list[str]) -> None:
     run(tyro.cli(cls, args=args[1:], prog=f"ezv2-lite bench {args[0]}"))
 
 
+# ----------------------------------------------------------------------- sweep
+
+
+@dataclass(frozen=True)
+class SweepArgs:
+    """Run presets x tasks x seeds, each an ordinary `train`, as Ray tasks (ezv2_lite/sweep.py).
+
+    Overrides for every run follow a `--`: ezv2-lite sweep --sweep-dir sweeps/sims --seeds 0 1 2
+    -- --search.num-simulations 4. Running the same command again skips finished runs and resumes
+    the others from their checkpoints."""
+
+    sweep_dir: str
+    """Where the runs go (one run directory each); on a cluster, a path every node shares."""
+    presets: tuple[str, ...] = ("cartpole",)
+    tasks: tuple[str, ...] = ()
+    """env.name of each task (none: each preset's own task)."""
+    seeds: tuple[int, ...] = (0,)
+    total_env_steps: int | None = None
+    """Every run's budget (default: each preset's)."""
+    address: str | None = None
+    """A Ray cluster to join ("auto", or host:port); none: start Ray on this machine."""
+    num_cpus: int | None = None
+    """CPUs of the local Ray instance (default: all of this machine's)."""
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
+    """A fraction shares one GPU between runs (0.25: four runs on a GPU)."""
+    max_retries: int = 3
+    """How often Ray retries a run whose worker died (each retry resumes from its checkpoint)."""
+
+
+def sweep_command(args: list[str]) -> None:
+    from .sweep import plan, sweep
+
+    overrides = args[args.index("--") + 1:] if "--" in args else []
+    args = args[:args.index("--")] if "--" in args else args
+    opts = tyro.cli(SweepArgs, args=args, prog="ezv2-lite sweep")
+    if opts.total_env_steps is not None:
+        overrides += ["--train.total-env-steps", str(_positive_int(str(opts.total_env_steps), "--total-env-steps"))]
+    runs = plan(list(opts.presets), list(opts.seeds), list(opts.tasks), overrides)
+    print(f"sweep of {_count(len(runs), 'run')} into {opts.sweep_dir}: " + ", ".join(run.name for run in runs))
+    sweep(runs, opts.sweep_dir, address=opts.address, cpus_per_run=opts.cpus_per_run,
+          gpus_per_run=opts.gpus_per_run, max_retries=opts.max_retries, num_cpus=opts.num_cpus)
+
+
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "train": train_command,
     "eval": eval_command,
     "report": report_command,
     "check-env": check_env,
     "bench": bench,
+    "sweep": sweep_command,
 }
 
 

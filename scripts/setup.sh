@@ -3,7 +3,8 @@
 # (graphviz's `dot` for search-tree drawings; Mesa EGL for headless MuJoCo
 # rendering), PyTorch, then the package with its `notebooks` and `dev` extras.
 # With EZV2_BROWSER=1 (scripts/test.sh) also Debian's Chromium and the `browser`
-# extra (Playwright) for the tests that open the notebooks in JupyterLab.
+# extra (Playwright) for the tests that open the notebooks in JupyterLab; with EZV2_CLUSTER=1
+# the `cluster` extra (Ray and rliable, for `ezv2-lite sweep` and its report).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,5 +44,6 @@ fi
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
 extras="notebooks,dev"
 [ "${EZV2_BROWSER:-0}" = 1 ] && extras+=",browser"
+[ "${EZV2_CLUSTER:-0}" = 1 ] && extras+=",cluster"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 echo "ezv2-lite is set up in $(pwd)/.venv"

@@ -5,7 +5,7 @@
 # Chromium and Playwright here; on CI a missing browser fails those tests instead of skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EZV2_BROWSER=1 bash scripts/setup.sh
+EZV2_BROWSER=1 EZV2_CLUSTER=1 bash scripts/setup.sh
 if [ "${CI:-}" = true ]; then export EZV2_REQUIRE_BROWSER=1; fi
 export EZV2_FAST=1 MUJOCO_GL=${MUJOCO_GL:-egl}
 exec .venv/bin/python -m pytest tests --nbval-lax notebooks --durations=10 "$@"

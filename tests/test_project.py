@@ -44,11 +44,12 @@ def test_environment_yml_installs_the_same_package_and_extras():
     assert "python=3.11" in deps and "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     setup = (ROOT / "scripts/setup.sh").read_text()
-    extras = re.search(r'extras="([a-z,]+)"', setup).group(1)   # + ",browser" with EZV2_BROWSER=1
-    assert 'extras+=",browser"' in setup and '-e ".[$extras]"' in setup
-    assert pip == [f"-e .[{extras},browser]"]
+    extras = re.search(r'extras="([a-z,]+)"', setup).group(1)   # + browser, cluster with the tests
+    assert 'extras+=",browser"' in setup and 'extras+=",cluster"' in setup and '-e ".[$extras]"' in setup
+    assert "EZV2_BROWSER=1 EZV2_CLUSTER=1 bash scripts/setup.sh" in (ROOT / "scripts/test.sh").read_text()
+    assert pip == [f"-e .[{extras},browser,cluster]"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert set(extras.split(",")) | {"browser"} == set(project["optional-dependencies"])
+    assert set(extras.split(",")) | {"browser", "cluster"} == set(project["optional-dependencies"])
     assert any(dep.startswith("mujoco") and "<4" in dep for dep in project["dependencies"])
 
 
@@ -128,7 +129,7 @@ def test_every_cited_section_of_the_algorithm_guide_exists():
 
 LAYERS = [("config",), ("envs", "model", "augment"), ("search", "replay", "replay_file"),
           ("targets",), ("learner", "actor", "evaluate", "checkpoint"), ("reanalysis_worker",),
-          ("train",), ("report", "course"), ("accel", "cli")]
+          ("train",), ("report", "sweep_report", "course"), ("accel", "cli", "sweep")]
 """The package's modules from the bottom up: a module imports only from its own layer or
 below (lazy imports inside functions included), so the ideas can be read in this order."""
 

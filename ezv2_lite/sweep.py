@@ -1,0 +1,189 @@
+"""Many runs at once: presets x tasks x seeds x overrides, each an ordinary `train`, as Ray tasks.
+
+    runs = plan(["cartpole", "pendulum"], seeds=[0, 1, 2, 3, 4])
+    sweep(runs, "sweeps/course")                       # a local Ray instance on this machine
+    sweep(runs, "sweeps/course", address="auto")       # a running Ray cluster (`ray start --head`)
+
+Every run writes its own run directory under the sweep directory, exactly as
+`ezv2-lite train --run-dir` would (config.json, metrics.jsonl, checkpoints/).
+That is what makes the sweep fault tolerant without new machinery:
+
+- a run whose Ray worker dies is retried by Ray (`max_retries`), and the retry
+  resumes from the run's last checkpoint (`train(..., resume=True)`): the
+  metrics are cut back to the checkpoint, so no row appears twice;
+- running the same sweep again skips finished runs and resumes the others; a
+  finished run is one whose last evaluation is at its budget, after its last
+  learner step (resuming one would do nothing anyway).
+
+On a cluster the sweep directory must be a path every node reads and writes
+(a shared filesystem); `check_shared_directory` writes a file from a Ray task
+and reads it back here, and stops with a clear error where that fails.
+Ray is optional: `pip install -e '.[cluster]'`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .config import ConfigError
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep: a preset, an optional task (env.name), a seed and config overrides."""
+
+    preset: str
+    seed: int
+    task: str | None = None
+    overrides: tuple[str, ...] = field(default_factory=tuple)
+    """Command-line overrides shared by the sweep's runs, e.g. ("--search.num-simulations", "4");
+    recorded in sweep.json and each run's config.json."""
+
+    @property
+    def name(self) -> str:
+        """The run directory's name: preset-task-seedN (as `ezv2-lite train` names its runs)."""
+        return "-".join([self.preset] + ([self.task.replace("/", "_")] if self.task else []) + [f"seed{self.seed}"])
+
+    def args(self) -> list[str]:
+        """The `ezv2-lite train` arguments of this run (what `config()` reads)."""
+        task = ["--env.name", self.task] if self.task else []
+        return ["--preset", self.preset, *task, "--seed", str(self.seed), *self.overrides]
+
+    def config(self):
+        from .cli import config_from_args
+
+        return config_from_args(self.args(), prog="ezv2-lite sweep")
+
+
+def plan(presets: list[str], seeds: list[int], tasks: list[str] | None = None,
+         overrides: list[str] | None = None) -> list[SweepRun]:
+    """The grid: every preset with every task (none: the preset's own) and every seed; each
+    configuration is built once here, so a bad override fails before anything runs."""
+    if not presets or not seeds:
+        raise ConfigError("a sweep needs at least one preset and one seed")
+    flags = tuple(overrides or ())
+    if len(flags) % 2:
+        raise ConfigError(f"overrides come in pairs, --section.field VALUE (got {list(flags)})")
+    runs = [SweepRun(p, s, t, flags) for p in presets for t in (tasks or [None]) for s in seeds]
+    names = [run.name for run in runs]
+    if len(set(names)) != len(names):
+        raise ConfigError("the grid names some runs twice: give each preset, task and seed once")
+    for run in runs:
+        run.config()  # validates
+    return runs
+
+
+def is_finished(run_dir: Path) -> bool:
+    """The run's last evaluation is at its budget and after its last learner step."""
+    config_path, metrics_path = run_dir / "config.json", run_dir / "metrics.jsonl"
+    if not (config_path.exists() and metrics_path.exists()):
+        return False
+    total = json.loads(config_path.read_text())["train"]["total_env_steps"]
+    lines = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    evaluations = [line for line in lines if "eval_return_mean" in line]
+    return bool(evaluations) and evaluations[-1]["env_steps"] >= total and \
+        evaluations[-1]["train_steps"] >= max(line.get("train_steps", 0) for line in lines)
+
+
+def train_one(run: SweepRun, run_dir: str) -> dict:
+    """One run, started or resumed where its checkpoints are (what a Ray task executes)."""
+    from . import accel  # noqa: F401  (the faster model steps the runtime section may ask for)
+    from .report import final_return
+    from .train import train
+
+    directory = Path(run_dir)
+    resume = (directory / "checkpoints").exists()
+    if not resume and directory.exists():  # stopped before its first checkpoint: nothing was kept
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "worker.pid").write_text(str(os.getpid()))  # (which process to stop, for a drill)
+    train(run.config(), directory, resume=resume, progress=False)
+    mean, episodes = final_return(directory)
+    return {"name": run.name, "final_return": mean, "episodes": episodes, "resumed": resume}
+
+
+def check_shared_directory(ray, sweep_dir: Path) -> None:
+    """Stop with a clear error unless a Ray task can write into `sweep_dir` where this process
+    reads it (on a cluster: a filesystem every node shares)."""
+    probe = sweep_dir / f".shared-{uuid.uuid4().hex}"
+
+    @ray.remote(num_cpus=0)
+    def write(path: str) -> str:
+        import socket
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(socket.gethostname())
+        return socket.gethostname()
+
+    host = ray.get(write.remote(str(probe)))
+    if not probe.exists():
+        raise ConfigError(f"a Ray worker on {host} wrote {probe}, but it is not here: the sweep directory "
+                          "must be on a filesystem every node shares (e.g. NFS); give --sweep-dir there")
+    probe.unlink()
+
+
+def progress_line(run: SweepRun, run_dir: Path, state: str) -> str:
+    """`name: state, env steps N of M, last evaluation R`."""
+    metrics = run_dir / "metrics.jsonl"
+    lines = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] \
+        if metrics.exists() else []
+    steps = lines[-1]["env_steps"] if lines else 0
+    evaluations = [line["eval_return_mean"] for line in lines if "eval_return_mean" in line]
+    total = run.config().train.total_env_steps
+    last = f", last evaluation {evaluations[-1]:.1f}" if evaluations else ""
+    return f"{run.name}: {state}, env steps {steps:,} of {total:,}{last}"
+
+
+def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = None,
+          cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, max_retries: int = 3,
+          num_cpus: int | None = None, report_every_s: float = 30.0, print_fn=print) -> list[dict]:
+    """Run `runs` as Ray tasks into `sweep_dir`/NAME; finished runs are skipped. With no `address`,
+    a local Ray instance with `num_cpus` CPUs (default: all) is started; "auto" or host:port joins
+    a cluster. Returns each run's result (name, final return, episodes, resumed)."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("ezv2-lite sweep runs on Ray, which is not installed: "
+                          "pip install -e '.[cluster]' (or pip install 'ray[default]')") from None
+    sweep_dir = Path(sweep_dir).resolve()
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "sweep.json").write_text(json.dumps({"runs": [asdict(r) | {"name": r.name} for r in runs]},
+                                                     indent=2) + "\n")
+    todo = [run for run in runs if not is_finished(sweep_dir / run.name)]
+    for run in runs:
+        if run not in todo:
+            print_fn(progress_line(run, sweep_dir / run.name, "finished before"))
+    if not todo:
+        print_fn(f"all {len(runs)} runs of {sweep_dir} are finished: nothing to do")
+        return [{"name": r.name, "skipped": True} for r in runs]
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, num_cpus=num_cpus if address is None else None,
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        check_shared_directory(ray, sweep_dir)
+        task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries)(train_one)
+        pending = {task.remote(run, str(sweep_dir / run.name)): run for run in todo}
+        results, last_report = [], 0.0
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=5.0)
+            for ref in done:
+                run = pending.pop(ref)
+                results.append(ray.get(ref))
+                print_fn(progress_line(run, sweep_dir / run.name, "finished"))
+            if pending and time.monotonic() - last_report > report_every_s:
+                last_report = time.monotonic()
+                for run in pending.values():
+                    print_fn(progress_line(run, sweep_dir / run.name, "running"))
+        print_fn(f"sweep {sweep_dir}: {len(results)} runs finished, {len(runs) - len(todo)} finished before")
+        return results
+    finally:
+        if started_here:
+            ray.shutdown()

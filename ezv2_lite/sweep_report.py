@@ -1,0 +1,164 @@
+"""The report of a sweep (ezv2_lite/sweep.py): scores per task and over tasks, with intervals.
+
+    ezv2-lite report SWEEP_DIR          # table, SWEEP_DIR/report.json and SWEEP_DIR/report.png
+
+Two protocols, named in every table: the *final* evaluation of each run (ours: the
+agent at the end of its budget) and the *best* evaluation over the run (what the
+EZ-V2 authors report). Per task the scores are raw returns; over tasks they are
+normalised so that tasks can be pooled: human-normalised for Atari (paper §6.1),
+(return - lowest) / (highest - lowest) where the environment bounds its returns
+(DeepMind Control, the classic-control tasks: ezv2_lite.report.return_bounds).
+
+Point estimates and 95% intervals come from `rliable` (Agarwal et al., "Deep RL
+at the edge of the statistical precipice", NeurIPS 2021): the interquartile mean
+(the mean of the middle 50% of runs, robust to outliers yet using half the runs),
+the mean, the median, and over normalised scores the optimality gap (how far
+below 1 the runs fall on average); the intervals are stratified bootstrap
+intervals (runs resampled within each task). Learning curves show the mean over
+runs at each evaluation with its bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import from_json
+from .evaluate import human_normalized
+from .report import evaluations, read_metrics, return_bounds
+
+BOOTSTRAP_REPS = 2000
+
+
+@dataclass
+class TaskRuns:
+    """The runs of one task (preset and environment) of a sweep."""
+
+    key: str
+    """preset · environment"""
+    run_dirs: list[Path]
+    env: object
+    """The runs' EnvConfig."""
+
+    def scores(self, protocol: str) -> np.ndarray:
+        """[runs] the final ("final") or the best ("best") evaluation return of each run."""
+        pick = (lambda evals: evals[-1]) if protocol == "final" else \
+            (lambda evals: max(evals, key=lambda e: e["eval_return_mean"]))
+        return np.array([pick(evaluations(read_metrics(d)))["eval_return_mean"] for d in self.run_dirs])
+
+    def normalized(self, scores: np.ndarray) -> np.ndarray | None:
+        """Scores on a common scale (1 = human or the highest return), or None where none is known."""
+        if self.env.suite == "atari":
+            return np.array([human_normalized(self.env.name, s) for s in scores])
+        bounds = return_bounds(self.env)
+        return None if bounds is None else (scores - bounds[0]) / (bounds[1] - bounds[0])
+
+
+def sweep_tasks(sweep_dir: str | Path) -> list[TaskRuns]:
+    """The sweep's finished-or-not runs with at least one evaluation, grouped by task."""
+    sweep_dir = Path(sweep_dir)
+    plan = sweep_dir / "sweep.json"
+    if not plan.exists():
+        raise ValueError(f"{plan} does not exist: give the directory of an `ezv2-lite sweep`")
+    tasks: dict[str, TaskRuns] = {}
+    for run in json.loads(plan.read_text())["runs"]:
+        run_dir = sweep_dir / run["name"]
+        if not (run_dir / "metrics.jsonl").exists() or not evaluations(read_metrics(run_dir)):
+            continue
+        config = from_json((run_dir / "config.json").read_text())
+        key = f"{config.preset} · {config.env.name}"
+        tasks.setdefault(key, TaskRuns(key, [], config.env.resolved())).run_dirs.append(run_dir)
+    if not tasks:
+        raise ValueError(f"no run of {sweep_dir} has an evaluation yet: let the sweep run longer")
+    return list(tasks.values())
+
+
+def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0) -> dict:
+    """[runs, tasks] -> {metric: (point, low, high)} by rliable's stratified bootstrap."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    names = ["IQM", "mean", "median"] + (["optimality gap"] if with_gap else [])
+
+    def aggregate(scores):
+        values = [metrics.aggregate_iqm(scores), metrics.aggregate_mean(scores), metrics.aggregate_median(scores)]
+        return np.array(values + ([metrics.aggregate_optimality_gap(scores, 1.0)] if with_gap else []))
+
+    np.random.seed(seed)  # (rliable draws from numpy's global generator)
+    points, intervals = rly.get_interval_estimates({"runs": score_matrix}, aggregate, reps=BOOTSTRAP_REPS)
+    return {name: (float(points["runs"][i]), float(intervals["runs"][0, i]), float(intervals["runs"][1, i]))
+            for i, name in enumerate(names)}
+
+
+def sweep_report(sweep_dir: str | Path) -> dict:
+    """Per task and protocol the runs' scores and their interval estimates; over tasks the same on
+    normalised scores, where every task has a scale and as many runs. Also written to report.json."""
+    tasks = sweep_tasks(sweep_dir)
+    report = {"protocols": {"final": "the last evaluation of each run",
+                            "best": "the best evaluation over each run (the EZ-V2 authors' protocol)"},
+              "bootstrap": f"stratified bootstrap, {BOOTSTRAP_REPS} resamples, 95% intervals",
+              "tasks": {}, "over_tasks": {}}
+    for protocol in ("final", "best"):
+        pooled = []
+        for task in tasks:
+            scores = task.scores(protocol)
+            entry = report["tasks"].setdefault(task.key, {"runs": [d.name for d in task.run_dirs]})
+            entry[protocol] = {"scores": scores.tolist(),
+                               "estimates": interval_estimates(scores[:, None], with_gap=False)}
+            pooled.append(task.normalized(scores))
+        if all(p is not None for p in pooled) and len({len(p) for p in pooled}) == 1:
+            matrix = np.stack(pooled, axis=1)
+            report["over_tasks"][protocol] = {"tasks": [t.key for t in tasks], "normalised": matrix.tolist(),
+                                              "estimates": interval_estimates(matrix, with_gap=True)}
+    (Path(sweep_dir) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def report_table(report: dict) -> str:
+    """The report as text: one line per task and protocol, then the pooled normalised scores."""
+    def cells(estimates: dict, digits: int) -> str:
+        return "  ".join(f"{name} {p:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+                         for name, (p, lo, hi) in estimates.items())
+
+    lines = [f"intervals: {report['bootstrap']}"]
+    for key, entry in report["tasks"].items():
+        for protocol in ("final", "best"):
+            lines.append(f"{key:<28} {protocol:<5} ({len(entry['runs'])} runs)  "
+                         f"{cells(entry[protocol]['estimates'], 1)}")
+    for protocol, entry in report["over_tasks"].items():
+        lines.append(f"normalised over {len(entry['tasks'])} tasks, {protocol}: {cells(entry['estimates'], 3)}")
+    return "\n".join(lines)
+
+
+def curves_figure(sweep_dir: str | Path) -> Path:
+    """SWEEP_DIR/report.png: per task the mean evaluation return over runs against env steps, with
+    its 95% bootstrap interval, and each run faintly."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sweep_tasks(sweep_dir)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        curves = [{e["env_steps"]: e["eval_return_mean"] for e in evaluations(read_metrics(d))}
+                  for d in task.run_dirs]
+        steps = sorted(set.intersection(*(set(c) for c in curves)))
+        for curve in curves:
+            ax.plot(list(curve), list(curve.values()), color="gray", alpha=0.3, lw=0.8)
+        if steps:
+            estimates = [interval_estimates(np.array([c[s] for c in curves])[:, None], False)["mean"]
+                         for s in steps]
+            mean, low, high = map(np.array, zip(*estimates))
+            ax.plot(steps, mean, color="#1a73e8", label=f"mean of {len(curves)} runs")
+            ax.fill_between(steps, low, high, color="#1a73e8", alpha=0.2, label="95% interval")
+        ax.set(title=task.key, xlabel="env steps", ylabel="evaluation return")
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    path = Path(sweep_dir) / "report.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

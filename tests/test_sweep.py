@@ -1,0 +1,88 @@
+"""`ezv2-lite sweep`: the grid, what counts as finished, and runs on a local Ray instance that
+survive a killed worker (ezv2_lite/sweep.py)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ezv2_lite.config import ConfigError
+from ezv2_lite.sweep import SweepRun, is_finished, plan
+
+TINY = ["--optim.batch-size", "16", "--train.start-transitions", "64", "--search.num-simulations", "4",
+        "--train.eval-episodes", "2", "--train.train-ratio", "0.25", "--train.eval-every-env-steps", "225",
+        "--train.log-every-env-steps", "100", "--train.num-envs", "2", "--model.latent-dim", "16",
+        "--model.hidden-dim", "16", "--train.checkpoint-every-env-steps", "150",
+        "--train.total-env-steps", "450"]
+
+
+def test_the_grid_is_every_preset_task_and_seed_once():
+    runs = plan(["cartpole", "pendulum"], seeds=[0, 1], overrides=["--search.num-simulations", "4"])
+    assert [run.name for run in runs] == ["cartpole-seed0", "cartpole-seed1", "pendulum-seed0", "pendulum-seed1"]
+    assert runs[3].config().seed == 1 and runs[3].config().search.num_simulations == 4
+    assert runs[2].config().env.name == "Pendulum-v1"
+    walker = plan(["dmc_state"], seeds=[3], tasks=["walker-stand"])[0]
+    assert walker.name == "dmc_state-walker-stand-seed3" and walker.config().env.name == "walker-stand"
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(presets=["cartpole"], seeds=[]), "at least one preset and one seed"),
+    (dict(presets=["cartpole"], seeds=[0, 0]), "names some runs twice"),
+    (dict(presets=["cartpole"], seeds=[0], overrides=["--search.num-simulations"]), "in pairs"),
+    (dict(presets=["nope"], seeds=[0]), "nope"),
+])
+def test_a_bad_grid_fails_before_anything_runs(kwargs, words):
+    with pytest.raises((ConfigError, SystemExit, ValueError)) as error:
+        plan(**kwargs)
+    assert error.type is SystemExit or words in str(error.value)
+
+
+def test_a_run_is_finished_when_its_last_evaluation_is_at_its_budget_after_its_last_learner_step(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"train": {"total_env_steps": 600}}))
+    lines = [{"env_steps": 300, "train_steps": 10, "eval_return_mean": 9.0},
+             {"env_steps": 600, "train_steps": 20, "eval_return_mean": 20.0}]
+    write = lambda rows: (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write(lines[:1])
+    assert not is_finished(tmp_path)
+    write(lines)
+    assert is_finished(tmp_path)
+    write(lines + [{"env_steps": 600, "train_steps": 30, "total": 1.0}])  # offline steps after it
+    assert not is_finished(tmp_path)
+    assert not is_finished(tmp_path / "missing")
+
+
+def evaluation_rows(run_dir: Path) -> list[tuple[int, int]]:
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(line["env_steps"], line["train_steps"]) for line in lines if "eval_return_mean" in line]
+
+
+def test_a_sweep_on_local_ray_survives_a_killed_worker_and_a_second_run_does_no_work(tmp_path):
+    pytest.importorskip("ray", reason="the cluster extra: pip install -e '.[cluster]'")
+    sweep_dir = tmp_path / "sweep"
+    command = [sys.executable, "-m", "ezv2_lite.cli", "sweep", "--sweep-dir", str(sweep_dir),
+               "--seeds", "0", "1", "--num-cpus", "2", "--", *TINY]
+    env = dict(os.environ, OMP_NUM_THREADS="1", RAY_DEDUP_LOGS="0")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    victim = sweep_dir / SweepRun("cartpole", 0, None, tuple(TINY)).name
+    deadline = time.monotonic() + 300
+    while not (victim / "checkpoints" / "latest").exists():  # its first checkpoint, at 150 env steps
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.1)
+    assert not is_finished(victim)
+    killed = int((victim / "worker.pid").read_text())
+    os.kill(killed, signal.SIGKILL)  # the Ray worker running that run dies mid-way
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    assert int((victim / "worker.pid").read_text()) != killed, "the run was not retried in a new worker"
+    for seed in (0, 1):
+        run_dir = sweep_dir / SweepRun("cartpole", seed, None, tuple(TINY)).name
+        assert is_finished(run_dir), output
+        rows = evaluation_rows(run_dir)
+        assert len(rows) == len(set(rows)) and rows[-1][0] == 450, (run_dir.name, rows)
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout + again.stderr

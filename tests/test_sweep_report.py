@@ -1,0 +1,57 @@
+"""The sweep report on a small fixed sweep: scores per task, pooled normalised scores, intervals."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rliable", reason="the cluster extra: pip install -e '.[cluster]'")
+
+from ezv2_lite.config import override, preset, to_json  # noqa: E402
+from ezv2_lite.sweep_report import curves_figure, report_table, sweep_report  # noqa: E402
+
+FINAL = {"cartpole": [100.0, 200.0, 300.0, 400.0], "pendulum": [-400.0, -300.0, -200.0, -100.0]}
+BEST_EXTRA = 50.0  # each run's best evaluation is its middle one, 50 above its final
+
+
+def fake_sweep(root):
+    runs = []
+    for name, finals in FINAL.items():
+        for seed, final in enumerate(finals):
+            run = f"{name}-seed{seed}"
+            runs.append({"name": run})
+            (root / run).mkdir(parents=True)
+            (root / run / "config.json").write_text(to_json(override(preset(name), seed=seed)))
+            rows = [{"env_steps": 1000 * i, "train_steps": 10 * i, "eval_return_mean": value}
+                    for i, value in enumerate([final - 100, final + BEST_EXTRA, final], start=1)]
+            (root / run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (root / "sweep.json").write_text(json.dumps({"runs": runs}))
+
+
+def test_per_task_scores_and_intervals_under_both_protocols(tmp_path):
+    fake_sweep(tmp_path)
+    report = sweep_report(tmp_path)
+    cartpole = report["tasks"]["cartpole · CartPole-v1"]
+    assert cartpole["final"]["scores"] == FINAL["cartpole"]
+    point, low, high = cartpole["final"]["estimates"]["IQM"]
+    assert point == pytest.approx(250.0)  # the mean of the middle two of four runs
+    assert low <= point <= high and 100 <= low and high <= 400
+    assert cartpole["best"]["estimates"]["mean"][0] == pytest.approx(np.mean(FINAL["cartpole"]) + BEST_EXTRA)
+    assert report["tasks"]["pendulum · Pendulum-v1"]["final"]["estimates"]["median"][0] == pytest.approx(-250.0)
+    assert json.loads((tmp_path / "report.json").read_text()) == json.loads(json.dumps(report))
+
+
+def test_tasks_pool_on_normalised_scores(tmp_path):
+    """CartPole's returns lie in [0, 500], Pendulum-v1's in [-16.27 x 200, 0]: each run's score becomes
+    (return - lowest) / (highest - lowest) and the runs pool over both tasks."""
+    fake_sweep(tmp_path)
+    pooled = sweep_report(tmp_path)["over_tasks"]["final"]
+    matrix = np.array(pooled["normalised"])
+    low = -(np.pi ** 2 + 0.1 * 64 + 0.001 * 4) * 200
+    np.testing.assert_allclose(matrix[:, 0], np.array(FINAL["cartpole"]) / 500)
+    np.testing.assert_allclose(matrix[:, 1], (np.array(FINAL["pendulum"]) - low) / -low)
+    assert pooled["estimates"]["mean"][0] == pytest.approx(matrix.mean())
+    assert pooled["estimates"]["optimality gap"][0] == pytest.approx(np.mean(1 - matrix))  # no score reaches 1
+    table = report_table(sweep_report(tmp_path))
+    assert "cartpole · CartPole-v1" in table and "IQM 250.0" in table and "normalised over 2 tasks" in table
+    assert curves_figure(tmp_path).stat().st_size > 10_000
