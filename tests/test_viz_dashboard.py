@@ -97,3 +97,17 @@ def test_progress_and_the_time_left_follow_the_learner_steps():
     dashboard(TrainEvent("eval", dict(env_steps=400, train_steps=210, wall_s=6.0, eval_return_mean=9.0,
                                       eval_return_std=0.0, eval_episodes=1)))
     assert "over 1 episode" in dashboard.status.value and "episodes" not in dashboard.status.value
+
+
+def test_a_run_training_elsewhere_is_drawn_from_its_metrics_as_they_grow(tmp_path):
+    import json
+
+    rows = [e.data for e in recorded_events() if e.kind in ("metrics", "eval")]
+    dashboard = TrainingDashboard(total_env_steps=1000, redraw_every_s=0)
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    assert dashboard.catch_up(tmp_path) == 2 and dashboard.curve.data[0].y == (20.0,)
+    with (tmp_path / "metrics.jsonl").open("a") as file:
+        file.write("".join(json.dumps(r) + "\n" for r in rows[2:]))
+    assert dashboard.catch_up(tmp_path) == 2  # only the new lines: nothing drawn twice
+    assert dashboard.losses.data[0].x == (150, 350) and dashboard.curve.data[1].y == (120.0,)
+    assert dashboard.catch_up(tmp_path) == 0

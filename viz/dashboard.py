@@ -22,7 +22,9 @@ evaluation), the tree and the frame at most every `refresh_env_steps` env steps.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -69,6 +71,7 @@ class TrainingDashboard:
         self.total_env_steps = total_env_steps
         self._last_frame = self._last_tree = -refresh_env_steps
         self._last_redraw, self._dirty = -float("inf"), set()
+        self._lines_seen: dict[str, int] = {}  # metrics lines drawn, by run directory (catch_up)
         self._learning_since: tuple[float, int] | None = None  # (wall s, learner steps) at the first loss line
         layout = dict(height=300, autosize=True, margin=dict(l=55, r=10, t=40, b=45),
                       legend=dict(orientation="h", y=-0.25, x=0))
@@ -138,6 +141,40 @@ class TrainingDashboard:
         for name in (self.figures if force else sorted(self._dirty)):
             self.views[name].outputs = (figure_output(self.figures[name]),)
         self._dirty.clear()
+
+    # ---------------------------------------------------------------- a run elsewhere
+
+    def catch_up(self, run_dir) -> int:
+        """Draw the metrics lines a run has written since the last call (a run training in another
+        process, e.g. a sweep's Ray worker: only its curves and losses, no frames or trees).
+        Returns how many lines were new."""
+        from ezv2_lite.train import TrainEvent
+
+        path = Path(run_dir) / "metrics.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        seen = self._lines_seen.get(str(run_dir), 0)
+        for line in lines[seen:]:
+            data = json.loads(line)
+            self(TrainEvent("eval" if "eval_return_mean" in data else "metrics", data))
+        self._lines_seen[str(run_dir)] = len(lines)
+        self._redraw(force=True)
+        return len(lines) - seen
+
+    def follow(self, run_dir, every_s: float = 5.0):
+        """Follow a run that trains elsewhere: `catch_up` every `every_s` seconds in a background
+        thread until the run is finished. Returns the thread."""
+        from ezv2_lite.sweep import is_finished
+
+        def loop() -> None:
+            while True:
+                self.catch_up(run_dir)
+                if is_finished(Path(run_dir)):
+                    return
+                time.sleep(every_s)
+
+        thread = threading.Thread(target=loop, daemon=True, name=f"follow {run_dir}")
+        thread.start()
+        return thread
 
     # ---------------------------------------------------------------- events
 
