@@ -181,7 +181,8 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
             if pending and time.monotonic() - last_report > report_every_s:
                 last_report = time.monotonic()
                 for run in pending.values():
-                    print_fn(progress_line(run, sweep_dir / run.name, "running"))
+                    started = (sweep_dir / run.name / "metrics.jsonl").exists()
+                    print_fn(progress_line(run, sweep_dir / run.name, "running" if started else "waiting"))
         print_fn(f"sweep {sweep_dir}: {len(results)} runs finished, {len(runs) - len(todo)} finished before")
         return results
     finally:

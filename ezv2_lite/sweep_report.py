@@ -97,7 +97,10 @@ def sweep_report(sweep_dir: str | Path) -> dict:
     """Per task and protocol the runs' scores and their interval estimates; over tasks the same on
     normalised scores, where every task has a scale and as many runs. Also written to report.json."""
     tasks = sweep_tasks(sweep_dir)
-    report = {"protocols": {"final": "the last evaluation of each run",
+    runs = [d for task in tasks for d in task.run_dirs]
+    report = {"runs": len(runs),
+              "compute_s": round(sum(read_metrics(d)[-1]["wall_s"] for d in runs if "wall_s" in read_metrics(d)[-1]), 1),
+              "protocols": {"final": "the last evaluation of each run",
                             "best": "the best evaluation over each run (the EZ-V2 authors' protocol)"},
               "bootstrap": f"stratified bootstrap, {BOOTSTRAP_REPS} resamples, 95% intervals",
               "tasks": {}, "over_tasks": {}}
@@ -123,7 +126,8 @@ def report_table(report: dict) -> str:
         return "  ".join(f"{name} {p:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
                          for name, (p, lo, hi) in estimates.items())
 
-    lines = [f"intervals: {report['bootstrap']}"]
+    lines = [f"{report['runs']} runs, {report['compute_s'] / 3600:.2f} h of training in all; "
+             f"intervals: {report['bootstrap']}"]
     for key, entry in report["tasks"].items():
         for protocol in ("final", "best"):
             lines.append(f"{key:<28} {protocol:<5} ({len(entry['runs'])} runs)  "
