@@ -15,7 +15,7 @@ args=()
 for arg in "$@"; do
     if [ "$arg" = --fast ]; then export EZV2_FAST=1; else args+=("$arg"); fi
 done
-bash scripts/setup.sh
+EZV2_CLUSTER=1 bash scripts/setup.sh  # (the cluster extra: notebook 07 runs a sweep on Ray)
 (cd notebooks && find . -type f ! -path "*/.ipynb_checkpoints/*") | while read -r file; do
     [ -e "course/$file" ] || { mkdir -p "course/$(dirname "$file")" && cp "notebooks/$file" "course/$file"; }
 done
