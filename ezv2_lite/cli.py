@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Literal
 
 import numpy as np
@@ -302,6 +302,9 @@ class SweepArgs:
 
     sweep_dir: str
     """Where the runs go (one run directory each); on a cluster, a path every node shares."""
+    grid: str | None = None
+    """A TOML file with presets, tasks, seeds and overrides (a list of flags and values), read
+    instead of the options of the same names."""
     presets: tuple[str, ...] = ("cartpole",)
     tasks: tuple[str, ...] = ()
     """env.name of each task (none: each preset's own task)."""
@@ -325,6 +328,13 @@ def sweep_command(args: list[str]) -> None:
     overrides = args[args.index("--") + 1:] if "--" in args else []
     args = args[:args.index("--")] if "--" in args else args
     opts = tyro.cli(SweepArgs, args=args, prog="ezv2-lite sweep")
+    if opts.grid is not None:
+        from .sweep import read_grid
+
+        grid = read_grid(opts.grid)
+        opts = replace(opts, presets=tuple(grid.get("presets", opts.presets)),
+                       tasks=tuple(grid.get("tasks", opts.tasks)), seeds=tuple(grid.get("seeds", opts.seeds)))
+        overrides = [str(x) for x in grid.get("overrides", [])] + overrides
     if opts.total_env_steps is not None:
         overrides += ["--train.total-env-steps", str(_positive_int(str(opts.total_env_steps), "--total-env-steps"))]
     runs = plan(list(opts.presets), list(opts.seeds), list(opts.tasks), overrides)

@@ -79,6 +79,34 @@ def plan(presets: list[str], seeds: list[int], tasks: list[str] | None = None,
     return runs
 
 
+GRID_KEYS = {"presets", "tasks", "seeds", "overrides"}
+
+
+def read_grid(path: str | Path) -> dict:
+    """A sweep's grid from a TOML file, e.g.
+
+        presets = ["cartpole", "pendulum"]
+        seeds = [0, 1, 2, 3, 4]
+        overrides = ["--search.num-simulations", "4"]
+    """
+    try:
+        import tomllib
+    except ImportError:  # (Python 3.10)
+        raise ConfigError("grid files are read with tomllib, new in Python 3.11: give --presets, --tasks, "
+                          "--seeds and the overrides on the command line instead") from None
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"the grid file {path} does not exist")
+    try:
+        grid = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    unknown = set(grid) - GRID_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; a grid has {sorted(GRID_KEYS)}")
+    return grid
+
+
 def is_finished(run_dir: Path) -> bool:
     """The run's last evaluation is at its budget and after its last learner step."""
     config_path, metrics_path = run_dir / "config.json", run_dir / "metrics.jsonl"
@@ -128,6 +156,10 @@ def check_shared_directory(ray, sweep_dir: Path) -> None:
     probe.unlink()
 
 
+def runs_count(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
 def progress_line(run: SweepRun, run_dir: Path, state: str) -> str:
     """`name: state, env steps N of M, last evaluation R`."""
     metrics = run_dir / "metrics.jsonl"
@@ -160,7 +192,7 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
         if run not in todo:
             print_fn(progress_line(run, sweep_dir / run.name, "finished before"))
     if not todo:
-        print_fn(f"all {len(runs)} runs of {sweep_dir} are finished: nothing to do")
+        print_fn(f"all {runs_count(len(runs))} of {sweep_dir} finished before: nothing to do")
         return [{"name": r.name, "skipped": True} for r in runs]
 
     started_here = not ray.is_initialized()
@@ -183,7 +215,8 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
                 for run in pending.values():
                     started = (sweep_dir / run.name / "metrics.jsonl").exists()
                     print_fn(progress_line(run, sweep_dir / run.name, "running" if started else "waiting"))
-        print_fn(f"sweep {sweep_dir}: {len(results)} runs finished, {len(runs) - len(todo)} finished before")
+        print_fn(f"sweep {sweep_dir}: {runs_count(len(results))} finished now, "
+                 f"{runs_count(len(runs) - len(todo))} before")
         return results
     finally:
         if started_here:

@@ -86,3 +86,20 @@ def test_a_sweep_on_local_ray_survives_a_killed_worker_and_a_second_run_does_no_
         assert len(rows) == len(set(rows)) and rows[-1][0] == 450, (run_dir.name, rows)
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout + again.stderr
+
+
+def test_a_grid_file_gives_the_presets_seeds_and_overrides(tmp_path):
+    from ezv2_lite.sweep import read_grid
+
+    path = tmp_path / "grid.toml"
+    path.write_text('presets = ["cartpole", "pendulum"]\nseeds = [3, 4]\n'
+                    'overrides = ["--search.num-simulations", 4]\n')
+    grid = read_grid(path)
+    runs = plan(grid["presets"], grid["seeds"], overrides=[str(x) for x in grid["overrides"]])
+    assert [run.name for run in runs] == ["cartpole-seed3", "cartpole-seed4", "pendulum-seed3", "pendulum-seed4"]
+    assert runs[0].config().search.num_simulations == 4
+    path.write_text('preset = ["cartpole"]\n')
+    with pytest.raises(ConfigError, match="unknown keys \\['preset'\\]"):
+        read_grid(path)
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_grid(tmp_path / "missing.toml")
