@@ -15,11 +15,15 @@ at the edge of the statistical precipice", NeurIPS 2021): the interquartile mean
 the mean, the median, and over normalised scores the optimality gap (how far
 below 1 the runs fall on average); the intervals are stratified bootstrap
 intervals (runs resampled within each task). Learning curves show the mean over
-runs at each evaluation with its bootstrap interval.
+runs at each evaluation with its bootstrap interval, and the published returns of
+other methods on the same task where the package has them (data/baselines.csv:
+DreamerV3's released DMC and Atari 100k scores; each source counts steps its own
+way, so every point is labelled with its unit).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,15 @@ from .evaluate import human_normalized
 from .report import evaluations, read_metrics, return_bounds
 
 BOOTSTRAP_REPS = 2000
+BASELINES = Path(__file__).parent / "data" / "baselines.csv"
+
+
+def published_baselines(env) -> list[dict]:
+    """The rows of data/baselines.csv for this environment's task: method, x, x_unit, mean, seeds."""
+    suite = {"atari": "atari100k", "dmc": "dmc_vision" if env.pixels else "dmc_proprio"}.get(env.suite)
+    with BASELINES.open() as file:
+        return [row for row in csv.DictReader(file)
+                if row["suite"] == suite and row["task"].lower() == env.name.lower()]
 
 
 @dataclass
@@ -108,7 +121,8 @@ def sweep_report(sweep_dir: str | Path) -> dict:
         pooled = []
         for task in tasks:
             scores = task.scores(protocol)
-            entry = report["tasks"].setdefault(task.key, {"runs": [d.name for d in task.run_dirs]})
+            entry = report["tasks"].setdefault(task.key, {"runs": [d.name for d in task.run_dirs],
+                                                          "published": published_baselines(task.env)})
             entry[protocol] = {"scores": scores.tolist(),
                                "estimates": interval_estimates(scores[:, None], with_gap=False)}
             pooled.append(task.normalized(scores))
@@ -159,6 +173,18 @@ def curves_figure(sweep_dir: str | Path) -> Path:
             mean, low, high = map(np.array, zip(*estimates))
             ax.plot(steps, mean, color="#1a73e8", label=f"mean of {len(curves)} runs")
             ax.fill_between(steps, low, high, color="#1a73e8", alpha=0.2, label="95% interval")
+        published: dict[tuple, list] = {}
+        for row in published_baselines(task.env):
+            published.setdefault((row["method"], row["x_unit"]), []).append(row)
+        for (method, unit), rows in published.items():
+            if all(row["x"].isdigit() for row in rows):  # (within the runs' budget)
+                last = max(max(curve) for curve in curves)
+                rows = [row for row in rows if int(row["x"]) <= last]
+                if rows:
+                    ax.plot([int(r["x"]) for r in rows], [float(r["mean"]) for r in rows], "--", marker=".",
+                            lw=1, label=f"{method} (published; x: {unit})")
+            else:  # a final score only
+                ax.axhline(float(rows[-1]["mean"]), ls="--", lw=1, label=f"{method} (published, {rows[-1]['x']})")
         ax.set(title=task.key, xlabel="env steps", ylabel="evaluation return")
         ax.legend(loc="best", fontsize=8)
     fig.tight_layout()

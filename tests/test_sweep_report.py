@@ -55,3 +55,18 @@ def test_tasks_pool_on_normalised_scores(tmp_path):
     table = report_table(sweep_report(tmp_path))
     assert "cartpole · CartPole-v1" in table and "IQM 250.0" in table and "normalised over 2 tasks" in table
     assert curves_figure(tmp_path).stat().st_size > 10_000
+
+
+def test_published_returns_of_the_same_task_come_with_their_units():
+    from ezv2_lite.config import EnvConfig
+    from ezv2_lite.sweep_report import published_baselines
+
+    walker = published_baselines(EnvConfig(suite="dmc", name="walker-walk"))
+    assert {row["method"] for row in walker} == {"dreamerv3", "ddpg"} and all(row["x_unit"] for row in walker)
+    pixels = published_baselines(EnvConfig(suite="dmc", name="cartpole-balance", pixels=True))
+    assert {"dreamerv3", "drqv2", "curl"} <= {row["method"] for row in pixels}
+    assert [(r["method"], r["mean"]) for r in pixels if r["x"] == "20000"] == [
+        ("dreamerv3", "303.9"), ("drqv2", "374.7"), ("curl", "394.3")]  # as DreamerV3 publishes them
+    (pong,) = published_baselines(EnvConfig(suite="atari", name="Pong"))
+    assert pong["method"] == "dreamerv3" and pong["seeds"] == "5"
+    assert published_baselines(EnvConfig(suite="gym", name="CartPole-v1")) == []
