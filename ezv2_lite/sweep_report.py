@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import from_json
-from .evaluate import human_normalized
+from .evaluate import human_normalized, interquartile_mean
 from .report import evaluations, read_metrics, return_bounds
 
 BOOTSTRAP_REPS = 2000
@@ -90,14 +90,16 @@ def sweep_tasks(sweep_dir: str | Path) -> list[TaskRuns]:
 
 
 def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0) -> dict:
-    """[runs, tasks] -> {metric: (point, low, high)} by rliable's stratified bootstrap."""
+    """[runs, tasks] -> {metric: (point, low, high)}: the statistics over all runs of all tasks,
+    their intervals by rliable's stratified bootstrap."""
     from rliable import library as rly
     from rliable import metrics
 
     names = ["IQM", "mean", "median"] + (["optimality gap"] if with_gap else [])
 
     def aggregate(scores):
-        values = [metrics.aggregate_iqm(scores), metrics.aggregate_mean(scores), metrics.aggregate_median(scores)]
+        values = [interquartile_mean(scores.ravel()), metrics.aggregate_mean(scores),
+                  metrics.aggregate_median(scores)]  # (the IQM of evaluate.py: rliable's, trim_mean 0.25)
         return np.array(values + ([metrics.aggregate_optimality_gap(scores, 1.0)] if with_gap else []))
 
     np.random.seed(seed)  # (rliable draws from numpy's global generator)
