@@ -109,14 +109,16 @@ def read_grid(path: str | Path) -> dict:
 
 def is_finished(run_dir: Path) -> bool:
     """The run's last evaluation is at its budget and after its last learner step."""
-    config_path, metrics_path = run_dir / "config.json", run_dir / "metrics.jsonl"
-    if not (config_path.exists() and metrics_path.exists()):
+    from .report import evaluations, read_metrics
+
+    config_path = run_dir / "config.json"
+    if not (config_path.exists() and (run_dir / "metrics.jsonl").exists()):
         return False
     total = json.loads(config_path.read_text())["train"]["total_env_steps"]
-    lines = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    evaluations = [line for line in lines if "eval_return_mean" in line]
-    return bool(evaluations) and evaluations[-1]["env_steps"] >= total and \
-        evaluations[-1]["train_steps"] >= max(line.get("train_steps", 0) for line in lines)
+    lines = read_metrics(run_dir)
+    evals = evaluations(lines)
+    return bool(evals) and evals[-1]["env_steps"] >= total and \
+        evals[-1]["train_steps"] >= max(line.get("train_steps", 0) for line in lines)
 
 
 def train_one(run: SweepRun, run_dir: str) -> dict:
@@ -156,20 +158,15 @@ def check_shared_directory(ray, sweep_dir: Path) -> None:
     probe.unlink()
 
 
-def runs_count(n: int) -> str:
-    return f"{n} run{'' if n == 1 else 's'}"
-
-
-def progress_line(run: SweepRun, run_dir: Path, state: str) -> str:
+def progress_line(run: SweepRun, run_dir: Path, total_env_steps: int, state: str) -> str:
     """`name: state, env steps N of M, last evaluation R`."""
-    metrics = run_dir / "metrics.jsonl"
-    lines = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] \
-        if metrics.exists() else []
+    from .report import evaluations, read_metrics
+
+    lines = read_metrics(run_dir) if (run_dir / "metrics.jsonl").exists() else []
     steps = lines[-1]["env_steps"] if lines else 0
-    evaluations = [line["eval_return_mean"] for line in lines if "eval_return_mean" in line]
-    total = run.config().train.total_env_steps
-    last = f", last evaluation {evaluations[-1]:.1f}" if evaluations else ""
-    return f"{run.name}: {state}, env steps {steps:,} of {total:,}{last}"
+    evals = evaluations(lines)
+    last = f", last evaluation {evals[-1]['eval_return_mean']:.1f}" if evals else ""
+    return f"{run.name}: {state}, env steps {steps:,} of {total_env_steps:,}{last}"
 
 
 def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = None,
@@ -187,12 +184,15 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / "sweep.json").write_text(json.dumps({"runs": [asdict(r) | {"name": r.name} for r in runs]},
                                                      indent=2) + "\n")
+    from .cli import _count
+
+    totals = {run.name: run.config().train.total_env_steps for run in runs}
     todo = [run for run in runs if not is_finished(sweep_dir / run.name)]
     for run in runs:
         if run not in todo:
-            print_fn(progress_line(run, sweep_dir / run.name, "finished before"))
+            print_fn(progress_line(run, sweep_dir / run.name, totals[run.name], "finished before"))
     if not todo:
-        print_fn(f"all {runs_count(len(runs))} of {sweep_dir} finished before: nothing to do")
+        print_fn(f"all {_count(len(runs), 'run')} of {sweep_dir} finished before: nothing to do")
         return [{"name": r.name, "skipped": True} for r in runs]
 
     started_here = not ray.is_initialized()
@@ -209,14 +209,15 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
             for ref in done:
                 run = pending.pop(ref)
                 results.append(ray.get(ref))
-                print_fn(progress_line(run, sweep_dir / run.name, "finished"))
+                print_fn(progress_line(run, sweep_dir / run.name, totals[run.name], "finished"))
             if pending and time.monotonic() - last_report > report_every_s:
                 last_report = time.monotonic()
                 for run in pending.values():
                     started = (sweep_dir / run.name / "metrics.jsonl").exists()
-                    print_fn(progress_line(run, sweep_dir / run.name, "running" if started else "waiting"))
-        print_fn(f"sweep {sweep_dir}: {runs_count(len(results))} finished now, "
-                 f"{runs_count(len(runs) - len(todo))} before")
+                    print_fn(progress_line(run, sweep_dir / run.name, totals[run.name],
+                                           "running" if started else "waiting"))
+        print_fn(f"sweep {sweep_dir}: {_count(len(results), 'run')} finished now, "
+                 f"{_count(len(runs) - len(todo), 'run')} before")
         return results
     finally:
         if started_here:

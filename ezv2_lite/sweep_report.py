@@ -114,7 +114,7 @@ def sweep_report(sweep_dir: str | Path) -> dict:
     tasks = sweep_tasks(sweep_dir)
     runs = [d for task in tasks for d in task.run_dirs]
     report = {"runs": len(runs),
-              "compute_s": round(sum(read_metrics(d)[-1]["wall_s"] for d in runs if "wall_s" in read_metrics(d)[-1]), 1),
+              "compute_s": round(sum(read_metrics(d)[-1].get("wall_s", 0.0) for d in runs), 1),
               "protocols": {"final": "the last evaluation of each run",
                             "best": "the best evaluation over each run (the EZ-V2 authors' protocol)"},
               "bootstrap": f"stratified bootstrap, {BOOTSTRAP_REPS} resamples, 95% intervals",
