@@ -148,13 +148,12 @@ class TrainingDashboard:
         """Draw the metrics lines a run has written since the last call (a run training in another
         process, e.g. a sweep's Ray worker: only its curves and losses, no frames or trees).
         Returns how many lines were new."""
+        from ezv2_lite.report import read_metrics
         from ezv2_lite.train import TrainEvent
 
-        path = Path(run_dir) / "metrics.jsonl"
-        lines = path.read_text().splitlines() if path.exists() else []
+        lines = read_metrics(run_dir) if (Path(run_dir) / "metrics.jsonl").exists() else []
         seen = self._lines_seen.get(str(run_dir), 0)
-        for line in lines[seen:]:
-            data = json.loads(line)
+        for data in lines[seen:]:
             self(TrainEvent("eval" if "eval_return_mean" in data else "metrics", data))
         self._lines_seen[str(run_dir)] = len(lines)
         self._redraw(force=True)
