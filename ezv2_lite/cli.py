@@ -10,6 +10,7 @@ one-line `error:` message and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -251,6 +252,12 @@ def report_command(args: list[str]) -> None:
 
         print(report_table(sweep_report(args[0])))
         print(f"learning curves: {curves_figure(args[0])}; the numbers: {Path(args[0]) / 'report.json'}")
+        if any(run.get("arm") for run in json.loads((Path(args[0]) / "sweep.json").read_text())["runs"]):
+            from .ablations import answer, answers_table  # an ablation: the questions its arms answer
+
+            rows = answer(args[0])
+            (Path(args[0]) / "answers.json").write_text(json.dumps(rows, indent=2) + "\n")
+            print(answers_table(rows))
         return
     for run in args:
         print(f"== {run}")
@@ -304,7 +311,8 @@ class SweepArgs:
     """Where the runs go (one run directory each); on a cluster, a path every node shares."""
     grid: str | None = None
     """A TOML file with presets, tasks, seeds and overrides (a list of flags and values), read
-    instead of the options of the same names."""
+    instead of the options of the same names, and optionally the arms of an ablation (each a name
+    and its overrides; ezv2_lite/sweep.py, `read_grid`)."""
     presets: tuple[str, ...] = ("cartpole",)
     tasks: tuple[str, ...] = ()
     """env.name of each task (none: each preset's own task)."""
@@ -323,11 +331,12 @@ class SweepArgs:
 
 
 def sweep_command(args: list[str]) -> None:
-    from .sweep import plan, sweep
+    from .sweep import grid_arms, plan, sweep
 
     overrides = args[args.index("--") + 1:] if "--" in args else []
     args = args[:args.index("--")] if "--" in args else args
     opts = tyro.cli(SweepArgs, args=args, prog="ezv2-lite sweep")
+    arms = None
     if opts.grid is not None:
         from .sweep import read_grid
 
@@ -335,9 +344,10 @@ def sweep_command(args: list[str]) -> None:
         opts = replace(opts, presets=tuple(grid.get("presets", opts.presets)),
                        tasks=tuple(grid.get("tasks", opts.tasks)), seeds=tuple(grid.get("seeds", opts.seeds)))
         overrides = [str(x) for x in grid.get("overrides", [])] + overrides
+        arms = grid_arms(grid, opts.grid)
     if opts.total_env_steps is not None:
         overrides += ["--train.total-env-steps", str(_positive_int(str(opts.total_env_steps), "--total-env-steps"))]
-    runs = plan(list(opts.presets), list(opts.seeds), list(opts.tasks), overrides)
+    runs = plan(list(opts.presets), list(opts.seeds), list(opts.tasks), overrides, arms)
     print(f"sweep of {_count(len(runs), 'run')} into {opts.sweep_dir}: " + ", ".join(run.name for run in runs))
     sweep(runs, opts.sweep_dir, address=opts.address, cpus_per_run=opts.cpus_per_run,
           gpus_per_run=opts.gpus_per_run, max_retries=opts.max_retries, num_cpus=opts.num_cpus)

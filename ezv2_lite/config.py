@@ -214,7 +214,8 @@ class ReplayConfig:
 
     capacity: int | None = None
     """Transitions kept; None = the whole run (the released code never evicts)."""
-    alpha: float = 1.0
+    alpha: Annotated[float, AT_LEAST_ZERO] = 1.0
+    """Sampling probability ∝ priority^alpha; 0 is uniform replay."""
     beta: float = 1.0
     min_is_weight: float = 0.1
     """Importance weights are normalised by the batch maximum, then clipped to [this, 1]."""

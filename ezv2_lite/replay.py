@@ -426,7 +426,7 @@ class Replay:
             raise ValueError(f"replay holds {count} sampleable transitions, fewer than the batch "
                              f"size {batch_size}; collect more before sampling")
         alpha, beta = self.cfg.replay.alpha, self.cfg.replay.beta
-        scaled = np.where(ready, self.priorities[:n], 0.0) ** alpha
+        scaled = np.where(ready, self.priorities[:n] ** alpha, 0.0)  # (alpha = 0: uniform over the ready)
         probs = scaled / scaled.sum()
         indices = self.rng.choice(n, size=batch_size, replace=False, p=probs)
         weights = (count * probs[indices]) ** (-beta)

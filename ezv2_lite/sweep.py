@@ -1,6 +1,7 @@
-"""Many runs at once: presets x tasks x seeds x overrides, each an ordinary `train`, as Ray tasks.
+"""Many runs at once: presets x tasks x arms x seeds, each an ordinary `train`, as Ray tasks.
 
     runs = plan(["cartpole", "pendulum"], seeds=[0, 1, 2, 3, 4])
+    runs = plan(["cartpole"], seeds=[0, 1, 2], arms=[Arm("default"), Arm("td", ("--optim.value-target", "td"))])
     sweep(runs, "sweeps/course")                       # a local Ray instance on this machine
     sweep(runs, "sweeps/course", address="auto")       # a running Ray cluster (`ray start --head`)
 
@@ -42,13 +43,17 @@ class SweepRun:
     seed: int
     task: str | None = None
     overrides: tuple[str, ...] = field(default_factory=tuple)
-    """Command-line overrides shared by the sweep's runs, e.g. ("--search.num-simulations", "4");
+    """Command-line overrides: the sweep's, then the arm's, e.g. ("--search.num-simulations", "4");
     recorded in sweep.json and each run's config.json."""
+    arm: str | None = None
+    """The name of the arm (of an ablation) the run belongs to, if the sweep has arms."""
 
     @property
     def name(self) -> str:
-        """The run directory's name: preset-task-seedN (as `ezv2-lite train` names its runs)."""
-        return "-".join([self.preset] + ([self.task.replace("/", "_")] if self.task else []) + [f"seed{self.seed}"])
+        """The run directory's name: preset-task-arm-seedN (as `ezv2-lite train` names its runs,
+        with the arm where there is one)."""
+        parts = [self.preset, self.task.replace("/", "_") if self.task else None, self.arm, f"seed{self.seed}"]
+        return "-".join(part for part in parts if part)
 
     def args(self) -> list[str]:
         """The `ezv2-lite train` arguments of this run (what `config()` reads)."""
@@ -61,25 +66,55 @@ class SweepRun:
         return config_from_args(self.args(), prog="ezv2-lite sweep")
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One arm of an ablation: a name (part of its runs' names), the overrides that make it, and
+    the presets it applies to (None: all of the sweep's)."""
+
+    name: str
+    overrides: tuple[str, ...] = ()
+    presets: tuple[str, ...] | None = None
+
+
+def _pairs(flags: tuple[str, ...], whose: str) -> tuple[str, ...]:
+    if len(flags) % 2:
+        raise ConfigError(f"{whose} overrides come in pairs, --section.field VALUE (got {list(flags)})")
+    return flags
+
+
 def plan(presets: list[str], seeds: list[int], tasks: list[str] | None = None,
-         overrides: list[str] | None = None) -> list[SweepRun]:
-    """The grid: every preset with every task (none: the preset's own) and every seed; each
-    configuration is built once here, so a bad override fails before anything runs."""
+         overrides: list[str] | None = None, arms: list[Arm] | None = None) -> list[SweepRun]:
+    """The grid: every seed, preset, task (none: the preset's own) and arm (none: the sweep is one
+    arm), seed first, so that a sweep cut short has every configuration at its first seeds. Each
+    configuration is built here, so a bad override fails before anything runs, and two arms that
+    give a preset the same configuration are refused (one run per configuration)."""
     if not presets or not seeds:
         raise ConfigError("a sweep needs at least one preset and one seed")
-    flags = tuple(overrides or ())
-    if len(flags) % 2:
-        raise ConfigError(f"overrides come in pairs, --section.field VALUE (got {list(flags)})")
-    runs = [SweepRun(p, s, t, flags) for p in presets for t in (tasks or [None]) for s in seeds]
+    flags = _pairs(tuple(overrides or ()), "the sweep's")
+    for arm in arms or []:
+        _pairs(arm.overrides, f"arm {arm.name!r}:")
+        if not arm.name or not all(c.isalnum() or c == "_" for c in arm.name):
+            raise ConfigError(f"arm name {arm.name!r}: use letters, digits and '_' (it names run directories)")
+        unknown = set(arm.presets or ()) - set(presets)
+        if unknown:
+            raise ConfigError(f"arm {arm.name!r} names presets the sweep does not run: {sorted(unknown)}")
+    runs = [SweepRun(p, s, t, flags + (arm.overrides if arm else ()), arm.name if arm else None)
+            for s in seeds for p in presets for t in (tasks or [None]) for arm in (arms or [None])
+            if arm is None or arm.presets is None or p in arm.presets]
     names = [run.name for run in runs]
     if len(set(names)) != len(names):
-        raise ConfigError("the grid names some runs twice: give each preset, task and seed once")
+        raise ConfigError("the grid names some runs twice: give each preset, task, arm and seed once")
+    configs: dict[tuple, str] = {}
     for run in runs:
-        run.config()  # validates
+        config = run.config()  # validates
+        same = configs.setdefault((run.preset, run.task, run.seed, repr(config)), run.arm)
+        if same != run.arm:
+            raise ConfigError(f"arms {same!r} and {run.arm!r} give {run.preset} the same configuration: "
+                              "drop one, or restrict it to the other presets (presets = [...] in its table)")
     return runs
 
 
-GRID_KEYS = {"presets", "tasks", "seeds", "overrides"}
+GRID_KEYS = {"presets", "tasks", "seeds", "overrides", "arms"}
 
 
 def read_grid(path: str | Path) -> dict:
@@ -88,6 +123,13 @@ def read_grid(path: str | Path) -> dict:
         presets = ["cartpole", "pendulum"]
         seeds = [0, 1, 2, 3, 4]
         overrides = ["--search.num-simulations", "4"]
+
+        [arms]                      # optional: the arms of an ablation (read with `grid_arms`)
+        default = []
+        td = ["--optim.value-target", "td"]
+        [arms.policy_only]          # an arm for some presets only
+        presets = ["pendulum"]
+        overrides = ["--search.policy-samples", "16", "--search.widened-samples", "0"]
     """
     try:
         import tomllib
@@ -104,7 +146,29 @@ def read_grid(path: str | Path) -> dict:
     unknown = set(grid) - GRID_KEYS
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; a grid has {sorted(GRID_KEYS)}")
+    grid_arms(grid, path)  # (checks the arms' form)
     return grid
+
+
+def grid_arms(grid: dict, path: str | Path = "the grid") -> list[Arm] | None:
+    """The arms of a grid read by `read_grid`, in the file's order (None: it has none)."""
+    if "arms" not in grid:
+        return None
+    arms = []
+    for name, value in grid["arms"].items():
+        if isinstance(value, dict):
+            unknown = set(value) - {"overrides", "presets"}
+            if unknown:
+                raise ConfigError(f"{path}: arm {name!r} has unknown keys {sorted(unknown)}; "
+                                  "an arm's table has overrides and presets")
+            overrides, presets = value.get("overrides", []), tuple(value["presets"]) if "presets" in value else None
+        else:
+            overrides, presets = value, None
+        if not isinstance(overrides, list):
+            raise ConfigError(f"{path}: arm {name!r} must be a list of overrides, e.g. "
+                              '["--search.num-simulations", "4"]')
+        arms.append(Arm(name, tuple(str(flag) for flag in overrides), presets))
+    return arms
 
 
 def is_finished(run_dir: Path) -> bool:

@@ -48,13 +48,14 @@ def published_baselines(env) -> list[dict]:
 
 @dataclass
 class TaskRuns:
-    """The runs of one task (preset and environment) of a sweep."""
+    """The runs of one task (preset and environment) and arm of a sweep."""
 
     key: str
-    """preset · environment"""
+    """preset · environment, then · arm where the sweep has arms"""
     run_dirs: list[Path]
     env: object
     """The runs' EnvConfig."""
+    arm: str | None = None
 
     def scores(self, protocol: str) -> np.ndarray:
         """[runs] the final ("final") or the best ("best") evaluation return of each run."""
@@ -82,8 +83,9 @@ def sweep_tasks(sweep_dir: str | Path) -> list[TaskRuns]:
         if not (run_dir / "metrics.jsonl").exists() or not evaluations(read_metrics(run_dir)):
             continue
         config = from_json((run_dir / "config.json").read_text())
-        key = f"{config.preset} · {config.env.name}"
-        tasks.setdefault(key, TaskRuns(key, [], config.env.resolved())).run_dirs.append(run_dir)
+        arm = run.get("arm")
+        key = " · ".join([config.preset, config.env.name] + ([arm] if arm else []))
+        tasks.setdefault(key, TaskRuns(key, [], config.env.resolved(), arm)).run_dirs.append(run_dir)
     if not tasks:
         raise ValueError(f"no run of {sweep_dir} has an evaluation yet: let the sweep run longer")
     return list(tasks.values())
@@ -109,8 +111,9 @@ def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0) 
 
 
 def sweep_report(sweep_dir: str | Path) -> dict:
-    """Per task and protocol the runs' scores and their interval estimates; over tasks the same on
-    normalised scores, where every task has a scale and as many runs. Also written to report.json."""
+    """Per task (and arm) and protocol the runs' scores and their interval estimates; over tasks
+    the same on normalised scores, where every task has a scale and as many runs, for each arm
+    on its own ("final", or "final · ARM" in a sweep with arms). Also written to report.json."""
     tasks = sweep_tasks(sweep_dir)
     runs = [d for task in tasks for d in task.run_dirs]
     report = {"runs": len(runs),
@@ -120,18 +123,20 @@ def sweep_report(sweep_dir: str | Path) -> dict:
               "bootstrap": f"stratified bootstrap, {BOOTSTRAP_REPS} resamples, 95% intervals",
               "tasks": {}, "over_tasks": {}}
     for protocol in ("final", "best"):
-        pooled = []
-        for task in tasks:
-            scores = task.scores(protocol)
-            entry = report["tasks"].setdefault(task.key, {"runs": [d.name for d in task.run_dirs],
-                                                          "published": published_baselines(task.env)})
-            entry[protocol] = {"scores": scores.tolist(),
-                               "estimates": interval_estimates(scores[:, None], with_gap=False)}
-            pooled.append(task.normalized(scores))
-        if all(p is not None for p in pooled) and len({len(p) for p in pooled}) == 1:
-            matrix = np.stack(pooled, axis=1)
-            report["over_tasks"][protocol] = {"tasks": [t.key for t in tasks], "normalised": matrix.tolist(),
-                                              "estimates": interval_estimates(matrix, with_gap=True)}
+        for arm in dict.fromkeys(task.arm for task in tasks):
+            pooled, arm_tasks = [], [task for task in tasks if task.arm == arm]
+            for task in arm_tasks:
+                scores = task.scores(protocol)
+                entry = report["tasks"].setdefault(task.key, {"runs": [d.name for d in task.run_dirs],
+                                                              "published": published_baselines(task.env)})
+                entry[protocol] = {"scores": scores.tolist(),
+                                   "estimates": interval_estimates(scores[:, None], with_gap=False)}
+                pooled.append(task.normalized(scores))
+            if len(pooled) > 1 and all(p is not None for p in pooled) and len({len(p) for p in pooled}) == 1:
+                matrix = np.stack(pooled, axis=1)
+                key = protocol if arm is None else f"{protocol} · {arm}"
+                report["over_tasks"][key] = {"tasks": [t.key for t in arm_tasks], "normalised": matrix.tolist(),
+                                             "estimates": interval_estimates(matrix, with_gap=True)}
     (Path(sweep_dir) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
@@ -142,55 +147,67 @@ def report_table(report: dict) -> str:
         return "  ".join(f"{name} {p:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
                          for name, (p, lo, hi) in estimates.items())
 
+    width = max(len(key) for key in report["tasks"]) if report["tasks"] else 0
     lines = [f"{report['runs']} runs, {report['compute_s'] / 3600:.2f} h of training in all; "
              f"intervals: {report['bootstrap']}"]
     for key, entry in report["tasks"].items():
         for protocol in ("final", "best"):
-            lines.append(f"{key:<28} {protocol:<5} ({len(entry['runs'])} runs)  "
+            lines.append(f"{key:<{width}} {protocol:<5} ({len(entry['runs'])} runs)  "
                          f"{cells(entry[protocol]['estimates'], 1)}")
     for protocol, entry in report["over_tasks"].items():
         lines.append(f"normalised over {len(entry['tasks'])} tasks, {protocol}: {cells(entry['estimates'], 3)}")
     return "\n".join(lines)
 
 
-def curves_figure(sweep_dir: str | Path) -> Path:
-    """SWEEP_DIR/report.png: per task the mean evaluation return over runs against env steps, with
-    its 95% bootstrap interval, and each run faintly."""
+def curves_figure(sweep_dir: str | Path, arms: list[str] | None = None, path: str | Path | None = None) -> Path:
+    """SWEEP_DIR/report.png (or `path`): per task the mean evaluation return over runs against env
+    steps, with its 95% bootstrap interval, and each run faintly; in a sweep with arms, one line
+    and band per arm (those in `arms`, default all) in the task's panel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = sweep_tasks(sweep_dir)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        curves = [{e["env_steps"]: e["eval_return_mean"] for e in evaluations(read_metrics(d))}
-                  for d in task.run_dirs]
-        steps = sorted(set.intersection(*(set(c) for c in curves)))
-        for curve in curves:
-            ax.plot(list(curve), list(curve.values()), color="gray", alpha=0.3, lw=0.8)
-        if steps:
-            estimates = [interval_estimates(np.array([c[s] for c in curves])[:, None], False)["mean"]
-                         for s in steps]
-            mean, low, high = map(np.array, zip(*estimates))
-            ax.plot(steps, mean, color="#1a73e8", label=f"mean of {len(curves)} runs")
-            ax.fill_between(steps, low, high, color="#1a73e8", alpha=0.2, label="95% interval")
+    panels: dict[str, list[TaskRuns]] = {}
+    for task in sweep_tasks(sweep_dir):
+        if arms is None or task.arm in arms:
+            panels.setdefault(task.key.rsplit(" · ", 1)[0] if task.arm else task.key, []).append(task)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    colours = plt.get_cmap("tab10" if max(len(p) for p in panels.values()) <= 10 else "tab20")
+    for ax, (title, groups) in zip(axes[0], panels.items()):
+        last = 0
+        for index, task in enumerate(groups):
+            curves = [{e["env_steps"]: e["eval_return_mean"] for e in evaluations(read_metrics(d))}
+                      for d in task.run_dirs]
+            last = max([last] + [max(curve) for curve in curves])
+            steps = sorted(set.intersection(*(set(c) for c in curves)))
+            colour = "#1a73e8" if len(groups) == 1 else colours(index)
+            if len(groups) == 1:
+                for curve in curves:
+                    ax.plot(list(curve), list(curve.values()), color="gray", alpha=0.3, lw=0.8)
+            if steps:
+                estimates = [interval_estimates(np.array([c[s] for c in curves])[:, None], False)["mean"]
+                             for s in steps]
+                mean, low, high = map(np.array, zip(*estimates))
+                label = f"mean of {len(curves)} runs" if task.arm is None else f"{task.arm} ({len(curves)} runs)"
+                ax.plot(steps, mean, color=colour, label=label)
+                ax.fill_between(steps, low, high, color=colour, alpha=0.15 if task.arm else 0.2,
+                                label="95% interval" if len(groups) == 1 else None)
         published: dict[tuple, list] = {}
-        for row in published_baselines(task.env):
+        for row in published_baselines(groups[0].env):
             published.setdefault((row["method"], row["x_unit"]), []).append(row)
         for (method, unit), rows in published.items():
             if all(row["x"].isdigit() for row in rows):  # (within the runs' budget)
-                last = max(max(curve) for curve in curves)
                 rows = [row for row in rows if int(row["x"]) <= last]
                 if rows:
                     ax.plot([int(r["x"]) for r in rows], [float(r["mean"]) for r in rows], "--", marker=".",
                             lw=1, label=f"{method} (published; x: {unit})")
             else:  # a final score only
                 ax.axhline(float(rows[-1]["mean"]), ls="--", lw=1, label=f"{method} (published, {rows[-1]['x']})")
-        ax.set(title=task.key, xlabel="env steps", ylabel="evaluation return")
-        ax.legend(loc="best", fontsize=8)
+        ax.set(title=title, xlabel="env steps", ylabel="evaluation return")
+        ax.legend(loc="best", fontsize=7 if len(groups) > 4 else 8)
     fig.tight_layout()
-    path = Path(sweep_dir) / "report.png"
+    path = Path(path) if path is not None else Path(sweep_dir) / "report.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -148,8 +148,8 @@ def test_a_cpu_sized_pixel_preset_keeps_every_part_of_its_faithful_preset(small,
 ZERO_ALLOWED = {"optim.weight_decay", "optim.entropy_coeff", "optim.momentum", "optim.warmup_steps",
                 "optim.reward_coeff", "optim.value_coeff", "optim.policy_coeff", "optim.consistency_coeff",
                 "optim.mixed_value_start_step", "search.widened_samples", "search.policy_samples",
-                "train.offline_train_steps"}
-"""The numeric fields for which 0 means something (off, none, from the start)."""
+                "train.offline_train_steps", "replay.alpha"}
+"""The numeric fields for which 0 means something (off, none, from the start, uniform)."""
 
 
 def test_every_numeric_field_is_validated():

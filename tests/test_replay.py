@@ -101,7 +101,7 @@ def test_max_priority_option_gives_new_data_the_running_maximum():
     np.testing.assert_array_equal(replay.priorities[3:5], [7.0, 7.0])
 
 
-@pytest.mark.parametrize("alpha", [1.0, 0.5])
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 0.0])
 def test_sampling_frequencies_follow_priority_to_the_alpha(alpha):
     replay = Replay(small_config(alpha=alpha), VECTOR, seed=1)
     fill(replay, [8])
@@ -111,6 +111,16 @@ def test_sampling_frequencies_follow_priority_to_the_alpha(alpha):
     counts = np.bincount([replay.sample(1).indices[0] for _ in range(draws)], minlength=8)
     expected = priorities ** alpha / (priorities ** alpha).sum() * draws
     assert chisquare(counts, expected).pvalue > 0.001
+
+
+def test_uniform_replay_never_samples_a_transition_whose_future_is_not_stored():
+    replay = Replay(small_config(alpha=0.0), VECTOR, seed=0)  # U + n = 5
+    replay.start_episode(0, np.zeros(1, np.float32), 0.0)
+    for t in range(8):
+        replay.add(0, 0, 1.0, 1.0, np.full(1, t + 1.0, np.float32), 0.0)
+    drawn = {int(replay.sample(1).indices[0]) for _ in range(300)}
+    assert drawn == {0, 1, 2}                           # the ready ones, each with weight 1
+    assert (replay.sample(3).weights == 1.0).all()
 
 
 def test_importance_weights_are_normalised_and_clipped():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ezv2_lite.config import ConfigError
-from ezv2_lite.sweep import SweepRun, is_finished, plan
+from ezv2_lite.sweep import Arm, SweepRun, grid_arms, is_finished, plan, read_grid
 
 TINY = ["--optim.batch-size", "16", "--train.start-transitions", "64", "--search.num-simulations", "4",
         "--train.eval-episodes", "2", "--train.train-ratio", "0.25", "--train.eval-every-env-steps", "225",
@@ -21,11 +21,11 @@ TINY = ["--optim.batch-size", "16", "--train.start-transitions", "64", "--search
         "--train.total-env-steps", "450"]
 
 
-def test_the_grid_is_every_preset_task_and_seed_once():
+def test_the_grid_is_every_preset_task_and_seed_once_seed_by_seed():
     runs = plan(["cartpole", "pendulum"], seeds=[0, 1], overrides=["--search.num-simulations", "4"])
-    assert [run.name for run in runs] == ["cartpole-seed0", "cartpole-seed1", "pendulum-seed0", "pendulum-seed1"]
+    assert [run.name for run in runs] == ["cartpole-seed0", "pendulum-seed0", "cartpole-seed1", "pendulum-seed1"]
     assert runs[3].config().seed == 1 and runs[3].config().search.num_simulations == 4
-    assert runs[2].config().env.name == "Pendulum-v1"
+    assert runs[1].config().env.name == "Pendulum-v1"
     walker = plan(["dmc_state"], seeds=[3], tasks=["walker-stand"])[0]
     assert walker.name == "dmc_state-walker-stand-seed3" and walker.config().env.name == "walker-stand"
 
@@ -96,10 +96,56 @@ def test_a_grid_file_gives_the_presets_seeds_and_overrides(tmp_path):
                     'overrides = ["--search.num-simulations", 4]\n')
     grid = read_grid(path)
     runs = plan(grid["presets"], grid["seeds"], overrides=[str(x) for x in grid["overrides"]])
-    assert [run.name for run in runs] == ["cartpole-seed3", "cartpole-seed4", "pendulum-seed3", "pendulum-seed4"]
+    assert [run.name for run in runs] == ["cartpole-seed3", "pendulum-seed3", "cartpole-seed4", "pendulum-seed4"]
     assert runs[0].config().search.num_simulations == 4
     path.write_text('preset = ["cartpole"]\n')
     with pytest.raises(ConfigError, match="unknown keys \\['preset'\\]"):
         read_grid(path)
     with pytest.raises(ConfigError, match="does not exist"):
         read_grid(tmp_path / "missing.toml")
+
+
+def test_arms_add_their_overrides_to_their_runs_and_name_them():
+    arms = [Arm("default"), Arm("td", ("--optim.value-target", "td")),
+            Arm("few", ("--search.policy-samples", "1", "--search.widened-samples", "3"), presets=("pendulum",))]
+    runs = plan(["cartpole", "pendulum"], seeds=[0, 1], arms=arms, overrides=["--search.num-simulations", "4"])
+    assert [run.name for run in runs[:5]] == ["cartpole-default-seed0", "cartpole-td-seed0", "pendulum-default-seed0",
+                                              "pendulum-td-seed0", "pendulum-few-seed0"]
+    assert len(runs) == 10 and runs[5].name == "cartpole-default-seed1"
+    td, few = runs[3].config(), runs[4].config()
+    assert td.optim.value_target == "td" and td.search.num_simulations == 4
+    assert (few.search.policy_samples, few.search.widened_samples, few.optim.value_target) == (1, 3, "mixed")
+
+
+@pytest.mark.parametrize("arms, words", [
+    ([Arm("default"), Arm("eight", ("--search.num-simulations", "8"))], "give cartpole the same configuration"),
+    ([Arm("a-b")], "letters, digits and '_'"),
+    ([Arm("odd", ("--search.num-simulations",))], "arm 'odd': overrides come in pairs"),
+    ([Arm("walker", presets=("dmc_state",))], "presets the sweep does not run"),
+])
+def test_arms_that_cannot_be_told_apart_or_run_are_refused(arms, words):
+    with pytest.raises(ConfigError, match=words):
+        plan(["cartpole"], seeds=[0], arms=arms)  # (cartpole searches with 8 simulations)
+
+
+def test_a_grid_file_gives_arms_as_lists_or_tables(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text('presets = ["cartpole", "pendulum"]\nseeds = [0]\n[arms]\ndefault = []\n'
+                    'td = ["--optim.value-target", "td"]\n'
+                    '[arms.few]\npresets = ["pendulum"]\noverrides = ["--search.policy-samples", 1]\n')
+    arms = grid_arms(read_grid(path))
+    assert arms == [Arm("default"), Arm("td", ("--optim.value-target", "td")),
+                    Arm("few", ("--search.policy-samples", "1"), ("pendulum",))]
+    assert grid_arms({"presets": ["cartpole"]}) is None
+    path.write_text('[arms.few]\npreset = ["pendulum"]\n')
+    with pytest.raises(ConfigError, match="unknown keys \\['preset'\\]"):
+        read_grid(path)
+
+
+def test_the_ablation_grid_of_the_course_plans():
+    grid = read_grid(Path(__file__).parent.parent / "benchmarks" / "ablations" / "grid.toml")
+    runs = plan(grid["presets"], grid["seeds"], arms=grid_arms(grid))
+    configs = {run.name: run.config() for run in runs if run.seed == 0}
+    assert configs["cartpole-uniform-seed0"].replay.alpha == 0
+    assert configs["pendulum-policy_only-seed0"].search.widened_samples == 0
+    assert "cartpole-policy_only-seed0" not in configs  # continuous search: pendulum only
