@@ -12,6 +12,7 @@ the code path never does, and the configs keep `device="auto"`, which `train` re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -52,3 +53,9 @@ class CourseSetting:
 def course_setting() -> CourseSetting:
     """The device PyTorch will use (CUDA when present) and whether the fast setting is on."""
     return CourseSetting(device=resolve_device("auto"), fast=fast_mode())
+
+
+def repository_path(*parts: str) -> Path:
+    """A path in the course's repository (e.g. its committed benchmark results), found from where
+    the package lives, so that it is the same whichever folder a notebook runs in."""
+    return Path(__file__).resolve().parents[1].joinpath(*parts)

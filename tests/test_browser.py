@@ -12,6 +12,7 @@ screenshots under `test-artifacts/browser/`:
   environment is a picture (pixels not all alike), and after the page is reloaded the charts are
   drawn again with their data;
 - `05_continuous_control`: the same dashboard for Pendulum, with its search tree in view;
+- `08_ablations`: the main figure draws each arm's IQM as a dot with its interval as an error bar;
 - a deliberately broken tree view (its front-end redraw throws) must make the slider check fail, and
   a deliberately fixed 1,400 px wide output must make the layout check fail.
 
@@ -402,6 +403,24 @@ def test_training_dashboard_fits_draws_and_survives_a_reload(lab, browser, name)
     notebook = NotebookPage(browser, lab, name)
     notebook.run_all()
     check_dashboard(notebook, Path(name).stem)
+    notebook.assert_no_front_end_errors()
+    notebook.close()
+
+
+def test_ablation_figure_draws_each_arm_with_its_interval(lab, browser):
+    notebook = NotebookPage(browser, lab, "08_ablations.ipynb")
+    notebook.run_all()
+    check_fits(notebook)
+    figure = notebook.page.locator(".js-plotly-plot").first
+    figure.wait_for(timeout=60_000)
+    figure.scroll_into_view_if_needed()
+    dots, bars = figure.locator(".scatterlayer .points path"), figure.locator(".errorbars .errorbar path")
+    assert dots.count() >= 2 and bars.count() >= 2, (
+        f"08: the main figure has {dots.count()} dots and {bars.count()} error bars, expected one of each per arm")
+    widths = [bar.bounding_box()["width"] for bar in bars.all()]
+    assert max(widths) > 2, f"08: the intervals are drawn {widths} px wide"
+    assert "verdict" in notebook.page.locator(".jp-OutputArea-output table").first.inner_text()
+    notebook.screenshot("08_ablations-main-figure", figure)
     notebook.assert_no_front_end_errors()
     notebook.close()
 
