@@ -1,21 +1,28 @@
 """The ablation lab: what each part of EfficientZero V2 buys, asked of a sweep with arms.
 
-The paper argues for its parts (search-based value estimation and the mixed value
-target, paper §4.3; Gumbel search that improves the policy with few simulations,
-§4.1; sampled actions for continuous control, §4.2; priority precalculation, §4.4).
-Each `Question` here states one claim as comparisons between the arms of the
-sweep `benchmarks/ablations/grid.toml` (each arm a config override), and
-`answer` decides each comparison from the runs' final evaluation returns:
+The paper argues for its parts: Gumbel search that improves the policy with few
+simulations (§4.1), sampled actions for continuous control (§4.2), search-based
+value estimation (§4.3) and the mixed value target and priority precalculation
+(§4.4). Each `Question` here states one claim as comparisons between the arms of
+the sweep `benchmarks/ablations/grid.toml` (each arm the preset with one part
+changed by config overrides). `answer` decides each comparison on every task
+where the sweep has both arms, from the final evaluation return of each
+*finished* run (a run still training is left out and counted):
 
 - "better" (arm A beats arm B): the difference of their interquartile means,
   IQM(A) - IQM(B), with its 95% bootstrap interval (each arm's runs resampled on
   their own, rliable's independent stratified bootstrap). *supported* where the
   interval lies above 0, *not supported* where it lies at or below 0 (no gain
   or the reverse), *not resolved at this scale* where it straddles 0;
-- "no worse" (A is at most a margin below B): the same interval against
-  -margin, the margin being a tenth of the task's return range
-  (`report.return_bounds`): supported where the interval lies above -margin,
-  not supported where it lies below, not resolved where it straddles it.
+- "no worse" (A is at most a margin below B): the same interval judged against
+  -margin; the margin is a tenth of how far B's IQM lies above a uniformly
+  random policy's mean return on the task (so "a tenth of what B learned");
+- with fewer than `MIN_RUNS` finished runs in either arm: *too few runs*
+  (a bootstrap over one or two runs has an interval of almost no width).
+
+Percentile-bootstrap intervals over 5 runs are, if anything, too narrow, and a
+table of some thirty comparisons at 95% each will hold a wrong verdict or two by
+chance alone: read a verdict as evidence at this scale, not as proof.
 
     ezv2-lite sweep --sweep-dir runs/ablations --grid benchmarks/ablations/grid.toml
     ezv2-lite report runs/ablations        # the per-arm table, then the questions' verdicts
@@ -28,12 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import interquartile_mean
-from .report import return_bounds
-from .sweep_report import BOOTSTRAP_REPS, sweep_tasks
+from .evaluate import interquartile_mean, random_policy_returns
+from .report import is_finished
+from .sweep_report import BOOTSTRAP_REPS, interval_estimates, seeded_numpy, sweep_tasks
 
 MARGIN = 0.1
-"""A "no worse" comparison's margin, as a fraction of the task's return range."""
+"""A "no worse" comparison's margin: this fraction of the other arm's IQM above a random policy."""
+MIN_RUNS = 3
+"""Fewer finished runs than this in either arm: no verdict."""
+RANDOM_EPISODES = 20
 
 
 @dataclass(frozen=True)
@@ -49,34 +59,46 @@ class Comparison:
 class Question:
     name: str
     claim: str
-    """The paper's claim (or ours, where the paper makes none), in one sentence, with its section."""
+    """The claim in one sentence, with the paper's section; "(ours)" where the paper makes none."""
     comparisons: tuple[Comparison, ...]
 
 
 QUESTIONS = (
     Question("value target",
-             "Search-based value estimation fixes the n-step TD target on stale data, and the mixed rule "
-             "(TD on fresh data, the search's value on old data) beats either alone (paper §4.3).",
+             "On stale replay data the search's value estimate (SVE, paper §4.3) is a better target than "
+             "the n-step TD return, and the mixed rule (TD on fresh data, SVE on stale data, §4.4) ends "
+             "higher than either alone.",
              (Comparison("default", "td"), Comparison("default", "sve"))),
     Question("simulations",
-             "Gumbel search improves the policy even with very few simulations (paper §4.1): 2 and 4 "
-             "simulations are no worse than the preset's budget by more than a tenth of the return range.",
-             (Comparison("sims_2", "default", "no worse"), Comparison("sims_4", "default", "no worse"))),
+             "Gumbel search improves the policy even with very few simulations (paper §4.1); tested here as: "
+             "2, 4 and 8 simulations end no worse than 16 by more than the margin.",
+             (Comparison("sims_2", "default", "no worse"), Comparison("sims_4", "default", "no worse"),
+              Comparison("default", "sims_16", "no worse"), Comparison("sims_8", "default", "no worse"))),
     Question("q-transform",
-             "Not a claim of the paper: EZ-V2's q-transform (mixed value and the tree's min-max, paper §4.1) "
-             "is no worse than Gumbel MuZero's at the same simulation budget.",
+             "(ours) At the same simulation budget, EZ-V2's completed Q (the node's backed-up value in the "
+             "mixed value, min-max over the whole tree, paper §4.1) ends no worse than Gumbel MuZero's "
+             "(the network's raw value, min-max over the node's children).",
              (Comparison("default", "gmz_default", "no worse"), Comparison("sims_2", "gmz_2", "no worse"),
-              Comparison("sims_4", "gmz_4", "no worse"))),
+              Comparison("sims_4", "gmz_4", "no worse"), Comparison("sims_8", "gmz_8", "no worse"),
+              Comparison("sims_16", "gmz_16", "no worse"))),
     Question("priorities",
-             "Priority precalculation (new data enter with priorities from their own TD errors) learns "
-             "faster than giving new data the buffer's maximum priority, and than uniform replay (paper §4.4).",
+             "New data entering the replay with precalculated priorities (their own TD errors, paper §4.4) "
+             "ends higher than new data at the buffer's maximum priority; (ours) and than uniform replay.",
              (Comparison("default", "max_priority"), Comparison("default", "uniform"))),
     Question("continuous search",
-             "Sampling 4 actions from the policy and 12 from a widened policy beats 16 policy samples, "
-             "and 16 samples beat fewer (paper §4.2).",
+             "Sampling root actions partly from a widened policy (4 from the policy, 12 from it with 3x the "
+             "spread, paper §4.2) ends higher than 16 samples from the policy alone; (ours) and than "
+             "sampling fewer actions (8 or 4, in the same proportions).",
              (Comparison("default", "policy_only"), Comparison("default", "samples_8"),
               Comparison("default", "samples_4"))),
 )
+
+
+def relation(row: dict) -> str:
+    """A comparison as it reads: "default > td", "sims_2 ≥ default − 48"."""
+    if row["kind"] == "better":
+        return f"{row['arm']} > {row['other']}"
+    return f"{row['arm']} ≥ {row['other']} − {row['margin']:.0f}"
 
 
 def compare(scores: np.ndarray, other: np.ndarray, kind: str, margin: float = 0.0, seed: int = 0) -> dict:
@@ -85,62 +107,82 @@ def compare(scores: np.ndarray, other: np.ndarray, kind: str, margin: float = 0.
     from rliable import library as rly
     from rliable import metrics
 
-    def statistics(a, b):
-        return np.array([interquartile_mean(a.ravel()) - interquartile_mean(b.ravel()),
-                         metrics.probability_of_improvement(a, b)])
+    def difference(a, b):
+        return np.array([interquartile_mean(a.ravel()) - interquartile_mean(b.ravel())])
 
-    np.random.seed(seed)  # (rliable draws from numpy's global generator)
-    points, intervals = rly.get_interval_estimates(
-        {"pair": [scores[:, None], other[:, None]]}, statistics, reps=BOOTSTRAP_REPS)
-    difference, low, high = points["pair"][0], intervals["pair"][0, 0], intervals["pair"][1, 0]
+    with seeded_numpy(seed):  # (rliable draws from numpy's global generator)
+        points, intervals = rly.get_interval_estimates({"pair": [scores[:, None], other[:, None]]}, difference,
+                                                       reps=BOOTSTRAP_REPS)
+    point, low, high = points["pair"][0], intervals["pair"][0, 0], intervals["pair"][1, 0]
     line = 0.0 if kind == "better" else -margin
-    if kind == "better":
-        verdict = "supported" if low > line else "not supported" if high <= line else "not resolved at this scale"
+    if min(len(scores), len(other)) < MIN_RUNS:
+        verdict = "too few runs"
+    elif low > line:
+        verdict = "supported"
+    elif high < line or (kind == "better" and high <= line):
+        verdict = "not supported"
     else:
-        verdict = "supported" if low > line else "not supported" if high < line else "not resolved at this scale"
-    return {"difference": (float(difference), float(low), float(high)), "margin": margin,
-            "probability_of_improvement": float(points["pair"][1]), "verdict": verdict}
+        verdict = "not resolved at this scale"
+    return {"difference": (float(point), float(low), float(high)), "margin": margin,
+            "probability_of_improvement": float(metrics.probability_of_improvement(scores[:, None], other[:, None])),
+            "verdict": verdict}
 
 
 def answer(sweep_dir: str | Path, questions: tuple[Question, ...] = QUESTIONS) -> list[dict]:
-    """Every comparison of every question on every task where the sweep has both arms: the rows
-    of the ablation table (question, task, arms, runs, IQM [95% interval] of each, verdict)."""
-    from .sweep_report import interval_estimates
-
-    groups: dict[str, dict[str, object]] = {}
+    """Every comparison of every question on every task where the sweep has finished runs of both
+    arms: the rows of the ablation table (question, task, arms, finished runs and those left out,
+    IQM [95% interval] of each arm, the difference, the margin, the verdict)."""
+    groups: dict[str, dict] = {}
     for runs in sweep_tasks(sweep_dir):
-        task = runs.key.rsplit(" · ", 1)[0] if runs.arm else runs.key
-        groups.setdefault(task, {})[runs.arm] = runs
+        groups.setdefault(runs.task, {})[runs.arm] = runs
+    scores, iqms, random_means = {}, {}, {}
+
+    def arm_scores(task, arm):
+        if (task, arm) not in scores:
+            runs = groups[task][arm]
+            finished = [is_finished(d) for d in runs.run_dirs]
+            values = runs.scores("final")[np.array(finished, dtype=bool)]
+            scores[task, arm] = (values, finished.count(False))
+            iqms[task, arm] = interval_estimates(values[:, None], False)["IQM"] if len(values) else (np.nan,) * 3
+        return scores[task, arm]
+
     rows = []
     for question in questions:
         for task, arms in groups.items():
             for comparison in question.comparisons:
                 if comparison.arm not in arms or comparison.other not in arms:
                     continue
-                first, second = arms[comparison.arm], arms[comparison.other]
-                a, b = first.scores("final"), second.scores("final")
-                bounds = return_bounds(first.env)
-                margin = MARGIN * (bounds[1] - bounds[0]) if bounds else 0.0
+                (a, a_left), (b, b_left) = arm_scores(task, comparison.arm), arm_scores(task, comparison.other)
+                if not len(a) or not len(b):
+                    continue
+                margin = 0.0
+                if comparison.kind == "no worse":
+                    if task not in random_means:
+                        random_means[task] = float(random_policy_returns(arms[comparison.other].env,
+                                                                         RANDOM_EPISODES, seed=0).mean())
+                    margin = MARGIN * abs(iqms[task, comparison.other][0] - random_means[task])
                 rows.append({"question": question.name, "task": task, "arm": comparison.arm,
                              "other": comparison.other, "kind": comparison.kind, "runs": (len(a), len(b)),
-                             "iqm": interval_estimates(a[:, None], False)["IQM"],
-                             "other_iqm": interval_estimates(b[:, None], False)["IQM"],
+                             "left_out": (a_left, b_left), "iqm": iqms[task, comparison.arm],
+                             "other_iqm": iqms[task, comparison.other],
                              **compare(a, b, comparison.kind, margin)})
     return rows
 
 
 def answers_table(rows: list[dict]) -> str:
     """The rows as text, one comparison a line."""
+    if not rows:
+        return "no question of ezv2_lite/ablations.py has finished runs of both of its arms in this sweep"
+
     def iqm(estimate):
         point, low, high = estimate
         return f"{point:7.1f} [{low:7.1f}, {high:7.1f}]"
 
-    lines = [f"{'question':<18} {'task':<24} {'comparison':<34} {'runs':>5}  {'IQM [95% CI]':<27} "
-             f"{'other IQM [95% CI]':<27} {'difference [95% CI]':<27} verdict"]
+    lines = [f"{'question':<18} {'task':<24} {'comparison':<28} {'runs':>5}  {'IQM [95% CI]':<25} "
+             f"{'other IQM [95% CI]':<25} {'difference [95% CI]':<25} verdict"]
     for row in rows:
-        relation = f"{row['arm']} > {row['other']}" if row["kind"] == "better" else \
-            f"{row['arm']} ≥ {row['other']} − {row['margin']:.0f}"
-        lines.append(f"{row['question']:<18} {row['task']:<24} {relation:<34} "
+        left = f" ({sum(row['left_out'])} unfinished left out)" if sum(row["left_out"]) else ""
+        lines.append(f"{row['question']:<18} {row['task']:<24} {relation(row):<28} "
                      f"{row['runs'][0]:>2}/{row['runs'][1]:<2}  {iqm(row['iqm'])} {iqm(row['other_iqm'])} "
-                     f"{iqm(row['difference'])} {row['verdict']}")
+                     f"{iqm(row['difference'])} {row['verdict']}{left}")
     return "\n".join(lines)

@@ -258,6 +258,8 @@ def report_command(args: list[str]) -> None:
             rows = answer(args[0])
             (Path(args[0]) / "answers.json").write_text(json.dumps(rows, indent=2) + "\n")
             print(answers_table(rows))
+            if rows:
+                print(f"the verdicts: {Path(args[0]) / 'answers.json'}")
         return
     for run in args:
         print(f"== {run}")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .config import Config
+from .config import Config, EnvConfig
 from .envs import make_env
 from .model.networks import EZModel
 from .search import search
@@ -73,6 +73,23 @@ def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress:
         bar.close()
         for env in envs:
             env.close()
+
+
+def random_policy_returns(env: EnvConfig, episodes: int, seed: int) -> np.ndarray:
+    """Raw returns [episodes] of uniformly random actions under the evaluation protocol: the
+    score a normalised scale calls 0 (for Atari the published random scores play that part)."""
+    returns = np.zeros(episodes)
+    for i in range(episodes):
+        environment = make_env(env, "eval", seed + i)
+        environment.action_space.seed(seed + i)
+        environment.reset()
+        done = False
+        while not done:
+            _, reward, terminated, truncated, _ = environment.step(environment.action_space.sample())
+            returns[i] += reward
+            done = terminated or truncated
+        environment.close()
+    return returns
 
 
 def atari_reference() -> dict[str, tuple[float, float]]:

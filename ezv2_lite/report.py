@@ -225,3 +225,16 @@ def atari_table(run_dirs: list[str | Path]) -> str:
 def is_atari_run(run_dir: str | Path) -> bool:
     path = Path(run_dir) / "config.json"
     return path.exists() and json.loads(path.read_text())["env"]["suite"] == "atari"
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    """The run's last evaluation is at its budget and after its last learner step."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not (config_path.exists() and (run_dir / "metrics.jsonl").exists()):
+        return False
+    total = json.loads(config_path.read_text())["train"]["total_env_steps"]
+    lines = read_metrics(run_dir)
+    evals = evaluations(lines)
+    return bool(evals) and evals[-1]["env_steps"] >= total and \
+        evals[-1]["train_steps"] >= max(line.get("train_steps", 0) for line in lines)

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .config import ConfigError
+from .report import is_finished  # noqa: F401  (what a finished run is; used below and by callers)
 
 
 @dataclass(frozen=True)
@@ -154,35 +155,30 @@ def grid_arms(grid: dict, path: str | Path = "the grid") -> list[Arm] | None:
     """The arms of a grid read by `read_grid`, in the file's order (None: it has none)."""
     if "arms" not in grid:
         return None
+    if not isinstance(grid["arms"], dict):
+        raise ConfigError(f"{path}: arms is a table, [arms], with one line per arm: NAME = [overrides]")
     arms = []
     for name, value in grid["arms"].items():
+        presets = None
         if isinstance(value, dict):
             unknown = set(value) - {"overrides", "presets"}
             if unknown:
                 raise ConfigError(f"{path}: arm {name!r} has unknown keys {sorted(unknown)}; "
                                   "an arm's table has overrides and presets")
-            overrides, presets = value.get("overrides", []), tuple(value["presets"]) if "presets" in value else None
+            overrides = value.get("overrides", [])
+            if "presets" in value:
+                presets = value["presets"]
+                if not isinstance(presets, list) or not presets or not all(isinstance(p, str) for p in presets):
+                    raise ConfigError(f"{path}: arm {name!r}: presets is a non-empty list of names, "
+                                      'e.g. presets = ["pendulum"]')
+                presets = tuple(presets)
         else:
-            overrides, presets = value, None
+            overrides = value
         if not isinstance(overrides, list):
             raise ConfigError(f"{path}: arm {name!r} must be a list of overrides, e.g. "
                               '["--search.num-simulations", "4"]')
         arms.append(Arm(name, tuple(str(flag) for flag in overrides), presets))
     return arms
-
-
-def is_finished(run_dir: Path) -> bool:
-    """The run's last evaluation is at its budget and after its last learner step."""
-    from .report import evaluations, read_metrics
-
-    config_path = run_dir / "config.json"
-    if not (config_path.exists() and (run_dir / "metrics.jsonl").exists()):
-        return False
-    total = json.loads(config_path.read_text())["train"]["total_env_steps"]
-    lines = read_metrics(run_dir)
-    evals = evaluations(lines)
-    return bool(evals) and evals[-1]["env_steps"] >= total and \
-        evals[-1]["train_steps"] >= max(line.get("train_steps", 0) for line in lines)
 
 
 def train_one(run: SweepRun, run_dir: str) -> dict:

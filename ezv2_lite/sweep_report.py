@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from .config import from_json
 from .evaluate import human_normalized, interquartile_mean
-from .report import evaluations, read_metrics, return_bounds
+from .report import evaluations, is_finished, read_metrics, return_bounds
 
 BOOTSTRAP_REPS = 2000
 BASELINES = Path(__file__).parent / "data" / "baselines.csv"
@@ -50,12 +51,17 @@ def published_baselines(env) -> list[dict]:
 class TaskRuns:
     """The runs of one task (preset and environment) and arm of a sweep."""
 
-    key: str
-    """preset · environment, then · arm where the sweep has arms"""
+    task: str
+    """preset · environment"""
     run_dirs: list[Path]
     env: object
     """The runs' EnvConfig."""
     arm: str | None = None
+
+    @property
+    def key(self) -> str:
+        """preset · environment, then · arm where the sweep has arms."""
+        return self.task if self.arm is None else f"{self.task} · {self.arm}"
 
     def scores(self, protocol: str) -> np.ndarray:
         """[runs] the final ("final") or the best ("best") evaluation return of each run."""
@@ -77,18 +83,28 @@ def sweep_tasks(sweep_dir: str | Path) -> list[TaskRuns]:
     plan = sweep_dir / "sweep.json"
     if not plan.exists():
         raise ValueError(f"{plan} does not exist: give the directory of an `ezv2-lite sweep`")
-    tasks: dict[str, TaskRuns] = {}
+    tasks: dict[tuple, TaskRuns] = {}
     for run in json.loads(plan.read_text())["runs"]:
         run_dir = sweep_dir / run["name"]
         if not (run_dir / "metrics.jsonl").exists() or not evaluations(read_metrics(run_dir)):
             continue
         config = from_json((run_dir / "config.json").read_text())
-        arm = run.get("arm")
-        key = " · ".join([config.preset, config.env.name] + ([arm] if arm else []))
-        tasks.setdefault(key, TaskRuns(key, [], config.env.resolved(), arm)).run_dirs.append(run_dir)
+        task, arm = f"{config.preset} · {config.env.name}", run.get("arm")
+        tasks.setdefault((task, arm), TaskRuns(task, [], config.env.resolved(), arm)).run_dirs.append(run_dir)
     if not tasks:
         raise ValueError(f"no run of {sweep_dir} has an evaluation yet: let the sweep run longer")
     return list(tasks.values())
+
+
+@contextmanager
+def seeded_numpy(seed: int):
+    """numpy's global generator seeded for a block, and given back its state after it."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0) -> dict:
@@ -104,8 +120,8 @@ def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0) 
                   metrics.aggregate_median(scores)]  # (the IQM of evaluate.py: rliable's, trim_mean 0.25)
         return np.array(values + ([metrics.aggregate_optimality_gap(scores, 1.0)] if with_gap else []))
 
-    np.random.seed(seed)  # (rliable draws from numpy's global generator)
-    points, intervals = rly.get_interval_estimates({"runs": score_matrix}, aggregate, reps=BOOTSTRAP_REPS)
+    with seeded_numpy(seed):  # (rliable draws from numpy's global generator)
+        points, intervals = rly.get_interval_estimates({"runs": score_matrix}, aggregate, reps=BOOTSTRAP_REPS)
     return {name: (float(points["runs"][i]), float(intervals["runs"][0, i]), float(intervals["runs"][1, i]))
             for i, name in enumerate(names)}
 
@@ -128,11 +144,13 @@ def sweep_report(sweep_dir: str | Path) -> dict:
             for task in arm_tasks:
                 scores = task.scores(protocol)
                 entry = report["tasks"].setdefault(task.key, {"runs": [d.name for d in task.run_dirs],
+                                                              "finished": sum(map(is_finished, task.run_dirs)),
                                                               "published": published_baselines(task.env)})
                 entry[protocol] = {"scores": scores.tolist(),
                                    "estimates": interval_estimates(scores[:, None], with_gap=False)}
                 pooled.append(task.normalized(scores))
-            if len(pooled) > 1 and all(p is not None for p in pooled) and len({len(p) for p in pooled}) == 1:
+            if (arm is None or len(pooled) > 1) and all(p is not None for p in pooled) \
+                    and len({len(p) for p in pooled}) == 1:
                 matrix = np.stack(pooled, axis=1)
                 key = protocol if arm is None else f"{protocol} · {arm}"
                 report["over_tasks"][key] = {"tasks": [t.key for t in arm_tasks], "normalised": matrix.tolist(),
@@ -152,7 +170,9 @@ def report_table(report: dict) -> str:
              f"intervals: {report['bootstrap']}"]
     for key, entry in report["tasks"].items():
         for protocol in ("final", "best"):
-            lines.append(f"{key:<{width}} {protocol:<5} ({len(entry['runs'])} runs)  "
+            runs = len(entry["runs"])
+            count = f"{runs} runs" + (f", {entry['finished']} finished" if entry["finished"] < runs else "")
+            lines.append(f"{key:<{width}} {protocol:<5} ({count})  "
                          f"{cells(entry[protocol]['estimates'], 1)}")
     for protocol, entry in report["over_tasks"].items():
         lines.append(f"normalised over {len(entry['tasks'])} tasks, {protocol}: {cells(entry['estimates'], 3)}")
@@ -168,20 +188,24 @@ def curves_figure(sweep_dir: str | Path, arms: list[str] | None = None, path: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    everything = sweep_tasks(sweep_dir)
     panels: dict[str, list[TaskRuns]] = {}
-    for task in sweep_tasks(sweep_dir):
+    for task in everything:
         if arms is None or task.arm in arms:
-            panels.setdefault(task.key.rsplit(" · ", 1)[0] if task.arm else task.key, []).append(task)
+            panels.setdefault(task.task, []).append(task)
+    if not panels:
+        raise ValueError(f"no run of {sweep_dir} belongs to the arms {arms}")
+    names = list(dict.fromkeys(task.arm for task in everything))  # (an arm keeps its colour in every panel)
+    colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    colours = plt.get_cmap("tab10" if max(len(p) for p in panels.values()) <= 10 else "tab20")
     for ax, (title, groups) in zip(axes[0], panels.items()):
         last = 0
-        for index, task in enumerate(groups):
+        for task in groups:
             curves = [{e["env_steps"]: e["eval_return_mean"] for e in evaluations(read_metrics(d))}
                       for d in task.run_dirs]
             last = max([last] + [max(curve) for curve in curves])
             steps = sorted(set.intersection(*(set(c) for c in curves)))
-            colour = "#1a73e8" if len(groups) == 1 else colours(index)
+            colour = "#1a73e8" if task.arm is None else colours(names.index(task.arm))
             if len(groups) == 1:
                 for curve in curves:
                     ax.plot(list(curve), list(curve.values()), color="gray", alpha=0.3, lw=0.8)

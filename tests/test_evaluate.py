@@ -74,3 +74,14 @@ def test_sigterm_during_an_evaluation_ends_the_run_and_a_resume_evaluates_first(
     train(config, run, resume=True, progress=False)
     evals = [m for m in read() if "eval_return_mean" in m]
     assert [m["env_steps"] for m in evals] == [200, 400]
+
+
+def test_a_random_policy_scores_what_random_cartpole_and_pendulum_score():
+    from ezv2_lite.config import preset
+    from ezv2_lite.evaluate import random_policy_returns
+
+    cartpole = random_policy_returns(preset("cartpole").env, 40, seed=0)
+    assert 15 < cartpole.mean() < 30 and cartpole.min() >= 8  # a pole pushed at random falls in ~22 steps
+    pendulum = random_policy_returns(preset("pendulum").env, 10, seed=0)
+    assert -1600 < pendulum.mean() < -800                     # 200 steps mostly far from upright
+    np.testing.assert_array_equal(random_policy_returns(preset("cartpole").env, 5, seed=3), cartpole[3:8])

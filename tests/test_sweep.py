@@ -137,9 +137,13 @@ def test_a_grid_file_gives_arms_as_lists_or_tables(tmp_path):
     assert arms == [Arm("default"), Arm("td", ("--optim.value-target", "td")),
                     Arm("few", ("--search.policy-samples", "1"), ("pendulum",))]
     assert grid_arms({"presets": ["cartpole"]}) is None
-    path.write_text('[arms.few]\npreset = ["pendulum"]\n')
-    with pytest.raises(ConfigError, match="unknown keys \\['preset'\\]"):
-        read_grid(path)
+    for text, words in [('[arms.few]\npreset = ["pendulum"]\n', "unknown keys \\['preset'\\]"),
+                        ('arms = ["td"]\n', "arms is a table"),
+                        ('[arms.few]\npresets = "pendulum"\n', "presets is a non-empty list"),
+                        ('[arms.few]\npresets = []\n', "presets is a non-empty list")]:
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=words):
+            read_grid(path)
 
 
 def test_the_ablation_grid_of_the_course_plans():

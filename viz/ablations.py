@@ -15,7 +15,10 @@ import html
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-VERDICT_COLOURS = {"supported": "#188038", "not supported": "#c5221f", "not resolved at this scale": "#b06000"}
+from ezv2_lite.ablations import relation
+
+VERDICT_COLOURS = {"supported": "#188038", "not supported": "#c5221f", "not resolved at this scale": "#b06000",
+                   "too few runs": "#5f6368"}
 
 
 def question_figure(rows: list[dict], question: str) -> go.Figure:
@@ -41,9 +44,7 @@ def question_figure(rows: list[dict], question: str) -> go.Figure:
             hovertemplate="%{y}: IQM %{x:.1f} [%{customdata[0]:.1f}, %{customdata[1]:.1f}], "
                           "%{customdata[2]} runs<extra></extra>", showlegend=False), row=1, col=col)
         verdicts = "<br>".join(
-            f"{row['arm']} {'>' if row['kind'] == 'better' else '≥'} {row['other']}"
-            + ("" if row["kind"] == "better" else f" − {row['margin']:.0f}")
-            + f": <span style='color:{VERDICT_COLOURS[row['verdict']]}'>{row['verdict']}</span>"
+            f"{relation(row)}: <span style='color:{VERDICT_COLOURS[row['verdict']]}'>{row['verdict']}</span>"
             for row in mine if row["task"] == task)
         fig.update_xaxes(title_text=f"final evaluation return (IQM, 95% interval)<br><br>{verdicts}",
                          row=1, col=col)
@@ -63,14 +64,14 @@ def answers_html(rows: list[dict]) -> str:
         point, low, high = estimate
         return f"{point:.1f} [{low:.1f}, {high:.1f}]"
 
-    head = ["question", "task", "comparison", "runs", "IQM [95% CI]", "other arm's IQM", "difference", "verdict"]
+    head = ["question", "task", "comparison", "finished runs", "IQM [95% CI]", "other arm's IQM", "difference",
+            "verdict"]
     body = []
     for row in rows:
-        relation = f"{row['arm']} &gt; {row['other']}" if row["kind"] == "better" else \
-            f"{row['arm']} ≥ {row['other']} − {row['margin']:.0f}"
         colour = VERDICT_COLOURS[row["verdict"]]
-        cells = [html.escape(row["question"]), html.escape(row["task"]), relation,
-                 f"{row['runs'][0]} / {row['runs'][1]}", cell(row["iqm"]), cell(row["other_iqm"]),
+        left = f" (+{sum(row['left_out'])} unfinished)" if sum(row["left_out"]) else ""
+        cells = [html.escape(row["question"]), html.escape(row["task"]), html.escape(relation(row)),
+                 f"{row['runs'][0]} / {row['runs'][1]}{left}", cell(row["iqm"]), cell(row["other_iqm"]),
                  cell(row["difference"]), f"<b style='color:{colour}'>{row['verdict']}</b>"]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return ("<table style='font-size:90%'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)

@@ -162,7 +162,7 @@ class TrainingDashboard:
     def follow(self, run_dir, every_s: float = 5.0):
         """Follow a run that trains elsewhere: `catch_up` every `every_s` seconds in a background
         thread until the run is finished. Returns the thread."""
-        from ezv2_lite.sweep import is_finished
+        from ezv2_lite.report import is_finished
 
         def loop() -> None:
             while True:
