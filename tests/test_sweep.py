@@ -153,3 +153,7 @@ def test_the_ablation_grid_of_the_course_plans():
     assert configs["cartpole-uniform-seed0"].replay.alpha == 0
     assert configs["pendulum-policy_only-seed0"].search.widened_samples == 0
     assert "cartpole-policy_only-seed0" not in configs  # continuous search: pendulum only
+    dmc = read_grid(Path(__file__).parent.parent / "benchmarks" / "ablations" / "dmc_state.toml")
+    runs = plan(dmc["presets"], dmc["seeds"], dmc["tasks"], [str(x) for x in dmc["overrides"]], grid_arms(dmc))
+    assert len(runs) == 30 and runs[1].name == "dmc_state-cartpole-swingup-td-seed0"
+    assert runs[1].config().optim.value_target == "td" and runs[1].config().train.total_env_steps == 25_000
