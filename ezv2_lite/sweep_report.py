@@ -109,15 +109,17 @@ def seeded_numpy(seed: int):
 
 def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0) -> dict:
     """[runs, tasks] -> {metric: (point, low, high)}: the statistics over all runs of all tasks,
-    their intervals by rliable's stratified bootstrap."""
+    their intervals by rliable's stratified bootstrap. The median is rliable's over several tasks
+    (the median of the tasks' mean scores) and the median of the runs for one task."""
     from rliable import library as rly
     from rliable import metrics
 
     names = ["IQM", "mean", "median"] + (["optimality gap"] if with_gap else [])
 
     def aggregate(scores):
+        median = metrics.aggregate_median(scores) if scores.shape[1] > 1 else np.median(scores)
         values = [interquartile_mean(scores.ravel()), metrics.aggregate_mean(scores),
-                  metrics.aggregate_median(scores)]  # (the IQM of evaluate.py: rliable's, trim_mean 0.25)
+                  median]  # (the IQM of evaluate.py: rliable's, trim_mean 0.25)
         return np.array(values + ([metrics.aggregate_optimality_gap(scores, 1.0)] if with_gap else []))
 
     with seeded_numpy(seed):  # (rliable draws from numpy's global generator)

@@ -70,3 +70,13 @@ def test_published_returns_of_the_same_task_come_with_their_units():
     (pong,) = published_baselines(EnvConfig(suite="atari", name="Pong"))
     assert pong["method"] == "dreamerv3" and pong["seeds"] == "5"
     assert published_baselines(EnvConfig(suite="gym", name="CartPole-v1")) == []
+
+
+def test_the_median_of_one_task_is_the_median_of_its_runs():
+    from ezv2_lite.sweep_report import interval_estimates
+
+    scores = np.array([464.6, 500.0, 500.0, 500.0, 500.0])  # four solved runs and one short of it
+    estimates = interval_estimates(scores[:, None], with_gap=False)
+    assert estimates["median"][0] == 500.0 and estimates["mean"][0] == pytest.approx(492.92)
+    two_tasks = np.stack([scores, scores - 100], axis=1)  # over tasks: the median of the task means
+    assert interval_estimates(two_tasks, with_gap=False)["median"][0] == pytest.approx(442.92)
