@@ -67,7 +67,6 @@ def test_the_implementation_never_imports_jupyter_or_the_viz_layer():
 def test_the_course_command_starts_jupyterlab_on_the_first_notebook(free_port):
     import os
     import signal
-    import subprocess
     import time
 
     port = free_port()
