@@ -173,7 +173,8 @@ def report_table(report: dict) -> str:
     for key, entry in report["tasks"].items():
         for protocol in ("final", "best"):
             runs = len(entry["runs"])
-            count = f"{runs} runs" + (f", {entry['finished']} finished" if entry["finished"] < runs else "")
+            count = f"{runs} run{'' if runs == 1 else 's'}"
+            count += f", {entry['finished']} finished" if entry["finished"] < runs else ""
             lines.append(f"{key:<{width}} {protocol:<5} ({count})  "
                          f"{cells(entry[protocol]['estimates'], 1)}")
     for protocol, entry in report["over_tasks"].items():
