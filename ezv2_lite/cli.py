@@ -27,7 +27,9 @@ USAGE = """usage: ezv2-lite COMMAND [OPTIONS]
 commands:
   train       train an agent: --preset NAME [overrides] [--total-env-steps N] [--seed S]
               [--run-dir DIR], or continue one: --resume RUN_DIR
-  eval        evaluate a run's latest checkpoint: RUN_DIR [--episodes N]
+  eval        evaluate a run's latest checkpoint or a shipped agent: RUN_DIR or AGENT
+              [--episodes N] [--video OUT.mp4|OUT.gif] (AGENT: agents/NAME, e.g. cartpole)
+  export      make a shipped agent from a run: RUN_DIR agents/NAME --command "..."
   report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR [RUN_DIR ...];
               Atari runs also get raw and human-normalised scores (mean, median, IQM);
               a sweep's directory: IQM, mean, median with bootstrap intervals, per task and pooled
@@ -100,9 +102,11 @@ TRAIN_HELP = """Train an agent: ezv2-lite train [--preset NAME] [SHORTCUTS] [--s
 Shortcuts:
   --run-dir DIR          where the run is written (default: runs/PRESET-TASK-seedN)
   --resume RUN_DIR       continue a stopped run with its own config.json (only
-                         --total-env-steps N and --no-progress may be given with it)
+                         --total-env-steps N, --no-progress and --tensorboard may be given with it)
   --total-env-steps N    the run's budget in environment frames (= --train.total-env-steps)
   --no-progress          no progress bars
+  --tensorboard          also write the metrics as TensorBoard events in RUN_DIR/tensorboard
+                         (`tensorboard --logdir runs`; metrics.jsonl stays the record)
 
 --preset NAME first ({presets}; default {default}): every option below then shows that
 preset's value."""
@@ -176,16 +180,17 @@ def train_command(args: list[str]) -> None:
     run_dir, args = _take_option(args, "--run-dir")
     steps, args = _take_option(args, "--total-env-steps")
     progress = "--no-progress" not in args
-    args = [a for a in args if a != "--no-progress"]
+    tensorboard = "--tensorboard" in args
+    args = [a for a in args if a not in ("--no-progress", "--tensorboard")]
     if resume is not None:
         if args or run_dir is not None:
             raise ConfigError("--resume continues a run with its own config.json; give only "
-                              "--resume RUN_DIR (and optionally --total-env-steps N)")
+                              "--resume RUN_DIR (and optionally --total-env-steps N, --tensorboard)")
         directory = Path(resume)
         if steps is not None:
             from .train import _extend_budget_if_needed
             _extend_budget_if_needed(directory, _positive_int(steps, "--total-env-steps"))
-        train(Config(), directory, resume=True, progress=progress)
+        config, resume_run = Config(), True
     else:
         config = config_from_args(args, prog="ezv2-lite train",
                                   description=TRAIN_HELP.format(presets=", ".join(PRESETS), default=DEFAULT_PRESET))
@@ -196,7 +201,17 @@ def train_command(args: list[str]) -> None:
         directory = Path(run_dir) if run_dir else Path("runs") / f"{config.preset}-{name}-seed{config.seed}"
         print(f"training {config.preset} on {config.env.suite}:{config.env.name} "
               f"for {config.train.total_env_steps:,} env steps into {directory}")
-        train(config, directory, progress=progress)
+        resume_run = False
+    observers = []
+    if tensorboard:  # (a mirror of metrics.jsonl in RUN_DIR/tensorboard)
+        from .tensorboard import TensorBoardLog
+
+        observers.append(TensorBoardLog(directory / "tensorboard"))
+    try:
+        train(config, directory, resume=resume_run, observers=observers, progress=progress)
+    finally:
+        for observer in observers:
+            observer.close()
     from .report import summary, write_learning_curve
 
     print(summary(directory))
@@ -217,27 +232,81 @@ def eval_command(args: list[str]) -> None:
     import torch
 
     from . import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
+    from .evaluate import evaluate
+
+    episodes, args = _take_option(args, "--episodes")
+    video, args = _take_option(args, "--video")
+    if len(args) != 1:
+        raise ConfigError("usage: ezv2-lite eval RUN_DIR_OR_AGENT [--episodes N] [--video OUT.mp4|OUT.gif]")
+    source = args[0]
+    if (Path(source) / "config.json").is_file() and not (Path(source) / "card.json").is_file():
+        config, model = _run_model(Path(source))  # a run directory: its newest checkpoint
+    else:
+        from .agents import load_agent, shipped_agents
+
+        if not (Path(source) / "card.json").is_file() and source not in shipped_agents():
+            raise ConfigError(f"{source} is neither a run directory (config.json and its checkpoints) nor "
+                              f"an agent folder; the shipped agents: {', '.join(shipped_agents()) or 'none'}")
+        agent = load_agent(source)
+        config, model = agent.config, agent.model
+    count = _positive_int(episodes, "--episodes") if episodes else 1 if video else config.train.eval_episodes
+    torch.set_num_threads(1)
+    cap = config.env.resolved().eval_max_episode_steps
+    if video:
+        from .video import check_video_path, record, write_video
+
+        check_video_path(video)
+        returns, frames = record(model, config, count, seed=config.seed + 123_457, progress=True)
+        print(f"video: {write_video(video, frames)} ({len(frames):,} frames)")
+    else:
+        returns = evaluate(model, config, count, seed=config.seed + 123_457, progress=True)
+    print(f"{source}: {_count(count, 'evaluation episode')}, return {_number(returns.mean())} ± "
+          f"{_number(returns.std())} (min {_number(returns.min())}, max {_number(returns.max())})"
+          + (f"; episodes capped at {cap:,} agent steps" if cap else ""))
+
+
+def _run_model(run_dir):
+    """(config, model in eval mode) of a run directory's newest checkpoint."""
     from .checkpoint import find_checkpoint, load_tensors
     from .config import from_json
     from .envs import probe_spec
-    from .evaluate import evaluate
     from .model import build_model
 
-    episodes, args = _take_option(args, "--episodes")
-    if len(args) != 1:
-        raise ConfigError("usage: ezv2-lite eval RUN_DIR [--episodes N]")
-    run_dir = Path(args[0])
     path = find_checkpoint(run_dir)
     config = from_json((run_dir / "config.json").read_text())
-    count = _positive_int(episodes, "--episodes") if episodes else config.train.eval_episodes
     model = build_model(config, probe_spec(config.env, config.seed, "eval"))
     model.load_state_dict(load_tensors(path, "model"))  # RunState's model file alone
+    return config, model.eval()
+
+
+@dataclass(frozen=True)
+class ExportArgs:
+    """Make a shipped agent (ezv2_lite/agents.py) from a run's newest checkpoint: its weights
+    (safetensors; float16 where the evaluation return is unchanged), config.json, metrics.jsonl
+    and a model card with a 10-episode evaluation and a check episode on a fixed seed."""
+
+    run_dir: tyro.conf.Positional[str]
+    out: tyro.conf.Positional[str]
+    """The agent's folder, e.g. agents/cartpole."""
+    command: str
+    """The command that trained the run, for the card (so anyone can train it again)."""
+    trained_with: str | None = None
+    """The commit of the code that trained it, for the card."""
+
+
+def export_command(args: list[str]) -> None:
+    import torch
+
+    from .agents import export_agent
+
+    opts = tyro.cli(ExportArgs, args=args, prog="ezv2-lite export")
     torch.set_num_threads(1)
-    cap = config.env.resolved().eval_max_episode_steps
-    returns = evaluate(model.eval(), config, count, seed=config.seed + 123_457, progress=True)
-    print(f"{run_dir}: {_count(count, 'evaluation episode')}, return {_number(returns.mean())} ± "
-          f"{_number(returns.std())} (min {_number(returns.min())}, max {_number(returns.max())})"
-          + (f"; episodes capped at {cap:,} agent steps" if cap else ""))
+    card = export_agent(opts.run_dir, opts.out, opts.command, opts.trained_with)
+    e = card["evaluation"]
+    print(f"{opts.out}: {card['environment']}, {card['env_steps']:,} env steps; evaluation "
+          f"{_number(e['mean'])} ± {_number(e['std'])} over {e['episodes']} episodes with "
+          f"{card['weights']} weights; check episode {card['check']['return']} ± "
+          f"{card['check']['tolerance']}; weights {card['size_bytes'] / 1e6:.2f} MB")
 
 
 def report_command(args: list[str]) -> None:
@@ -358,6 +427,7 @@ def sweep_command(args: list[str]) -> None:
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "train": train_command,
     "eval": eval_command,
+    "export": export_command,
     "report": report_command,
     "check-env": check_env,
     "bench": bench,

@@ -16,16 +16,18 @@ aggregate of Agarwal et al. (2021).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .config import Config, EnvConfig
-from .envs import make_env
+from .envs import env_spec, make_env
 from .model.networks import EZModel
-from .search import search
+from .search import SearchTrace, search
 
 ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
 
@@ -33,46 +35,92 @@ class EvaluationStopped(Exception):
     """`evaluate` was asked to stop (a SIGTERM in a training run) before every episode ended."""
 
 
-def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
-             should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
-    """Raw returns [episodes] of one episode in each of `episodes` evaluation environments.
+@dataclass
+class Step:
+    """One agent step of one evaluation episode, as `play` yields it (C: root children)."""
+
+    episode: int                       # which episode (environment) of the `play`
+    t: int                             # agent step within the episode, 0 first
+    observation: np.ndarray            # what the agent saw [*obs_shape]
+    frame: np.ndarray | None           # [H, W, 3] uint8: what a person sees (`render=True`)
+    action: np.ndarray                 # the action taken: int64 scalar or [A] float32
+    action_slot: int                   # its root child
+    reward: float                      # the raw reward it earned
+    done: bool                         # the episode ended with this step
+    improved_policy: np.ndarray        # [C] the search's improved policy at the root
+    visit_counts: np.ndarray           # [C]
+    root_value: float                  # the search's value estimate of the observation
+    network_value: float               # the value network's
+    sampled_actions: np.ndarray | None = None  # [C, A] continuous root actions
+    trace: SearchTrace | None = None   # the whole search (`trace=True`, for episode 0)
+
+
+def play(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
+         should_stop: Callable[[], bool] = lambda: False, render: bool = False,
+         trace: bool = False) -> Iterator[Step]:
+    """Play one episode in each of `episodes` evaluation environments; yield every `Step`.
 
     Every step searches only the environments whose episode is still running, and steps
     only those, so one long episode costs one root per step, not `episodes`. An episode
     ends at its terminal or at the evaluation time limit (`env.eval_max_episode_steps`,
     27,000 agent steps for Atari). `progress` shows a bar of agent steps against that
     limit. `should_stop` is asked before each step; when it says so the environments are
-    closed and EvaluationStopped is raised (no partial returns are reported). Ctrl-C
-    raises KeyboardInterrupt as usual, after closing the environments.
+    closed and EvaluationStopped is raised. `render` adds the frame a person sees before
+    each action; `trace` keeps episode 0's whole search at each of its steps (for drawing).
     """
     envs = [make_env(config.env, "eval", seed + i) for i in range(episodes)]
     cap = config.env.resolved().eval_max_episode_steps
+    names = env_spec(envs[0], config.env).action_names if trace else None
     bar = tqdm(total=cap, unit="agent step", desc=f"evaluating {episodes} episode{'' if episodes == 1 else 's'}",
                disable=not progress, dynamic_ncols=True, leave=False)
     try:
         obs = [env.reset()[0] for env in envs]
         rng = np.random.default_rng([seed, 2])
-        returns = np.zeros(episodes)
-        running = list(range(episodes))
+        running, t = list(range(episodes)), 0
         while running:
             if should_stop():
                 raise EvaluationStopped(f"evaluation stopped with {len(running)} of {episodes} "
                                         "episodes still running")
-            result = search(model, np.stack([obs[i] for i in running]), config, "evaluate", rng)
+            traced = 0 if trace and running[0] == 0 else None
+            result = search(model, np.stack([obs[i] for i in running]), config, "evaluate", rng,
+                            trace_root=traced)
+            if result.trace is not None:
+                result.trace.action_names = list(names) if names else None
             still = []
-            for i, action in zip(running, result.action):
+            for row, (i, action) in enumerate(zip(running, result.action)):
+                frame = envs[i].render() if render else None
+                seen = obs[i]
                 obs[i], reward, terminated, truncated, _ = envs[i].step(action)
-                returns[i] += reward
-                if not (terminated or truncated):
+                done = terminated or truncated
+                yield Step(episode=i, t=t, observation=seen, frame=frame, action=action,
+                           action_slot=int(result.action_slot[row]), reward=float(reward), done=done,
+                           improved_policy=result.improved_policy[row], visit_counts=result.visit_counts[row],
+                           root_value=float(result.root_value[row]),
+                           network_value=float(result.network_value[row]),
+                           sampled_actions=None if result.sampled_actions is None else result.sampled_actions[row],
+                           trace=result.trace if row == traced else None)
+                if not done:
                     still.append(i)
-            running = still
+            running, t = still, t + 1
             bar.update(1)
             bar.set_postfix(running=len(running))
-        return returns
     finally:
         bar.close()
         for env in envs:
             env.close()
+
+
+def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
+             should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
+    """Raw returns [episodes] of one episode in each of `episodes` evaluation environments
+    (`play`'s episodes, its rewards summed). When `should_stop` says so, EvaluationStopped is
+    raised (no partial returns are reported); Ctrl-C raises KeyboardInterrupt as usual, after
+    closing the environments."""
+    returns = np.zeros(episodes)
+    with closing(play(model, config, episodes, seed, progress, should_stop)) as steps:
+        for step in steps:
+            returns[step.episode] += step.reward
+    return returns
 
 
 def random_policy_returns(env: EnvConfig, episodes: int, seed: int) -> np.ndarray:

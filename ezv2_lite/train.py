@@ -58,6 +58,13 @@ class TrainEvent:
 
 
 Observer = Callable[[TrainEvent], None]
+EVENT_KINDS = ("metrics", "eval", "search", "frame")
+
+
+def _kinds(observer: Observer) -> tuple[str, ...]:
+    """The events an observer reads: its `kinds` if it says (the search trees and frames cost a
+    trace and a drawing at every step, so only observers that show them should ask), else all."""
+    return getattr(observer, "kinds", EVENT_KINDS)
 
 
 class RunDirectoryError(ValueError):
@@ -140,7 +147,8 @@ class Run:
         else:
             _check_new_run_dir(run_dir)
         self.config, self.run_dir, self.resume = validate(config.resolved()), run_dir, resume
-        self.observers, self.watched, self.progress = observers, bool(observers), progress
+        self.observers, self.progress = observers, progress
+        self.watched = any("search" in _kinds(o) or "frame" in _kinds(o) for o in observers)
         config, t = self.config, self.config.train
         self.repeat = config.env.action_repeat
         self.total_agent_steps = -(-t.total_env_steps // self.repeat)
@@ -355,7 +363,8 @@ class Run:
     # ------------------------------------------------------------ books
     def emit(self, kind: str, **data) -> None:
         for observer in self.observers:
-            observer(TrainEvent(kind, data))
+            if kind in _kinds(observer):
+                observer(TrainEvent(kind, data))
 
     def log(self, line: dict) -> None:
         line = dict(env_steps=self.env_steps, train_steps=self.counters.train_steps,

@@ -85,3 +85,21 @@ def test_a_random_policy_scores_what_random_cartpole_and_pendulum_score():
     pendulum = random_policy_returns(preset("pendulum").env, 10, seed=0)
     assert -1600 < pendulum.mean() < -800                     # 200 steps mostly far from upright
     np.testing.assert_array_equal(random_policy_returns(preset("cartpole").env, 5, seed=3), cartpole[3:8])
+
+
+def test_play_shows_each_step_as_a_person_sees_it_and_keeps_the_search_of_episode_zero():
+    config = override(preset("cartpole"), search=dict(num_simulations=4))
+    model = _cartpole_model(config)
+    steps = list(evaluation.play(model, config, episodes=2, seed=3, render=True, trace=True))
+    for episode in (0, 1):
+        mine = [s for s in steps if s.episode == episode]
+        assert [s.t for s in mine] == list(range(len(mine)))   # every step, in order
+        assert [s.done for s in mine] == [False] * (len(mine) - 1) + [True]
+        assert all(s.frame.dtype == np.uint8 and s.frame.ndim == 3 and s.frame.shape[2] == 3 for s in mine)
+        assert all(s.improved_policy.shape == (2,) and abs(s.improved_policy.sum() - 1) < 1e-5 for s in mine)
+    first = [s for s in steps if s.episode == 0]
+    assert all(s.trace is not None and s.trace.chosen_slot == s.action_slot for s in first)
+    assert all(s.trace.action_names == ["push left", "push right"] for s in first)
+    assert all(s.trace is None for s in steps if s.episode == 1)
+    # the observations are the ones the search saw: CartPole's state moves between steps
+    assert not np.allclose(first[0].observation, first[1].observation)

@@ -131,7 +131,8 @@ def test_every_cited_section_of_the_algorithm_guide_exists():
 
 LAYERS = [("config",), ("envs", "model", "augment"), ("search", "replay", "replay_file"),
           ("targets",), ("learner", "actor", "evaluate", "checkpoint"), ("reanalysis_worker",),
-          ("train",), ("report", "sweep_report", "ablations", "course"), ("accel", "cli", "sweep")]
+          ("train",), ("report", "sweep_report", "ablations", "course", "agents", "video", "tensorboard"),
+          ("accel", "cli", "sweep")]
 """The package's modules from the bottom up: a module imports only from its own layer or
 below (lazy imports inside functions included), so the ideas can be read in this order."""
 

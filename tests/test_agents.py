@@ -1,0 +1,137 @@
+"""Shipped agents (open by name, reproduce their check episode), agent videos, TensorBoard."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ezv2_lite.agents import AGENTS, check_agent, load_agent, shipped_agents
+from ezv2_lite.checkpoint import find_checkpoint, load_tensors
+from ezv2_lite.video import BAND
+
+TINY = ["--preset", "cartpole", "--optim.batch-size", "16", "--train.start-transitions", "64",
+        "--search.num-simulations", "4", "--train.eval-episodes", "2", "--train.train-ratio", "0.25",
+        "--train.eval-every-env-steps", "100", "--train.log-every-env-steps", "50",
+        "--train.offline-train-steps", "0", "--train.num-envs", "2", "--model.latent-dim", "16",
+        "--model.hidden-dim", "16", "--no-progress"]
+
+COURSE_AGENTS = {"cartpole", "pendulum", "cartpole-balance-pixels"}
+"""The agents the notebooks open by name."""
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "ezv2_lite.cli", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_the_course_agents_are_shipped_and_small():
+    assert COURSE_AGENTS <= set(shipped_agents())
+    size = sum(f.stat().st_size for f in AGENTS.rglob("*") if f.is_file())
+    assert size < 40e6, f"agents/ holds {size / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("name", shipped_agents())
+def test_a_shipped_agent_opens_by_name_and_plays_its_check_episode_again(name):
+    agent = load_agent(name)
+    card = agent.card
+    assert card["name"] == name and card["env_steps"] > 0 and card["command"].startswith("ezv2-lite ")
+    assert all(p.dtype == torch.float32 for p in agent.model.parameters())  # float16 files widen
+    returned, within = check_agent(agent)
+    assert within, f"{name}: the check episode returned {returned}, the card says " \
+                   f"{card['check']['return']} ± {card['check']['tolerance']}"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    result = cli("train", *TINY, "--total-env-steps", "200", "--tensorboard", "--run-dir", str(run))
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def test_export_writes_safe_weights_a_card_and_an_agent_eval_opens(tiny_run, tmp_path):
+    out = tmp_path / "agents" / "tiny"
+    result = cli("export", str(tiny_run), str(out), "--command", "ezv2-lite train --preset cartpole")
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in out.iterdir()} == {"model.safetensors", "config.json", "metrics.jsonl",
+                                              "card.json", "README.md"}
+    card = json.loads((out / "card.json").read_text())
+    assert card["env_steps"] == 200 and card["evaluation"]["episodes"] == 10
+    assert card["size_bytes"] == (out / "model.safetensors").stat().st_size
+    # the weights are the checkpoint's, at most rounded to float16
+    weights = load_file(out / "model.safetensors")
+    trained = load_tensors(find_checkpoint(tiny_run), "model")
+    assert weights.keys() == trained.keys()
+    for key, value in trained.items():
+        assert torch.allclose(weights[key].float(), value.float(), rtol=1e-3, atol=1e-4), key
+    stored = torch.float16 if card["weights"] == "float16" else torch.float32
+    assert all(v.dtype == stored for v in weights.values() if v.is_floating_point())
+    result = cli("eval", str(out), "--episodes", "2")
+    assert result.returncode == 0 and "2 evaluation episodes, return" in result.stdout, result.stderr
+    agent = load_agent(out)
+    returned, within = check_agent(agent)
+    assert within and returned == card["check"]["return"]  # the same machine: the same episode
+
+
+def test_eval_records_a_captioned_video_of_its_episodes(tiny_run, tmp_path):
+    gif, mp4 = tmp_path / "agent.gif", tmp_path / "agent.mp4"
+    result = cli("eval", str(tiny_run), "--episodes", "2", "--video", str(gif))
+    assert result.returncode == 0, result.stderr
+    returns = [float(x) for x in result.stdout.split("(min ")[1].split(")")[0].replace("max ", "").split(", ")]
+    frames = iio.imread(gif, index=None)
+    # CartPole pays 1 per step: the episodes' lengths are their returns, one frame per step
+    assert frames.shape[0] == round(sum(returns)), (frames.shape, returns)
+    assert frames.shape[2] >= 320 and frames.shape[1] > BAND  # enlarged to at least 320 px wide
+    band = frames[0, :BAND, :, :3]
+    assert (band.max(axis=-1) > 200).sum() > 50  # white caption text on the dark band
+    assert np.median(frames[0, BAND:, :, :3]) > 200  # CartPole's white background below it
+    assert cli("eval", str(tiny_run), "--video", str(mp4)).returncode == 0
+    assert iio.imread(mp4, index=None).shape[0] >= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "no-such-agent"], "neither a run directory"),
+    (["eval", "cartpole", "--video", "out.avi"], "ending in .mp4 or .gif"),
+    (["eval", "cartpole", "--video", "no/such/folder/out.gif"], "does not exist"),
+    (["export", "no-such-run", "out", "--command", "x"], "not a run directory"),
+])
+def test_bad_agent_input_is_a_one_line_error(args, message):
+    result = cli(*args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_tensorboard_serves_the_runs_scalars(tiny_run, free_port):
+    lines = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "tensorboard"), "--logdir", str(tiny_run),
+                               "--port", str(port), "--host", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, tags = time.time() + 120, {}
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/scalars/tags") as r:
+                    tags = json.load(r).get("tensorboard", {})
+                if tags:
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        assert {"total", "eval_return_mean", "train_episode_return"} <= set(tags), tags
+        url = f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=tensorboard&tag=eval_return_mean"
+        with urllib.request.urlopen(url) as r:
+            served = [(step, value) for _, step, value in json.load(r)]
+        logged = [(m["env_steps"], m["eval_return_mean"]) for m in lines if "eval_return_mean" in m]
+        assert [s for s, _ in served] == [s for s, _ in logged]
+        assert np.allclose([v for _, v in served], [v for _, v in logged])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
