@@ -188,3 +188,15 @@ def card_text(card: dict) -> str:
             f"{card['check']['seed']} returns {card['check']['return']} (tolerance "
             f"{card['check']['tolerance']}). Weights: {card['size_bytes'] / 1e6:.2f} MB.\n\n"
             f"    ezv2-lite eval {card['name']} --video {card['name']}.mp4\n")
+
+
+def agents_table() -> str:
+    """The shipped agents as a markdown table (benchmarks/README.md holds it; `ezv2-lite agents`)."""
+    rows = ["| agent | environment | trained by | env steps | evaluation (10 episodes) | weights |",
+            "|---|---|---|---|---|---|"]
+    for name in shipped_agents():
+        card = json.loads((AGENTS / name / "card.json").read_text())
+        e = card["evaluation"]
+        rows.append(f"| `{name}` | {card['environment']} | `{card['command']}` | {card['env_steps']:,} | "
+                    f"{e['mean']:.1f} ± {e['std']:.1f} | {card['size_bytes'] / 1e6:.2f} MB {card['weights']} |")
+    return "\n".join(rows)

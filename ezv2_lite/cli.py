@@ -30,6 +30,7 @@ commands:
   eval        evaluate a run's latest checkpoint or a shipped agent: RUN_DIR or AGENT
               [--episodes N] [--video OUT.mp4|OUT.gif] (AGENT: agents/NAME, e.g. cartpole)
   export      make a shipped agent from a run: RUN_DIR agents/NAME --command "..."
+  agents      the shipped agents: name, environment, the command that trained it, evaluation, size
   report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR [RUN_DIR ...];
               Atari runs also get raw and human-normalised scores (mean, median, IQM);
               a sweep's directory: IQM, mean, median with bootstrap intervals, per task and pooled
@@ -102,11 +103,12 @@ TRAIN_HELP = """Train an agent: ezv2-lite train [--preset NAME] [SHORTCUTS] [--s
 Shortcuts:
   --run-dir DIR          where the run is written (default: runs/PRESET-TASK-seedN)
   --resume RUN_DIR       continue a stopped run with its own config.json (only
-                         --total-env-steps N, --no-progress and --tensorboard may be given with it)
+                         --total-env-steps N, --no-progress and --tensorboard[-videos] may be given with it)
   --total-env-steps N    the run's budget in environment frames (= --train.total-env-steps)
   --no-progress          no progress bars
   --tensorboard          also write the metrics as TensorBoard events in RUN_DIR/tensorboard
                          (`tensorboard --logdir runs`; metrics.jsonl stays the record)
+  --tensorboard-videos   the same, and an evaluation episode as a video after each evaluation
 
 --preset NAME first ({presets}; default {default}): every option below then shows that
 preset's value."""
@@ -180,12 +182,13 @@ def train_command(args: list[str]) -> None:
     run_dir, args = _take_option(args, "--run-dir")
     steps, args = _take_option(args, "--total-env-steps")
     progress = "--no-progress" not in args
-    tensorboard = "--tensorboard" in args
-    args = [a for a in args if a not in ("--no-progress", "--tensorboard")]
+    videos = "--tensorboard-videos" in args
+    tensorboard = videos or "--tensorboard" in args
+    args = [a for a in args if a not in ("--no-progress", "--tensorboard", "--tensorboard-videos")]
     if resume is not None:
         if args or run_dir is not None:
             raise ConfigError("--resume continues a run with its own config.json; give only "
-                              "--resume RUN_DIR (and optionally --total-env-steps N, --tensorboard)")
+                              "--resume RUN_DIR (and optionally --total-env-steps N, --tensorboard[-videos])")
         directory = Path(resume)
         if steps is not None:
             from .train import _extend_budget_if_needed
@@ -206,7 +209,7 @@ def train_command(args: list[str]) -> None:
     if tensorboard:  # (a mirror of metrics.jsonl in RUN_DIR/tensorboard)
         from .tensorboard import TensorBoardLog
 
-        observers.append(TensorBoardLog(directory / "tensorboard"))
+        observers.append(TensorBoardLog(directory / "tensorboard", videos=videos))
     try:
         train(config, directory, resume=resume_run, observers=observers, progress=progress)
     finally:
@@ -292,6 +295,14 @@ class ExportArgs:
     """The command that trained the run, for the card (so anyone can train it again)."""
     trained_with: str | None = None
     """The commit of the code that trained it, for the card."""
+
+
+def agents_command(args: list[str]) -> None:
+    from .agents import agents_table
+
+    if args:
+        raise ConfigError("usage: ezv2-lite agents (it takes no options)")
+    print(agents_table())
 
 
 def export_command(args: list[str]) -> None:
@@ -428,6 +439,7 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "train": train_command,
     "eval": eval_command,
     "export": export_command,
+    "agents": agents_command,
     "report": report_command,
     "check-env": check_env,
     "bench": bench,

@@ -51,7 +51,9 @@ OFFLINE_LOG_EVERY = 100
 
 @dataclass
 class TrainEvent:
-    """A message to observers: kind is "metrics", "eval", "search" or "frame"."""
+    """A message to observers: kind is "metrics", "eval", "search", "frame" or "evaluated" (after
+    each evaluation: the model just evaluated and the config, for observers that play it again;
+    sent only to observers that name it in their `kinds`)."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -307,6 +309,7 @@ class Run:
                            lambda: self.stopped)
         if result is not None:  # else stopped by SIGTERM: it runs again first thing after a resume
             self.counters.next_eval += self.config.train.eval_every_env_steps
+            self.emit("evaluated", model=self.learner.model, config=self.config, env_steps=self.env_steps)
         self.last_eval = result
 
     def checkpoint_if_due(self) -> None:
@@ -322,7 +325,8 @@ class Run:
             self.log_losses()
         c = self.counters
         if tuple(c.last_eval_at) != (c.agent_steps, c.train_steps):
-            _evaluate(self.learner.model, self.config, c, self.log, self.progress, lambda: self.stopped)
+            if _evaluate(self.learner.model, self.config, c, self.log, self.progress, lambda: self.stopped):
+                self.emit("evaluated", model=self.learner.model, config=self.config, env_steps=self.env_steps)
 
     # ------------------------------------------------------------ progress
     def _show_progress(self, phase: str) -> None:

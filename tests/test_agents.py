@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ezv2_lite.agents import AGENTS, check_agent, load_agent, shipped_agents
+from ezv2_lite.agents import AGENTS, agents_table, check_agent, load_agent, shipped_agents
 from ezv2_lite.checkpoint import find_checkpoint, load_tensors
 from ezv2_lite.video import BAND
 
@@ -52,7 +52,7 @@ def test_a_shipped_agent_opens_by_name_and_plays_its_check_episode_again(name):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "tiny"
-    result = cli("train", *TINY, "--total-env-steps", "200", "--tensorboard", "--run-dir", str(run))
+    result = cli("train", *TINY, "--total-env-steps", "200", "--tensorboard-videos", "--run-dir", str(run))
     assert result.returncode == 0, result.stderr
     return run
 
@@ -108,7 +108,7 @@ def test_bad_agent_input_is_a_one_line_error(args, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
-def test_tensorboard_serves_the_runs_scalars(tiny_run, free_port):
+def test_tensorboard_serves_the_runs_scalars_and_evaluation_videos(tiny_run, free_port):
     lines = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
     port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "tensorboard"), "--logdir", str(tiny_run),
@@ -132,6 +132,20 @@ def test_tensorboard_serves_the_runs_scalars(tiny_run, free_port):
         logged = [(m["env_steps"], m["eval_return_mean"]) for m in lines if "eval_return_mean" in m]
         assert [s for s, _ in served] == [s for s, _ in logged]
         assert np.allclose([v for _, v in served], [v for _, v in logged])
+        # an evaluation episode as an animated GIF after each evaluation (the Images tab)
+        url = f"http://127.0.0.1:{port}/data/plugin/images/images?run=tensorboard&tag=eval_video&sample=0"
+        with urllib.request.urlopen(url) as r:
+            videos = json.load(r)
+        assert [v["step"] for v in videos] == [s for s, _ in logged]
+        url = f"http://127.0.0.1:{port}/data/plugin/images/individualImage?{videos[-1]['query']}"
+        with urllib.request.urlopen(url) as r:
+            gif = r.read()
+        assert gif[:6] == b"GIF89a" and iio.imread(gif, index=None, extension=".gif").shape[0] >= 2
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_benchmarks_readme_lists_the_shipped_agents_as_their_cards_say():
+    readme = (AGENTS.parent / "benchmarks" / "README.md").read_text()
+    assert agents_table() in readme, "run `ezv2-lite agents` and put its table in benchmarks/README.md"

@@ -1,0 +1,49 @@
+"""The episode player: a recorded episode's frames, searches and values, step by step."""
+
+import numpy as np
+import pytest
+
+from ezv2_lite.config import override, preset
+from ezv2_lite.envs import probe_spec
+from ezv2_lite.model import build_model
+from viz.episode import discounted_returns, episode_player, record_episode, root_figure, values_figure
+from viz.tree import fit_svg, tree_graph
+
+
+def test_discounted_returns_add_each_reward_discounted_by_its_distance():
+    assert np.allclose(discounted_returns(np.array([1.0, 1.0, 1.0]), 0.5), [1.75, 1.5, 1.0])
+    assert np.allclose(discounted_returns(np.array([0.0, 0.0, 8.0]), 0.5), [2.0, 4.0, 8.0])
+
+
+@pytest.fixture(scope="module")
+def episode():
+    config = override(preset("cartpole"), search=dict(num_simulations=4))
+    model = build_model(config, probe_spec(config.env, 0)).eval()
+    return config, record_episode(model, config, seed=0, progress=False)
+
+
+def test_values_figure_draws_the_truth_and_both_predictions_with_the_current_step_marked(episode):
+    config, steps = episode
+    figure = values_figure(steps, 0.5, current=2)
+    truth, network, search = figure.data
+    assert len(truth.x) == len(steps) and truth.y[-1] == steps[-1].reward
+    assert np.allclose(network.y, [s.network_value for s in steps])
+    assert np.allclose(search.y, [s.root_value for s in steps])
+    assert figure.layout.shapes[0].x0 == 2
+    assert figure.layout.xaxis.title.text and figure.layout.yaxis.title.text
+
+
+def test_the_player_follows_its_slider_to_each_steps_frame_and_tree(episode):
+    config, steps = episode
+    assert len(steps) >= 3
+    view = episode_player(steps, config.agent_discount)
+    controls, caption, top, tree, values = view.children
+    slider = controls.children[1]
+    frame = top.children[0]
+    first = bytes(frame.value)
+    assert caption.value.count("step 0:") == 1 and "<svg" in tree.value
+    slider.value = 2
+    assert "step 2:" in caption.value and bytes(frame.value) != first
+    assert tree.value == fit_svg(tree_graph(steps[2].trace).pipe(format="svg").decode())  # step 2's search
+    assert first[:4] == b"\x89PNG"
+    assert root_figure(steps[2]).data[0].name == "prior π"  # discrete: the policy bars

@@ -1,0 +1,112 @@
+"""Watch an agent play, step by step: the frame, its search there, its values against the truth.
+
+    agent = load_agent("cartpole")
+    steps = record_episode(agent.model, agent.config, seed=0)   # evaluate.play, one episode
+    episode_player(steps, agent.config.agent_discount)          # a slider over its steps
+
+At each step the player shows what the agent looked at (the environment's frame), the root
+of its search there (the prior policy and the improved policy after the search, as bars for
+discrete actions, as the sampled actions for continuous ones), the search tree, and over the
+whole episode the values it predicted (the value network's v and the search's estimate) against
+the discounted return that actually followed, with the current step marked.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ezv2_lite.config import Config
+from ezv2_lite.evaluate import Step, play
+from ezv2_lite.model.networks import EZModel
+
+from .actions import actions_figure
+from .pixels import png_bytes
+from .tree import fit_svg, root_action_names, root_policy_figure, tree_graph
+
+FRAME_WIDTH_PX = 320
+
+
+def record_episode(model: EZModel, config: Config, seed: int, progress: bool = True) -> list[Step]:
+    """One evaluation episode with its frames and every step's search (`evaluate.play`)."""
+    return list(play(model, config, 1, seed, progress=progress, render=True, trace=True))
+
+
+def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:
+    """[T] G_t = r_t + discount * G_(t+1), with G_T = 0: what the values predict, as it happened
+    (an episode cut by a time limit makes the last few G_t too small)."""
+    returns = np.zeros(len(rewards))
+    following = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        following = rewards[t] + discount * following
+        returns[t] = following
+    return returns
+
+
+def values_figure(steps: list[Step], discount: float, current: int | None = None) -> go.Figure:
+    """The episode's predicted values against the discounted return that followed each step."""
+    t = [s.t for s in steps]
+    truth = discounted_returns(np.array([s.reward for s in steps]), discount)
+    fig = go.Figure([
+        go.Scatter(x=t, y=truth, name="discounted return that followed", line=dict(color="black")),
+        go.Scatter(x=t, y=[s.network_value for s in steps], name="value network v(s)"),
+        go.Scatter(x=t, y=[s.root_value for s in steps], name="search's value (SVE)"),
+    ])
+    if current is not None:
+        fig.add_vline(x=current, line=dict(color="#e8710a", width=2))
+    fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), title="values along the episode",
+                      xaxis_title="agent step", yaxis_title=f"value (discount {discount:.3f} per step)",
+                      legend=dict(orientation="h", y=-0.25, yanchor="top", x=0))
+    return fig
+
+
+def root_figure(step: Step) -> go.Figure:
+    """The root of the search at `step`: policy bars (discrete) or the sampled actions (continuous)."""
+    if step.trace.root_actions is not None:
+        return actions_figure(step.trace, title="sampled root actions")
+    return root_policy_figure(step.trace)
+
+
+def describe_step(step: Step, so_far: float) -> str:
+    """One line: the step, the action the search chose, the reward it earned, the return so far."""
+    chosen = root_action_names(step.trace)[step.action_slot] if step.trace is not None else str(step.action)
+    return (f"step {step.t}: action {chosen}, reward {step.reward:.2f}, return so far {so_far + step.reward:.1f}"
+            + (" (the episode ends here)" if step.done else ""))
+
+
+def episode_player(steps: list[Step], discount: float):
+    """An ipywidgets view of a recorded episode (`record_episode`) with a slider (and a play
+    button) over its steps; the frame, the root, the tree and the values' marker follow it."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    so_far = np.concatenate([[0.0], np.cumsum([s.reward for s in steps])])
+    slider = widgets.IntSlider(value=0, min=0, max=len(steps) - 1, description="step", continuous_update=False,
+                               layout=widgets.Layout(width="60%", min_width="260px"))
+    player = widgets.Play(value=0, min=0, max=len(steps) - 1, interval=400, description="play")
+    widgets.jslink((player, "value"), (slider, "value"))
+    caption = widgets.HTML(layout=widgets.Layout(width="100%"))
+    frame = widgets.Image(format="png", layout=widgets.Layout(width=f"{FRAME_WIDTH_PX}px", height="auto",
+                                                             flex="0 0 auto"))
+    root = widgets.Output(layout=widgets.Layout(flex="1 1 420px", min_width="0"))
+    tree = widgets.HTML(layout=widgets.Layout(width="100%", overflow="auto", max_height="520px"))
+    values = widgets.Output(layout=widgets.Layout(width="100%"))
+
+    def redraw(change=None) -> None:
+        step = steps[slider.value]
+        caption.value = f"<code style='white-space: normal'>{html.escape(describe_step(step, so_far[slider.value]))}</code>"
+        frame.value = png_bytes(step.frame)
+        tree.value = fit_svg(tree_graph(step.trace).pipe(format="svg").decode(), max_height_px=480)
+        for output, figure in ((root, root_figure(step)), (values, values_figure(steps, discount, step.t))):
+            with output:
+                output.clear_output(wait=True)
+                display(figure)
+
+    slider.observe(redraw, names="value")
+    redraw()
+    top = widgets.HBox([frame, root], layout=widgets.Layout(width="100%", flex_flow="row wrap",
+                                                           align_items="flex-start"))
+    return widgets.VBox([widgets.HBox([player, slider]), caption, top, tree, values],
+                        layout=widgets.Layout(width="100%"))
