@@ -2,6 +2,7 @@
 
     returns, frames = record(model, config, episodes=1, seed=0)   # frames: [T, H, W, 3] uint8
     write_video("cartpole.mp4", frames)                            # or .gif
+    returns, frames = captioned_frames(steps, 1, names)            # steps of evaluate.play, kept
 
 Each frame is the environment's own rendering (`env.render()`) before the agent acts, with a
 band above it that says the episode, the agent step, the return so far and the action the
@@ -13,6 +14,7 @@ Pillow; no encoder is written here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -20,7 +22,7 @@ import numpy as np
 
 from .config import Config, ConfigError
 from .envs import action_names, make_env
-from .evaluate import play
+from .evaluate import Step, play
 from .model.networks import EZModel
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
@@ -50,25 +52,32 @@ def caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     return np.concatenate([band, np.ascontiguousarray(frame[..., :3], dtype=np.uint8)], axis=0)
 
 
-def record(model: EZModel, config: Config, episodes: int, seed: int,
-           progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Play `episodes` evaluation episodes (`evaluate.play`, so the returns are the evaluation's);
-    return their raw returns [episodes] and their captioned frames [T, H, W, 3], one episode
-    after the other."""
-    probe = make_env(config.env, "eval", seed)
-    names = action_names(probe, config.env)
-    probe.close()
+def captioned_frames(steps: Iterable[Step], episodes: int,
+                     names: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The raw returns [episodes] and the captioned frames [T, H, W, 3], one episode after the
+    other, of the steps `evaluate.play(..., render=True)` yields (or a recorded list of them)."""
     returns = np.zeros(episodes)
     frames: list[list[np.ndarray]] = [[] for _ in range(episodes)]
-    for step in play(model, config, episodes, seed, progress=progress, render=True):
+    for step in steps:
         if step.frame is None:
-            raise ConfigError(f"{config.env.suite}:{config.env.name} cannot render frames, so it "
-                              "cannot be recorded")
+            raise ValueError("these steps carry no frames: play them with render=True")
         frames[step.episode].append(caption(step.frame, [
             f"episode {step.episode + 1}  step {step.t}  return {returns[step.episode]:.1f}",
             f"action {action_text(step.action, names)}"]))
         returns[step.episode] += step.reward
     return returns, np.stack([f for episode in frames for f in episode])
+
+
+def record(model: EZModel, config: Config, episodes: int, seed: int,
+           progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Play `episodes` evaluation episodes (`evaluate.play`, so the returns are the evaluation's);
+    return their raw returns [episodes] and their captioned frames [T, H, W, 3]."""
+    probe = make_env(config.env, "eval", seed)
+    names = action_names(probe, config.env)
+    probe.close()
+    if probe.render_mode != "rgb_array":
+        raise ConfigError(f"{config.env.suite}:{config.env.name} cannot render frames, so it cannot be recorded")
+    return captioned_frames(play(model, config, episodes, seed, progress=progress, render=True), episodes, names)
 
 
 def check_video_path(path: str | Path) -> Path:
@@ -81,15 +90,19 @@ def check_video_path(path: str | Path) -> Path:
     return path
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 30.0) -> Path:
-    """Write frames [T, H, W, 3] uint8 to an .mp4 (H.264) or a looping .gif."""
+def encode(frames: np.ndarray, suffix: str = ".mp4", fps: float = 30.0) -> bytes:
+    """Frames [T, H, W, 3] uint8 as the bytes of an .mp4 (H.264) or a looping .gif."""
     import imageio.v3 as iio
 
+    if suffix.lower() == ".gif":
+        return iio.imwrite("<bytes>", frames, extension=".gif", duration=1000 / fps, loop=0)
+    h, w = frames.shape[1] - frames.shape[1] % 2, frames.shape[2] - frames.shape[2] % 2  # (even sizes
+    return iio.imwrite("<bytes>", frames[:, :h, :w], extension=".mp4", fps=fps,  # for yuv420p players)
+                       codec="libx264", plugin="FFMPEG", macro_block_size=1)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float = 30.0) -> Path:
+    """Write frames [T, H, W, 3] uint8 to an .mp4 or a .gif (`encode`)."""
     path = check_video_path(path)
-    if path.suffix.lower() == ".gif":
-        iio.imwrite(path, frames, extension=".gif", duration=1000 / fps, loop=0)
-    else:  # (even sizes for the yuv420p pixel format that players expect)
-        h, w = frames.shape[1] - frames.shape[1] % 2, frames.shape[2] - frames.shape[2] % 2
-        iio.imwrite(path, frames[:, :h, :w], extension=".mp4", fps=fps, codec="libx264",
-                    plugin="FFMPEG", macro_block_size=1)
+    path.write_bytes(encode(frames, path.suffix, fps))
     return path

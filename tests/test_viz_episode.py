@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from ezv2_lite.config import override, preset
 from ezv2_lite.envs import probe_spec
@@ -18,6 +19,7 @@ def test_discounted_returns_add_each_reward_discounted_by_its_distance():
 @pytest.fixture(scope="module")
 def episode():
     config = override(preset("cartpole"), search=dict(num_simulations=4))
+    torch.manual_seed(0)
     model = build_model(config, probe_spec(config.env, 0)).eval()
     return config, record_episode(model, config, seed=0, progress=False)
 
@@ -42,8 +44,23 @@ def test_the_player_follows_its_slider_to_each_steps_frame_and_tree(episode):
     frame = top.children[0]
     first = bytes(frame.value)
     assert caption.value.count("step 0:") == 1 and "<svg" in tree.value
-    slider.value = 2
-    assert "step 2:" in caption.value and bytes(frame.value) != first
-    assert tree.value == fit_svg(tree_graph(steps[2].trace).pipe(format="svg").decode())  # step 2's search
-    assert first[:4] == b"\x89PNG"
+    last = len(steps) - 1  # (the pole has fallen: a frame unlike the first)
+    slider.value = last
+    assert f"step {last}:" in caption.value and "the episode ends here" in caption.value
+    assert bytes(frame.value) != first and first[:4] == b"\x89PNG"
+    assert tree.value == fit_svg(tree_graph(steps[last].trace).pipe(format="svg").decode())  # its search
     assert root_figure(steps[2]).data[0].name == "prior π"  # discrete: the policy bars
+
+
+def test_the_episode_video_is_an_inline_mp4_of_every_step(episode):
+    import base64
+
+    import imageio.v3 as iio
+
+    from viz.episode import episode_video
+
+    config, steps = episode
+    html = episode_video(steps)._repr_html_()
+    assert "<video" in html and "controls" in html and 'type="video/mp4"' in html
+    data = base64.b64decode(html.split("base64,")[1].split('"')[0])
+    assert iio.imread(data, index=None, extension=".mp4").shape[0] == len(steps)

@@ -2,6 +2,7 @@
 
     agent = load_agent("cartpole")
     steps = record_episode(agent.model, agent.config, seed=0)   # evaluate.play, one episode
+    episode_video(steps)                                        # the episode as a video, inline
     episode_player(steps, agent.config.agent_discount)          # a slider over its steps
 
 At each step the player shows what the agent looked at (the environment's frame), the root
@@ -21,8 +22,10 @@ import plotly.graph_objects as go
 from ezv2_lite.config import Config
 from ezv2_lite.evaluate import Step, play
 from ezv2_lite.model.networks import EZModel
+from ezv2_lite.video import captioned_frames, encode
 
 from .actions import actions_figure
+from .dashboard import figure_output
 from .pixels import png_bytes
 from .tree import fit_svg, root_action_names, root_policy_figure, tree_graph
 
@@ -32,6 +35,16 @@ FRAME_WIDTH_PX = 320
 def record_episode(model: EZModel, config: Config, seed: int, progress: bool = True) -> list[Step]:
     """One evaluation episode with its frames and every step's search (`evaluate.play`)."""
     return list(play(model, config, 1, seed, progress=progress, render=True, trace=True))
+
+
+def episode_video(steps: list[Step], fps: float = 30.0, width_px: int = 480):
+    """The recorded episode as an inline MP4 player (the captioned frames of `ezv2-lite eval --video`)."""
+    from IPython.display import Video
+
+    names = steps[0].trace.action_names if steps and steps[0].trace is not None else None
+    _, frames = captioned_frames(steps, 1, tuple(names) if names else None)
+    return Video(data=encode(frames, ".mp4", fps), embed=True, mimetype="video/mp4", width=width_px,
+                 html_attributes="controls loop")
 
 
 def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:
@@ -80,7 +93,6 @@ def episode_player(steps: list[Step], discount: float):
     """An ipywidgets view of a recorded episode (`record_episode`) with a slider (and a play
     button) over its steps; the frame, the root, the tree and the values' marker follow it."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     so_far = np.concatenate([[0.0], np.cumsum([s.reward for s in steps])])
     slider = widgets.IntSlider(value=0, min=0, max=len(steps) - 1, description="step", continuous_update=False,
@@ -99,10 +111,8 @@ def episode_player(steps: list[Step], discount: float):
         caption.value = f"<code style='white-space: normal'>{html.escape(describe_step(step, so_far[slider.value]))}</code>"
         frame.value = png_bytes(step.frame)
         tree.value = fit_svg(tree_graph(step.trace).pipe(format="svg").decode(), max_height_px=480)
-        for output, figure in ((root, root_figure(step)), (values, values_figure(steps, discount, step.t))):
-            with output:
-                output.clear_output(wait=True)
-                display(figure)
+        root.outputs = (figure_output(root_figure(step)),)  # (set, not captured: see figure_output)
+        values.outputs = (figure_output(values_figure(steps, discount, step.t)),)
 
     slider.observe(redraw, names="value")
     redraw()
