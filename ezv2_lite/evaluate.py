@@ -104,6 +104,7 @@ def play(model: EZModel, config: Config, episodes: int, seed: int, progress: boo
             running, t = still, t + 1
             bar.update(1)
             bar.set_postfix(running=len(running))
+        bar.total = bar.n  # (ended before the cap: done, not cut short)
     finally:
         bar.close()
         for env in envs:

@@ -12,6 +12,9 @@ screenshots under `test-artifacts/browser/`:
   environment is a picture (pixels not all alike), and after the page is reloaded the charts are
   drawn again with their data;
 - `05_continuous_control`: the same dashboard for Pendulum, with its search tree in view;
+- `04`, `05` and `06`'s shipped agents: the episode's inline video loads (the browser decodes it),
+  the episode player draws the frame, the root, the tree and the values, and moving its step slider
+  changes the frame and the tree;
 - `08_ablations`: the main figure draws each arm's IQM as a dot with its interval as an error bar;
 - a deliberately broken tree view (its front-end redraw throws) must make the slider check fail, and
   a deliberately fixed 1,400 px wide output must make the layout check fail.
@@ -398,11 +401,78 @@ def check_dashboard(notebook: NotebookPage, stem: str):
     notebook.screenshot(f"{stem}-dashboard-after-reload")
 
 
+def check_episode_video(notebook: NotebookPage, stem: str) -> Path:
+    """The inline video of a shipped agent's episode loads in the browser: its metadata is read
+    (the browser decodes the MP4), it has a picture size and lasts more than a second."""
+    page = notebook.page
+    video = page.locator(".jp-OutputArea-output video").first
+    video.wait_for(timeout=60_000)
+    video.scroll_into_view_if_needed()
+    try:
+        page.wait_for_function("v => v.readyState >= 1 && v.videoWidth > 0 && v.duration > 1",
+                               arg=video.element_handle(), timeout=30_000)
+    except Exception:
+        notebook.screenshot(f"{stem}-video-not-loaded")
+        state = video.evaluate("v => ({ready: v.readyState, width: v.videoWidth, error: v.error && v.error.code})")
+        raise AssertionError(f"{notebook.name}: the episode video did not load: {state}") from None
+    return notebook.screenshot(f"{stem}-video", video)
+
+
+def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12) -> tuple[Path, Path]:
+    """The episode player of a shipped agent draws its frame, root chart, tree and value chart, and
+    moving its step slider `steps` steps on changes the frame and the tree. Returns the screenshots
+    before and after the move."""
+    page = notebook.page
+    player = page.locator(".widget-vbox", has=page.locator(".widget-play")).filter(has=page.locator("img")).first
+    player.wait_for(timeout=60_000)
+    player.scroll_into_view_if_needed()
+    frame, tree = player.locator("img").first, player.locator("svg", has=page.locator("g.node")).first
+    tree.wait_for(timeout=30_000)
+    assert player.locator(".js-plotly-plot").count() >= 2, f"{notebook.name}: the player's charts did not draw"
+    check_fits(notebook)
+    before_frame, before_tree = frame.get_attribute("src"), tree.inner_html()
+    shot_before = notebook.screenshot(f"{stem}-player-before", player)
+    readout = player.locator(".widget-readout")
+    player.locator(".noUi-handle").focus()
+    for _ in range(steps):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("([el, v]) => el.innerText.trim() === v", arg=[readout.element_handle(), str(steps)],
+                           timeout=20_000)
+    deadline = time.monotonic() + 30
+    while frame.get_attribute("src") == before_frame or tree.inner_html() == before_tree:
+        if time.monotonic() > deadline:
+            notebook.screenshot(f"{stem}-player-not-redrawn", player)
+            raise AssertionError(f"{notebook.name}: the step slider moved to {steps} but the frame "
+                                 f"{'and the tree did' if frame.get_attribute('src') == before_frame else 'did; the tree did'} "
+                                 "not change")
+        time.sleep(0.2)
+    assert f"step {steps}:" in player.inner_text()
+    shot_after = notebook.screenshot(f"{stem}-player-after", player)
+    return shot_before, shot_after
+
+
 @pytest.mark.parametrize("name", ["04_train_cartpole.ipynb", "05_continuous_control.ipynb"])
 def test_training_dashboard_fits_draws_and_survives_a_reload(lab, browser, name):
     notebook = NotebookPage(browser, lab, name)
     notebook.run_all()
+    check_episode_video(notebook, Path(name).stem)
+    check_episode_player(notebook, Path(name).stem)
     check_dashboard(notebook, Path(name).stem)
+    notebook.assert_no_front_end_errors()
+    notebook.close()
+
+
+def test_the_pixel_agents_episode_player_follows_its_slider(lab, browser):
+    """Notebook 06's cell that opens the shipped pixel agent, run on its own (the notebook's
+    training cells are checked by nbval)."""
+    import nbformat
+
+    source = next(c.source for c in nbformat.read(ROOT / "notebooks" / "06_learning_from_pixels.ipynb",
+                                                  as_version=4).cells if "cartpole-balance-pixels" in c.source
+                  and c.cell_type == "code")
+    notebook = one_cell_notebook(browser, lab, "pixel_agent.ipynb", source)
+    check_episode_video(notebook, "06_learning_from_pixels")
+    check_episode_player(notebook, "06_learning_from_pixels")
     notebook.assert_no_front_end_errors()
     notebook.close()
 

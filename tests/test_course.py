@@ -29,7 +29,8 @@ def test_course_setting_reads_the_fast_variable_and_the_device(monkeypatch):
 def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
     """Above every cell that trains, shows a progress bar or was measured at 10 s or more, a ⏱ line
     gives the times measured in benchmarks/results/notebooks.json; the cell itself shows progress
-    (the training dashboard, train's own progress bar, a tqdm bar, or a sweep's line per run)."""
+    (the training dashboard, train's own progress bar, a tqdm bar, a sweep's line per run, or the
+    evaluation bar of `record_episode`)."""
     import json
 
     import nbformat
@@ -51,7 +52,7 @@ def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
                 f"{where}: the line above does not give the measured time; "
                 "run `python benchmarks/notebook_times.py --write-expected-times`")
             source = cell.source
-            shows_progress = "tqdm(" in source or "sweep(" in source or ("train(" in source and (
+            shows_progress = "tqdm(" in source or "sweep(" in source or "record_episode(" in source or ("train(" in source and (
                 "progress=False" not in source or "observers=[dashboard]" in source))  # (a sweep: a line per run)
             assert shows_progress, f"{where}: a long cell without a progress bar or the dashboard"
     assert long_cells >= 8  # the training cells of 03-06 and of the solutions, at least

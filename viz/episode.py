@@ -33,8 +33,12 @@ FRAME_WIDTH_PX = 320
 
 
 def record_episode(model: EZModel, config: Config, seed: int, progress: bool = True) -> list[Step]:
-    """One evaluation episode with its frames and every step's search (`evaluate.play`)."""
-    return list(play(model, config, 1, seed, progress=progress, render=True, trace=True))
+    """One evaluation episode with its frames and every step's search (`evaluate.play`), with a
+    progress bar of its agent steps that stays in the notebook when the episode has ended."""
+    from tqdm.auto import tqdm
+
+    steps = play(model, config, 1, seed, render=True, trace=True)
+    return list(tqdm(steps, desc="playing one episode", unit="agent step", disable=not progress))
 
 
 def episode_video(steps: list[Step], fps: float = 30.0, width_px: int = 480):
@@ -79,7 +83,9 @@ def root_figure(step: Step) -> go.Figure:
     """The root of the search at `step`: policy bars (discrete) or the sampled actions (continuous)."""
     if step.trace.root_actions is not None:
         return actions_figure(step.trace, title="sampled root actions")
-    return root_policy_figure(step.trace)
+    chosen = root_action_names(step.trace)[step.trace.chosen_slot]
+    return root_policy_figure(step.trace).update_layout(  # (a title that fits half the width)
+        title=f"root policy before and after the search<br><sup>chosen: {chosen}</sup>")
 
 
 def describe_step(step: Step, so_far: float) -> str:
@@ -100,9 +106,9 @@ def episode_player(steps: list[Step], discount: float):
     player = widgets.Play(value=0, min=0, max=len(steps) - 1, interval=400, description="play")
     widgets.jslink((player, "value"), (slider, "value"))
     caption = widgets.HTML(layout=widgets.Layout(width="100%"))
-    frame = widgets.Image(format="png", layout=widgets.Layout(width=f"{FRAME_WIDTH_PX}px", height="auto",
-                                                             flex="0 0 auto"))
-    root = widgets.Output(layout=widgets.Layout(flex="1 1 420px", min_width="0"))
+    frame = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width=f"{FRAME_WIDTH_PX}px",
+                                                             height="auto", object_fit="contain"))
+    root = widgets.Output(layout=widgets.Layout(width="100%", min_width="0"))
     tree = widgets.HTML(layout=widgets.Layout(width="100%", overflow="auto", max_height="520px"))
     values = widgets.Output(layout=widgets.Layout(width="100%"))
 
@@ -116,7 +122,8 @@ def episode_player(steps: list[Step], discount: float):
 
     slider.observe(redraw, names="value")
     redraw()
-    top = widgets.HBox([frame, root], layout=widgets.Layout(width="100%", flex_flow="row wrap",
-                                                           align_items="flex-start"))
+    top = widgets.GridBox([frame, root], layout=widgets.Layout(  # side by side, or stacked when narrow
+        width="100%", grid_gap="8px", align_items="flex-start",
+        grid_template_columns=f"repeat(auto-fit, minmax({FRAME_WIDTH_PX}px, 1fr))"))
     return widgets.VBox([widgets.HBox([player, slider]), caption, top, tree, values],
                         layout=widgets.Layout(width="100%"))
