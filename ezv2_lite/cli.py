@@ -28,7 +28,8 @@ commands:
   train       train an agent: --preset NAME [overrides] [--total-env-steps N] [--seed S]
               [--run-dir DIR], or continue one: --resume RUN_DIR
   eval        evaluate a run's latest checkpoint or a shipped agent: RUN_DIR or AGENT
-              [--episodes N] [--video OUT.mp4|OUT.gif] (AGENT: agents/NAME, e.g. cartpole)
+              [--episodes N] [--video OUT.mp4|OUT.gif] (AGENT: a name from `ezv2-lite agents`,
+              e.g. cartpole, or an agent folder; by default its card's seed and episodes)
   export      make a shipped agent from a run: RUN_DIR agents/NAME --command "..."
   agents      the shipped agents: name, environment, the command that trained it, evaluation, size
   report      learning curve (RUN_DIR/report.png) and a summary table: RUN_DIR [RUN_DIR ...];
@@ -209,7 +210,7 @@ def train_command(args: list[str]) -> None:
     if tensorboard:  # (a mirror of metrics.jsonl in RUN_DIR/tensorboard)
         from .tensorboard import TensorBoardLog
 
-        observers.append(TensorBoardLog(directory / "tensorboard", videos=videos))
+        observers.append(TensorBoardLog(directory, videos=videos))
     try:
         train(config, directory, resume=resume_run, observers=observers, progress=progress)
     finally:
@@ -244,38 +245,42 @@ def eval_command(args: list[str]) -> None:
     source = args[0]
     if (Path(source) / "config.json").is_file() and not (Path(source) / "card.json").is_file():
         config, model = _run_model(Path(source))  # a run directory: its newest checkpoint
+        seed, default_count = config.seed + 123_457, config.train.eval_episodes
     else:
-        from .agents import load_agent, shipped_agents
+        from .agents import load_agent
 
-        if not (Path(source) / "card.json").is_file() and source not in shipped_agents():
-            raise ConfigError(f"{source} is neither a run directory (config.json and its checkpoints) nor "
-                              f"an agent folder; the shipped agents: {', '.join(shipped_agents()) or 'none'}")
-        agent = load_agent(source)
+        try:
+            agent = load_agent(source)
+        except ConfigError as error:
+            raise ConfigError(f"{source} is not a run directory (config.json and checkpoints); {error}") from None
         config, model = agent.config, agent.model
-    count = _positive_int(episodes, "--episodes") if episodes else 1 if video else config.train.eval_episodes
+        seed, default_count = agent.card["evaluation"]["seed"], agent.card["evaluation"]["episodes"]  # the card's
+    count = _positive_int(episodes, "--episodes") if episodes else 1 if video else default_count
     torch.set_num_threads(1)
     cap = config.env.resolved().eval_max_episode_steps
     if video:
-        from .video import check_video_path, record, write_video
+        from .video import check_video_path, playback_fps, record, write_video
 
         check_video_path(video)
-        returns, frames = record(model, config, count, seed=config.seed + 123_457, progress=True)
-        print(f"video: {write_video(video, frames)} ({len(frames):,} frames)")
+        returns, frames = record(model, config, count, seed=seed, progress=True)
+        fps = playback_fps(config)
+        print(f"video: {write_video(video, frames, fps)} ({len(frames):,} frames at {fps:g} per second)")
     else:
-        returns = evaluate(model, config, count, seed=config.seed + 123_457, progress=True)
-    print(f"{source}: {_count(count, 'evaluation episode')}, return {_number(returns.mean())} ± "
-          f"{_number(returns.std())} (min {_number(returns.min())}, max {_number(returns.max())})"
-          + (f"; episodes capped at {cap:,} agent steps" if cap else ""))
+        returns = evaluate(model, config, count, seed=seed, progress=True)
+    print(f"{source}: {_count(count, 'evaluation episode')} from seed {seed:,}, return "
+          f"{_number(returns.mean())} ± {_number(returns.std())} (min {_number(returns.min())}, "
+          f"max {_number(returns.max())})" + (f"; episodes capped at {cap:,} agent steps" if cap else ""))
 
 
 def _run_model(run_dir):
     """(config, model in eval mode) of a run directory's newest checkpoint."""
-    from .checkpoint import find_checkpoint, load_tensors
+    from .agents import newest_checkpoint
+    from .checkpoint import load_tensors
     from .config import from_json
     from .envs import probe_spec
     from .model import build_model
 
-    path = find_checkpoint(run_dir)
+    path = newest_checkpoint(run_dir)
     config = from_json((run_dir / "config.json").read_text())
     model = build_model(config, probe_spec(config.env, config.seed, "eval"))
     model.load_state_dict(load_tensors(path, "model"))  # RunState's model file alone

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .config import Config, EnvConfig
+from .config import Config, ConfigError, EnvConfig
 from .envs import env_spec, make_env
 from .model.networks import EZModel
 from .search import SearchTrace, search
@@ -35,7 +35,7 @@ class EvaluationStopped(Exception):
     """`evaluate` was asked to stop (a SIGTERM in a training run) before every episode ended."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     """One agent step of one evaluation episode, as `play` yields it (C: root children)."""
 
@@ -69,6 +69,11 @@ def play(model: EZModel, config: Config, episodes: int, seed: int, progress: boo
     each action; `trace` keeps episode 0's whole search at each of its steps (for drawing).
     """
     envs = [make_env(config.env, "eval", seed + i) for i in range(episodes)]
+    if render and envs[0].render_mode != "rgb_array":
+        for env in envs:
+            env.close()
+        raise ConfigError(f"{config.env.suite}:{config.env.name} draws no frames (no rgb_array rendering), "
+                          "so its episodes cannot be shown or recorded; evaluate it without frames")
     cap = config.env.resolved().eval_max_episode_steps
     names = env_spec(envs[0], config.env).action_names if trace else None
     bar = tqdm(total=cap, unit="agent step", desc=f"evaluating {episodes} episode{'' if episodes == 1 else 's'}",

@@ -15,6 +15,8 @@ Pillow; no encoder is written here.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import closing
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -60,7 +62,7 @@ def captioned_frames(steps: Iterable[Step], episodes: int,
     frames: list[list[np.ndarray]] = [[] for _ in range(episodes)]
     for step in steps:
         if step.frame is None:
-            raise ValueError("these steps carry no frames: play them with render=True")
+            raise ValueError("these steps carry no frames: play them with evaluate.play(..., render=True)")
         frames[step.episode].append(caption(step.frame, [
             f"episode {step.episode + 1}  step {step.t}  return {returns[step.episode]:.1f}",
             f"action {action_text(step.action, names)}"]))
@@ -68,16 +70,27 @@ def captioned_frames(steps: Iterable[Step], episodes: int,
     return returns, np.stack([f for episode in frames for f in episode])
 
 
-def record(model: EZModel, config: Config, episodes: int, seed: int,
-           progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def playback_fps(config: Config) -> float:
+    """Agent steps per second of the environment's own clock (its frame rate over the action
+    repeat: CartPole 50, Atari 60 / 4 = 15, DeepMind Control cartpole 100 / 2 = 50), so that a
+    video plays at the speed of the task."""
+    env = make_env(config.env, "eval", 0)
+    fps = env.metadata.get("render_fps") or 30 * config.env.resolved().action_repeat
+    env.close()
+    return fps / config.env.resolved().action_repeat
+
+
+def record(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
+           max_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Play `episodes` evaluation episodes (`evaluate.play`, so the returns are the evaluation's);
-    return their raw returns [episodes] and their captioned frames [T, H, W, 3]."""
+    return their raw returns [episodes] and their captioned frames [T, H, W, 3]. `max_steps`
+    stops after that many agent steps of all episodes together (the returns are then partial)."""
     probe = make_env(config.env, "eval", seed)
     names = action_names(probe, config.env)
     probe.close()
-    if probe.render_mode != "rgb_array":
-        raise ConfigError(f"{config.env.suite}:{config.env.name} cannot render frames, so it cannot be recorded")
-    return captioned_frames(play(model, config, episodes, seed, progress=progress, render=True), episodes, names)
+    steps = play(model, config, episodes, seed, progress=progress, render=True)
+    with closing(steps):
+        return captioned_frames(islice(steps, max_steps), episodes, names)
 
 
 def check_video_path(path: str | Path) -> Path:

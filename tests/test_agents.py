@@ -75,7 +75,7 @@ def test_export_writes_safe_weights_a_card_and_an_agent_eval_opens(tiny_run, tmp
     stored = torch.float16 if card["weights"] == "float16" else torch.float32
     assert all(v.dtype == stored for v in weights.values() if v.is_floating_point())
     result = cli("eval", str(out), "--episodes", "2")
-    assert result.returncode == 0 and "2 evaluation episodes, return" in result.stdout, result.stderr
+    assert result.returncode == 0 and "2 evaluation episodes from seed" in result.stdout, result.stderr
     agent = load_agent(out)
     returned, within = check_agent(agent)
     assert within and returned == card["check"]["return"]  # the same machine: the same episode
@@ -97,8 +97,38 @@ def test_eval_records_a_captioned_video_of_its_episodes(tiny_run, tmp_path):
     assert iio.imread(mp4, index=None).shape[0] >= 1
 
 
+def test_videos_in_tensorboard_leave_the_runs_numbers_as_they_were(tiny_run, tmp_path):
+    plain = tmp_path / "plain"
+    assert cli("train", *TINY, "--total-env-steps", "200", "--run-dir", str(plain)).returncode == 0
+    numbers = lambda run: [{k: v for k, v in json.loads(line).items() if k != "wall_s"}
+                           for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert numbers(plain) == numbers(tiny_run)
+
+
+def _event_scalars(run, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)]
+
+
+def test_tensorboard_asked_for_on_a_resume_holds_the_whole_run_once(tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", *TINY, "--total-env-steps", "200", "--run-dir", str(run)).returncode == 0
+    assert cli("train", "--resume", str(run), "--total-env-steps", "300", "--tensorboard",
+               "--no-progress").returncode == 0
+    assert cli("train", "--resume", str(run), "--total-env-steps", "400", "--tensorboard",
+               "--no-progress").returncode == 0
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    logged = [(m["env_steps"], m["eval_return_mean"]) for m in lines if "eval_return_mean" in m]
+    served = _event_scalars(run, "eval_return_mean")
+    assert [s for s, _ in served] == [s for s, _ in logged] and max(s for s, _ in served) == 400
+    assert np.allclose([v for _, v in served], [v for _, v in logged])
+
+
 @pytest.mark.parametrize("args, message", [
-    (["eval", "no-such-agent"], "neither a run directory"),
+    (["eval", "no-such-agent"], "not a run directory"),
     (["eval", "cartpole", "--video", "out.avi"], "ending in .mp4 or .gif"),
     (["eval", "cartpole", "--video", "no/such/folder/out.gif"], "does not exist"),
     (["export", "no-such-run", "out", "--command", "x"], "not a run directory"),
@@ -106,6 +136,16 @@ def test_eval_records_a_captioned_video_of_its_episodes(tiny_run, tmp_path):
 def test_bad_agent_input_is_a_one_line_error(args, message):
     result = cli(*args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_run_without_a_checkpoint_yet_says_so(tmp_path):
+    from ezv2_lite.config import preset, to_json
+
+    (tmp_path / "config.json").write_text(to_json(preset("cartpole").resolved()))
+    for args in (["eval", str(tmp_path)], ["export", str(tmp_path), str(tmp_path / "agent"), "--command", "x"]):
+        result = cli(*args)
+        message = "has written no complete checkpoint yet"
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 def test_tensorboard_serves_the_runs_scalars_and_evaluation_videos(tiny_run, free_port):

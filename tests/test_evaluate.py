@@ -103,3 +103,24 @@ def test_play_shows_each_step_as_a_person_sees_it_and_keeps_the_search_of_episod
     assert all(s.trace is None for s in steps if s.episode == 1)
     # the observations are the ones the search saw: CartPole's state moves between steps
     assert not np.allclose(first[0].observation, first[1].observation)
+
+
+def test_frames_and_traces_do_not_change_what_an_evaluation_scores():
+    config = override(preset("pendulum"), search=dict(num_simulations=4))  # (continuous: sampled actions)
+    model = _cartpole_model(config)
+    returns = evaluation.evaluate(model, config, episodes=2, seed=5)
+    watched = np.zeros(2)
+    for step in evaluation.play(model, config, episodes=2, seed=5, render=True, trace=True):
+        watched[step.episode] += step.reward
+    assert np.array_equal(returns, watched)
+
+
+def test_playing_with_frames_an_environment_that_draws_none_is_a_clear_error(monkeypatch):
+    import gymnasium
+
+    from ezv2_lite.config import ConfigError
+
+    monkeypatch.setattr(evaluation, "make_env", lambda cfg, mode, seed: gymnasium.make("CartPole-v1"))
+    config = preset("cartpole")
+    with pytest.raises(ConfigError, match="draws no frames"):
+        next(evaluation.play(_cartpole_model(config), config, episodes=1, seed=0, render=True))

@@ -145,9 +145,9 @@ def test_eval_and_report_read_a_run(tmp_path):
     run = tmp_path / "run"
     assert cli("train", *TINY, "--total-env-steps", "200", "--run-dir", str(run)).returncode == 0
     result = cli("eval", str(run), "--episodes", "2")
-    assert result.returncode == 0 and "2 evaluation episodes, return" in result.stdout
+    assert result.returncode == 0 and "2 evaluation episodes from seed" in result.stdout
     result = cli("eval", str(run), "--episodes", "1")
-    assert result.returncode == 0 and "1 evaluation episode, return" in result.stdout
+    assert result.returncode == 0 and "1 evaluation episode from seed" in result.stdout
     assert "evaluating 1 episode:" in result.stderr
     result = cli("report", str(run))
     assert result.returncode == 0 and "env steps" in result.stdout

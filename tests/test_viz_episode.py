@@ -60,7 +60,7 @@ def test_the_episode_video_is_an_inline_mp4_of_every_step(episode):
     from viz.episode import episode_video
 
     config, steps = episode
-    html = episode_video(steps)._repr_html_()
+    html = episode_video(steps, config)._repr_html_()
     assert "<video" in html and "controls" in html and 'type="video/mp4"' in html
     data = base64.b64decode(html.split("base64,")[1].split('"')[0])
     assert iio.imread(data, index=None, extension=".mp4").shape[0] == len(steps)

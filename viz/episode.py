@@ -2,7 +2,7 @@
 
     agent = load_agent("cartpole")
     steps = record_episode(agent.model, agent.config, seed=0)   # evaluate.play, one episode
-    episode_video(steps)                                        # the episode as a video, inline
+    episode_video(steps, agent.config)                          # the episode as a video, inline
     episode_player(steps, agent.config.agent_discount)          # a slider over its steps
 
 At each step the player shows what the agent looked at (the environment's frame), the root
@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from ezv2_lite.config import Config
 from ezv2_lite.evaluate import Step, play
 from ezv2_lite.model.networks import EZModel
-from ezv2_lite.video import captioned_frames, encode
+from ezv2_lite.video import captioned_frames, encode, playback_fps
 
 from .actions import actions_figure
 from .dashboard import figure_output
@@ -41,14 +41,22 @@ def record_episode(model: EZModel, config: Config, seed: int, progress: bool = T
     return list(tqdm(steps, desc="playing one episode", unit="agent step", disable=not progress))
 
 
-def episode_video(steps: list[Step], fps: float = 30.0, width_px: int = 480):
-    """The recorded episode as an inline MP4 player (the captioned frames of `ezv2-lite eval --video`)."""
+def _check_recorded(steps: list[Step]) -> None:
+    if not steps or steps[0].trace is None or steps[0].frame is None:
+        raise ValueError("give the steps of one episode from record_episode (played with its frames "
+                         "and searches)")
+
+
+def episode_video(steps: list[Step], config: Config, width_px: int = 480):
+    """The recorded episode as an inline MP4 player at the task's own speed (the captioned frames
+    of `ezv2-lite eval --video`)."""
     from IPython.display import Video
 
-    names = steps[0].trace.action_names if steps and steps[0].trace is not None else None
+    _check_recorded(steps)
+    names = steps[0].trace.action_names
     _, frames = captioned_frames(steps, 1, tuple(names) if names else None)
-    return Video(data=encode(frames, ".mp4", fps), embed=True, mimetype="video/mp4", width=width_px,
-                 html_attributes="controls loop")
+    return Video(data=encode(frames, ".mp4", playback_fps(config)), embed=True, mimetype="video/mp4",
+                 width=width_px, html_attributes="controls loop")
 
 
 def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:
@@ -63,7 +71,8 @@ def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:
 
 
 def values_figure(steps: list[Step], discount: float, current: int | None = None) -> go.Figure:
-    """The episode's predicted values against the discounted return that followed each step."""
+    """The episode's predicted values against the discounted return that followed each step (of
+    raw rewards: an Atari model, trained on rewards clipped to their sign, predicts clipped ones)."""
     t = [s.t for s in steps]
     truth = discounted_returns(np.array([s.reward for s in steps]), discount)
     fig = go.Figure([
@@ -100,6 +109,7 @@ def episode_player(steps: list[Step], discount: float):
     button) over its steps; the frame, the root, the tree and the values' marker follow it."""
     import ipywidgets as widgets
 
+    _check_recorded(steps)
     so_far = np.concatenate([[0.0], np.cumsum([s.reward for s in steps])])
     slider = widgets.IntSlider(value=0, min=0, max=len(steps) - 1, description="step", continuous_update=False,
                                layout=widgets.Layout(width="60%", min_width="260px"))

@@ -55,6 +55,7 @@ class DMCEnv(gym.Env):
         self.pixels, self.image_size, self.camera = pixels, image_size, camera
         self.action_repeat = action_repeat
         self.render_mode = "rgb_array"
+        self.metadata = {**self.metadata, "render_fps": 1 / self._env.control_timestep()}  # physics frames/s
         spec = self._env.action_spec()
         self.action_space = gym.spaces.Box(spec.minimum.astype(np.float32),
                                            spec.maximum.astype(np.float32), dtype=np.float32)
