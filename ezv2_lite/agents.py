@@ -113,6 +113,16 @@ def newest_checkpoint(run_dir: Path) -> Path:
                               "to use: let the run reach its first checkpoint (or its end)") from None
 
 
+def run_model(run_dir: Path) -> tuple[Config, EZModel, dict[str, torch.Tensor]]:
+    """(config, model in eval mode on the CPU, its float32 weights) of a run directory's newest
+    checkpoint (RunState's model file alone)."""
+    weights = load_tensors(newest_checkpoint(run_dir), "model")
+    config = from_json((Path(run_dir) / "config.json").read_text())
+    model = build_model(config, probe_spec(config.env, config.seed, "eval"))
+    model.load_state_dict(weights)
+    return config, model.eval(), weights
+
+
 def _evaluation(model: EZModel, config: Config, episodes: int, seed: int) -> dict:
     returns = evaluate(model, config, episodes, seed=seed, progress=True)
     return {"episodes": episodes, "seed": seed, "mean": float(returns.mean()), "std": float(returns.std()),
@@ -142,11 +152,8 @@ def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_wit
     if not (run_dir / "config.json").is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no config.json): give the directory of "
                           "an `ezv2-lite train` run")
+    config, model, full_weights = run_model(run_dir)
     checkpoint = newest_checkpoint(run_dir)
-    config = from_json((run_dir / "config.json").read_text())
-    model = build_model(config, probe_spec(config.env, config.seed, "eval"))
-    model.load_state_dict(load_tensors(checkpoint, "model"))
-    model.eval()
     full = _evaluation(model, config, episodes, EVALUATION_SEED)
     half_weights = _float16(model)
     model.load_state_dict(half_weights)
@@ -154,13 +161,13 @@ def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_wit
     scale = max(np.abs(full["returns"]).max(), 1.0)
     unchanged = np.abs(np.subtract(half["returns"], full["returns"])).max() <= 0.005 * scale
     if not unchanged:
-        model.load_state_dict(load_tensors(checkpoint, "model"))
+        model.load_state_dict(full_weights)
     check_seed = EVALUATION_SEED + 100
     check_return = float(evaluate(model, config, 1, seed=check_seed)[0])
     evaluation = half if unchanged else full
 
     out.mkdir(parents=True, exist_ok=True)
-    weights = half_weights if unchanged else {k: v.contiguous() for k, v in model.state_dict().items()}
+    weights = half_weights if unchanged else {k: v.contiguous() for k, v in full_weights.items()}
     save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
     shutil.copyfile(run_dir / "config.json", out / "config.json")
     shutil.copyfile(run_dir / "metrics.jsonl", out / "metrics.jsonl")

@@ -244,7 +244,9 @@ def eval_command(args: list[str]) -> None:
         raise ConfigError("usage: ezv2-lite eval RUN_DIR_OR_AGENT [--episodes N] [--video OUT.mp4|OUT.gif]")
     source = args[0]
     if (Path(source) / "config.json").is_file() and not (Path(source) / "card.json").is_file():
-        config, model = _run_model(Path(source))  # a run directory: its newest checkpoint
+        from .agents import run_model
+
+        config, model, _ = run_model(Path(source))  # a run directory: its newest checkpoint
         seed, default_count = config.seed + 123_457, config.train.eval_episodes
     else:
         from .agents import load_agent
@@ -270,21 +272,6 @@ def eval_command(args: list[str]) -> None:
     print(f"{source}: {_count(count, 'evaluation episode')} from seed {seed:,}, return "
           f"{_number(returns.mean())} ± {_number(returns.std())} (min {_number(returns.min())}, "
           f"max {_number(returns.max())})" + (f"; episodes capped at {cap:,} agent steps" if cap else ""))
-
-
-def _run_model(run_dir):
-    """(config, model in eval mode) of a run directory's newest checkpoint."""
-    from .agents import newest_checkpoint
-    from .checkpoint import load_tensors
-    from .config import from_json
-    from .envs import probe_spec
-    from .model import build_model
-
-    path = newest_checkpoint(run_dir)
-    config = from_json((run_dir / "config.json").read_text())
-    model = build_model(config, probe_spec(config.env, config.seed, "eval"))
-    model.load_state_dict(load_tensors(path, "model"))  # RunState's model file alone
-    return config, model.eval()
 
 
 @dataclass(frozen=True)
