@@ -37,6 +37,7 @@ import tyro
 
 from ezv2_lite import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
 from ezv2_lite.config import override, preset
+from ezv2_lite.course import code_commit  # noqa: F401  (also imported from here by the other benchmarks)
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import build_model, resolve_device
 from ezv2_lite.search import search, search_budget
@@ -98,25 +99,6 @@ def _write(results: dict, out: str, log) -> dict:
     path.write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {path}")
     return results
-
-
-def code_commit(package: Path | str | None = None) -> str | None:
-    """The git commit of the code that runs (a worktree at a fixed commit for long runs), with
-    "+changes" when its files differ from that commit; None outside a git checkout.
-    `package`: another checkout's ezv2_lite folder instead of this one."""
-    import subprocess
-
-    import ezv2_lite
-
-    root = Path(package).resolve() if package is not None else Path(ezv2_lite.__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):  # a copy without .git (a GPU machine's)
-        return os.environ.get("EZV2_CODE_COMMIT")     # where its caller names the commit
-    return commit + ("+changes" if dirty else "")
 
 
 def machine_info(threads: int, device: str = "cpu") -> dict:

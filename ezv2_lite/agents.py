@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from .checkpoint import CheckpointError, find_checkpoint, load_tensors
 from .config import Config, ConfigError, from_json
-from .course import repository_path
+from .course import code_commit, repository_path
 from .envs import probe_spec
 from .evaluate import evaluate
 from .model import build_model
@@ -134,14 +133,6 @@ def _float16(model: EZModel) -> dict[str, torch.Tensor]:
     return {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
 
 
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repository_path(), capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_with: str | None = None,
                  episodes: int = 10) -> dict:
     """Make agent folder `out` from the newest checkpoint of `run_dir`; return its card.
@@ -184,7 +175,7 @@ def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_wit
         "training_hours": round(counters["wall_s"] / 3600, 2),
         "trained": trained.date().isoformat(),
         "trained_with": trained_with,
-        "exported_with": _git_commit(),
+        "exported_with": code_commit(),
         "weights": "float16" if unchanged else "float32",
         "evaluation": evaluation,
         "float32_evaluation_mean": full["mean"],

@@ -11,6 +11,8 @@ the code path never does, and the configs keep `device="auto"`, which `train` re
 """
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -59,3 +61,19 @@ def repository_path(*parts: str) -> Path:
     """A path in the course's repository (e.g. its committed benchmark results), found from where
     the package lives, so that it is the same whichever folder a notebook runs in."""
     return Path(__file__).resolve().parents[1].joinpath(*parts)
+
+
+def code_commit(package: Path | str | None = None) -> str | None:
+    """The git commit of the code that runs (a worktree at a fixed commit for long runs), with
+    "+changes" when its files differ from that commit; None outside a git checkout, unless the
+    EZV2_CODE_COMMIT environment variable names it. `package`: another checkout's ezv2_lite
+    folder instead of this one."""
+    root = Path(package).resolve() if package is not None else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):  # a copy without .git (a GPU machine's)
+        return os.environ.get("EZV2_CODE_COMMIT")     # where its caller names the commit
+    return commit + ("+changes" if dirty else "")
