@@ -92,11 +92,11 @@ def notebook_paths() -> list[Path]:
 
 
 def is_long(cell, entry: dict) -> bool:
-    """A code cell that trains, runs a sweep or shows a progress bar, or that took LONG_CELL_S or more in a
-    measured setting."""
+    """A code cell that trains, runs a sweep, plays an episode (record_episode) or shows a progress bar,
+    or that took LONG_CELL_S or more in a measured setting."""
     measured = [entry.get(f"{setting}_cpu_cells", {}).get(cell.id, 0.0) for setting in ("fast", "full")]
-    return cell.cell_type == "code" and ("train(" in cell.source or "tqdm(" in cell.source
-                                         or "sweep(" in cell.source or max(measured) >= LONG_CELL_S)
+    return cell.cell_type == "code" and (any(call in cell.source for call in ("train(", "tqdm(", "sweep(", "record_episode("))
+                                         or max(measured) >= LONG_CELL_S)
 
 
 def expected_time_line(entry: dict, cell_id: str) -> str:

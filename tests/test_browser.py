@@ -470,7 +470,8 @@ def test_the_pixel_agents_episode_player_follows_its_slider(lab, browser):
     source = next(c.source for c in nbformat.read(ROOT / "notebooks" / "06_learning_from_pixels.ipynb",
                                                   as_version=4).cells if "cartpole-balance-pixels" in c.source
                   and c.cell_type == "code")
-    notebook = one_cell_notebook(browser, lab, "pixel_agent.ipynb", source)
+    setting = "from ezv2_lite.course import course_setting\nsetting = course_setting()\n"  # (the notebook's first cell)
+    notebook = one_cell_notebook(browser, lab, "pixel_agent.ipynb", setting + source)
     check_episode_video(notebook, "06_learning_from_pixels")
     check_episode_player(notebook, "06_learning_from_pixels")
     notebook.assert_no_front_end_errors()

@@ -17,11 +17,24 @@ def test_discounted_returns_add_each_reward_discounted_by_its_distance():
 
 
 @pytest.fixture(scope="module")
-def episode():
+def agent():
     config = override(preset("cartpole"), search=dict(num_simulations=4))
     torch.manual_seed(0)
-    model = build_model(config, probe_spec(config.env, 0)).eval()
+    return config, build_model(config, probe_spec(config.env, 0)).eval()
+
+
+@pytest.fixture(scope="module")
+def episode(agent):
+    config, model = agent
     return config, record_episode(model, config, seed=0, progress=False)
+
+
+def test_max_steps_keeps_the_episodes_first_steps(agent, episode):
+    (config, model), (_, steps) = agent, episode
+    first = record_episode(model, config, seed=0, progress=False, max_steps=3)
+    assert [s.t for s in first] == [0, 1, 2]
+    assert [s.action for s in first] == [s.action for s in steps[:3]]
+    assert all(np.array_equal(a.frame, b.frame) for a, b in zip(first, steps))
 
 
 def test_values_figure_draws_the_truth_and_both_predictions_with_the_current_step_marked(episode):

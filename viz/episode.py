@@ -15,6 +15,8 @@ the discounted return that actually followed, with the current step marked.
 from __future__ import annotations
 
 import html
+from contextlib import closing
+from itertools import islice
 
 import numpy as np
 import plotly.graph_objects as go
@@ -32,13 +34,17 @@ from .tree import fit_svg, root_action_names, root_policy_figure, tree_graph
 FRAME_WIDTH_PX = 320
 
 
-def record_episode(model: EZModel, config: Config, seed: int, progress: bool = True) -> list[Step]:
+def record_episode(model: EZModel, config: Config, seed: int, progress: bool = True,
+                   max_steps: int | None = None) -> list[Step]:
     """One evaluation episode with its frames and every step's search (`evaluate.play`), with a
-    progress bar of its agent steps that stays in the notebook when the episode has ended."""
+    progress bar of its agent steps that stays in the notebook when the episode has ended.
+    `max_steps` keeps only the episode's first agent steps (the course's fast setting)."""
     from tqdm.auto import tqdm
 
     steps = play(model, config, 1, seed, render=True, trace=True)
-    return list(tqdm(steps, desc="playing one episode", unit="agent step", disable=not progress))
+    with closing(steps):
+        return list(tqdm(islice(steps, max_steps), total=max_steps, desc="playing one episode",
+                         unit="agent step", disable=not progress))
 
 
 def _check_recorded(steps: list[Step]) -> None:
