@@ -112,10 +112,10 @@ def newest_checkpoint(run_dir: Path) -> Path:
                               "to use: let the run reach its first checkpoint (or its end)") from None
 
 
-def run_model(run_dir: Path) -> tuple[Config, EZModel, dict[str, torch.Tensor]]:
+def run_model(run_dir: Path, checkpoint: Path | None = None) -> tuple[Config, EZModel, dict[str, torch.Tensor]]:
     """(config, model in eval mode on the CPU, its float32 weights) of a run directory's newest
-    checkpoint (RunState's model file alone)."""
-    weights = load_tensors(newest_checkpoint(run_dir), "model")
+    checkpoint, or of `checkpoint` (RunState's model file alone)."""
+    weights = load_tensors(checkpoint or newest_checkpoint(run_dir), "model")
     config = from_json((Path(run_dir) / "config.json").read_text())
     model = build_model(config, probe_spec(config.env, config.seed, "eval"))
     model.load_state_dict(weights)
@@ -143,8 +143,8 @@ def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_wit
     if not (run_dir / "config.json").is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no config.json): give the directory of "
                           "an `ezv2-lite train` run")
-    config, model, full_weights = run_model(run_dir)
-    checkpoint = newest_checkpoint(run_dir)
+    checkpoint = newest_checkpoint(run_dir)  # (read once: the card's counters are those of these weights)
+    config, model, full_weights = run_model(run_dir, checkpoint)
     full = _evaluation(model, config, episodes, EVALUATION_SEED)
     half_weights = _float16(model)
     model.load_state_dict(half_weights)
