@@ -282,7 +282,9 @@ def check_tree_stepper(notebook: NotebookPage, stem: str) -> tuple[Path, Path]:
 
 OVERFLOWING_OUTPUTS = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
     .filter(o => o.scrollWidth > o.clientWidth + 1)
-    .map(o => `an output ${o.scrollWidth} px wide in a ${o.clientWidth} px area, beginning `
+    .map(o => `an output ${o.scrollWidth} px wide in a ${o.clientWidth} px area of cell `
+              + `${[...document.querySelectorAll('.jp-Notebook .jp-Cell')].indexOf(o.closest('.jp-Cell'))}`
+              + `${o.closest('.widget-output') ? ' (inside an Output widget)' : ''}, beginning `
               + JSON.stringify((o.innerText || o.querySelector('svg, img, canvas')?.tagName || '').slice(0, 60)))"""
 
 

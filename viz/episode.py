@@ -32,6 +32,7 @@ from .pixels import png_bytes
 from .tree import fit_svg, root_action_names, root_policy_figure, tree_graph
 
 FRAME_WIDTH_PX = 320
+ROOT_WIDTH_PX = 400  # the root chart's width, and the least width of the player's columns: it always fits
 
 
 def record_episode(model: EZModel, config: Config, seed: int, progress: bool = True,
@@ -133,13 +134,15 @@ def episode_player(steps: list[Step], discount: float):
         caption.value = f"<code style='white-space: normal'>{html.escape(describe_step(step, so_far[slider.value]))}</code>"
         frame.value = png_bytes(step.frame)
         tree.value = fit_svg(tree_graph(step.trace).pipe(format="svg").decode(), max_height_px=480)
-        root.outputs = (figure_output(root_figure(step)),)  # (set, not captured: see figure_output)
+        # A fixed width: plotly sizes a chart drawn before its box is laid out at 700 px, too wide
+        # for half a laptop window. (Set, not captured in the Output: see figure_output.)
+        root.outputs = (figure_output(root_figure(step).update_layout(width=ROOT_WIDTH_PX)),)
         values.outputs = (figure_output(values_figure(steps, discount, step.t)),)
 
     slider.observe(redraw, names="value")
     redraw()
     top = widgets.GridBox([frame, root], layout=widgets.Layout(  # side by side, or stacked when narrow
         width="100%", grid_gap="8px", align_items="flex-start",
-        grid_template_columns=f"repeat(auto-fit, minmax({FRAME_WIDTH_PX}px, 1fr))"))
+        grid_template_columns=f"repeat(auto-fit, minmax({ROOT_WIDTH_PX}px, 1fr))"))
     return widgets.VBox([widgets.HBox([player, slider]), caption, top, tree, values],
                         layout=widgets.Layout(width="100%"))
