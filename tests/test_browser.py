@@ -403,11 +403,11 @@ def check_dashboard(notebook: NotebookPage, stem: str):
     notebook.screenshot(f"{stem}-dashboard-after-reload")
 
 
-def check_episode_video(notebook: NotebookPage, stem: str) -> Path:
-    """The inline video of a shipped agent's episode loads in the browser: its metadata is read
-    (the browser decodes the MP4), it has a picture size and lasts more than a second."""
+def check_episode_video(notebook: NotebookPage, stem: str, nth: int = 0) -> Path:
+    """The notebook's `nth` inline video of a shipped agent's episode loads in the browser: its
+    metadata is read (the browser decodes the MP4), it has a picture size and lasts more than a second."""
     page = notebook.page
-    video = page.locator(".jp-OutputArea-output video").first
+    video = page.locator(".jp-OutputArea-output video").nth(nth)
     video.wait_for(timeout=60_000)
     video.scroll_into_view_if_needed()
     try:
@@ -420,12 +420,13 @@ def check_episode_video(notebook: NotebookPage, stem: str) -> Path:
     return notebook.screenshot(f"{stem}-video", video)
 
 
-def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12) -> tuple[Path, Path]:
-    """The episode player of a shipped agent draws its frame, root chart, tree and value chart, and
-    moving its step slider `steps` steps on changes the frame and the tree. Returns the screenshots
-    before and after the move."""
+def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12, nth: int = 0) -> tuple[Path, Path]:
+    """The notebook's `nth` episode player of a shipped agent draws its frame, root chart, tree and
+    value chart, and moving its step slider `steps` steps on changes the frame and the tree. Returns
+    the screenshots before and after the move."""
     page = notebook.page
-    player = page.locator(".widget-vbox", has=page.locator(".widget-play")).filter(has=page.locator("img")).first
+    players = page.locator(".widget-vbox", has=page.locator(".widget-play")).filter(has=page.locator("img"))
+    player = players.nth(nth)
     player.wait_for(timeout=60_000)
     player.scroll_into_view_if_needed()
     frame, tree = player.locator("img").first, player.locator("svg", has=page.locator("g.node")).first

@@ -65,7 +65,7 @@ def actions_figure(trace: SearchTrace, title: str = "sampled root actions"):
                     mode="markers", name="chosen", marker=dict(symbol="star", size=20, color="#e8710a",
                                                                line=dict(width=1, color="black")))
     rounds = len(trace.candidates) - 1
-    fig.update_layout(title=f"{title} (colour: halvings survived, 0 to {rounds})", height=380,
+    fig.update_layout(title=f"{title}<br><sup>colour: halvings survived, 0 to {rounds}</sup>", height=380,
                       xaxis_title=labels[0], yaxis_title=labels[1], margin=dict(l=50, r=10, t=50, b=40))
     if one_d:
         fig.update_xaxes(range=[-1.05, 1.05])
