@@ -23,7 +23,7 @@ TINY = ["--preset", "cartpole", "--optim.batch-size", "16", "--train.start-trans
         "--train.offline-train-steps", "0", "--train.num-envs", "2", "--model.latent-dim", "16",
         "--model.hidden-dim", "16", "--no-progress"]
 
-COURSE_AGENTS = {"cartpole", "pendulum", "cartpole-balance-pixels"}
+COURSE_AGENTS = {"cartpole", "pendulum", "cartpole-balance-pixels", "walker-stand"}
 """The agents the notebooks open by name."""
 
 
