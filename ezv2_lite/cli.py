@@ -42,6 +42,26 @@ commands:
 
 Run `ezv2-lite COMMAND --help` for a command's options."""
 
+HELP = {  # the commands that read their arguments themselves (the others' --help comes from tyro)
+    "eval": """usage: ezv2-lite eval RUN_DIR_OR_AGENT [--episodes N] [--video OUT.mp4|OUT.gif]
+
+Evaluate a run's newest checkpoint, or a shipped agent (a name from `ezv2-lite agents`, e.g.
+cartpole, or a folder made by `ezv2-lite export`), with the evaluation protocol's search.
+  --episodes N   how many episodes (default: the run's eval_episodes, or the card's; 1 with --video)
+  --video OUT    also write the episodes as a captioned video (.mp4 or .gif)""",
+    "agents": "usage: ezv2-lite agents\n\nThe shipped agents as a table: name, environment, the command that "
+              "trained it, env steps, evaluation, size.",
+    "report": """usage: ezv2-lite report RUN_DIR [RUN_DIR ...] | SWEEP_DIR
+
+A run's learning curve (RUN_DIR/report.png) and a summary table; Atari runs also get raw and
+human-normalised scores. A sweep's directory: IQM, mean and median with bootstrap intervals, per task
+and pooled, and an ablation's verdicts.""",
+    "bench": """usage: ezv2-lite bench {search|learner|acting|e2e|learn|train-rate} [options]
+
+The benchmarks of a checkout (benchmarks/bench.py), each writing JSON under benchmarks/results/;
+`ezv2-lite bench KIND --help` lists a benchmark's options.""",
+}
+
 
 def _take_option(args: list[str], flag: str) -> tuple[str | None, list[str]]:
     """Remove `flag VALUE` (or `flag=VALUE`) from args; return VALUE (None if absent) and the rest."""
@@ -241,7 +261,7 @@ def eval_command(args: list[str]) -> None:
     episodes, args = _take_option(args, "--episodes")
     video, args = _take_option(args, "--video")
     if len(args) != 1:
-        raise ConfigError("usage: ezv2-lite eval RUN_DIR_OR_AGENT [--episodes N] [--video OUT.mp4|OUT.gif]")
+        raise ConfigError(HELP["eval"].splitlines()[0])
     source = args[0]
     if (Path(source) / "config.json").is_file() and not (Path(source) / "card.json").is_file():
         from .agents import run_model
@@ -293,7 +313,7 @@ def agents_command(args: list[str]) -> None:
     from .agents import agents_table
 
     if args:
-        raise ConfigError("usage: ezv2-lite agents (it takes no options)")
+        raise ConfigError(f"{HELP['agents'].splitlines()[0]} (it takes no options)")
     print(agents_table())
 
 
@@ -318,7 +338,7 @@ def report_command(args: list[str]) -> None:
     from pathlib import Path
 
     if not args:
-        raise ConfigError("usage: ezv2-lite report RUN_DIR [RUN_DIR ...] or ezv2-lite report SWEEP_DIR")
+        raise ConfigError(HELP["report"].splitlines()[0])
     if len(args) == 1 and (Path(args[0]) / "sweep.json").exists():  # a sweep: scores with intervals
         from .sweep_report import curves_figure, report_table, sweep_report
 
@@ -365,7 +385,7 @@ def bench(args: list[str]) -> None:
              "learn": (benchmarks.LearnBenchArgs, benchmarks.bench_learn),
              "train-rate": (benchmarks.TrainRateArgs, benchmarks.bench_train_rate)}
     if not args or args[0] not in kinds:
-        raise ValueError(f"usage: ezv2-lite bench {{{'|'.join(kinds)}}} [options]")
+        raise ValueError(HELP["bench"].splitlines()[0])
     cls, run = kinds[args[0]]
     run(tyro.cli(cls, args=args[1:], prog=f"ezv2-lite bench {args[0]}"))
 
@@ -452,6 +472,9 @@ def run_command(args: list[str]) -> None:
         print(USAGE)
         return
     command, rest = args[0], args[1:]
+    if command in HELP and rest[:1] in (["-h"], ["--help"]):
+        print(HELP[command])
+        return
     if command not in COMMANDS:
         print(f"ezv2-lite: error: unknown command {command!r}; choose one of: "
               f"{', '.join(COMMANDS)}", file=sys.stderr)

@@ -55,6 +55,16 @@ def test_help_lists_the_commands(capsys):
     assert "check-env" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", ["train", "eval", "export", "agents", "report", "check-env", "bench", "sweep"])
+def test_every_command_has_help(command, capsys):
+    """`ezv2-lite COMMAND --help`, as the top-level help promises: a usage line, not an error."""
+    try:
+        main([command, "--help"])
+    except SystemExit as stop:  # (tyro exits 0 after its help)
+        assert stop.code == 0, capsys.readouterr().err
+    assert f"usage: ezv2-lite {command}" in capsys.readouterr().out
+
+
 def test_bench_search_writes_medians_to_json(tmp_path, capsys):
     out = tmp_path / "search.json"
     main(["bench", "search", "--presets", "cartpole", "--batches", "1", "3", "--repeats", "2",
