@@ -32,7 +32,7 @@ from .pixels import png_bytes
 from .tree import fit_svg, root_action_names, root_policy_figure, tree_graph
 
 FRAME_WIDTH_PX = 320
-ROOT_WIDTH_PX = 400  # the root chart's width, and the least width of the player's columns: it always fits
+ROOT_WIDTH_PX = 400  # the root chart's width and the player's least column width (fits outputs >= 400 px wide)
 
 
 def record_episode(model: EZModel, config: Config, seed: int, progress: bool = True,
