@@ -56,11 +56,7 @@ cartpole, or a folder made by `ezv2-lite export`), with the evaluation protocol'
 A run's learning curve (RUN_DIR/report.png) and a summary table; Atari runs also get raw and
 human-normalised scores. A sweep's directory: IQM, mean and median with bootstrap intervals, per task
 and pooled, and an ablation's verdicts.""",
-    "bench": """usage: ezv2-lite bench {search|learner|acting|e2e|learn|train-rate} [options]
-
-The benchmarks of a checkout (benchmarks/bench.py), each writing JSON under benchmarks/results/;
-`ezv2-lite bench KIND --help` lists a benchmark's options.""",
-}
+}  # (`bench --help` is answered by `bench`, which knows the benchmarks' kinds)
 
 
 def _take_option(args: list[str], flag: str) -> tuple[str | None, list[str]]:
@@ -384,8 +380,13 @@ def bench(args: list[str]) -> None:
              "e2e": (benchmarks.EndToEndBenchArgs, benchmarks.bench_end_to_end),
              "learn": (benchmarks.LearnBenchArgs, benchmarks.bench_learn),
              "train-rate": (benchmarks.TrainRateArgs, benchmarks.bench_train_rate)}
+    usage = f"usage: ezv2-lite bench {{{'|'.join(kinds)}}} [options]"
+    if args[:1] in (["-h"], ["--help"]):
+        print(f"{usage}\n\nThe benchmarks of this checkout (benchmarks/bench.py), each writing JSON under "
+              "benchmarks/results/;\n`ezv2-lite bench KIND --help` lists a benchmark's options.")
+        return
     if not args or args[0] not in kinds:
-        raise ValueError(HELP["bench"].splitlines()[0])
+        raise ValueError(usage)
     cls, run = kinds[args[0]]
     run(tyro.cli(cls, args=args[1:], prog=f"ezv2-lite bench {args[0]}"))
 
