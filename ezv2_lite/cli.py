@@ -473,7 +473,7 @@ def run_command(args: list[str]) -> None:
         print(USAGE)
         return
     command, rest = args[0], args[1:]
-    if command in HELP and rest[:1] in (["-h"], ["--help"]):
+    if command in HELP and ("-h" in rest or "--help" in rest):  # (anywhere: `eval cartpole --help`)
         print(HELP[command])
         return
     if command not in COMMANDS:

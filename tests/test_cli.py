@@ -65,6 +65,13 @@ def test_every_command_has_help(command, capsys):
     assert f"usage: ezv2-lite {command}" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("args", [["eval", "cartpole", "--help"], ["eval", "-h", "cartpole"],
+                                  ["report", "runs/x", "--help"]])
+def test_help_after_an_argument_is_help_not_an_error(args, capsys):
+    main(args)
+    assert f"usage: ezv2-lite {args[0]}" in capsys.readouterr().out
+
+
 def test_bench_search_writes_medians_to_json(tmp_path, capsys):
     out = tmp_path / "search.json"
     main(["bench", "search", "--presets", "cartpole", "--batches", "1", "3", "--repeats", "2",
