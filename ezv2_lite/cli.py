@@ -101,6 +101,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+def duration(seconds: float) -> str:
+    """Seconds for people: "45 s", "12 min", "2.5 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
 def _number(x: float, spec: str = ".2f") -> str:
     """`x` formatted by `spec`, without the minus sign of a value that shows as zero
     (-0.001 -> `0.00`, not `-0.00`)."""

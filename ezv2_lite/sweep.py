@@ -32,6 +32,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .cli import duration
 from .config import ConfigError
 from .report import is_finished  # noqa: F401  (what a finished run is; used below and by callers)
 
@@ -229,6 +230,34 @@ def progress_line(run: SweepRun, run_dir: Path, total_env_steps: int, state: str
     return f"{run.name}: {state}, env steps {steps:,} of {total_env_steps:,}{last}"
 
 
+def progress_report(pending: list[SweepRun], finished: list[SweepRun], sweep_dir: Path,
+                    totals: dict[str, int]) -> list[str]:
+    """What a sweep prints as it goes: a line for each started run, then one for the sweep: how
+    many of this sweep's runs are finished, running and waiting, and the time left. That time is
+    the finished runs' mean training time (their last `wall_s`) times the runs still to do (a
+    running run counts for the share of its budget it has left), over the runs running at once;
+    unknown until a run has finished."""
+    from .report import read_metrics
+
+    def done_steps(run: SweepRun) -> int:
+        path = sweep_dir / run.name / "metrics.jsonl"
+        return read_metrics(sweep_dir / run.name)[-1]["env_steps"] if path.exists() and path.stat().st_size else 0
+
+    running = [run for run in pending if (sweep_dir / run.name / "metrics.jsonl").exists()]
+    lines = [progress_line(run, sweep_dir / run.name, totals[run.name], "running") for run in running]
+    to_do = len(pending) - len(running) + sum(1 - done_steps(run) / totals[run.name] for run in running)
+    walls = [read_metrics(sweep_dir / run.name)[-1].get("wall_s", 0.0) for run in finished]
+    if walls:
+        per_run = sum(walls) / len(walls)
+        left = (f"about {duration(per_run * to_do / max(1, len(running)))} left ({duration(per_run)} a run, "
+                f"{max(1, len(running))} at a time)")
+    else:
+        left = "time left known once a run has finished"
+    lines.append(f"sweep: {len(finished)} of the {len(finished) + len(pending)} runs to do finished, {len(running)} running, "
+                 f"{len(pending) - len(running)} waiting; {left}")
+    return lines
+
+
 def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = None,
           cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, max_retries: int = 3,
           num_cpus: int | None = None, report_every_s: float = 30.0, print_fn=print) -> list[dict]:
@@ -272,10 +301,9 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
                 print_fn(progress_line(run, sweep_dir / run.name, totals[run.name], "finished"))
             if pending and time.monotonic() - last_report > report_every_s:
                 last_report = time.monotonic()
-                for run in pending.values():
-                    started = (sweep_dir / run.name / "metrics.jsonl").exists()
-                    print_fn(progress_line(run, sweep_dir / run.name, totals[run.name],
-                                           "running" if started else "waiting"))
+                for line in progress_report(list(pending.values()), [r for r in todo if r not in pending.values()],
+                                            sweep_dir, totals):
+                    print_fn(line)
         print_fn(f"sweep {sweep_dir}: {_count(len(results), 'run')} finished now, "
                  f"{_count(len(runs) - len(todo), 'run')} before")
         return results

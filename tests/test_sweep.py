@@ -56,6 +56,25 @@ def test_a_run_is_finished_when_its_last_evaluation_is_at_its_budget_after_its_l
     assert not is_finished(tmp_path / "missing")
 
 
+def test_the_progress_report_counts_the_runs_and_estimates_the_time_left(tmp_path):
+    from ezv2_lite.sweep import progress_report
+
+    runs = [SweepRun("cartpole", seed) for seed in range(5)]
+    totals = {run.name: 10_000 for run in runs}
+    for run, rows in [(runs[0], [{"env_steps": 10_000, "wall_s": 600.0}]),    # finished in 10 min
+                      (runs[1], [{"env_steps": 10_000, "wall_s": 1200.0}]),   # finished in 20 min
+                      (runs[2], [{"env_steps": 5_000, "wall_s": 450.0}])]:    # half way
+        (tmp_path / run.name).mkdir()
+        (tmp_path / run.name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = progress_report(runs[2:], runs[:2], tmp_path, totals)
+    assert lines[0].startswith("cartpole-seed2: running, env steps 5,000 of 10,000")
+    assert len(lines) == 2  # the waiting runs are counted, not listed
+    # 15 min a run, 2.5 runs to do (half of one and two waiting), one at a time: 37.5 min
+    assert lines[1] == ("sweep: 2 of the 5 runs to do finished, 1 running, 2 waiting; "
+                        "about 38 min left (15 min a run, 1 at a time)")
+    assert progress_report(runs[2:], [], tmp_path, totals)[-1].endswith("time left known once a run has finished")
+
+
 def evaluation_rows(run_dir: Path) -> list[tuple[int, int]]:
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [(line["env_steps"], line["train_steps"]) for line in lines if "eval_return_mean" in line]

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
+from ezv2_lite.cli import duration
+
 from .pixels import png_bytes
 from .tree import fit_svg, tree_graph
 
@@ -48,13 +50,6 @@ def figure_output(figure: go.Figure) -> dict:
     return {"output_type": "display_data", "metadata": {},
             "data": {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
                      "text/plain": f"<plotly figure: {figure.layout.title.text}>"}}
-
-
-def duration(seconds: float) -> str:
-    """Seconds for people: "45 s", "12 min", "2.5 h"."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 class TrainingDashboard:
