@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, as JSON and logs in $OUT: the CUDA tests (tests/test_cuda.py), one batched
+# The GPU check, as JSON and a JUnit file in $OUT (its console output is the log): the CUDA tests (tests/test_cuda.py), one batched
 # search and one learner step of each preset timed with the device synchronised (the pixel
 # presets' learner step twice: frames on the GPU, and on the host behind pinned buffers), a
 # faithful `atari` training run on Pong for a fixed wall time (its env steps and learner
