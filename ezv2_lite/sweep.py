@@ -233,10 +233,10 @@ def progress_line(run: SweepRun, run_dir: Path, total_env_steps: int, state: str
 def progress_report(pending: list[SweepRun], finished: list[SweepRun], sweep_dir: Path,
                     totals: dict[str, int]) -> list[str]:
     """What a sweep prints as it goes: a line for each started run, then one for the sweep: how
-    many of this sweep's runs are finished, running and waiting, and the time left. That time is
-    the finished runs' mean training time (their last `wall_s`) times the runs still to do (a
-    running run counts for the share of its budget it has left), over the runs running at once;
-    unknown until a run has finished."""
+    many of its runs are finished (before this sweep or in it), running and waiting, and the time
+    left. That time is the finished runs' mean training time (their last `wall_s`) times the runs
+    still to do (a running run counts for the share of its budget it has left), over the runs
+    running at once; unknown until a run has finished."""
     from .report import read_metrics
 
     def done_steps(run: SweepRun) -> int:
@@ -253,7 +253,7 @@ def progress_report(pending: list[SweepRun], finished: list[SweepRun], sweep_dir
                 f"{max(1, len(running))} at a time)")
     else:
         left = "time left known once a run has finished"
-    lines.append(f"sweep: {len(finished)} of the {len(finished) + len(pending)} runs to do finished, {len(running)} running, "
+    lines.append(f"sweep: {len(finished)} of {len(finished) + len(pending)} runs finished, {len(running)} running, "
                  f"{len(pending) - len(running)} waiting; {left}")
     return lines
 
@@ -301,7 +301,7 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
                 print_fn(progress_line(run, sweep_dir / run.name, totals[run.name], "finished"))
             if pending and time.monotonic() - last_report > report_every_s:
                 last_report = time.monotonic()
-                for line in progress_report(list(pending.values()), [r for r in todo if r not in pending.values()],
+                for line in progress_report(list(pending.values()), [r for r in runs if r not in pending.values()],
                                             sweep_dir, totals):
                     print_fn(line)
         print_fn(f"sweep {sweep_dir}: {_count(len(results), 'run')} finished now, "

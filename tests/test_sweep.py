@@ -70,7 +70,7 @@ def test_the_progress_report_counts_the_runs_and_estimates_the_time_left(tmp_pat
     assert lines[0].startswith("cartpole-seed2: running, env steps 5,000 of 10,000")
     assert len(lines) == 2  # the waiting runs are counted, not listed
     # 15 min a run, 2.5 runs to do (half of one and two waiting), one at a time: 37.5 min
-    assert lines[1] == ("sweep: 2 of the 5 runs to do finished, 1 running, 2 waiting; "
+    assert lines[1] == ("sweep: 2 of 5 runs finished, 1 running, 2 waiting; "
                         "about 38 min left (15 min a run, 1 at a time)")
     assert progress_report(runs[2:], [], tmp_path, totals)[-1].endswith("time left known once a run has finished")
 
