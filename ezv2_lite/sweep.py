@@ -224,10 +224,15 @@ def progress_line(run: SweepRun, run_dir: Path, total_env_steps: int, state: str
     from .report import evaluations, read_metrics
 
     lines = read_metrics(run_dir) if (run_dir / "metrics.jsonl").exists() else []
-    steps = lines[-1]["env_steps"] if lines else 0
+    steps = env_steps_done(lines)
     evals = evaluations(lines)
     last = f", last evaluation {evals[-1]['eval_return_mean']:.1f}" if evals else ""
     return f"{run.name}: {state}, env steps {steps:,} of {total_env_steps:,}{last}"
+
+
+def env_steps_done(lines: list[dict]) -> int:
+    """A run's env steps so far, from its metrics lines (0 before its first line)."""
+    return lines[-1]["env_steps"] if lines else 0
 
 
 def progress_report(pending: list[SweepRun], finished: list[SweepRun], sweep_dir: Path,
@@ -240,8 +245,7 @@ def progress_report(pending: list[SweepRun], finished: list[SweepRun], sweep_dir
     from .report import read_metrics
 
     def done_steps(run: SweepRun) -> int:
-        path = sweep_dir / run.name / "metrics.jsonl"
-        return read_metrics(sweep_dir / run.name)[-1]["env_steps"] if path.exists() and path.stat().st_size else 0
+        return env_steps_done(read_metrics(sweep_dir / run.name))
 
     running = [run for run in pending if (sweep_dir / run.name / "metrics.jsonl").exists()]
     lines = [progress_line(run, sweep_dir / run.name, totals[run.name], "running") for run in running]
