@@ -3,8 +3,8 @@
 # tests (tests/test_cuda.py), one batched search and one learner step of each preset timed
 # with the device synchronised (the pixel presets' learner step twice: frames on the GPU,
 # and on the host behind pinned buffers), a faithful `atari` training run on Pong for a
-# fixed wall time (its env steps and learner steps per second), and the search with its model step compiled (runtime.compile_step:
-# CUDA graphs). Each command has its own time limit (about 8 minutes in all) and a failure
+# fixed wall time (its env steps and learner steps per second), and the search with its
+# model step compiled (runtime.compile_step: CUDA graphs). Each command has its own time limit (about 8 minutes in all) and a failure
 # loses none of the others' files. How to run it where a GPU is at hand: DEVELOPERS.md.
 #
 #   OUT=benchmarks/results bash benchmarks/gpu_check.sh
