@@ -4,8 +4,9 @@
 # with the device synchronised (the pixel presets' learner step twice: frames on the GPU,
 # and on the host behind pinned buffers), a faithful `atari` training run on Pong for a
 # fixed wall time (its env steps and learner steps per second), and the search with its
-# model step compiled (runtime.compile_step: CUDA graphs). Each command has its own time limit (about 8 minutes in all) and a failure
-# loses none of the others' files. How to run it where a GPU is at hand: DEVELOPERS.md.
+# model step compiled (runtime.compile_step: CUDA graphs). Each command has its own time
+# limit (about 8 minutes in all) and a failure loses none of the others' files. How to run it
+# where a GPU is at hand: DEVELOPERS.md.
 #
 #   OUT=benchmarks/results bash benchmarks/gpu_check.sh
 #   DEVICE=cpu REPEATS=1 SEARCH_PRESETS=cartpole BATCHES=4 LEARNER_PRESETS=cartpole \
