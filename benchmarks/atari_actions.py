@@ -3,12 +3,12 @@
     python benchmarks/atari_actions.py runs/atari/learn-atari_small-Boxing-0
 
 Plays a run's newest checkpoint in `--episodes` whole evaluation games (the run's evaluation
-protocol: `ezv2_lite.evaluate.play`) and counts the actions it took and the points it won and
-conceded. Then plays three random policies, one game in each of the same evaluation
-environments: uniform over all actions; uniform over the actions the agent took in at least 1% of
-its steps; and the agent's own action frequencies, drawn afresh at every step. When a random
-policy with the agent's frequencies scores what the agent scores, its return comes from *which*
-actions it favours, not from *when* it takes them.
+protocol: `ezv2_lite.evaluate.play`) and counts the actions it took and its steps that earned a
+positive and a negative reward. Then plays three random policies, one game in each of the same
+evaluation environments: uniform over all actions; uniform over the actions the agent took in at
+least 1% of its steps; and the agent's own action frequencies, drawn afresh at every step. When a
+random policy with the agent's frequencies scores what the agent scores, its return comes from
+*which* actions it favours, not from *when* it takes them.
 
 Writes benchmarks/results/atari-actions-<run name>.json. One CPU thread; a Boxing checkpoint of
 `atari_small` takes about 6 minutes for its 10 games and 3 for the random policies'.
@@ -104,8 +104,8 @@ def main() -> None:
         "benchmark": "atari_actions", "run": args.run_dir.name, "game": config.env.name,
         "checkpoint_env_steps": agent_steps * config.env.action_repeat, "episodes": args.episodes,
         "seed": args.seed,
-        "agent": {**summary([float(r) for r in returns]), "points_won": won.tolist(),
-                  "points_conceded": conceded.tolist(), "wall_s": round(agent_s, 1),
+        "agent": {**summary([float(r) for r in returns]), "positive_reward_steps": won.tolist(),
+                  "negative_reward_steps": conceded.tolist(), "wall_s": round(agent_s, 1),
                   "action_frequencies": {n: round(float(f), 4) for n, f in zip(names, frequencies)}},
         "random_policies": random, "random_wall_s": round(time.perf_counter() - start, 1),
     }
