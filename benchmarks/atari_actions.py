@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ez
 
 from ezv2_lite.agents import newest_checkpoint, run_model  # noqa: E402
 from ezv2_lite.config import Config  # noqa: E402
-from ezv2_lite.envs import env_spec, make_env  # noqa: E402
+from ezv2_lite.envs import make_env, probe_spec  # noqa: E402
 from ezv2_lite.evaluate import play  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,14 +66,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    config, model, _ = run_model(args.run_dir)
+    checkpoint = newest_checkpoint(args.run_dir)  # one checkpoint for the weights and the step count
+    config, model, _ = run_model(args.run_dir, checkpoint)
     if config.env.suite != "atari":
         parser.error(f"{args.run_dir} is a {config.env.suite} run; this script reads Atari runs")
-    checkpoint = newest_checkpoint(args.run_dir)
     agent_steps = json.loads((checkpoint / "state.json").read_text())["counters"]["agent_steps"]
-    env = make_env(config.env, "eval", args.seed)
-    names = list(env_spec(env, config.env).action_names)
-    env.close()
+    names = list(probe_spec(config.env, args.seed, "eval").action_names)
 
     start = time.perf_counter()
     counts = np.zeros(len(names), np.int64)
