@@ -52,6 +52,8 @@ BENCH_SPECS = {
     "pendulum": EnvSpec((3,), "float32", "continuous", None, 1, 1, 1),
     "dmc_image_small": EnvSpec((12, 64, 64), "uint8", "continuous", None, 1, 8, 4),
     "atari_small": EnvSpec((12, 64, 64), "uint8", "discrete", 6, None, 4, 4),
+    "minatar": EnvSpec((10, 10, 10), "uint8", "discrete", 6, None, 1, 1),
+    "catch": EnvSpec((3, 32, 32), "uint8", "discrete", 3, None, 1, 1),
 }
 """The spaces of each preset's benchmark task (BENCH_TASKS), for benchmarks that need no
 environment: the search's, and the learner's with `--replay synthetic`."""
@@ -59,7 +61,7 @@ environment: the search's, and the learner's with `--replay synthetic`."""
 # The task each preset is benchmarked on by the learner, acting and end-to-end benchmarks.
 BENCH_TASKS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "dmc_state": "walker-walk",
                "atari": "Pong", "dmc_image": "walker-walk", "dmc_image_small": "cartpole-balance",
-               "atari_small": "Pong"}
+               "atari_small": "Pong", "minatar": "Seaquest", "catch": "ezv2_lite.envs.examples:Catch-v0"}
 
 # The authors' released search (Cython tree + PyTorch, 1 thread, random weights), timed by
 # this project on the 2-core machine kind its benchmarks run on, in ms per call, and the

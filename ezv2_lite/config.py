@@ -33,7 +33,7 @@ import typing
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 
-Suite = Literal["gym", "atari", "dmc"]
+Suite = Literal["gym", "atari", "dmc", "minatar"]
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,24 @@ class EnvConfig:
 
     Fields left as None take the suite's protocol default (see `resolved`):
 
-    | field                   | gym | atari  | dmc                |
-    |-------------------------|-----|--------|--------------------|
-    | action_repeat           | 1   | 4      | 2                  |
-    | frame_stack             | 1   | 4      | 1 (state), 4 (pixels) |
-    | max_episode_steps       | env | 3000   | 500 (1000 frames)  |
-    | eval_max_episode_steps  | env | 27000  | 500                |
-    | clip_rewards (training) | no  | sign(r)| no                 |
-    | episodic_life (training)| no  | yes    | no                 |
+    | field                   | gym | atari  | dmc                   | minatar |
+    |-------------------------|-----|--------|-----------------------|---------|
+    | action_repeat           | 1   | 4      | 2                     | 1       |
+    | frame_stack             | 1   | 4      | 1 (state), 4 (pixels) | 1       |
+    | max_episode_steps       | env | 3000   | 500 (1000 frames)     | 10000   |
+    | eval_max_episode_steps  | env | 27000  | 500                   | 10000   |
+    | clip_rewards (training) | no  | sign(r)| no                    | no      |
+    | episodic_life (training)| no  | yes    | no                    | no      |
+
+    MinAtar's grids carry the motion of their objects in trail channels, so one frame is a
+    whole observation, as the MinAtar paper's DQN saw it.
     """
 
     suite: Suite = "gym"
-    """Environment family: any Gymnasium id, Atari through ale-py, or DeepMind Control."""
+    """Environment family: any Gymnasium id, Atari through ale-py, DeepMind Control, or MinAtar."""
     name: str = "CartPole-v1"
-    """Gymnasium id (`CartPole-v1`), Atari game (`Pong`), or DMC `domain-task` (`walker-walk`)."""
+    """Gymnasium id (`CartPole-v1`, or `module:Id` to import the module that registers it first),
+    Atari game (`Pong`), DMC `domain-task` (`walker-walk`), or MinAtar game (`Breakout`)."""
     pixels: bool = False
     """DMC only: observe rendered RGB frames instead of the state vector."""
     image_size: int = 96
@@ -105,6 +109,9 @@ class EnvConfig:
             defaults = dict(action_repeat=2, frame_stack=4 if self.pixels else 1,
                             max_episode_steps=None, eval_max_episode_steps=None,
                             clip_rewards=False, episodic_life=False)
+        elif self.suite == "minatar":
+            defaults = dict(action_repeat=1, frame_stack=1, max_episode_steps=10_000,
+                            eval_max_episode_steps=10_000, clip_rewards=False, episodic_life=False)
         else:
             defaults = dict(action_repeat=1, frame_stack=1, max_episode_steps=None,
                             eval_max_episode_steps=None, clip_rewards=False, episodic_life=False)
@@ -143,6 +150,10 @@ class ModelConfig:
     # image family (docs/algorithm.md §1.2)
     channels: int = 64
     """Residual channels of the image encoder and dynamics (latent: channels x 6 x 6 at 96 px)."""
+    downsample: Literal[16, 4, 1] = 16
+    """How much the image encoder shrinks each side: 16 as released (96 px -> 6 x 6: two
+    strides and two poolings), 4 (strides only: a 32 px frame -> 8 x 8), 1 (no stride: a
+    MinAtar 10 x 10 grid, where one pixel is one game cell, stays 10 x 10)."""
     head_channels: int = 16
     """1x1-conv channels in front of each image head."""
     # low-dimensional family (docs/algorithm.md §1.3)
@@ -563,6 +574,53 @@ def _atari_small() -> Config:
     )
 
 
+def _minatar() -> Config:
+    """MinAtar's 10 x 10 games (Young & Tian, 2019), the pixel benchmark of a 2-core CPU.
+
+    Every part of `atari` is kept: the value-prefix LSTM, the 601-bin integer supports, the
+    Gumbel search with the Atari rule for its candidates (m = 2 / 4 / 8 by |A|, and 4
+    simulations below 4 actions), the lagged target model, the mixed value target, random shift
+    and intensity augmentation, the released SGD optimiser. MinAtar's own protocol replaces
+    Atari's: one frame a step, sticky actions, rewards unclipped, no lives.
+    Smaller: the encoder keeps the grid (`downsample=1`: a game cell is a pixel; latent
+    16 x 10 x 10), 16 channels, a 128-unit LSTM, batch 64, 8 simulations instead of 16, and one
+    learner step per 8 agent steps: 12,500 learner steps over 100,000 agent steps, about 2 hours
+    of one core (benchmarks/results/learner.json has the step's time). As in `atari_small`, the
+    learning rate drops to 0.02 for the last 2,000 learner steps, and the mixed value target
+    starts half-way with the newest 5,000 transitions fresh.
+    """
+    return override(
+        replace(_atari(), preset="minatar"),
+        env=dict(suite="minatar", name="Breakout"),
+        model=dict(channels=16, head_channels=8, downsample=1, lstm_hidden=128, projection_hidden=256,
+                   projection_dim=256, prediction_hidden=64),
+        search=dict(num_simulations=8),
+        optim=dict(batch_size=64, lr_decay_steps=9500, mixed_value_start_step=6250),
+        train=dict(total_env_steps=100_000, start_transitions=2000, train_ratio=0.125,
+                   offline_train_steps=0, num_envs=4, eval_every_env_steps=10_000, eval_episodes=10,
+                   log_every_env_steps=2000, checkpoint_every_env_steps=5000),
+    )
+
+
+def _catch() -> Config:
+    """Catch (`ezv2_lite/envs/examples.py`), a pixel game a laptop learns in minutes.
+
+    The `minatar` preset's networks and algorithm on 32 px RGB frames of an 8 x 8 grid, the
+    encoder shrinking them 4 times to 8 x 8 (its 3 actions get the Atari rule's 4 simulations
+    over 2 candidates), one learner step per two agent steps, 4,000 agent steps (57 balls in
+    each of the 4 environments).
+    """
+    return override(
+        replace(_minatar(), preset="catch"),
+        env=dict(suite="gym", name="ezv2_lite.envs.examples:Catch-v0"),
+        model=dict(channels=16, downsample=4, lstm_hidden=64, projection_hidden=128, projection_dim=128),
+        optim=dict(warmup_steps=200, mixed_value_start_step=1000, mixed_value_window=1000,
+                   target_update_interval=100),
+        train=dict(total_env_steps=4000, start_transitions=500, train_ratio=0.5,
+                   eval_every_env_steps=500, log_every_env_steps=250, checkpoint_every_env_steps=1000),
+    )
+
+
 PRESETS: dict[str, typing.Callable[[], Config]] = {
     "cartpole": _cartpole,
     "pendulum": _pendulum,
@@ -571,6 +629,8 @@ PRESETS: dict[str, typing.Callable[[], Config]] = {
     "dmc_image": _dmc_image,
     "dmc_image_small": _dmc_image_small,
     "atari_small": _atari_small,
+    "minatar": _minatar,
+    "catch": _catch,
 }
 
 

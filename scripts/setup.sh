@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up ezv2-lite in ./.venv: system packages when this user may install them
 # (graphviz's `dot` for search-tree drawings; Mesa EGL for headless MuJoCo
-# rendering), PyTorch, then the package with its `notebooks`, `dev` and `tensorboard` extras.
+# rendering), PyTorch, then the package with its `notebooks`, `dev`, `tensorboard` and `minatar` extras.
 # With EZV2_BROWSER=1 (scripts/test.sh) also Debian's Chromium and the `browser`
 # extra (Playwright) for the tests that open the notebooks in JupyterLab; with EZV2_CLUSTER=1
 # the `cluster` extra (Ray and rliable, for `ezv2-lite sweep` and its report).
@@ -42,7 +42,7 @@ fi
 # Pin torch before anything can ask for it: on a CPU-only machine this takes the
 # local CPU wheel instead of downloading a multi-GB CUDA build (platform-notes).
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
-extras="notebooks,dev,tensorboard"
+extras="notebooks,dev,tensorboard,minatar"
 [ "${EZV2_BROWSER:-0}" = 1 ] && extras+=",browser"
 [ "${EZV2_CLUSTER:-0}" = 1 ] && extras+=",cluster"
 .venv/bin/python -m pip install -q -e ".[$extras]"

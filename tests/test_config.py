@@ -145,6 +145,35 @@ def test_a_cpu_sized_pixel_preset_keeps_every_part_of_its_faithful_preset(small,
         assert small_config.train.train_ratio < 1 and small_config.train.total_env_steps == 100_000
 
 
+MINATAR_CHANGES = SIZES | {
+    # MinAtar's own protocol, as its paper ran DQN: one frame a step (the grid's trail channels
+    # show motion), rewards unclipped, no lives, games capped at 10,000 steps
+    "env.suite", "env.action_repeat", "env.frame_stack", "env.max_episode_steps",
+    "env.eval_max_episode_steps", "env.clip_rewards", "env.episodic_life",
+    # a pixel is a game cell: no downsampling
+    "model.downsample",
+    # fewer simulations and learner steps, so that a run fits 2 hours of one core
+    "search.num_simulations", "train.train_ratio"}
+
+
+def test_the_minatar_preset_keeps_every_part_of_the_atari_algorithm():
+    a, b = _flat(preset("minatar").resolved()), _flat(preset("atari").resolved())
+    differ = {k for k in a if a[k] != b[k]}
+    assert differ <= MINATAR_CHANGES, sorted(differ - MINATAR_CHANGES)
+    config = preset("minatar")
+    assert config.model.value_prefix and config.optim.augmentation and config.model.downsample == 1
+    assert config.optim.value_target == "mixed" and config.replay.new_priority == "precalculated"
+
+
+def test_the_catch_preset_is_the_minatar_preset_on_a_smaller_budget():
+    a, b = _flat(preset("catch").resolved()), _flat(preset("minatar").resolved())
+    differ = {k for k in a if a[k] != b[k]}
+    allowed = SIZES | {"env.suite", "env.max_episode_steps", "env.eval_max_episode_steps", "model.downsample",
+                       "optim.warmup_steps", "optim.target_update_interval",
+                       "train.train_ratio"}
+    assert differ <= allowed, sorted(differ - allowed)
+
+
 ZERO_ALLOWED = {"optim.weight_decay", "optim.entropy_coeff", "optim.momentum", "optim.warmup_steps",
                 "optim.reward_coeff", "optim.value_coeff", "optim.policy_coeff", "optim.consistency_coeff",
                 "optim.mixed_value_start_step", "search.widened_samples", "search.policy_samples",

@@ -111,3 +111,11 @@ def test_a_run_training_elsewhere_is_drawn_from_its_metrics_as_they_grow(tmp_pat
     assert dashboard.catch_up(tmp_path) == 2  # only the new lines: nothing drawn twice
     assert dashboard.losses.data[0].x == (150, 350) and dashboard.curve.data[1].y == (120.0,)
     assert dashboard.catch_up(tmp_path) == 0
+
+
+def test_reference_returns_are_dashed_lines_named_with_their_values():
+    dashboard = TrainingDashboard(redraw_every_s=0, references={"random policy": -7.2, "maximum": 10})
+    lines = [shape for shape in dashboard.curve.layout.shapes]
+    assert [(line.y0, line.y1, line.line.dash) for line in lines] == [(-7.2, -7.2, "dash"), (10, 10, "dash")]
+    labels = [note.text for note in dashboard.curve.layout.annotations]
+    assert labels == ["random policy (-7.2)", "maximum (10)"]

@@ -55,11 +55,14 @@ def figure_output(figure: go.Figure) -> dict:
 class TrainingDashboard:
     """ipywidgets + plotly view of a run, updated by calling it with each TrainEvent.
 
-    `total_env_steps` (the run's budget) sets the progress bar and the return chart's x range.
+    `total_env_steps` (the run's budget) sets the progress bar and the return chart's x range;
+    `references` draws returns to compare with as dashed lines on the return chart, by name
+    (`{"random policy": -7.2, "maximum": 10}`).
     """
 
     def __init__(self, refresh_env_steps: int = 200, title: str = "training",
-                 total_env_steps: int | None = None, redraw_every_s: float = 1.0):
+                 total_env_steps: int | None = None, redraw_every_s: float = 1.0,
+                 references: dict[str, float] | None = None):
         import ipywidgets as widgets
 
         self.refresh_env_steps, self.redraw_every_s = refresh_env_steps, redraw_every_s
@@ -77,6 +80,9 @@ class TrainingDashboard:
                                error_y=dict(type="data", array=[], visible=True))
         if total_env_steps:  # the whole budget, with room for the markers at its end
             self.curve.update_xaxes(range=[-0.02 * total_env_steps, 1.02 * total_env_steps])
+        for name, value in (references or {}).items():
+            self.curve.add_hline(y=value, line=dict(dash="dash", color="gray", width=1),
+                                 annotation_text=f"{name} ({value:g})", annotation_position="top left")
         self.losses = go.Figure(layout=dict(title="losses", xaxis_title="learner steps",
                                             yaxis_title="loss (cross-entropy or cosine)", **layout))
         for term in LOSS_TERMS:

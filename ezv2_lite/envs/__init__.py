@@ -1,4 +1,4 @@
-"""Environments: one factory for Gymnasium, Atari 100k and DeepMind Control (docs/algorithm.md §6).
+"""Environments: one factory for Gymnasium, Atari 100k, DeepMind Control and MinAtar (docs/algorithm.md §6).
 
     env  = make_env(cfg.env, mode="train", seed=0)      # a gymnasium.Env
     spec = env_spec(env, cfg.env)                        # what the model needs to know
@@ -77,11 +77,14 @@ def make_env(cfg: EnvConfig, mode: Mode = "train", seed: int | None = None) -> g
     elif cfg.suite == "dmc":
         from .dmc import make_dmc
         env = make_dmc(cfg, mode)
+    elif cfg.suite == "minatar":
+        from .minatar import make_minatar
+        env = make_minatar(cfg, mode)
     elif cfg.suite == "gym":
         from .gym import make_gym
         env = make_gym(cfg, mode)
     else:
-        raise ValueError(f"env.suite must be one of gym, atari, dmc (got {cfg.suite!r})")
+        raise ValueError(f"env.suite must be one of gym, atari, dmc, minatar (got {cfg.suite!r})")
     return SeedOnFirstReset(env, seed)
 
 
@@ -108,7 +111,13 @@ def action_names(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig
         return None
     if cfg.suite == "atari":
         return tuple(readable_atari_action(m) for m in single.unwrapped.get_action_meanings())
-    return CLASSIC_CONTROL_ACTIONS.get(cfg.name.split("-v")[0]) if cfg.suite == "gym" else None
+    if cfg.suite == "minatar":
+        from .minatar import action_names as minatar_action_names
+        return minatar_action_names(single)
+    if cfg.suite != "gym":
+        return None
+    own = getattr(single.unwrapped, "action_names", None)  # an environment may name its own actions
+    return tuple(own) if own is not None else CLASSIC_CONTROL_ACTIONS.get(cfg.name.split("-v")[0])
 
 
 def env_spec(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig) -> EnvSpec:

@@ -9,6 +9,7 @@ is supported. Environments that can draw themselves are made with
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import gymnasium as gym
@@ -55,17 +56,34 @@ def _frames_for_people(name: str) -> dict:
     return {"render_mode": "rgb_array"} if "rgb_array" in modes else {}
 
 
+def registered_id(name: str) -> str:
+    """The Gymnasium id of `name`. `module:Id` (Gymnasium's own form) first imports `module`, whose
+    import registers `Id`: `ezv2_lite.envs.examples:Catch-v0` -> `Catch-v0`. Your own environment
+    trains from the command line this way."""
+    if ":" not in name:
+        return name
+    module, env_id = name.split(":", 1)
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        raise ValueError(f"env.name {name!r}: cannot import {module!r}, the module that should register "
+                         f"{env_id!r} ({error}); is it installed, or on PYTHONPATH?") from error
+    return env_id
+
+
 def make_gym(cfg: EnvConfig, mode: str) -> gym.Env:
     """Build one Gymnasium environment from a resolved EnvConfig."""
-    if cfg.name not in gym.registry:
+    env_id = registered_id(cfg.name)
+    if env_id not in gym.registry:
         raise ValueError(f"unknown Gymnasium environment {cfg.name!r}: give a registered id such "
-                         "as CartPole-v1 or Pendulum-v1 (gymnasium.pprint_registry() lists them)")
+                         "as CartPole-v1 or Pendulum-v1 (gymnasium.pprint_registry() lists them), or "
+                         "module:Id for an environment that a module registers when imported")
     if cfg.action_repeat > 1:
         raise ValueError(f"env.action_repeat={cfg.action_repeat} is not supported for the gym "
                          "suite; use 1 (Atari and DMC apply their own protocol's repeat)")
     limit = cfg.max_episode_steps if mode == "train" else cfg.eval_max_episode_steps
     kwargs = {"max_episode_steps": limit} if limit is not None else {}
-    env = gym.make(cfg.name, **kwargs, **_frames_for_people(cfg.name))
+    env = gym.make(env_id, **kwargs, **_frames_for_people(env_id))
     check_spaces(cfg.name, env.observation_space, env.action_space)
     if isinstance(env.action_space, gym.spaces.Box):
         low, high = env.action_space.low, env.action_space.high

@@ -9,9 +9,10 @@ A model has six parts, used in two calls:
 
 Two families share that interface:
 
-- `ImageModel` (Atari, DMC pixels; docs/algorithm.md §1.2): a residual convolutional
-  encoder that downsamples 4x twice by stride and twice by pooling
-  (96 px -> 6x6, 64 px -> 4x4: any input size works), dynamics that embed the
+- `ImageModel` (Atari, DMC pixels, MinAtar; docs/algorithm.md §1.2): a residual convolutional
+  encoder that halves each side twice by stride and twice by pooling (`model.downsample=16`:
+  96 px -> 6x6, 64 px -> 4x4: any input size works), or by stride only (4) or not at all (1,
+  MinAtar's 10x10 grids of game cells), dynamics that embed the
   action as planes, and an LSTM *value prefix* head for Atari.
 - `StateModel` (DMC state, CartPole; docs/algorithm.md §1.3): pre-LayerNorm residual
   MLPs over a 128-d latent, with a running observation normaliser.
@@ -215,11 +216,12 @@ class ImageModel(EZModel):
         m = config.model
         c, half, hc = m.channels, m.channels // 2, m.head_channels
         in_channels, size = spec.obs_shape[0], spec.obs_shape[1]
+        stride = 2 if m.downsample >= 4 else 1  # model.downsample: 16 as released, 4 or 1
+        pooled = [nn.AvgPool2d(3, 2, 1), ResidualBlock(c), nn.AvgPool2d(3, 2, 1)] if m.downsample == 16 else []
         self.encoder = nn.Sequential(
-            nn.Conv2d(in_channels, half, 3, 2, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
-            ResidualBlock(half), ResidualBlock(half, c, stride=2), ResidualBlock(c),
-            nn.AvgPool2d(3, 2, 1), ResidualBlock(c), nn.AvgPool2d(3, 2, 1),
-            *[ResidualBlock(c) for _ in range(m.num_blocks)])
+            nn.Conv2d(in_channels, half, 3, stride, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
+            ResidualBlock(half), ResidualBlock(half, c, stride=stride), ResidualBlock(c),
+            *pooled, *[ResidualBlock(c) for _ in range(m.num_blocks)])
         with torch.no_grad():
             self.latent_shape = tuple(self.encoder.eval()(torch.zeros(1, in_channels, size, size)).shape[1:])
         self.encoder.train()
@@ -350,6 +352,27 @@ def predict_values(model: EZModel, observations) -> np.ndarray:
     device = next(model.parameters()).device
     out = model.initial(torch.as_tensor(observations, device=device))
     return model.scalar_value(out.value_logits).double().cpu().numpy()
+
+
+@torch.no_grad()
+def predict_rewards(model: EZModel, observation, actions) -> np.ndarray:
+    """What the model expects along `actions` [K] taken from one stacked observation [*obs_shape]:
+    its reward head's scalars [K] (float64, NumPy), unrolled through the dynamics as the learner
+    and the search unroll it. For value-prefix models that is the value prefix, the sum of the
+    rewards since the LSTM last restarted (after depths 0, `lstm_horizon`, ...: the rule of
+    `lstm_restarts_after`), to be compared with `targets.value_prefixes` of the true rewards;
+    otherwise each step's own reward."""
+    device = next(model.parameters()).device
+    out = model.initial(torch.as_tensor(observation, device=device)[None])
+    latent, hidden = out.latent, model.initial_hidden(1, device)
+    predicted = []
+    for depth, action in enumerate(torch.as_tensor(np.asarray(actions), device=device), start=1):
+        out = model.recurrent(latent, action[None], hidden)
+        latent, hidden = out.latent, out.hidden
+        predicted.append(float(model.scalar_reward(out.reward_logits)[0]))
+        if model.value_prefix and lstm_restarts_after(depth, model.lstm_horizon):
+            hidden = model.initial_hidden(1, device)
+    return np.array(predicted)
 
 
 def build_model(config: Config, spec: EnvSpec) -> EZModel:
