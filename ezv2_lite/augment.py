@@ -5,7 +5,8 @@ and DrQ) perturbs every image the learner sees with two cheap transforms:
 
 - random shift: pad the image by 4 pixels on each side by repeating its edge,
   then crop back to the original size at a random offset, i.e. translate it by
-  a whole number of pixels dy, dx in [-4, 4];
+  a whole number of pixels dy, dx in [-4, 4] (`optim.shift_pad`: 4 as released, less
+  for small frames, 0 for MinAtar's grids of game cells);
 - intensity: multiply all pixels by 1 + 0.05 * clip(N(0, 1), -2, 2), i.e. make the
   image between 10 % darker and 10 % brighter.
 
@@ -53,8 +54,9 @@ def random_intensity(images: torch.Tensor, scale: float = INTENSITY_SCALE,
     return images * (1.0 + scale * noise.clamp(-2.0, 2.0))
 
 
-def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random shift then intensity: uint8 (or [0, 1] float) [B, C, H, W] -> float32 [B, C, H, W]."""
-    x = random_shift(images, generator=generator)
+def augment(images: torch.Tensor, pad: int = SHIFT_PAD, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random shift by up to `pad` pixels (`optim.shift_pad`; 0: none) then intensity: uint8 (or [0, 1]
+    float) [B, C, H, W] -> float32 [B, C, H, W]."""
+    x = random_shift(images, pad, generator=generator) if pad > 0 else images
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     return random_intensity(x, generator=generator)

@@ -275,7 +275,11 @@ class OptimConfig:
     target_update_interval: int = 200
     """The lagged target model is refreshed every this many learner steps (lag 200-400)."""
     augmentation: bool = False
-    """Random shift (pad 4) + intensity augmentation of image observations."""
+    """Random shift + intensity augmentation of image observations."""
+    shift_pad: Annotated[int, AT_LEAST_ZERO] = 4
+    """The random shift's largest translation in pixels: 4 as released (at 96 px, 4 % of the
+    frame); 0 leaves positions alone (MinAtar, where a pixel is a game cell and a shifted board
+    would be another game)."""
 
 
 # ------------------------------------------------------------------------- train
@@ -582,7 +586,9 @@ def _minatar() -> Config:
     simulations below 4 actions), the lagged target model, the mixed value target, random shift
     and intensity augmentation, the released SGD optimiser. MinAtar's own protocol replaces
     Atari's: one frame a step, sticky actions, rewards unclipped, no lives.
-    Smaller: the encoder keeps the grid (`downsample=1`: a game cell is a pixel; latent
+    Augmentation keeps its intensity jitter and drops the shift (`shift_pad=0`): moving a board of
+    game cells would make another game. Smaller: the encoder keeps the grid (`downsample=1`: a
+    game cell is a pixel; latent
     16 x 10 x 10), 16 channels, a 128-unit LSTM, batch 64, 8 simulations instead of 16, and one
     learner step per 8 agent steps: 12,500 learner steps over 100,000 agent steps, about 2 hours
     of one core (benchmarks/results/learner.json has the step's time). As in `atari_small`, the
@@ -595,7 +601,7 @@ def _minatar() -> Config:
         model=dict(channels=16, head_channels=8, downsample=1, lstm_hidden=128, projection_hidden=256,
                    projection_dim=256, prediction_hidden=64),
         search=dict(num_simulations=8),
-        optim=dict(batch_size=64, lr_decay_steps=9500, mixed_value_start_step=6250),
+        optim=dict(batch_size=64, lr_decay_steps=9500, mixed_value_start_step=6250, shift_pad=0),
         train=dict(total_env_steps=100_000, start_transitions=2000, train_ratio=0.125,
                    offline_train_steps=0, num_envs=4, eval_every_env_steps=10_000, eval_episodes=10,
                    log_every_env_steps=2000, checkpoint_every_env_steps=5000),
@@ -606,7 +612,8 @@ def _catch() -> Config:
     """Catch (`ezv2_lite/envs/examples.py`), a pixel game a laptop learns in minutes.
 
     The `minatar` preset's networks and algorithm on 32 px RGB frames of an 8 x 8 grid, the
-    encoder shrinking them 4 times to 8 x 8 (its 3 actions get the Atari rule's 4 simulations
+    encoder shrinking them 4 times to 8 x 8, shifted by at most 1 pixel when augmented (4 at
+    96 px as released: the same share of the frame) (its 3 actions get the Atari rule's 4 simulations
     over 2 candidates), one learner step per two agent steps, 4,000 agent steps (57 balls in
     each of the 4 environments).
     """
@@ -615,7 +622,7 @@ def _catch() -> Config:
         env=dict(suite="gym", name="ezv2_lite.envs.examples:Catch-v0"),
         model=dict(channels=16, downsample=4, lstm_hidden=64, projection_hidden=128, projection_dim=128),
         optim=dict(warmup_steps=200, mixed_value_start_step=1000, mixed_value_window=1000,
-                   target_update_interval=100),
+                   target_update_interval=100, shift_pad=1),
         train=dict(total_env_steps=4000, start_transitions=500, train_ratio=0.5,
                    eval_every_env_steps=500, log_every_env_steps=250, checkpoint_every_env_steps=1000),
     )

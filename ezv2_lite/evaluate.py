@@ -21,6 +21,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -129,9 +130,10 @@ def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress:
     return returns
 
 
-def random_policy_returns(env: EnvConfig, episodes: int, seed: int) -> np.ndarray:
-    """Raw returns [episodes] of uniformly random actions under the evaluation protocol: the
-    score a normalised scale calls 0 (for Atari the published random scores play that part)."""
+def policy_returns(env: EnvConfig, act: Callable[[gymnasium.Env], object], episodes: int,
+                   seed: int) -> np.ndarray:
+    """Raw returns [episodes] of a fixed policy, `act(environment) -> action`, under the evaluation
+    protocol, in episodes seeded seed, seed + 1, ... (the action space too)."""
     returns = np.zeros(episodes)
     for i in range(episodes):
         environment = make_env(env, "eval", seed + i)
@@ -139,11 +141,17 @@ def random_policy_returns(env: EnvConfig, episodes: int, seed: int) -> np.ndarra
         environment.reset()
         done = False
         while not done:
-            _, reward, terminated, truncated, _ = environment.step(environment.action_space.sample())
+            _, reward, terminated, truncated, _ = environment.step(act(environment))
             returns[i] += reward
             done = terminated or truncated
         environment.close()
     return returns
+
+
+def random_policy_returns(env: EnvConfig, episodes: int, seed: int) -> np.ndarray:
+    """Raw returns [episodes] of uniformly random actions under the evaluation protocol: the
+    score a normalised scale calls 0 (for Atari the published random scores play that part)."""
+    return policy_returns(env, lambda environment: environment.action_space.sample(), episodes, seed)
 
 
 def atari_reference() -> dict[str, tuple[float, float]]:

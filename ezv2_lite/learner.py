@@ -220,8 +220,8 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
 
     roots, later_obs = obs[:, 0], obs[:, 1:]             # [B, *obs], [B, U, *obs]
     if o.augmentation:  # two independent draws: the roots, and the consistency targets
-        roots = augment(roots)
-        later_obs = augment(later_obs.flatten(1, 2)).view(later_obs.shape)  # one shift per sample
+        roots = augment(roots, o.shift_pad)
+        later_obs = augment(later_obs.flatten(1, 2), o.shift_pad).view(later_obs.shape)  # one shift per sample
     out = model.initial(roots)
     latent = out.latent
     noise = None if discrete else torch.randn(ENTROPY_SAMPLES, len(obs), model.spec.action_dim, device=device)

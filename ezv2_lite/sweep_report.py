@@ -41,7 +41,8 @@ BASELINES = Path(__file__).parent / "data" / "baselines.csv"
 
 def published_baselines(env) -> list[dict]:
     """The rows of data/baselines.csv for this environment's task: method, x, x_unit, mean, seeds."""
-    suite = {"atari": "atari100k", "dmc": "dmc_vision" if env.pixels else "dmc_proprio"}.get(env.suite)
+    suite = {"atari": "atari100k", "dmc": "dmc_vision" if env.pixels else "dmc_proprio",
+             "minatar": "minatar"}.get(env.suite)
     with BASELINES.open() as file:
         return [row for row in csv.DictReader(file)
                 if row["suite"] == suite and row["task"].lower() == env.name.lower()]

@@ -61,6 +61,16 @@ def test_augment_returns_unit_scaled_floats_of_the_same_shape():
     assert float(out.min()) >= 0.9 - 1e-6 and float(out.max()) <= 1.1 + 1e-6
 
 
+def test_a_shift_pad_of_zero_keeps_every_pixel_in_place():
+    """MinAtar's boards are not shifted: each image is only scaled by its intensity factor."""
+    images = torch.randint(0, 2, (16, 4, 10, 10), dtype=torch.uint8) * 255
+    out = augment(images, pad=0, generator=torch.Generator().manual_seed(0))
+    factors = out.flatten(1).max(1).values
+    torch.testing.assert_close(out, images.float() / 255 * factors[:, None, None, None])
+    shifted = augment(images, pad=1, generator=torch.Generator().manual_seed(0))
+    assert not torch.equal((shifted > 0), (out > 0))  # a pad of 1 moves some boards
+
+
 def test_the_learner_augments_roots_and_consistency_targets_independently(monkeypatch):
     """With augmentation on, the learner calls augment twice per step: roots, then targets."""
     from ezv2_lite import learner
@@ -75,7 +85,7 @@ def test_the_learner_augments_roots_and_consistency_targets_independently(monkey
     model = build_model(config, spec)
     calls = []
     real = learner.augment
-    monkeypatch.setattr(learner, "augment", lambda x: calls.append(tuple(x.shape)) or real(x))
+    monkeypatch.setattr(learner, "augment", lambda x, pad: calls.append(tuple(x.shape)) or real(x, pad))
     batch = replay.sample(4)
     targets = reanalyze(replay, batch, model, config, 0, np.random.default_rng(0))
     learner.compute_loss(model, batch, targets, config, torch.device("cpu"))

@@ -150,8 +150,8 @@ MINATAR_CHANGES = SIZES | {
     # show motion), rewards unclipped, no lives, games capped at 10,000 steps
     "env.suite", "env.action_repeat", "env.frame_stack", "env.max_episode_steps",
     "env.eval_max_episode_steps", "env.clip_rewards", "env.episodic_life",
-    # a pixel is a game cell: no downsampling
-    "model.downsample",
+    # a pixel is a game cell: no downsampling, and no shift (a shifted board is another game)
+    "model.downsample", "optim.shift_pad",
     # fewer simulations and learner steps, so that a run fits 2 hours of one core
     "search.num_simulations", "train.train_ratio"}
 
@@ -169,6 +169,7 @@ def test_the_catch_preset_is_the_minatar_preset_on_a_smaller_budget():
     a, b = _flat(preset("catch").resolved()), _flat(preset("minatar").resolved())
     differ = {k for k in a if a[k] != b[k]}
     allowed = SIZES | {"env.suite", "env.max_episode_steps", "env.eval_max_episode_steps", "model.downsample",
+                       "optim.shift_pad",
                        "optim.warmup_steps", "optim.target_update_interval",
                        "train.train_ratio"}
     assert differ <= allowed, sorted(differ - allowed)
@@ -176,7 +177,7 @@ def test_the_catch_preset_is_the_minatar_preset_on_a_smaller_budget():
 
 ZERO_ALLOWED = {"optim.weight_decay", "optim.entropy_coeff", "optim.momentum", "optim.warmup_steps",
                 "optim.reward_coeff", "optim.value_coeff", "optim.policy_coeff", "optim.consistency_coeff",
-                "optim.mixed_value_start_step", "search.widened_samples", "search.policy_samples",
+                "optim.mixed_value_start_step", "optim.shift_pad", "search.widened_samples", "search.policy_samples",
                 "train.offline_train_steps", "replay.alpha"}
 """The numeric fields for which 0 means something (off, none, from the start, uniform)."""
 

@@ -32,7 +32,7 @@ def test_catch_rewards_a_paddle_under_the_ball_and_punishes_a_miss():
     assert paddle == (4, 2) and ball[0] == 0
     rewards = []
     for _ in range(4):  # follow the ball: it lands on row 4 after 4 steps
-        _, (ball,) = _paddle_and_ball(env._frame())
+        _, (ball,) = _paddle_and_ball(env.frame())
         frame, reward, terminated, _, _ = env.step(1 + int(np.sign(ball[1] - env.paddle)))
         rewards.append(reward)
     assert rewards == [0, 0, 0, 1] and not terminated

@@ -252,3 +252,14 @@ def test_value_and_reward_decoded_together_equal_the_separate_decodings(name):
         assert value.dtype == reward.dtype == torch.float64
         np.testing.assert_allclose(value, model.scalar_value(out.value_logits).numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(reward, model.scalar_reward(out.reward_logits).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_predict_rewards_unrolls_a_value_prefix_model_with_its_restarts():
+    """A hand-made value-prefix model whose "LSTM" sums the rewards since its last restart: along a
+    chain, the predictions are the true value prefixes, which restart after every 5 steps."""
+    from ezv2_lite.model.networks import predict_rewards
+    from ezv2_lite.model.toy import ChainPrefixModel
+
+    rewards = [1.0, 0.0, 2.0, 0.0, 0.0, 3.0, 1.0, 0.0]
+    predicted = predict_rewards(ChainPrefixModel(rewards), np.zeros(1, np.float32), np.zeros(8, np.int64))
+    np.testing.assert_allclose(predicted, [1, 1, 3, 3, 3, 3, 4, 4])  # by hand: restart after step 5

@@ -70,6 +70,9 @@ def test_published_returns_of_the_same_task_come_with_their_units():
     (pong,) = published_baselines(EnvConfig(suite="atari", name="Pong"))
     assert pong["method"] == "dreamerv3" and pong["seeds"] == "5"
     assert published_baselines(EnvConfig(suite="gym", name="CartPole-v1")) == []
+    breakout = published_baselines(EnvConfig(suite="minatar", name="Breakout"))
+    assert [(r["method"], r["x"], r["mean"]) for r in breakout] == [("dqn", "100000", "4.4"), ("dqn", "1000000", "9.2")]
+    assert {r["task"] for r in published_baselines(EnvConfig(suite="minatar", name="Freeway"))} == {"Freeway"}
 
 
 def test_the_median_of_one_task_is_the_median_of_its_runs():

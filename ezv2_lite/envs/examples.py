@@ -39,8 +39,8 @@ class Catch(gym.Env):
         super().reset(seed=seed)  # seeds self.np_random
         self.paddle = self.size // 2
         self.balls_left = self.balls
-        self._new_ball()
-        return self._frame(), {}
+        self.new_ball()
+        return self.frame(), {}
 
     def step(self, action):
         self.paddle = int(np.clip(self.paddle + int(action) - 1, 0, self.size - 1))
@@ -49,17 +49,17 @@ class Catch(gym.Env):
         if self.ball_row == self.size - 1:  # the ball reached the paddle's row
             reward = 1.0 if self.ball_col == self.paddle else -1.0
             self.balls_left -= 1
-            self._new_ball()
-        return self._frame(), reward, self.balls_left == 0, False, {}
+            self.new_ball()
+        return self.frame(), reward, self.balls_left == 0, False, {}
 
     def render(self):
         """The frame for people: each cell 4 times larger."""
-        return np.repeat(np.repeat(self._frame(), 4, axis=0), 4, axis=1)
+        return np.repeat(np.repeat(self.frame(), 4, axis=0), 4, axis=1)
 
-    def _new_ball(self) -> None:
+    def new_ball(self) -> None:
         self.ball_row, self.ball_col = 0, int(self.np_random.integers(self.size))
 
-    def _frame(self) -> np.ndarray:
+    def frame(self) -> np.ndarray:
         grid = np.zeros((self.size, self.size, 3), np.uint8)
         grid[:] = BACKGROUND
         grid[self.size - 1, self.paddle] = PADDLE
