@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 import time
 from dataclasses import dataclass
@@ -51,7 +52,6 @@ BENCH_SPECS = {
     "cartpole": EnvSpec((4,), "float32", "discrete", 2, None, 1, 1),
     "pendulum": EnvSpec((3,), "float32", "continuous", None, 1, 1, 1),
     "dmc_image_small": EnvSpec((12, 64, 64), "uint8", "continuous", None, 1, 8, 4),
-    "atari_small": EnvSpec((12, 64, 64), "uint8", "discrete", 6, None, 4, 4),
     "minatar": EnvSpec((10, 10, 10), "uint8", "discrete", 6, None, 1, 1),
     "catch": EnvSpec((3, 32, 32), "uint8", "discrete", 3, None, 1, 1),
 }
@@ -61,7 +61,7 @@ environment: the search's, and the learner's with `--replay synthetic`."""
 # The task each preset is benchmarked on by the learner, acting and end-to-end benchmarks.
 BENCH_TASKS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "dmc_state": "walker-walk",
                "atari": "Pong", "dmc_image": "walker-walk", "dmc_image_small": "cartpole-balance",
-               "atari_small": "Pong", "minatar": "Seaquest", "catch": "ezv2_lite.envs.examples:Catch-v0"}
+               "minatar": "Seaquest", "catch": "ezv2_lite.envs.examples:Catch-v0"}
 
 # The authors' released search (Cython tree + PyTorch, 1 thread, random weights), timed by
 # this project on the 2-core machine kind its benchmarks run on, in ms per call, and the
@@ -625,12 +625,21 @@ class LearnBenchArgs:
     progress: bool = True
 
 
+def reference_returns(suite: str, task: str) -> dict[str, float]:
+    """The returns of the random and do-nothing policies on a task, where
+    benchmarks/reference_returns.py measured them: {"random policy": mean, ...}."""
+    path = Path(__file__).resolve().parent / "results" / "reference-returns.json"
+    measured = json.loads(path.read_text())["tasks"].get(f"{suite}:{task}", {}) if path.exists() else {}
+    names = {"random": "random policy", "zero_action": "do-nothing policy"}
+    return {names[kind]: entry["mean"] for kind, entry in measured.items()}
+
+
 def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     """Train (or resume), then write learn-PRESET-TASK-SEED.json with the evaluation curve."""
     from ezv2_lite.report import evaluations, read_metrics
     from ezv2_lite.train import train
 
-    name = f"learn-{args.preset}-{args.task.replace('/', '_')}-{args.seed}"
+    name = f"learn-{args.preset}-{re.sub('[/:]', '_', args.task)}-{args.seed}"
     run_dir = Path(args.runs_root) / name
     command = (f"ezv2-lite bench learn --preset {args.preset} --task {args.task} --seed {args.seed} "
                f"--env-steps {args.env_steps} --runs-root {args.runs_root}")
@@ -670,7 +679,8 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     if results["finished"]:  # the learning curve beside the numbers
         import shutil
         from ezv2_lite.report import write_learning_curve
-        curve = write_learning_curve(run_dir, title=f"{args.preset} on {args.task}, seed {args.seed}")
+        curve = write_learning_curve(run_dir, title=f"{args.preset} on {args.task}, seed {args.seed}",
+                                     references=reference_returns(preset(args.preset).env.suite, args.task))
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(curve, Path(args.out_dir) / f"{name}.png")
         log(f"wrote {Path(args.out_dir) / f'{name}.png'}")

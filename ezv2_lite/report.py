@@ -74,20 +74,23 @@ def run_title(run_dir: str | Path) -> str:
     return " · ".join(str(p) for p in parts if p)
 
 
-def write_learning_curve(run_dir: str | Path, title: str | None = None) -> Path:
+def write_learning_curve(run_dir: str | Path, title: str | None = None,
+                         references: dict[str, float] | None = None) -> Path:
     """report.png: the learning curve (`learning_curve_figure`); returns its path."""
     import matplotlib.pyplot as plt
 
-    fig = learning_curve_figure(run_dir, title)
+    fig = learning_curve_figure(run_dir, title, references)
     out = Path(run_dir) / "report.png"
     fig.savefig(out)
     plt.close(fig)
     return out
 
 
-def learning_curve_figure(run_dir: str | Path, title: str | None = None):
+def learning_curve_figure(run_dir: str | Path, title: str | None = None,
+                          references: dict[str, float] | None = None):
     """The learning curve (evaluation return mean ± std, and training episode returns, against
-    env steps; titled `run_title` unless `title` is given) and, when the run logged them, its
+    env steps; titled `run_title` unless `title` is given; `references`: returns to compare
+    with, by name, drawn as dashed lines, e.g. {"random policy": 0.4}) and, when the run logged them, its
     diagnostics against learner steps: the policy's sharpness at the roots (mean sigma or
     entropy), the policy target's mass on unvisited root actions, the share of SVE value
     targets, and the value and reward losses at each unroll step. The ± std band is clipped
@@ -117,6 +120,8 @@ def learning_curve_figure(run_dir: str | Path, title: str | None = None):
             low, high = np.clip(low, *bounds), np.clip(high, *bounds)
         ax.plot(x, mean, "o-", color="tab:blue", label="evaluation (mean ± std)")
         ax.fill_between(x, low, high, color="tab:blue", alpha=0.15)
+    for (name, value), style in zip((references or {}).items(), ("--", ":", "-.", (0, (1, 4)))):
+        ax.axhline(value, ls=style, color="black", lw=1, label=f"{name} ({value:g})")
     ax.set_xlabel("env steps")
     ax.set_ylabel("return")
     ax.set_title(title or run_title(run_dir))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ezv2_lite.config import preset
+from ezv2_lite.config import Config, override, preset
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import build_model
 from ezv2_lite.search import search
@@ -36,10 +36,28 @@ BATCH = {"cartpole": 8, "pendulum": 8, "dmc_state": 8, "atari_small": 3}
 MODES = ("act", "reanalyze", "evaluate")
 
 
+def atari_small() -> Config:
+    """The retired `atari_small` preset (64 px Atari, 32 channels, a 128-unit value-prefix LSTM),
+    whose networks the Atari-shaped pins were recorded with."""
+    return override(override(preset("atari"), preset="atari_small"),
+                    env=dict(name="Pong", image_size=64, eval_max_episode_steps=10_000),
+                    model=dict(channels=32, lstm_hidden=128, projection_hidden=256, projection_dim=256,
+                               prediction_hidden=64),
+                    optim=dict(batch_size=64, lr_decay_steps=9500, mixed_value_start_step=6000),
+                    train=dict(total_env_steps=100_000, train_ratio=0.5, offline_train_steps=0,
+                               eval_every_env_steps=20_000, log_every_env_steps=2000,
+                               checkpoint_every_env_steps=5000))
+
+
+def config(name: str) -> Config:
+    """The config a pinned search ran with: the preset of that name (or the retired atari_small)."""
+    return atari_small() if name == "atari_small" else preset(name)
+
+
 def network(name: str):
     """The preset's network with weights drawn from N(0, 0.2^2) under seed 0, in eval mode."""
     torch.manual_seed(0)
-    model = build_model(preset(name), SPECS[name]).eval()
+    model = build_model(config(name), SPECS[name]).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(std=0.2)
@@ -55,7 +73,7 @@ def observations(name: str, seed: int) -> np.ndarray:
 
 def run(name: str, mode: str, seed: int, device: str = "cpu") -> dict:
     """One seeded search of BATCH[name] roots, with a trace of root 1, as plain lists."""
-    result = search(network(name).to(device), observations(name, seed), preset(name), mode,
+    result = search(network(name).to(device), observations(name, seed), config(name), mode,
                     np.random.default_rng(seed), trace_root=1)
     return {"action_slot": result.action_slot.tolist(), "visit_counts": result.visit_counts.tolist(),
             "action": np.asarray(result.action, np.float64).tolist(),

@@ -58,7 +58,7 @@ def test_the_compiled_step_carries_the_value_prefix_lstm_state():
     last layers would make every output equal), compiled and readable, outputs and LSTM state."""
     from ezv2_lite.accel.compiled import compiled_recurrent
 
-    config = override(preset("atari_small"), env=dict(image_size=32), model=dict(channels=8, lstm_hidden=16))
+    config = override(preset("minatar"), model=dict(channels=8, lstm_hidden=16, downsample=16))
     torch.manual_seed(0)
     model = build_model(config, EnvSpec((12, 32, 32), "uint8", "discrete", 6, None, 4, 4)).eval()
     with torch.no_grad():

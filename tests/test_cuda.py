@@ -86,7 +86,7 @@ def test_a_learner_loss_on_the_gpu_is_the_cpu_loss_for_the_same_weights_and_batc
 
 
 @pytest.mark.parametrize("frames", ["cuda", "cpu"])
-@pytest.mark.parametrize("name", ["dmc_state", "atari_small"])
+@pytest.mark.parametrize("name", ["dmc_state", "minatar"])
 def test_a_learner_step_on_the_gpu_trains_and_reads_back_once(name, frames):
     """Frames on the GPU, or on the host copied over through pinned buffers: the batch
     arrives on the GPU, the weights move, the losses and priorities are finite, and each

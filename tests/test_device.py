@@ -85,7 +85,7 @@ def test_no_host_read_or_copy_inside_the_simulations_and_a_few_per_search(name, 
     of 7 result arrays; 12 without sampled actions) and at most 4 transfers from the host
     (observations, Gumbel noise or root samples, interior samples). A trace for the
     visualizers reads its recordings at the end too, about 2 per simulation."""
-    model, cfg = search_pins.network(name), preset(name)
+    model, cfg = search_pins.network(name), search_pins.config(name)
     obs = search_pins.observations(name, 0)
     search_fn(model, obs, cfg, "act", np.random.default_rng(0))  # warm-up: bins copied to the device once
     counts = {}
@@ -107,7 +107,7 @@ def test_no_host_read_or_copy_inside_the_simulations_and_a_few_per_search(name, 
 def test_the_number_of_tensor_operations_does_not_grow_with_the_batch(name, watch):
     """Operations per simulation (the model step included) are the same for 1 root and 64:
     no Python loop over roots. The figure is printed; the bound leaves room for small edits."""
-    model, cfg = search_pins.network(name), preset(name)
+    model, cfg = search_pins.network(name), search_pins.config(name)
     search_fn(model, search_pins.observations(name, 0), cfg, "act", np.random.default_rng(0))  # warm-up
     per_simulation = []
     for batch in (1, 64):
@@ -125,7 +125,7 @@ def test_the_number_of_tensor_operations_does_not_grow_with_the_batch(name, watc
 def test_the_simulations_run_on_a_device_without_host_access(name):
     """Model built under torch.device('meta') (a device the host cannot read), roots and
     search on it: the loop completes, so it never reads a value back."""
-    spec, cfg = search_pins.SPECS[name], preset(name)
+    spec, cfg = search_pins.SPECS[name], search_pins.config(name)
     with torch.device("meta"):  # the default device too: nothing may land on the host's by accident
         model = build_model(cfg, spec).eval()
         obs = torch.zeros((4, *spec.obs_shape), dtype=torch.uint8 if spec.is_image else torch.float32)
@@ -149,7 +149,7 @@ def test_a_learner_step_runs_on_a_device_without_host_access(name):
     from ezv2_lite.replay import random_policy_replay
     from ezv2_lite.targets import reanalyze
 
-    config = override(preset(name), optim=dict(batch_size=4), train=dict(start_transitions=4)).resolved()
+    config = override(search_pins.config(name), optim=dict(batch_size=4), train=dict(start_transitions=4)).resolved()
     if name == "atari_small":
         config = override(config, env=dict(image_size=32))
     replay, spec = random_policy_replay(config, 30, seed=0)

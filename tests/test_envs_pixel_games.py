@@ -124,6 +124,6 @@ def test_the_minatar_preset_keeps_the_10x10_grid_in_its_latent():
 
 
 def test_the_paper_encoder_is_unchanged_by_the_downsample_switch():
-    config = override(preset("atari_small"), model=dict(channels=8, lstm_hidden=16))
-    spec = probe_spec(override(config, env=dict(name="Pong")).env)
+    config = override(preset("atari"), env=dict(name="Pong", image_size=64), model=dict(channels=8, lstm_hidden=16))
+    spec = probe_spec(config.env)
     assert build_model(config, spec).latent_shape == (8, 4, 4)  # 64 px / 16

@@ -131,3 +131,14 @@ def test_the_band_of_a_game_without_known_bounds_is_mean_plus_minus_std(tmp_path
     assert return_bounds(EnvConfig(suite="dmc", name="walker-walk", action_repeat=4)) == (0.0, 1000.0)
     assert return_bounds(EnvConfig(suite="gym", name="CartPole-v0")) == (0.0, 200.0)
     assert return_bounds(EnvConfig(suite="gym", name="LunarLander-v3")) is None
+
+
+def test_reference_returns_are_drawn_as_labelled_horizontal_lines(tmp_path):
+    from ezv2_lite.report import learning_curve_figure
+
+    run = _fake_atari_run(tmp_path, "pong", "Pong", -20.0)
+    ax = learning_curve_figure(run, references={"random policy": -20.7, "do-nothing policy": -21.0}).axes[0]
+    flat = {line.get_label(): set(line.get_ydata()) for line in ax.get_lines()}
+    assert flat["random policy (-20.7)"] == {-20.7} and flat["do-nothing policy (-21)"] == {-21.0}
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "random policy (-20.7)" in legend

@@ -244,7 +244,7 @@ def test_fused_inference_gives_the_readable_search(name):
     """runtime.fused_inference changes how the network is evaluated, not what the search does."""
     import ezv2_lite.accel  # noqa: F401  (registers the fused step)
 
-    model, readable = search_pins.network(name), preset(name)  # random non-zero weights
+    model, readable = search_pins.network(name), search_pins.config(name)  # random non-zero weights
     obs = np.random.default_rng(0).standard_normal((6, *model.spec.obs_shape)).astype(np.float32)
     results = [search(model, obs, config, "act", np.random.default_rng(1))
                for config in (readable, override(readable, runtime=dict(fused_inference=True)))]
