@@ -65,12 +65,6 @@ def test_an_environment_named_module_colon_id_is_imported_then_made():
         probe_spec(EnvConfig(suite="gym", name="no_such_module:Game-v0"))
 
 
-def test_the_catch_preset_builds_an_8x8_latent_from_32_px_frames():
-    config = preset("catch")
-    model = build_model(config, probe_spec(config.env))
-    assert model.latent_shape == (config.model.channels, 8, 8)
-
-
 # ----------------------------------------------------------------------------- MinAtar
 
 minatar = pytest.importorskip("minatar", reason="the minatar extra is not installed")
@@ -115,11 +109,14 @@ def test_unknown_minatar_game_names_the_games():
         make_env(EnvConfig(suite="minatar", name="Pong"))
 
 
-def test_the_minatar_preset_keeps_the_10x10_grid_in_its_latent():
-    config = preset("minatar")
-    model = build_model(config, probe_spec(config.env))
-    assert model.latent_shape == (config.model.channels, 10, 10)
-    out = model.eval().initial(torch.zeros(2, 4, 10, 10, dtype=torch.uint8))
+@pytest.mark.parametrize("name, grid", [("catch", 8), ("minatar", 10)])
+def test_the_small_pixel_presets_keep_one_latent_cell_per_game_cell(name, grid):
+    """Catch's 32 px frames shrink 4 times to its 8 x 8 grid; MinAtar's 10 x 10 grid is not shrunk."""
+    config = preset(name)
+    spec = probe_spec(config.env)
+    model = build_model(config, spec)
+    assert model.latent_shape == (config.model.channels, grid, grid)
+    out = model.eval().initial(torch.zeros(2, *spec.obs_shape, dtype=torch.uint8))
     assert out.policy.shape == (2, 3)
 
 
