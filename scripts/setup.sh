@@ -40,7 +40,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # Pin torch before anything can ask for it: on a CPU-only machine this takes the
-# local CPU wheel instead of downloading a multi-GB CUDA build (platform-notes).
+# local CPU wheel instead of downloading a multi-GB CUDA build (measured on this project's machines).
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
 extras="notebooks,dev,tensorboard,minatar"
 [ "${EZV2_BROWSER:-0}" = 1 ] && extras+=",browser"
