@@ -17,7 +17,8 @@ cross-entropy against the improved policy or the continuous loss (`auto`: the
 K-sample weighted log-likelihood for 1-D actions, the chosen action's
 log-likelihood otherwise), H the entropy bonus (continuous only). Samples are
 weighted by their importance weights; the gradient into every unrolled state is
-halved, the whole gradient scaled by 1/U and clipped to a global norm of 5.
+halved (all of it, from the state's own heads too, as released: `optim.state_gradient`), the
+whole gradient scaled by 1/U and clipped to a global norm of 5.
 """
 
 from __future__ import annotations
@@ -231,13 +232,15 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     consistency = torch.zeros_like(value_steps[0])
     policy_total, entropy_total = pol, entropy
     hidden = model.initial_hidden(len(obs), device)
-    with torch.no_grad():  # consistency targets: projections of the real next observations
-        later = model.represent(later_obs.flatten(0, 1))
-        target_proj = model.project(later, with_head=False).view(len(obs), U, -1)
+    target_proj = consistency_targets(model, later_obs, o.consistency_targets)  # [B, U, D]
     for k in range(1, U + 1):
         m = mask[:, k - 1]
         step = model.recurrent(latent, actions[:, k - 1], hidden)
-        latent, hidden = scale_gradient(step.latent, 0.5), step.hidden
+        latent, hidden = step.latent, step.hidden
+        if o.state_gradient == "all":  # everything that reaches s_k, its own heads' too
+            latent.register_hook(lambda grad: grad * 0.5)
+        else:                          # only what the next dynamics step passes back
+            latent = scale_gradient(latent, 0.5)
         if model.value_prefix and lstm_restarts_after(k, model.lstm_horizon):
             hidden = model.initial_hidden(len(obs), device)
         reward_steps.append(m * soft_cross_entropy(step.reward_logits, reward_target[:, k - 1]))
@@ -260,6 +263,19 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
                  reward_by_step=torch.stack(reward_steps).mean(-1),
                  root_policy_spread=root_policy_spread(out.policy, discrete))
     return loss, root_value, {name: term.detach() for name, term in terms.items()}
+
+
+@torch.no_grad()
+def consistency_targets(model: EZModel, later_obs: torch.Tensor, mode: str) -> torch.Tensor:
+    """The consistency loss's targets: projections (no prediction head, no gradient) of the
+    representations of the real next observations `later_obs` [B, U, *obs] -> [B, U, D].
+    `per_step` represents each step's B observations as a batch of their own (as released:
+    batch norm uses that step's statistics); `pooled` all B x U at once."""
+    if mode == "pooled":
+        later = model.represent(later_obs.flatten(0, 1))
+        return model.project(later, with_head=False).view(*later_obs.shape[:2], -1)
+    return torch.stack([model.project(model.represent(later_obs[:, k]), with_head=False)
+                        for k in range(later_obs.shape[1])], dim=1)
 
 
 def root_policy_spread(policy: torch.Tensor, discrete: bool) -> torch.Tensor:

@@ -1,11 +1,14 @@
 """The learner: the loss decreases on a fixed batch, gradient scaling, schedule, target lag."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ezv2_lite.config import override, preset
-from ezv2_lite.learner import Learner, TargetModel, make_optimizer, scale_gradient
+from ezv2_lite.learner import Learner, TargetModel, compute_loss, make_optimizer, scale_gradient
 from ezv2_lite.model import build_model
 from ezv2_lite.replay import random_policy_replay
 from ezv2_lite.targets import reanalyze
@@ -53,6 +56,96 @@ def test_gradient_into_the_kth_unrolled_state_is_halved_each_step():
     assert torch.equal(scale_gradient(x, 0.5), x)  # the forward value is unchanged
 
 
+SMALL_IMAGE_MODEL = dict(channels=8, head_channels=4, action_embedding_dim=4, lstm_hidden=16,
+                         projection_hidden=32, projection_dim=32, prediction_hidden=16)
+
+
+def _unroll_by_hand(model, batch, k):
+    """s_0 .. s_k, the model unrolled k steps from the batch's first observations with plain
+    autograd: no gradient scaling anywhere."""
+    obs = batch.observations
+    states = [model.initial(obs[:, 0]).latent]
+    for j in range(k):
+        action = torch.as_tensor(batch.actions[:, j]).long()
+        states.append(model.recurrent(states[-1], action).latent)
+    return states
+
+
+@pytest.mark.parametrize("mode, halvings", [("all", 0), ("dynamics", -1)])
+def test_a_loss_at_depth_k_reaches_the_encoder_halved_once_per_unrolled_state(mode, halvings):
+    """As released (`all`), the gradient from unroll step k's loss reaches the encoder x 0.5^k:
+    every unrolled state s_1..s_k halves all the gradient passing through it. MuZero's
+    pseudocode (`dynamics`) does not halve s_k's own heads: x 0.5^(k-1). Expected values by
+    hand: the same reward loss unrolled with plain autograd, times the factor."""
+    torch.manual_seed(0)
+    config = override(preset("cartpole"), optim=dict(
+        batch_size=8, state_gradient=mode, reward_coeff=1.0, value_coeff=0.0, policy_coeff=0.0,
+        consistency_coeff=0.0))
+    learner, batch, targets = _learner_and_batch(config)
+    model = learner.model
+    model.normalizer.eval()  # fixed observation statistics for both computations
+    with torch.no_grad():  # the reward head starts at zero: give it weights that pass gradient
+        for p in model.reward_head.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    U = config.optim.unroll_steps
+    weights = torch.as_tensor(batch.weights, dtype=torch.float32)
+    reward_targets = model.reward_support.encode(torch.as_tensor(targets.rewards, dtype=torch.float32))
+    ratios = []
+    for k in range(1, U + 1):
+        only_k = np.zeros_like(batch.mask)  # the loss of depth k alone
+        only_k[:, k - 1] = batch.mask[:, k - 1]
+        model.zero_grad()
+        loss, _, _ = compute_loss(model, dataclasses.replace(batch, mask=only_k), targets, config,
+                                  torch.device("cpu"))
+        loss.backward()
+        ours = torch.cat([p.grad.flatten() for p in model.encoder.parameters()])
+        model.zero_grad()
+        s_k = _unroll_by_hand(model, batch, k)[-1]
+        ce = F.cross_entropy(model.reward_head(s_k), reward_targets[:, k - 1], reduction="none")
+        (weights * torch.as_tensor(only_k[:, k - 1]) * ce).mean().backward()
+        plain = torch.cat([p.grad.flatten() for p in model.encoder.parameters()])
+        assert plain.abs().max() > 1e-6
+        torch.testing.assert_close(ours, 0.5 ** (k + halvings) * plain, rtol=1e-4, atol=1e-7)
+        ratios.append(float(ours.norm() / plain.norm()))
+    np.testing.assert_allclose(ratios, [0.5 ** (k + halvings) for k in range(1, U + 1)], rtol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["per_step", "pooled"])
+def test_consistency_targets_are_normalised_with_the_statistics_of_their_own_step(mode):
+    """Batch norm in train mode normalises with the statistics of the batch it is given. As
+    released (`per_step`), each unroll step's real observations are represented as a batch of
+    B; `pooled` represents all B x U together. Expected by hand: the consistency term, each
+    way, from the model's own calls; the two differ, so the term tells them apart."""
+    torch.manual_seed(0)
+    config = override(preset("catch"), model=SMALL_IMAGE_MODEL,
+                      optim=dict(batch_size=8, augmentation=False, consistency_targets=mode),
+                      train=dict(start_transitions=8)).resolved()
+    learner, batch, targets = _learner_and_batch(config)
+    model = learner.model
+    U = config.optim.unroll_steps
+    later = batch.observations[:, 1:]
+    seen = []  # the batch sizes the encoder's first batch norm normalises
+    first_bn = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    first_bn.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    _, _, terms = compute_loss(model, batch, targets, config, torch.device("cpu"))
+    assert seen == ([8] + [8] * U if mode == "per_step" else [8, 8 * U])
+
+    with torch.no_grad():
+        states = _unroll_by_hand(model, batch, U)[1:]
+        per_step = [model.project(model.represent(later[:, k]), with_head=False) for k in range(U)]
+        pooled = model.project(model.represent(later.flatten(0, 1)), with_head=False).view(8, U, -1)
+        mask = torch.as_tensor(batch.mask, dtype=torch.float32)
+
+        def term(target):  # mean over the batch of sum_k mask_k (1 - cos)
+            cos = [F.cosine_similarity(model.project(s), target[k], dim=-1, eps=1e-5)
+                   for k, s in enumerate(states)]
+            return float((mask * (1 - torch.stack(cos, 1))).sum(1).mean())
+
+        expected = {"per_step": term(per_step), "pooled": term(pooled.unbind(1))}
+    assert abs(expected["per_step"] - expected["pooled"]) > 1e-4
+    assert float(terms["consistency"]) == pytest.approx(expected[mode], rel=1e-4)
+
+
 def test_learning_rate_warms_up_then_decays_in_steps():
     config = override(preset("atari"), optim=dict(lr=0.2, warmup_steps=10, lr_decay_steps=100))
     model = torch.nn.Linear(2, 2)
@@ -84,10 +177,6 @@ def test_target_model_lags_the_online_model_by_200_to_400_steps():
         if step >= 400:
             assert 200 <= lag < 400, (step, value)
     assert float(target.model.weight) == 600.0  # after step 800: the snapshot from step 600
-
-
-SMALL_IMAGE_MODEL = dict(channels=8, head_channels=4, action_embedding_dim=4, lstm_hidden=16,
-                         projection_hidden=32, projection_dim=32, prediction_hidden=16)
 
 
 @pytest.mark.parametrize("name, env", [("atari", dict(name="Pong", image_size=32)),
