@@ -43,11 +43,13 @@ commands:
 Run `ezv2-lite COMMAND --help` for a command's options."""
 
 HELP = {  # the commands that read their arguments themselves (the others' --help comes from tyro)
-    "eval": """usage: ezv2-lite eval RUN_DIR_OR_AGENT [--episodes N] [--video OUT.mp4|OUT.gif]
+    "eval": """usage: ezv2-lite eval RUN_DIR_OR_AGENT [--episodes N] [--seed S] [--video OUT.mp4|OUT.gif]
 
 Evaluate a run's newest checkpoint, or a shipped agent (a name from `ezv2-lite agents`, e.g.
 cartpole, or a folder made by `ezv2-lite export`), with the evaluation protocol's search.
   --episodes N   how many episodes (default: the run's eval_episodes, or the card's; 1 with --video)
+  --seed S       the first episode's seed, then S + 1, ... (default: the card's evaluation seed, or
+                 a run's own evaluation seed): try a shipped agent on seeds it was never shown
   --video OUT    also write the episodes as a captioned video (.mp4 or .gif)""",
     "agents": "usage: ezv2-lite agents\n\nThe shipped agents as a table: name, environment, the command that "
               "trained it, env steps, evaluation, size.",
@@ -86,13 +88,15 @@ def _split_preset(args: list[str]) -> tuple[Config, list[str]]:
     return preset(name if name is not None else DEFAULT_PRESET), rest
 
 
-def _positive_int(text: str, flag: str) -> int:
+def _positive_int(text: str, flag: str, minimum: int = 1) -> int:
+    """`text` as an integer of at least `minimum` (1, or 0 for a seed), else a one-line error."""
+    kind = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
     try:
         value = int(text)
     except ValueError:
-        raise ConfigError(f"{flag} must be a positive integer (got {text!r})") from None
-    if value <= 0:
-        raise ConfigError(f"{flag} must be a positive integer (got {value})")
+        raise ConfigError(f"{flag} must be {kind} (got {text!r})") from None
+    if value < minimum:
+        raise ConfigError(f"{flag} must be {kind} (got {value})")
     return value
 
 
@@ -263,6 +267,7 @@ def eval_command(args: list[str]) -> None:
 
     episodes, args = _take_option(args, "--episodes")
     video, args = _take_option(args, "--video")
+    chosen_seed, args = _take_option(args, "--seed")
     if len(args) != 1:
         raise ConfigError(HELP["eval"].splitlines()[0])
     source = args[0]
@@ -281,6 +286,8 @@ def eval_command(args: list[str]) -> None:
         config, model = agent.config, agent.model
         seed, default_count = agent.card["evaluation"]["seed"], agent.card["evaluation"]["episodes"]  # the card's
     count = _positive_int(episodes, "--episodes") if episodes else 1 if video else default_count
+    if chosen_seed is not None:  # episodes seeded S, S + 1, ...: a check on seeds of one's own
+        seed = _positive_int(chosen_seed, "--seed", minimum=0)
     torch.set_num_threads(1)
     cap = config.env.resolved().eval_max_episode_steps
     if video:

@@ -76,6 +76,10 @@ def test_export_writes_safe_weights_a_card_and_an_agent_eval_opens(tiny_run, tmp
     assert all(v.dtype == stored for v in weights.values() if v.is_floating_point())
     result = cli("eval", str(out), "--episodes", "2")
     assert result.returncode == 0 and "2 evaluation episodes from seed" in result.stdout, result.stderr
+    # a seed of one's own: episodes from it, and the same episodes again from the same seed
+    first, again = (cli("eval", str(out), "--episodes", "2", "--seed", "123") for _ in range(2))
+    assert first.returncode == 0 and "from seed 123, return" in first.stdout, first.stderr
+    assert first.stdout.split("return")[1] == again.stdout.split("return")[1]
     agent = load_agent(out)
     returned, within = check_agent(agent)
     assert within and returned == card["check"]["return"]  # the same machine: the same episode
@@ -131,6 +135,9 @@ def test_tensorboard_asked_for_on_a_resume_holds_the_whole_run_once(tmp_path):
     (["eval", "no-such-agent"], "not a run directory"),
     (["eval", "cartpole", "--video", "out.avi"], "ending in .mp4 or .gif"),
     (["eval", "cartpole", "--video", "no/such/folder/out.gif"], "does not exist"),
+    (["eval", "cartpole", "--seed", "-1"], "--seed must be an integer of at least 0 (got -1)"),
+    (["eval", "cartpole", "--seed", "abc"], "--seed must be an integer of at least 0 (got 'abc')"),
+    (["eval", "cartpole", "--seed"], "--seed needs a value"),
     (["export", "no-such-run", "out", "--command", "x"], "not a run directory"),
 ])
 def test_bad_agent_input_is_a_one_line_error(args, message):
