@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .config import Config, ConfigError, EnvConfig
 from .envs import env_spec, make_env
-from .model.networks import EZModel
+from .model.networks import EZModel, predict_values
 from .search import SearchTrace, search
 
 ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
@@ -118,16 +118,126 @@ def play(model: EZModel, config: Config, episodes: int, seed: int, progress: boo
 
 
 def evaluate(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
-             should_stop: Callable[[], bool] = lambda: False) -> np.ndarray:
+             should_stop: Callable[[], bool] = lambda: False,
+             observe: Callable[[Step], None] | None = None) -> np.ndarray:
     """Raw returns [episodes] of one episode in each of `episodes` evaluation environments
-    (`play`'s episodes, its rewards summed). When `should_stop` says so, EvaluationStopped is
-    raised (no partial returns are reported); Ctrl-C raises KeyboardInterrupt as usual, after
-    closing the environments."""
+    (`play`'s episodes, its rewards summed). `observe` is shown every step (`RootDiagnostics`).
+    When `should_stop` says so, EvaluationStopped is raised (no partial returns are reported);
+    Ctrl-C raises KeyboardInterrupt as usual, after closing the environments."""
     returns = np.zeros(episodes)
     with closing(play(model, config, episodes, seed, progress, should_stop)) as steps:
         for step in steps:
             returns[step.episode] += step.reward
+            if observe is not None:
+                observe(step)
     return returns
+
+
+@dataclass(frozen=True)
+class RootActionCheck:
+    """The search's Q of each root action against what taking it led to (`root_action_check`).
+    C: the root's children (|A| discrete actions, or the K sampled continuous ones)."""
+
+    actions: np.ndarray         # [C] action ids, or [C, A] the sampled actions
+    predicted_q: np.ndarray     # [C] the search's completed Q (visited: backed up; others: v_mix)
+    visited: np.ndarray         # [C] bool, whether the search visited the action
+    rollout_return: np.ndarray  # [C] sum_h gamma^h r_h over `horizon` agent steps, + gamma^H V(s_H)
+    chosen: int                 # the child the search chose
+    horizon: int
+
+
+def root_action_check(model: EZModel, config: Config, seed: int, start_step: int = 0,
+                      horizon: int = 20) -> RootActionCheck:
+    """Is the search's choice at a root backed by what its actions really lead to?
+
+    Plays one evaluation episode (seed `seed`) with the agent for `start_step` steps, searches
+    its root, then for each root action c takes c in a copy of that state (the episode replayed
+    from its seed) and lets the agent act for `horizon` - 1 more steps, all copies side by side.
+    `rollout_return[c]` is their discounted return plus the value network's estimate of the
+    state reached (nothing after a terminal): what Q(s, c) = r + gamma V(s') estimates, when the
+    agent's policy follows. A model that extrapolates shows up as a Q that ranks the actions
+    otherwise than the rollouts do. For DeepMind Control every step pays in [0, 1] per frame, so
+    a short rollout already separates actions that drop the pole from those that keep it up.
+    Rewards are the evaluation protocol's (raw, not Atari's clipped ones)."""
+    rng = np.random.default_rng([seed, 2])  # as `play` draws them: the same episode
+    with make_env(config.env, "eval", seed) as env:
+        obs, prefix = env.reset()[0], []
+        for _ in range(start_step):
+            action = search(model, obs[None], config, "evaluate", rng).action[0]
+            obs, _, terminated, truncated, _ = env.step(action)
+            prefix.append(action)
+            if terminated or truncated:
+                raise ValueError(f"the episode of seed {seed} ended after {len(prefix)} steps: "
+                                 f"choose a start_step below {len(prefix)}")
+    result = search(model, obs[None], config, "evaluate", rng, trace_root=0)
+    trace = result.trace
+    actions = trace.root_actions if trace.root_actions is not None else np.arange(len(trace.root_prior))
+    gamma = config.agent_discount
+    copies = [make_env(config.env, "eval", seed) for _ in actions]
+    reached, returns = [None] * len(actions), np.zeros(len(actions))
+    running = np.ones(len(actions), bool)
+    try:
+        for env in copies:  # each copy replays the episode up to the root
+            env.reset()
+            for action in prefix:
+                env.step(action)
+        for h in range(horizon):
+            alive = np.flatnonzero(running)
+            if len(alive) == 0:
+                break
+            taken = actions[alive] if h == 0 else search(  # then the agent's own actions
+                model, np.stack([reached[i] for i in alive]), config, "evaluate", rng).action
+            for i, action in zip(alive, taken):
+                reached[i], reward, terminated, truncated, _ = copies[i].step(action)
+                returns[i] += gamma ** h * reward
+                running[i] = not (terminated or truncated)
+        alive = np.flatnonzero(running)
+        if len(alive):  # the value of the states reached
+            returns[alive] += gamma ** horizon * predict_values(model, np.stack([reached[i] for i in alive]))
+    finally:
+        for env in copies:
+            env.close()
+    visited = np.zeros(len(actions), bool)
+    visited[trace.slot[trace.parent == 0]] = True  # a root child has a node once a simulation reached it
+    return RootActionCheck(actions=np.asarray(actions), predicted_q=np.asarray(trace.root_completed_q),
+                           visited=visited, rollout_return=returns, chosen=int(trace.chosen_slot),
+                           horizon=horizon)
+
+
+class RootDiagnostics:
+    """What the evaluation's roots show about the search's biases, for a metrics line
+    (`evaluate(..., observe=diagnostics)`, then `summary()`):
+
+    - the spread of the value network's estimates at the roots, over every step of every
+      episode (batch norm's running statistics can squeeze it: a value head that barely
+      separates good states from bad ones gives the search little to choose with);
+    - the actions of each episode's first `first_steps` steps: for continuous actions their
+      mean over the episodes, step by step [first_steps, A]; for discrete ones each action's
+      share of those steps [|A|]. An agent that pushes one way from the start shows it here.
+
+    `num_actions`: |A| for discrete actions, None for continuous ones.
+    """
+
+    def __init__(self, num_actions: int | None, first_steps: int = 16):
+        self.num_actions, self.first_steps = num_actions, first_steps  # num_actions: None if continuous
+        self.values: list[float] = []
+        self.first_actions: dict[int, list[np.ndarray]] = {}  # step t -> the actions taken at t
+
+    def __call__(self, step: Step) -> None:
+        self.values.append(step.network_value)
+        if step.t < self.first_steps:
+            self.first_actions.setdefault(step.t, []).append(np.asarray(step.action))
+
+    def summary(self) -> dict:
+        values = np.asarray(self.values)
+        out = {"eval_root_value_mean": float(values.mean()), "eval_root_value_std": float(values.std())}
+        steps = [np.stack(self.first_actions[t]) for t in sorted(self.first_actions)]
+        if self.num_actions is None:  # continuous: [first_steps, A]
+            out["eval_first_action_mean"] = [a.mean(0).round(4).tolist() for a in steps]
+        else:                         # discrete: [|A|]
+            counts = np.bincount(np.concatenate(steps).astype(np.int64), minlength=self.num_actions)
+            out["eval_first_action_shares"] = (counts / counts.sum()).round(4).tolist()
+        return out
 
 
 def policy_returns(env: EnvConfig, act: Callable[[gymnasium.Env], object], episodes: int,

@@ -93,7 +93,8 @@ def learning_curve_figure(run_dir: str | Path, title: str | None = None,
     with, by name, drawn as dashed lines, e.g. {"random policy": 0.4}) and, when the run logged them, its
     diagnostics against learner steps: the policy's sharpness at the roots (mean sigma or
     entropy), the policy target's mass on unvisited root actions, the share of SVE value
-    targets, and the value and reward losses at each unroll step. The ± std band is clipped
+    targets, and the value and reward losses at each unroll step; and when its evaluations
+    logged them, their root diagnostics (`_draw_root_diagnostics`). The ± std band is clipped
     to the returns the environment can give, where they are known (`return_bounds`)."""
     import matplotlib
 
@@ -104,8 +105,13 @@ def learning_curve_figure(run_dir: str | Path, title: str | None = None,
     evals = evaluations(metrics)
     episodes = [m for m in metrics if "train_episode_return" in m]
     losses = [m for m in metrics if "value_by_step" in m]
-    panels = 3 if losses else 1
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels if losses else 7, 4), dpi=110, squeeze=False)
+    roots = [m for m in evals if "eval_root_value_std" in m]
+    columns, rows = (3 if losses else 2 if roots else 1), (2 if roots else 1)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns if columns > 1 else 7, 4 * rows),
+                             dpi=110, squeeze=False)
+    if roots:  # (panels with nothing to draw)
+        for ax in [*axes[1, 2:], *([] if losses else [axes[0, 1]])]:
+            ax.axis("off")
     ax = axes[0, 0]
     if episodes:
         ax.plot([m["env_steps"] for m in episodes], [m["train_episode_return"] for m in episodes],
@@ -129,6 +135,8 @@ def learning_curve_figure(run_dir: str | Path, title: str | None = None,
     ax.legend(loc="best")
     if losses:
         _draw_diagnostics(axes[0, 1], axes[0, 2], losses)
+    if roots:
+        _draw_root_diagnostics(axes[1, 0], axes[1, 1], roots)
     fig.tight_layout()
     return fig
 
@@ -173,13 +181,58 @@ def _draw_diagnostics(search_ax, loss_ax, losses: list[dict]) -> None:
     loss_ax.legend(loc="best", fontsize=6, ncol=2)
 
 
+def _draw_root_diagnostics(value_ax, action_ax, evals: list[dict]) -> None:
+    """The evaluation lines' root diagnostics (`evaluate.RootDiagnostics`) against env steps:
+    the value network's estimates at the roots (mean ± std), and the actions of the episodes'
+    first steps (discrete: each action's share; continuous: the mean of the first action
+    dimension at each of those steps, one line per evaluation, the last five)."""
+    import matplotlib.pyplot as plt
+
+    x = [m["env_steps"] for m in evals]
+    mean = np.array([m["eval_root_value_mean"] for m in evals])
+    std = np.array([m["eval_root_value_std"] for m in evals])
+    value_ax.plot(x, mean, "o-", color="tab:orange", label="mean")
+    value_ax.fill_between(x, mean - std, mean + std, color="tab:orange", alpha=0.2, label="± std (the spread)")
+    value_ax.set_xlabel("env steps")
+    value_ax.set_ylabel("value network at the roots")
+    value_ax.set_title("root values in evaluation")
+    value_ax.grid(alpha=0.3)
+    value_ax.legend(loc="best", fontsize=7)
+    if "eval_first_action_shares" in evals[-1]:
+        shares = np.array([m["eval_first_action_shares"] for m in evals])  # [evaluations, |A|]
+        for a in range(shares.shape[1]):
+            action_ax.plot(x, shares[:, a], "o-", ms=3, label=f"action {a}")
+        action_ax.set_xlabel("env steps")
+        action_ax.set_ylabel("share of the first steps' actions")
+        action_ax.set_ylim(-0.02, 1.02)
+    else:
+        last = evals[-5:]
+        colors = plt.cm.viridis(np.linspace(0, 0.9, len(last)))
+        for m, color in zip(last, colors):
+            first = np.array(m["eval_first_action_mean"])  # [first steps, A]
+            action_ax.plot(np.arange(len(first)), first[:, 0], "o-", ms=3, color=color,
+                           label=f"at {m['env_steps']:,} env steps")
+        action_ax.axhline(0.0, color="black", lw=0.8)
+        action_ax.set_xlabel("agent step in the episode")
+        action_ax.set_ylabel("mean action (first dimension)")
+        action_ax.set_ylim(-1.05, 1.05)
+    action_ax.set_title("actions at the start of the evaluation episodes")
+    action_ax.grid(alpha=0.3)
+    action_ax.legend(loc="best", fontsize=7)
+
+
 def summary(run_dir: str | Path) -> str:
-    """A plain-text table of the evaluations of a run."""
+    """A plain-text table of the evaluations of a run (with the value network's mean ± std at
+    the evaluation's roots where the run logged them)."""
     evals = evaluations(read_metrics(run_dir))
-    lines = [f"{'env steps':>10} {'train steps':>11} {'wall s':>8} {'return':>16} {'episodes':>8}"]
+    roots = any("eval_root_value_std" in m for m in evals)  # (runs before the root diagnostics have none)
+    lines = [f"{'env steps':>10} {'train steps':>11} {'wall s':>8} {'return':>16} {'episodes':>8}"
+             + (f" {'root value':>16}" if roots else "")]
     for m in evals:
+        root = (f" {m['eval_root_value_mean']:>9.2f} ± {m['eval_root_value_std']:<5.2f}"
+                if "eval_root_value_std" in m else "")
         lines.append(f"{m['env_steps']:>10} {m['train_steps']:>11} {m['wall_s']:>8.0f} "
-                     f"{m['eval_return_mean']:>9.1f} ± {m['eval_return_std']:<5.1f} {m['eval_episodes']:>8}")
+                     f"{m['eval_return_mean']:>9.1f} ± {m['eval_return_std']:<5.1f} {m['eval_episodes']:>8}" + root)
     if not evals:
         lines.append("(no evaluation yet)")
     lines.append(evaluation_protocol(run_dir))

@@ -39,7 +39,7 @@ from .checkpoint import (CheckpointError, RunState, complete_checkpoints, find_c
                          restore_random_states)
 from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
-from .evaluate import EvaluationStopped, evaluate
+from .evaluate import EvaluationStopped, RootDiagnostics, evaluate
 from .learner import Learner, LossInfo, learner_step
 from .model import build_model, resolve_device, set_numerics
 from .replay import Replay, frames_device
@@ -418,15 +418,16 @@ def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
 def _evaluate(model, config: Config, counters: Counters, log, progress: bool,
               should_stop) -> str | None:
     """Evaluate and log; None (nothing logged) when a SIGTERM stopped the evaluation."""
+    diagnostics = RootDiagnostics(model.spec.num_actions if model.spec.is_discrete else None)
     try:
         returns = evaluate(model, config, config.train.eval_episodes,
                            seed=10_000 + config.seed + counters.agent_steps, progress=progress,
-                           should_stop=should_stop)
+                           should_stop=should_stop, observe=diagnostics)
     except EvaluationStopped:
         return None
     counters.last_eval_at = (counters.agent_steps, counters.train_steps)
     log({"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
-         "eval_episodes": len(returns)})
+         "eval_episodes": len(returns), **diagnostics.summary()})
     return f"{returns.mean():.1f}"
 
 

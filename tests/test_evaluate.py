@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import ezv2_lite.evaluate as evaluation
 from ezv2_lite.config import override, preset
@@ -124,3 +125,64 @@ def test_playing_with_frames_an_environment_that_draws_none_is_a_clear_error(mon
     config = preset("cartpole")
     with pytest.raises(ConfigError, match="draws no frames"):
         next(evaluation.play(_cartpole_model(config), config, episodes=1, seed=0, render=True))
+
+
+def _step(t, action, value, episode=0):
+    from ezv2_lite.evaluate import Step
+
+    return Step(episode=episode, t=t, observation=np.zeros(1), frame=None, action=np.asarray(action),
+                action_slot=0, reward=0.0, done=False, improved_policy=np.ones(2) / 2,
+                visit_counts=np.zeros(2), root_value=value, network_value=value)
+
+
+def test_root_diagnostics_give_the_value_spread_and_the_first_steps_actions():
+    from ezv2_lite.evaluate import RootDiagnostics
+
+    discrete = RootDiagnostics(num_actions=3, first_steps=2)
+    for t, actions in enumerate([(0, 2), (2, 2), (1, 1)]):  # two episodes, three steps
+        for episode, action in enumerate(actions):
+            discrete(_step(t, np.int64(action), value=float(t), episode=episode))
+    out = discrete.summary()
+    assert out["eval_root_value_mean"] == pytest.approx(1.0)          # values 0, 0, 1, 1, 2, 2
+    assert out["eval_root_value_std"] == pytest.approx(np.sqrt(2 / 3))
+    assert out["eval_first_action_shares"] == [0.25, 0.0, 0.75]       # steps 0 and 1: 0, 2, 2, 2
+
+    continuous = RootDiagnostics(num_actions=None, first_steps=3)
+    for t in range(4):
+        for episode, push in enumerate((0.5, -0.1)):
+            continuous(_step(t, np.array([push * (t + 1), 0.0], np.float32), value=1.0, episode=episode))
+    mean = continuous.summary()["eval_first_action_mean"]
+    np.testing.assert_allclose(mean, [[0.2, 0.0], [0.4, 0.0], [0.6, 0.0]], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["pendulum", "cartpole"])
+def test_the_root_action_check_compares_each_root_actions_q_with_what_taking_it_gave(name):
+    """Worked by hand over one step (horizon 1): the episode `play` plays from the same seed
+    up to the root, then each root action taken in a fresh copy of it: its reward plus the
+    discounted value network's estimate of where it led."""
+    from ezv2_lite.envs import make_env
+    from ezv2_lite.evaluate import play, root_action_check
+    from ezv2_lite.model.networks import predict_values
+
+    torch.manual_seed(0)
+    config = preset(name).resolved()
+    model = build_model(config, probe_spec(config.env)).eval()
+    check = root_action_check(model, config, seed=7, start_step=3, horizon=1)
+    C = config.search.num_sampled_actions if name == "pendulum" else 2
+    assert check.predicted_q.shape == check.rollout_return.shape == check.visited.shape == (C,)
+    assert check.visited[check.chosen] and check.visited.sum() >= 2
+    steps = play(model, config, 1, seed=7)
+    prefix = [next(steps).action for _ in range(3)]
+    assert next(steps).action_slot == check.chosen  # the same episode, the same root
+    steps.close()
+    gamma = config.agent_discount
+    for action, got in zip(check.actions, check.rollout_return):
+        env = make_env(config.env, "eval", 7)
+        env.reset()
+        for a in prefix:
+            env.step(a)
+        obs, reward, *_ = env.step(action)
+        assert got == pytest.approx(reward + gamma * predict_values(model, obs[None])[0], rel=1e-5, abs=1e-5)  # (batched: float32 sums)
+    longer = root_action_check(model, config, seed=7, start_step=3, horizon=4)
+    np.testing.assert_array_equal(longer.predicted_q, check.predicted_q)
+    assert not np.allclose(longer.rollout_return, check.rollout_return)

@@ -142,3 +142,33 @@ def test_reference_returns_are_drawn_as_labelled_horizontal_lines(tmp_path):
     assert flat["random policy (-20.7)"] == {-20.7} and flat["do-nothing policy (-21)"] == {-21.0}
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
     assert "random policy (-20.7)" in legend
+
+
+@pytest.mark.parametrize("first_actions", [
+    {"eval_first_action_shares": [0.25, 0.75]},
+    {"eval_first_action_mean": [[0.6], [0.5], [0.1]]},
+])
+def test_the_report_draws_the_root_diagnostics_of_the_evaluations(tmp_path, first_actions):
+    from ezv2_lite.report import learning_curve_figure
+
+    lines = [dict(env_steps=x, train_steps=x, wall_s=1.0, eval_return_mean=1.0, eval_return_std=0.5,
+                  eval_episodes=2, eval_root_value_mean=mean, eval_root_value_std=1.5, **first_actions)
+             for x, mean in ((100, 10.0), (200, 12.0))]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    fig = learning_curve_figure(tmp_path)
+    values, actions = fig.axes[2], fig.axes[3]   # the second row (the first has the curve and a blank)
+    assert values.get_title() == "root values in evaluation"
+    assert [list(line.get_ydata()) for line in values.get_lines()] == [[10.0, 12.0]]
+    assert sorted(set(_band(values))) == [8.5, 10.5, 11.5, 13.5]
+    drawn = [list(line.get_ydata()) for line in actions.get_lines() if line.get_label()[0] != "_"]
+    if "eval_first_action_shares" in first_actions:
+        assert drawn == [[0.25, 0.25], [0.75, 0.75]]    # each action's share at each evaluation
+    else:
+        assert drawn == [[0.6, 0.5, 0.1]] * 2           # the mean first action, step by step
+    assert not fig.axes[1].axison                        # nothing to draw beside the curve
+    from ezv2_lite.config import preset, to_json
+    from ezv2_lite.report import summary
+
+    (tmp_path / "config.json").write_text(to_json(preset("cartpole").resolved()))
+    table = summary(tmp_path).splitlines()
+    assert table[0].split()[-2:] == ["root", "value"] and table[1].split()[-3:] == ["10.00", "±", "1.50"]

@@ -95,6 +95,9 @@ def test_two_runs_with_the_same_seed_write_identical_metrics(tmp_path, worker):
         assert len(line["value_by_step"]) == 6 and len(line["reward_by_step"]) == 5
         assert line["root_policy_entropy"] > 0 and "root_policy_sigma" not in line
         assert 0 <= line["unvisited_target_mass"] <= 1 and 0 <= line["sve_fraction"] <= 1
+    for line in (m for m in a if "eval_return_mean" in m):  # and every evaluation its root diagnostics
+        assert line["eval_root_value_std"] >= 0 and len(line["eval_first_action_shares"]) == 2  # CartPole
+        assert sum(line["eval_first_action_shares"]) == pytest.approx(1.0, abs=1e-3)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -6,7 +6,7 @@ import pytest
 from ezv2_lite.config import override, preset
 from ezv2_lite.model.toy import BanditModel
 from ezv2_lite.search import search
-from viz.actions import actions_figure, project_2d, rounds_survived
+from viz.actions import actions_figure, project_2d, root_action_check_figure, rounds_survived
 
 
 def trace_for(dim, mode="act"):
@@ -50,3 +50,22 @@ def test_a_discrete_trace_is_refused():
                    np.random.default_rng(0), trace_root=0).trace
     with pytest.raises(ValueError, match="continuous search trace"):
         actions_figure(trace)
+
+
+def test_the_root_action_check_draws_q_beside_the_returns_that_followed():
+    from ezv2_lite.evaluate import RootActionCheck
+
+    check = RootActionCheck(actions=np.array([[0.5], [-0.5], [0.0]]), predicted_q=np.array([3.0, 1.0, 2.0]),
+                            visited=np.array([True, True, False]), rollout_return=np.array([1.0, 3.0, 2.0]),
+                            chosen=0, horizon=10)
+    fig = root_action_check_figure(check)
+    returns, q, chosen = fig.data
+    assert list(returns.x) == [-0.5, 0.0, 0.5] and list(returns.y) == [3.0, 2.0, 1.0]  # sorted by action
+    assert list(q.x) == [0.5, -0.5, 0.0] and list(q.y) == [3.0, 1.0, 2.0]
+    assert list(q.marker.color) == ["#1a73e8", "#1a73e8", "white"]  # the unvisited one is open
+    assert list(chosen.x) == [0.5, 0.5] and list(chosen.y) == [3.0, 1.0]
+    assert "rank correlation -1.00" in fig.layout.title.text  # the search ranks them backwards
+    discrete = RootActionCheck(actions=np.arange(2), predicted_q=np.array([1.0, 2.0]), visited=np.ones(2, bool),
+                               rollout_return=np.array([5.0, 6.0]), chosen=1, horizon=3)
+    fig = root_action_check_figure(discrete)
+    assert fig.layout.xaxis.title.text == "root child" and "rank correlation 1.00" in fig.layout.title.text

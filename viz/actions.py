@@ -1,6 +1,7 @@
 """The sampled actions of one continuous search, as plotly figures (paper §4.2).
 
     actions_figure(trace)
+    root_action_check_figure(check)     # an `evaluate.root_action_check`
 
 One marker per sampled root action: circles were sampled from the policy,
 diamonds from the widened policy (3x its standard deviation); the colour says
@@ -15,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ezv2_lite.evaluate import RootActionCheck
 from ezv2_lite.search.tree import SearchTrace
 
 ROUND_COLORS = ["#bdc1c6", "#8ab4f8", "#1a73e8", "#174ea6", "#0b2a5b", "#000000"]
@@ -67,6 +69,35 @@ def actions_figure(trace: SearchTrace, title: str = "sampled root actions"):
     rounds = len(trace.candidates) - 1
     fig.update_layout(title=f"{title}<br><sup>colour: halvings survived, 0 to {rounds}</sup>", height=380,
                       xaxis_title=labels[0], yaxis_title=labels[1], margin=dict(l=50, r=10, t=50, b=40))
+    if one_d:
+        fig.update_xaxes(range=[-1.05, 1.05])
+    return fig
+
+
+def root_action_check_figure(check: RootActionCheck, title: str = "what the search expects, and what happened"):
+    """Each root action's Q as the search completed it (filled: visited; open: v_mix) beside the
+    discounted return that taking it gave over `check.horizon` agent steps (+ the value of the
+    state reached): 1-D continuous actions against the action, otherwise one column per root
+    child. The chosen action is ringed. Where the two rank the actions differently, the model
+    (not the search) misleads the choice."""
+    one_d = check.actions.ndim == 2 and check.actions.shape[1] == 1
+    x = check.actions[:, 0] if one_d else np.arange(len(check.predicted_q))
+    order = np.argsort(x)
+    fig = go.Figure()
+    fig.add_scatter(x=x[order], y=check.rollout_return[order], mode="lines+markers", name="return that followed",
+                    line=dict(color="#188038"), marker=dict(size=7))
+    fig.add_scatter(x=x, y=check.predicted_q, mode="markers", name="search's Q",
+                    marker=dict(size=10, color=np.where(check.visited, "#1a73e8", "white"),
+                                line=dict(width=1.5, color="#1a73e8")),
+                    customdata=check.visited, hovertemplate="Q %{y:.3f}<br>visited: %{customdata}<extra></extra>")
+    c = check.chosen
+    fig.add_scatter(x=[x[c], x[c]], y=[check.predicted_q[c], check.rollout_return[c]], mode="markers",
+                    name="chosen", marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(width=2.5, color="#e8710a")))
+    ranks = [np.argsort(np.argsort(v)) for v in (check.predicted_q, check.rollout_return)]
+    rank = np.corrcoef(*ranks)[0, 1]  # Spearman's: how alike the two orders of the actions are
+    fig.update_layout(title=f"{title}<br><sup>{check.horizon}-step rollouts; rank correlation {rank:.2f}</sup>",
+                      height=380, xaxis_title="action" if one_d else "root child",
+                      yaxis_title="discounted return", margin=dict(l=50, r=10, t=60, b=40))
     if one_d:
         fig.update_xaxes(range=[-1.05, 1.05])
     return fig
