@@ -274,12 +274,12 @@ class OptimConfig:
     """Samples among the newest this many transitions count as fresh (TD target)."""
     target_update_interval: int = 200
     """The lagged target model is refreshed every this many learner steps (lag 200-400)."""
-    state_gradient: Literal["all", "dynamics"] = "all"
+    state_gradient: Literal["all", "dynamics"] = "dynamics"
     """Which gradient into each unrolled state s_k is halved. `all`, as released: all of it,
     from that step's heads and consistency loss too, so a loss at depth k reaches the encoder
     x 0.5^k. `dynamics`, MuZero's pseudocode: only the gradient passed back through the next
-    dynamics step (x 0.5^(k-1))."""
-    consistency_targets: Literal["per_step", "pooled"] = "per_step"
+    dynamics step (x 0.5^(k-1)). (docs/algorithm.md §5.1: why the default is not the released one.)"""
+    consistency_targets: Literal["per_step", "pooled"] = "pooled"
     """`per_step`, as released: each unroll step's targets are represented as their own batch
     of B observations, so batch norm normalises them with that step's statistics (and updates
     its running statistics U times). `pooled`: all B x U observations in one batch."""

@@ -17,8 +17,8 @@ cross-entropy against the improved policy or the continuous loss (`auto`: the
 K-sample weighted log-likelihood for 1-D actions, the chosen action's
 log-likelihood otherwise), H the entropy bonus (continuous only). Samples are
 weighted by their importance weights; the gradient into every unrolled state is
-halved (all of it, from the state's own heads too, as released: `optim.state_gradient`), the
-whole gradient scaled by 1/U and clipped to a global norm of 5.
+halved (what the next dynamics step passes back; as released, all of it: `optim.state_gradient`),
+the whole gradient scaled by 1/U and clipped to a global norm of 5.
 """
 
 from __future__ import annotations
