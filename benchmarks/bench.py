@@ -622,6 +622,8 @@ class LearnBenchArgs:
     out_dir: str = "benchmarks/results"
     eval_every: int = 2500
     checkpoint_every: int = 1000
+    reanalysis_worker: bool = False
+    """Reanalyse in a second process (`runtime.reanalysis_worker`): a run on two cores."""
     progress: bool = True
 
 
@@ -648,6 +650,8 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
                                  ("--checkpoint-every", args.checkpoint_every, defaults.checkpoint_every)):
         if value != default:
             command += f" {flag} {value}"
+    if args.reanalysis_worker:
+        command += " --reanalysis-worker"
     resume = (run_dir / "checkpoints").exists()
     if resume:
         log(f"resuming {run_dir}")
@@ -658,7 +662,8 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
         config = override(preset(args.preset), env=dict(name=args.task), seed=args.seed,
                           train=dict(total_env_steps=args.env_steps, offline_train_steps=0,
                                      eval_every_env_steps=args.eval_every,
-                                     checkpoint_every_env_steps=args.checkpoint_every))
+                                     checkpoint_every_env_steps=args.checkpoint_every),
+                          runtime=dict(reanalysis_worker=args.reanalysis_worker))
         train(config, run_dir, progress=args.progress)
     metrics = read_metrics(run_dir)
     evals = evaluations(metrics)
