@@ -119,11 +119,44 @@ def _number(x: float, spec: str = ".2f") -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def config_from_args(args: list[str], prog: str = "ezv2-lite", description: str | None = None) -> Config:
+def config_from_args(args: list[str], prog: str = "ezv2-lite", description: str | None = None,
+                     shortcuts: tuple[str, ...] = ()) -> Config:
     """A validated Config from `[--preset NAME] [--section.field VALUE ...]` (tyro overrides);
-    `--help` shows the chosen preset's values."""
+    `--help` shows the chosen preset's values. `shortcuts`: the command's own options (taken out
+    of `args` before), offered with the config's flags when an option is misspelt."""
     base, rest = _split_preset(args)
+    _check_options(rest, config_flags(base) | set(shortcuts))
     return validate(tyro.cli(Config, default=base, args=rest, prog=prog, description=description))
+
+
+def config_flags(config: object, prefix: str = "--") -> set[str]:
+    """Every command-line flag of a config, as tyro spells them: `--seed`, `--optim.lr`,
+    `--model.value-support.kind`, and `--section.no-name` for the booleans."""
+    from dataclasses import fields, is_dataclass
+
+    flags = set()
+    for f in fields(config):
+        name, value = f.name.replace("_", "-"), getattr(config, f.name)
+        if is_dataclass(value):
+            flags |= config_flags(value, f"{prefix}{name}.")
+        else:
+            flags.add(prefix + name)
+            if isinstance(value, bool):
+                flags.add(f"{prefix}no-{name}")
+    return flags
+
+
+def _check_options(args: list[str], known: set[str]) -> None:
+    """A one-line error for the first option that is not a known flag, with the nearest ones."""
+    import difflib
+
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if not flag.startswith("--") or flag in known or flag in ("--help", "--preset"):
+            continue
+        near = difflib.get_close_matches(flag, sorted(known), n=3, cutoff=0.6)
+        hint = f": did you mean {' or '.join(near)}?" if near else " (`--help` lists every option)"
+        raise ConfigError(f"unrecognized option {flag}{hint}")
 
 
 TRAIN_HELP = """Train an agent: ezv2-lite train [--preset NAME] [SHORTCUTS] [--section.field VALUE ...]
@@ -224,7 +257,9 @@ def train_command(args: list[str]) -> None:
         config, resume_run = Config(), True
     else:
         config = config_from_args(args, prog="ezv2-lite train",
-                                  description=TRAIN_HELP.format(presets=", ".join(PRESETS), default=DEFAULT_PRESET))
+                                  description=TRAIN_HELP.format(presets=", ".join(PRESETS), default=DEFAULT_PRESET),
+                                  shortcuts=("--run-dir", "--resume", "--total-env-steps", "--no-progress",
+                                             "--tensorboard", "--tensorboard-videos"))
         if steps is not None:
             config = override(config, train=dict(total_env_steps=_positive_int(steps, "--total-env-steps")))
         validate(config)

@@ -41,6 +41,9 @@ def test_check_env_builds_each_suite(args, expected, capsys):
     (["check-env", "--steps", "0"], "--steps must be a positive integer"),
     (["check-env", "--env.frame-stack", "0"], "env.frame_stack must be a positive integer"),
     (["frobnicate"], "unknown command 'frobnicate'"),
+    (["train", "--total-steps", "1500"], "unrecognized option --total-steps: did you mean --total-env-steps"),
+    (["train", "--optim.lrr", "0.1"], "unrecognized option --optim.lrr: did you mean --optim.lr "),
+    (["train", "--preset", "atari", "--frobnicate", "3"], "unrecognized option --frobnicate (`--help` lists"),
 ])
 def test_bad_input_is_a_one_line_error_with_exit_status_2(args, message):
     result = run_cli(*args)
@@ -281,3 +284,18 @@ def test_a_reader_that_goes_away_gets_no_traceback():
     process.stdout.close()  # gone before the child has written anything
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 1 and "Traceback" not in stderr, stderr
+
+
+def test_the_flags_offered_for_a_misspelt_option_are_the_ones_tyro_accepts():
+    """`config_flags` lists exactly the options `train --help` shows for the config: each one
+    is accepted, none is missing."""
+    import re
+
+    from ezv2_lite.cli import config_flags
+    from ezv2_lite.config import preset
+
+    shown = run_cli("train", "--preset", "atari", "--help")
+    assert shown.returncode == 0
+    listed = set(re.findall(r"(--[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+|--(?:seed|device|preset))\b", shown.stdout))
+    listed.discard("--section.field")  # (the usage line's placeholder)
+    assert listed == config_flags(preset("atari")), listed ^ config_flags(preset("atari"))
