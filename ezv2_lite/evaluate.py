@@ -23,11 +23,11 @@ from pathlib import Path
 
 import gymnasium
 import numpy as np
-from tqdm.auto import tqdm
 
 from .config import Config, ConfigError, EnvConfig
 from .envs import env_spec, make_env
 from .model.networks import EZModel, predict_values
+from .progress import progress_bar
 from .search import SearchTrace, search
 
 ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
@@ -77,8 +77,8 @@ def play(model: EZModel, config: Config, episodes: int, seed: int, progress: boo
                           "so its episodes cannot be shown or recorded; evaluate it without frames")
     cap = config.env.resolved().eval_max_episode_steps
     names = env_spec(envs[0], config.env).action_names if trace else None
-    bar = tqdm(total=cap, unit="agent step", desc=f"evaluating {episodes} episode{'' if episodes == 1 else 's'}",
-               disable=not progress, dynamic_ncols=True, leave=False)
+    bar = progress_bar(total=cap, unit="agent step", disable=not progress, dynamic_ncols=True, leave=False,
+                       desc=f"evaluating {episodes} episode{'' if episodes == 1 else 's'}")
     try:
         obs = [env.reset()[0] for env in envs]
         rng = np.random.default_rng([seed, 2])
@@ -109,7 +109,7 @@ def play(model: EZModel, config: Config, episodes: int, seed: int, progress: boo
                     still.append(i)
             running, t = still, t + 1
             bar.update(1)
-            bar.set_postfix(running=len(running))
+            bar.set_postfix(running=len(running), refresh=False)
         bar.total = bar.n  # (ended before the cap: done, not cut short)
     finally:
         bar.close()

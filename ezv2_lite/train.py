@@ -32,7 +32,6 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .actor import Actor, store_pending_steps
 from .checkpoint import (CheckpointError, RunState, complete_checkpoints, find_checkpoint, random_states,
@@ -42,6 +41,7 @@ from .envs import probe_spec
 from .evaluate import EvaluationStopped, RootDiagnostics, evaluate
 from .learner import Learner, LossInfo, learner_step
 from .model import build_model, resolve_device, set_numerics
+from .progress import progress_bar
 from .replay import Replay, frames_device
 from .targets import Reanalyzer
 
@@ -346,8 +346,8 @@ class Run:
         if self.bar is not None:
             self.bar.close()
         self.phase = phase
-        self.bar = tqdm(total=total, initial=initial, unit=unit, desc=phase, miniters=1, mininterval=1.0,
-                        disable=not self.progress, dynamic_ncols=True)
+        self.bar = progress_bar(total=total, initial=initial, unit=unit, desc=phase, miniters=1,
+                                mininterval=1.0, disable=not self.progress)
         if phase != "acting":
             self._show(env_steps=f"{self.env_steps}/{t.total_env_steps}")
 

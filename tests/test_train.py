@@ -360,6 +360,7 @@ def test_the_progress_bar_keeps_moving_once_learning_starts_and_its_eta_is_the_l
 
     now = [time.time()]
     monkeypatch.setattr(tqdm.std, "time", lambda: now[0])
+    monkeypatch.setattr("ezv2_lite.progress.to_a_file", lambda: False)  # drawn as in a terminal
     act, learn = Actor.step, training.learner_step
 
     def actor_step(*args, **kw):
@@ -412,3 +413,27 @@ def test_observers_get_named_search_trees_and_frames_they_can_draw(tmp_path):
     train(config, tmp_path / "run", observers=[observer], progress=False)
     assert seen["names"] == ["push left", "push right"]
     assert seen["picture"].shape == (400, 600, 3) and seen["picture"].std() > 5
+
+
+def test_progress_written_to_a_file_is_plain_lines(tmp_path):
+    """With its output in a file (here a pipe), `train` writes its progress as a few whole lines,
+    not a bar redrawn in place with carriage returns and cursor escapes."""
+    result = cli("train", *[a for a in TINY if a != "--no-progress"], "--total-env-steps", "400",
+                 "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert "\r" not in result.stderr and "\x1b[" not in result.stderr
+    assert any(line.startswith("acting:") for line in lines) and any(line.startswith("learning:") for line in lines)
+    assert len(lines) < 30, lines  # the evaluation's bar, too, writes a line at most every 30 s
+
+
+def test_progress_lines_turn_each_redraw_into_one_line():
+    import io
+
+    from ezv2_lite.progress import ProgressLines
+
+    out = io.StringIO()
+    lines = ProgressLines(out)
+    for text in ("\rlearning:  10%|#", "\rlearning:  20%|##\x1b[A", "\r   \r", "\n"):
+        lines.write(text)
+    assert out.getvalue() == "learning:  10%|#\nlearning:  20%|##\n"
