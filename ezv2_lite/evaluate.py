@@ -54,6 +54,8 @@ class Step:
     network_value: float               # the value network's
     sampled_actions: np.ndarray | None = None  # [C, A] continuous root actions
     trace: SearchTrace | None = None   # the whole search (`trace=True`, for episode 0)
+    value_after: float | None = None   # the value network's estimate of the observation reached,
+    #                                    where known (the last step of an episode cut short)
 
 
 def play(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,

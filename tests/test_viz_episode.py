@@ -29,12 +29,21 @@ def episode(agent):
     return config, record_episode(model, config, seed=0, progress=False)
 
 
+def test_discounted_returns_of_an_episode_cut_short_continue_from_the_bootstrap():
+    assert np.allclose(discounted_returns(np.array([1.0, 1.0]), 0.5, bootstrap=4.0), [2.5, 3.0])
+
+
 def test_max_steps_keeps_the_episodes_first_steps(agent, episode):
     (config, model), (_, steps) = agent, episode
     first = record_episode(model, config, seed=0, progress=False, max_steps=3)
     assert [s.t for s in first] == [0, 1, 2]
     assert [s.action for s in first] == [s.action for s in steps[:3]]
     assert all(np.array_equal(a.frame, b.frame) for a, b in zip(first, steps))
+    # the cut is completed with the value of the observation step 2 reached: step 3's
+    assert first[-1].value_after == pytest.approx(steps[3].network_value) and steps[-1].value_after is None
+    truth = values_figure(first, 0.5).data[0]
+    assert truth.y[-1] == pytest.approx(first[-1].reward + 0.5 * steps[3].network_value)
+    assert "after step 2: v's estimate" in truth.name
 
 
 def test_values_figure_draws_the_truth_and_both_predictions_with_the_current_step_marked(episode):

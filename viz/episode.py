@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 from contextlib import closing
+from dataclasses import replace
 from itertools import islice
 
 import numpy as np
@@ -39,13 +40,19 @@ def record_episode(model: EZModel, config: Config, seed: int, progress: bool = T
                    max_steps: int | None = None) -> list[Step]:
     """One evaluation episode with its frames and every step's search (`evaluate.play`), with a
     progress bar of its agent steps that stays in the notebook when the episode has ended.
-    `max_steps` keeps only the episode's first agent steps (the course's fast setting)."""
+    `max_steps` keeps only the episode's first agent steps (the course's fast setting); the step
+    after them is searched too, and its value network's estimate kept as the last step's
+    `value_after`, so that the return that followed can be completed where the episode was cut."""
     from tqdm.auto import tqdm
 
     steps = play(model, config, 1, seed, render=True, trace=True)
     with closing(steps):
-        return list(tqdm(islice(steps, max_steps), total=max_steps, desc="playing one episode",
-                         unit="agent step", disable=not progress))
+        recorded = list(tqdm(islice(steps, None if max_steps is None else max_steps + 1), total=max_steps,
+                             desc="playing one episode", unit="agent step", disable=not progress))
+    if max_steps is not None and len(recorded) > max_steps:
+        after = recorded.pop()
+        recorded[-1] = replace(recorded[-1], value_after=after.network_value)
+    return recorded
 
 
 def _check_recorded(steps: list[Step]) -> None:
@@ -66,11 +73,12 @@ def episode_video(steps: list[Step], config: Config, width_px: int = 480):
                  width=width_px, html_attributes="controls loop")
 
 
-def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:
-    """[T] G_t = r_t + discount * G_(t+1), with G_T = 0: what the values predict, as it happened
-    (an episode cut by a time limit makes the last few G_t too small)."""
+def discounted_returns(rewards: np.ndarray, discount: float, bootstrap: float = 0.0) -> np.ndarray:
+    """[T] G_t = r_t + discount * G_(t+1), with G_T = `bootstrap`: what the values predict, as it
+    happened. An episode that ended has G_T = 0; one cut short continues, and without an estimate
+    of what followed the cut (`bootstrap`) its last few G_t are too small."""
     returns = np.zeros(len(rewards))
-    following = 0.0
+    following = bootstrap
     for t in range(len(rewards) - 1, -1, -1):
         following = rewards[t] + discount * following
         returns[t] = following
@@ -79,11 +87,21 @@ def discounted_returns(rewards: np.ndarray, discount: float) -> np.ndarray:
 
 def values_figure(steps: list[Step], discount: float, current: int | None = None) -> go.Figure:
     """The episode's predicted values against the discounted return that followed each step (of
-    raw rewards: an Atari model, trained on rewards clipped to their sign, predicts clipped ones)."""
+    raw rewards: an Atari model, trained on rewards clipped to their sign, predicts clipped ones).
+    Where the recording cut the episode short, the return after the cut is the value network's
+    estimate (the last step's `value_after`), and the legend says so."""
     t = [s.t for s in steps]
-    truth = discounted_returns(np.array([s.reward for s in steps]), discount)
+    last = steps[-1]
+    cut = not last.done and last.value_after is not None
+    truth = discounted_returns(np.array([s.reward for s in steps]), discount,
+                               bootstrap=last.value_after if cut else 0.0)
+    name = "discounted return that followed"
+    if cut:
+        name += f" (after step {last.t}: v's estimate)"
+    elif not last.done:
+        name += " (cut short: too small at the end)"
     fig = go.Figure([
-        go.Scatter(x=t, y=truth, name="discounted return that followed", line=dict(color="black")),
+        go.Scatter(x=t, y=truth, name=name, line=dict(color="black")),
         go.Scatter(x=t, y=[s.network_value for s in steps], name="value network v(s)"),
         go.Scatter(x=t, y=[s.root_value for s in steps], name="search's value (SVE)"),
     ])
