@@ -159,9 +159,10 @@ def _draw_diagnostics(search_ax, loss_ax, losses: list[dict]) -> None:
     else:
         search_ax.plot(steps, [m["root_policy_entropy"] for m in losses], color="tab:purple",
                        label="policy entropy at the roots (nats)")
-    search_ax.plot(steps, [m["unvisited_target_mass"] for m in losses], color="tab:red",
+    # (dashed and dotted, wider below: both are often 0 for a while, and one must not hide the other)
+    search_ax.plot(steps, [m["unvisited_target_mass"] for m in losses], color="tab:red", lw=3, ls="--",
                    label="target mass on unvisited actions")
-    search_ax.plot(steps, [m["sve_fraction"] for m in losses], color="tab:green",
+    search_ax.plot(steps, [m["sve_fraction"] for m in losses], color="tab:green", lw=1.5, ls=":",
                    label="share of SVE value targets")
     search_ax.set_xlabel("learner steps")
     search_ax.set_ylabel("sigma, nats or fraction")
