@@ -25,6 +25,7 @@ Ray is optional: `pip install -e '.[cluster]'`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -290,6 +291,9 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
 
     started_here = not ray.is_initialized()
     if started_here:
+        if address is None:  # a private local instance: Ray's note that it made it a token is
+            # not for the reader (in a notebook it would sit in a red stderr box like an error)
+            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         ray.init(address=address, num_cpus=num_cpus if address is None else None,
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:

@@ -97,6 +97,7 @@ def test_a_sweep_on_local_ray_survives_a_killed_worker_and_a_second_run_does_no_
     os.kill(killed, signal.SIGKILL)  # the Ray worker running that run dies mid-way
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
+    assert "Token authentication" not in output  # (Ray's note on its private instance's token)
     assert int((victim / "worker.pid").read_text()) != killed, "the run was not retried in a new worker"
     for seed in (0, 1):
         run_dir = sweep_dir / SweepRun("cartpole", seed, None, tuple(TINY)).name
