@@ -343,7 +343,8 @@ class Run:
             "acting": (t.total_env_steps, self.env_steps, "env step"),
             "learning": (self._collection_learner_steps(), self.counters.train_steps, "learner step"),
             "offline": (t.offline_train_steps, self.counters.offline_steps, "offline step")}[phase]
-        if self.bar is not None:
+        if self.bar is not None:  # its phase is over: done, not cut short (a notebook's bar would end red)
+            self.bar.total = self.bar.n
             self.bar.close()
         self.phase = phase
         self.bar = progress_bar(total=total, initial=initial, unit=unit, desc=phase, miniters=1,

@@ -425,6 +425,8 @@ def test_progress_written_to_a_file_is_plain_lines(tmp_path):
     assert "\r" not in result.stderr and "\x1b[" not in result.stderr
     assert any(line.startswith("acting:") for line in lines) and any(line.startswith("learning:") for line in lines)
     assert len(lines) < 30, lines  # the evaluation's bar, too, writes a line at most every 30 s
+    acting = [line for line in lines if line.startswith("acting:")]
+    assert "100%" in acting[-1], acting  # acting ends where learning starts: done, not cut short
 
 
 def test_progress_lines_turn_each_redraw_into_one_line():
