@@ -3,14 +3,14 @@
     python benchmarks/notebook_times.py --setting fast     # EZV2_FAST=1, as the tests run them
     python benchmarks/notebook_times.py --setting full     # the budgets a student gets (hours on a CPU)
     python benchmarks/notebook_times.py --setting full --only 04_train_cartpole
-    python benchmarks/notebook_times.py --write-expected-times   # the ⏱ lines above long cells
+    python benchmarks/notebook_times.py --write-expected-times   # the expected-time lines above long cells
 
 Each notebook (and its solutions) is executed top to bottom in a fresh kernel, in a scratch copy of
 notebooks/, and its wall time (with the time of every code cell that took a second or more, by cell
 id, under `<setting>_<device>_cells`) merged into benchmarks/results/notebooks.json under the setting and the
 device it ran on ("cpu" or "cuda"); entries measured elsewhere are kept. The file records the machine.
 `--write-expected-times` writes what was measured into the notebooks: above every long cell (one
-that took 10 s or more, or one that trains) a markdown line starting with ⏱ gives its expected
+that took 10 s or more, or one that trains) a markdown line starting with **Expected time** gives its expected
 time; tests/test_course.py checks that these lines say what the file says.
 Two copies may run at once (e.g. one thread each on a 2-core machine, each with its own --only list):
 each merges its entry into the file under a lock. This script sits beside the package (it drives
@@ -79,7 +79,7 @@ def run_notebook(path: Path, timeout_s: int) -> tuple[float, dict[str, float]]:
 
 
 LONG_CELL_S = 10.0
-"""A cell that takes this long (in a setting measured on the CPU) gets a ⏱ line above it."""
+"""A cell that takes this long (in a setting measured on the CPU) gets an expected-time line above it."""
 
 
 def minutes(seconds: float | None) -> str:
@@ -99,39 +99,57 @@ def is_long(cell, entry: dict) -> bool:
                                          or max(measured) >= LONG_CELL_S)
 
 
-def expected_time_line(entry: dict, cell_id: str) -> str:
-    """The ⏱ line above a long cell: its own measured time where known, the whole notebook's."""
-    own = [f"about {minutes(entry[f'{s}_cpu_cells'][cell_id])} in the {s} setting"
-           for s in ("full", "fast") if cell_id in entry.get(f"{s}_cpu_cells", {})]
+MARKER = "**Expected time**"
+"""How the expected-time line above a long cell starts (plain text: an emoji such as a stopwatch
+shows as an empty box where no emoji font is installed)."""
+
+
+def machine_words(machine: dict) -> str:
+    """The machine the times were measured on, for people: "a 2-core x86_64 CPU (PyTorch 2.13.0+cpu)"."""
+    arch = next((a for a in ("x86_64", "aarch64", "arm64") if a in machine.get("platform", "")), "")
+    return f"a {machine.get('cpu_count', '?')}-core {arch + ' ' if arch else ''}CPU (PyTorch {machine.get('torch', '?')})"
+
+
+def expected_time_line(entry: dict, cell, machine: dict) -> str:
+    """The line above a long cell: its own measured time where known, the whole notebook's, where
+    they were measured, and where the cell shows its progress."""
+    own = [f"about {minutes(entry[f'{s}_cpu_cells'][cell.id])} in the {s} setting"
+           for s in ("full", "fast") if cell.id in entry.get(f"{s}_cpu_cells", {})]
     whole = (f"the whole notebook {minutes(entry.get('full_cpu_s'))} in the full setting, "
              f"{minutes(entry.get('fast_cpu_s'))} in the fast one")
-    return (f"⏱ **Expected time** on a 2-core CPU (measured by `benchmarks/notebook_times.py`): "
-            f"{'the next cell ' + ' and '.join(own) + '; ' if own else ''}{whole}. "
-            "The cell shows its progress as it runs.")
+    progress = ("Its progress shows in the dashboard above." if "observers=[dashboard]" in cell.source
+                else "The cell shows its progress as it runs.")
+    return (f"{MARKER}, measured on {machine_words(machine)} by `benchmarks/notebook_times.py` "
+            f"(a busy machine takes longer): {'the next cell ' + ' and '.join(own) + '; ' if own else ''}"
+            f"{whole}. {progress}")
 
 
-def with_expected_times(notebook, entry: dict) -> list[str]:
-    """Put the ⏱ line above every long cell of `notebook` (in the markdown cell just above it, or a
-    new one) and take it away from above the others; return the ids of the long cells."""
+def is_time_line(line: str) -> bool:
+    return line.startswith(MARKER) or line.startswith("\u23f1")  # (and the stopwatch lines before)
+
+
+def with_expected_times(notebook, entry: dict, machine: dict) -> list[str]:
+    """Put the expected-time line above every long cell of `notebook` (in the markdown cell just
+    above it, or a new one) and take it away from above the others; return the ids of the long cells."""
     long_ids, index = [], 0
     while index < len(notebook.cells):
         cell = notebook.cells[index]
         above = notebook.cells[index - 1] if index else None
-        if not is_long(cell, entry) and above is not None and "⏱" in above.source:
-            above.source = "\n".join(line for line in above.source.split("\n") if not line.startswith("⏱")).rstrip()
+        if not is_long(cell, entry) and above is not None and any(map(is_time_line, above.source.split("\n"))):
+            above.source = "\n".join(line for line in above.source.split("\n") if not is_time_line(line)).rstrip()
             if not above.source:
                 del notebook.cells[index - 1]
                 continue
         if is_long(cell, entry):
             above = notebook.cells[index - 1] if index else None
             if above is None or above.cell_type != "markdown":
-                above = nbformat.v4.new_markdown_cell("⏱")
+                above = nbformat.v4.new_markdown_cell(MARKER)
                 notebook.cells.insert(index, above)
                 index += 1
-            lines = [line for line in above.source.rstrip().split("\n") if not line.startswith("⏱")]
+            lines = [line for line in above.source.rstrip().split("\n") if not is_time_line(line)]
             while lines and not lines[-1].strip():
                 lines.pop()
-            above.source = "\n".join(lines + ([""] if lines else []) + [expected_time_line(entry, cell.id)])
+            above.source = "\n".join(lines + ([""] if lines else []) + [expected_time_line(entry, cell, machine)])
             long_ids.append(cell.id)
         index += 1
     return long_ids
@@ -141,7 +159,7 @@ def write_expected_times() -> None:
     results = json.loads(RESULTS.read_text())
     for path in notebook_paths():
         notebook = nbformat.read(path, as_version=4)
-        long_ids = with_expected_times(notebook, results["notebooks"].get(path.stem, {}))
+        long_ids = with_expected_times(notebook, results["notebooks"].get(path.stem, {}), results["machine"])
         nbformat.write(notebook, path)
         print(f"{path.relative_to(ROOT)}: {len(long_ids)} long cell(s)")
 

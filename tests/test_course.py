@@ -27,7 +27,7 @@ def test_course_setting_reads_the_fast_variable_and_the_device(monkeypatch):
 
 
 def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
-    """Above every cell that trains, shows a progress bar or was measured at 10 s or more, a ⏱ line
+    """Above every cell that trains, shows a progress bar or was measured at 10 s or more, a line
     gives the times measured in benchmarks/results/notebooks.json; the cell itself shows progress
     (the training dashboard, train's own progress bar, a tqdm bar, a sweep's line per run, or the
     evaluation bar of `record_episode`)."""
@@ -37,7 +37,8 @@ def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
 
     from benchmarks.notebook_times import RESULTS, expected_time_line, is_long, notebook_paths
 
-    measured = json.loads(RESULTS.read_text())["notebooks"]
+    results = json.loads(RESULTS.read_text())
+    measured = results["notebooks"]
     long_cells = 0
     for path in notebook_paths():
         notebook, entry = nbformat.read(path, as_version=4), measured.get(path.stem, {})
@@ -48,7 +49,7 @@ def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
             long_cells += 1
             where = f"{path.name}, cell {index} ({cell.id})"
             above = notebook.cells[index - 1]
-            assert above.cell_type == "markdown" and expected_time_line(entry, cell.id) in above.source, (
+            assert above.cell_type == "markdown" and expected_time_line(entry, cell, results["machine"]) in above.source, (
                 f"{where}: the line above does not give the measured time; "
                 "run `python benchmarks/notebook_times.py --write-expected-times`")
             source = cell.source
