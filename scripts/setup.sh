@@ -37,13 +37,34 @@ if ((${#missing[@]})); then
     fi
 fi
 
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-# Pin torch before anything can ask for it: on a CPU-only machine this takes the
-# local CPU wheel instead of downloading a multi-GB CUDA build (measured on this project's machines).
-.venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
 extras="notebooks,dev,tensorboard,minatar"
 [ "${EZV2_BROWSER:-0}" = 1 ] && extras+=",browser"
 [ "${EZV2_CLUSTER:-0}" = 1 ] && extras+=",cluster"
-.venv/bin/python -m pip install -q -e ".[$extras]"
+# Nothing to do when an earlier set-up from this pyproject.toml and setup.sh installed these extras
+# (or more: course.sh asks for fewer than test.sh).
+stamp=.venv/.ezv2-setup
+hash="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+have_hash="" have_extras=""
+[ -f "$stamp" ] && read -r have_hash have_extras <"$stamp"
+covered=1
+for extra in ${extras//,/ }; do [[ ",$have_extras," == *",$extra,"* ]] || covered=0; done
+if [ -x .venv/bin/python ] && [ "$have_hash" = "$hash" ] && [ "$covered" = 1 ] \
+        && .venv/bin/python -c 'import ezv2_lite' 2>/dev/null; then
+    echo "ezv2-lite is set up in $(pwd)/.venv (unchanged since its last set-up)"
+    exit 0
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# pip's and the build's own messages (e.g. setuptools' editable-install banner) go to a log,
+# shown only when a step fails.
+log=.venv/setup.log
+quiet() { "$@" >>"$log" 2>&1 || { tail -n 40 "$log" >&2; echo "error: set-up failed (all of it in $log)" >&2; exit 1; }; }
+: >"$log"
+echo "setting up ezv2-lite in $(pwd)/.venv (extras: $extras; pip's messages go to $log)"
+quiet .venv/bin/python -m pip install -q --upgrade pip
+# Pin torch before anything can ask for it: on a CPU-only machine this takes the
+# local CPU wheel instead of downloading a multi-GB CUDA build (measured on this project's machines).
+.venv/bin/python -c 'import torch' 2>/dev/null || quiet .venv/bin/python -m pip install -q "torch==2.13.0"
+quiet .venv/bin/python -m pip install -q -e ".[$extras]"
+[ "$have_hash" = "$hash" ] && [ -n "$have_extras" ] && extras="$have_extras,$extras"  # (pip keeps what it installed before)
+echo "$hash $extras" >"$stamp"
 echo "ezv2-lite is set up in $(pwd)/.venv"
