@@ -129,7 +129,7 @@ def test_every_cited_section_of_the_algorithm_guide_exists():
     assert cited and cited <= sections, f"cited but not in docs/algorithm.md: {sorted(cited - sections)}"
 
 
-LAYERS = [("config",), ("envs", "model", "augment"), ("search", "replay", "replay_file"),
+LAYERS = [("config", "progress"), ("envs", "model", "augment"), ("search", "replay", "replay_file"),
           ("targets",), ("learner", "actor", "evaluate", "checkpoint"), ("reanalysis_worker",),
           ("train",), ("report", "sweep_report", "ablations", "course", "agents", "video", "tensorboard"),
           ("accel", "cli", "sweep")]
