@@ -58,7 +58,7 @@ def test_description_of_a_simulation():
 
 def test_stepper_redraws_when_the_slider_moves():
     widget = tree_stepper(three_node_trace())
-    (slider, fit), caption, drawing = widget.children[0].children, *widget.children[1:]
+    (slider, fit, every), caption, drawing = widget.children[0].children, *widget.children[1:]
     assert slider.max == 2 and slider.value == 2
     full = drawing.value
     assert full.lstrip().startswith("<?xml") or "<svg" in full
@@ -102,3 +102,32 @@ def test_sampled_actions_with_equal_values_stay_distinct_bars():
     np.testing.assert_allclose(fig.data[0].y, [0.25, 0.75])
     assert list(fig.layout.xaxis.ticktext) == ["0: +1.00", "1: +1.00"]
     assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+
+
+def test_a_root_with_many_children_shows_the_most_visited_and_folds_the_rest():
+    """A DMC-like root: 16 sampled actions, 32 simulations. The drawing keeps the 6 most visited
+    root children, the chosen one and the latest path, with their subtrees; the others fold into
+    one node that counts them and their visits. `root_children=None` draws them all."""
+    model = BanditModel(action_dim=1, reward_fn=lambda a: -((a - 0.3) ** 2).sum(-1), sigma=0.5)
+    cfg = override(preset("dmc_state"), search=dict(num_simulations=32), optim=dict(discount=0.9))
+    trace = search(model, np.zeros((1, 1), np.float32), cfg, "act", np.random.default_rng(0), trace_root=0).trace
+    children = [n for n in range(1, trace.num_simulations + 1) if trace.parent[n] == 0]
+    assert len(children) == 16
+    everything = tree_dot(trace, root_children=None)
+    assert everything.count("n0 -> n") == 16 and "more children" not in everything
+    folded = tree_dot(trace)
+    drawn = [n for n in children if f"n0 -> n{n} " in folded]
+    chosen = next(n for n in children if trace.slot[n] == trace.chosen_slot)
+    visits = trace.visits[-1]
+    most = sorted(children, key=lambda n: -visits[n])[:6]
+    assert chosen in drawn and set(drawn) >= {n for n in most if visits[n] > min(visits[most])}
+    assert 6 <= len(drawn) <= 8
+    hidden = [n for n in children if n not in drawn]
+    assert f"{len(hidden)} more children\\nN {sum(int(visits[n]) for n in hidden)} in all" in folded
+    assert "n0 -> more" in folded
+    import re
+
+    nodes = {int(n) for n in re.findall(r"\bn(\d+) \[label", folded)}
+    below = {n for n in range(1, trace.num_simulations + 1) if trace.parent[n] in hidden}
+    assert nodes and not nodes & (set(hidden) | below)  # folded, with their subtrees
+    assert {n for n in range(1, trace.num_simulations + 1) if trace.parent[n] in drawn} <= nodes

@@ -3,6 +3,7 @@
     trace = search(model, obs, config, "act", rng, trace_root=0).trace
     tree_graph(trace)                 # the whole search (a graphviz.Digraph; shows as SVG)
     tree_graph(trace, simulation=5)   # the tree after 5 simulations
+    tree_graph(trace, root_children=None)   # every root child (by default the 6 most visited)
     tree_stepper(trace)               # a slider over simulations that redraws the tree
     fit_svg(svg)                      # an SVG drawing scaled to the width it is shown in
 
@@ -45,13 +46,43 @@ def candidates_at(trace: SearchTrace, simulation: int) -> list[int]:
     return alive
 
 
-def tree_graph(trace: SearchTrace, simulation: int | None = None) -> graphviz.Digraph:
-    """The tree after `simulation` simulations (default: all) as a graphviz graph."""
+ROOT_CHILDREN_SHOWN = 6
+"""How many root children a drawing shows by default: a root with 16 sampled actions, fitted to
+a laptop's width, has labels too small to read. The others fold into one "more" node."""
+
+
+def shown_nodes(trace: SearchTrace, simulation: int, root_children: int | None) -> tuple[set[int], list[int]]:
+    """(the nodes to draw, the folded root children) after `simulation` simulations: at most
+    `root_children` of the root's children (None: all), the most visited first (then the highest
+    Q), always with the latest simulation's path and the chosen child; a folded child's subtree
+    is folded with it."""
+    nodes = list(range(simulation + 1))
+    children = [n for n in nodes[1:] if trace.parent[n] == 0]
+    if root_children is None or len(children) <= root_children:
+        return set(nodes), []
+    visits, q = trace.visits[simulation], np.nan_to_num(trace.q(simulation), nan=-np.inf)
+    ranked = sorted(children, key=lambda n: (-visits[n], -q[n], n))
+    keep = set(ranked[:root_children])
+    keep |= {n for n in (trace.paths[simulation - 1] if simulation else []) if trace.parent[n] == 0}
+    if simulation == trace.num_simulations:
+        keep |= {n for n in children if trace.slot[n] == trace.chosen_slot}
+    shown = {0}
+    for n in nodes[1:]:  # (a parent is created before its children)
+        if (trace.parent[n] == 0 and n in keep) or (trace.parent[n] > 0 and trace.parent[n] in shown):
+            shown.add(n)
+    return shown, [n for n in children if n not in keep]
+
+
+def tree_graph(trace: SearchTrace, simulation: int | None = None,
+               root_children: int | None = ROOT_CHILDREN_SHOWN) -> graphviz.Digraph:
+    """The tree after `simulation` simulations (default: all) as a graphviz graph, with at most
+    `root_children` of the root's children drawn (`shown_nodes`; None: all of them)."""
     s = trace.num_simulations if simulation is None else int(simulation)
     if not 0 <= s <= trace.num_simulations:
         raise ValueError(f"simulation must be in [0, {trace.num_simulations}] (got {simulation})")
     visits, values, q = trace.visits[s], trace.values[s], trace.q(s)
     path = set(trace.paths[s - 1]) if s > 0 else set()
+    shown, folded = shown_nodes(trace, s, root_children)
     alive = set(candidates_at(trace, s))
     final = s == trace.num_simulations
     graph = graphviz.Digraph(graph_attr={"rankdir": "TB", "nodesep": "0.15", "ranksep": "0.35"},
@@ -60,7 +91,7 @@ def tree_graph(trace: SearchTrace, simulation: int | None = None) -> graphviz.Di
                              edge_attr={"fontsize": "9", "fontname": "Helvetica"})
     graph.node("n0", f"root\\nN {visits[0]}\\nV {values[0]:.3f}",
                color=PATH if 0 in path else "black", penwidth="2" if 0 in path else "1")
-    for node in range(1, s + 1):
+    for node in sorted(shown - {0}):
         parent = int(trace.parent[node])
         on_path = node in path
         fill = "white"
@@ -76,12 +107,18 @@ def tree_graph(trace: SearchTrace, simulation: int | None = None) -> graphviz.Di
         color = CHOSEN if chosen else PATH if on_path else "black"
         graph.edge(f"n{parent}", f"n{node}", edge, color=color, fontcolor=color,
                    penwidth="2.5" if chosen or on_path else "1")
+    if folded:
+        hidden = sum(int(visits[n]) for n in folded)
+        graph.node("more", f"{len(folded)} more children\\nN {hidden} in all", style="rounded,dashed",
+                   color="#5f6368", fontcolor="#5f6368")
+        graph.edge("n0", "more", style="dashed", color="#5f6368")
     return graph
 
 
-def tree_dot(trace: SearchTrace, simulation: int | None = None) -> str:
+def tree_dot(trace: SearchTrace, simulation: int | None = None,
+             root_children: int | None = ROOT_CHILDREN_SHOWN) -> str:
     """The DOT text of `tree_graph` (what tests and other tools read)."""
-    return tree_graph(trace, simulation).source
+    return tree_graph(trace, simulation, root_children).source
 
 
 def fit_svg(svg: str, max_height_px: int = 480) -> str:
@@ -112,7 +149,8 @@ def describe_simulation(trace: SearchTrace, simulation: int) -> str:
 
 def tree_stepper(trace: SearchTrace):
     """An ipywidgets slider over simulations that redraws the tree as it grew; the tree is fitted
-    to the width (untick "fit" to see it at its natural size, scrolling)."""
+    to the width (untick "fit" to see it at its natural size, scrolling), with the most visited
+    root children (tick "all children" to unfold the rest)."""
     import ipywidgets as widgets
 
     slider = widgets.IntSlider(value=trace.num_simulations, min=0, max=trace.num_simulations,
@@ -120,19 +158,21 @@ def tree_stepper(trace: SearchTrace):
                                layout=widgets.Layout(width="60%", min_width="260px"))
     fit = widgets.Checkbox(value=True, description="fit to width", indent=False,
                            layout=widgets.Layout(width="auto"))
+    every = widgets.Checkbox(value=False, description="all children", indent=False,
+                             layout=widgets.Layout(width="auto"))
     caption = widgets.HTML(layout=widgets.Layout(width="100%"))
     drawing = widgets.HTML(layout=widgets.Layout(width="100%", overflow="auto", max_height="560px"))
 
     def redraw(change=None) -> None:
         s = slider.value
         caption.value = f"<code style='white-space: normal'>{describe_simulation(trace, s)}</code>"
-        svg = tree_graph(trace, s).pipe(format="svg").decode()
+        svg = tree_graph(trace, s, root_children=None if every.value else ROOT_CHILDREN_SHOWN).pipe(format="svg").decode()
         drawing.value = fit_svg(svg) if fit.value else svg
 
-    slider.observe(redraw, names="value")
-    fit.observe(redraw, names="value")
+    for control in (slider, fit, every):
+        control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([slider, fit]), caption, drawing],
+    return widgets.VBox([widgets.HBox([slider, fit, every]), caption, drawing],
                         layout=widgets.Layout(width="100%"))
 
 
