@@ -57,3 +57,26 @@ def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
                 "progress=False" not in source or "observers=[dashboard]" in source))  # (a sweep: a line per run)
             assert shows_progress, f"{where}: a long cell without a progress bar or the dashboard"
     assert long_cells >= 8  # the training cells of 03-06 and of the solutions, at least
+
+
+def test_every_link_in_the_notebooks_opens_a_file_of_the_repository():
+    """The notebooks run in course/, a copy of notebooks/ beside docs/, ezv2_lite/ and benchmarks/:
+    each relative link of their text (docs/algorithm.md, a benchmark's results, a test) names a
+    file or folder that is there, so that JupyterLab opens it."""
+    import re
+
+    import nbformat
+
+    from benchmarks.notebook_times import notebook_paths
+
+    links = 0
+    for path in notebook_paths():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            for target in re.findall(r"\]\(([^)\s]+)\)", cell.source):
+                if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                    continue  # a web address or an anchor
+                links += 1
+                assert (path.parent / target.split("#")[0]).exists(), f"{path.name}: {target} does not exist"
+    assert links >= 40
