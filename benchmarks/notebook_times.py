@@ -47,7 +47,8 @@ def record(stem: str, setting: str, device: str, seconds: float, cells: dict[str
         fcntl.flock(lock, fcntl.LOCK_EX)
         results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"notebooks": {}}
         threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count()
-        results["machine"] = machine_info(threads, device)
+        results["machine" if device == "cpu" else f"machine_{device}"] = machine_info(threads, device)  # (the
+        # expected-time lines give CPU times, and name the CPU machine)
         entry = results["notebooks"].setdefault(stem, {})
         entry[f"{setting}_{device}_s"] = round(seconds, 1)
         entry[f"{setting}_{device}_cells"] = cells
@@ -107,7 +108,8 @@ shows as an empty box where no emoji font is installed)."""
 def machine_words(machine: dict) -> str:
     """The machine the times were measured on, for people: "a 2-core x86_64 CPU (PyTorch 2.13.0+cpu)"."""
     arch = next((a for a in ("x86_64", "aarch64", "arm64") if a in machine.get("platform", "")), "")
-    return f"a {machine.get('cpu_count', '?')}-core {arch + ' ' if arch else ''}CPU (PyTorch {machine.get('torch', '?')})"
+    cores, torch_version = machine.get("cpu_count", "?"), machine.get("torch", "?")
+    return f"a {cores}-core {arch + ' ' if arch else ''}CPU (PyTorch {torch_version})"
 
 
 def expected_time_line(entry: dict, cell, machine: dict) -> str:
@@ -115,13 +117,15 @@ def expected_time_line(entry: dict, cell, machine: dict) -> str:
     they were measured, and where the cell shows its progress."""
     own = [f"about {minutes(entry[f'{s}_cpu_cells'][cell.id])} in the {s} setting"
            for s in ("full", "fast") if cell.id in entry.get(f"{s}_cpu_cells", {})]
-    whole = (f"the whole notebook {minutes(entry.get('full_cpu_s'))} in the full setting, "
-             f"{minutes(entry.get('fast_cpu_s'))} in the fast one")
+    def whole_in(setting: str) -> str:
+        seconds = entry.get(f"{setting}_cpu_s")
+        return "not measured yet" if seconds is None else minutes(seconds)
+    whole = f"the whole notebook {whole_in('full')} in the full setting, {whole_in('fast')} in the fast one"
     progress = ("Its progress shows in the dashboard above." if "observers=[dashboard]" in cell.source
                 else "The cell shows its progress as it runs.")
+    next_cell = "the next cell " + " and ".join(own) + "; " if own else ""
     return (f"{MARKER}, measured on {machine_words(machine)} by `benchmarks/notebook_times.py` "
-            f"(a busy machine takes longer): {'the next cell ' + ' and '.join(own) + '; ' if own else ''}"
-            f"{whole}. {progress}")
+            f"(a busy machine takes longer): {next_cell}{whole}. {progress}")
 
 
 def is_time_line(line: str) -> bool:

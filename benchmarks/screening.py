@@ -3,6 +3,8 @@
     python benchmarks/screening.py run ARM [--study S] [--seed 0] [--env-steps 6000] [--runs-root DIR]
     python benchmarks/screening.py table [--study S] [--runs-root DIR]
 
+(each study's runs in a folder of their own: runs/screening, runs/screening-bias)
+
 Two studies, both `dmc_image_small` on cartpole-balance:
 
 - `preset` (the default): how the preset was chosen, arms against the preset as it was
@@ -140,8 +142,10 @@ if __name__ == "__main__":
     parser.add_argument("--study", choices=list(STUDIES), default="preset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--env-steps", type=int, default=6000)
-    parser.add_argument("--runs-root", default="runs/screening")
+    parser.add_argument("--runs-root", default=None, help="default: runs/screening (the preset study), "
+                                                          "runs/screening-bias (the bias study)")
     args = parser.parse_args()
+    args.runs_root = args.runs_root or ("runs/screening" if args.study == "preset" else f"runs/screening-{args.study}")
     if args.what == "run":
         arms = STUDIES[args.study][0]
         if args.arm not in arms:

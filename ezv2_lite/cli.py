@@ -49,7 +49,7 @@ Evaluate a run's newest checkpoint, or a shipped agent (a name from `ezv2-lite a
 cartpole, or a folder made by `ezv2-lite export`), with the evaluation protocol's search.
   --episodes N   how many episodes (default: the run's eval_episodes, or the card's; 1 with --video)
   --seed S       the first episode's seed, then S + 1, ... (default: the card's evaluation seed, or
-                 a run's own evaluation seed): try a shipped agent on seeds it was never shown
+                 for a run its seed + 123,457): try a shipped agent on seeds it was never shown
   --video OUT    also write the episodes as a captioned video (.mp4 or .gif)""",
     "agents": "usage: ezv2-lite agents\n\nThe shipped agents as a table: name, environment, the command that "
               "trained it, env steps, evaluation, size.",
@@ -152,8 +152,8 @@ def _check_options(args: list[str], known: set[str]) -> None:
 
     for arg in args:
         flag = arg.split("=", 1)[0]
-        if not flag.startswith("--") or flag in known or flag in ("--help", "--preset"):
-            continue
+        if not flag.startswith("--") or "--" + flag[2:].replace("_", "-") in known or flag in ("--help", "--preset"):
+            continue  # (tyro reads --optim.state_gradient as --optim.state-gradient)
         near = difflib.get_close_matches(flag, sorted(known), n=3, cutoff=0.6)
         hint = f": did you mean {' or '.join(near)}?" if near else " (`--help` lists every option)"
         raise ConfigError(f"unrecognized option {flag}{hint}")

@@ -58,6 +58,11 @@ class Step:
     #                                    where known (the last step of an episode cut short)
 
 
+def evaluation_rng(seed: int) -> np.random.Generator:
+    """The random numbers of the evaluation searches of episodes seeded `seed`, `seed` + 1, ..."""
+    return np.random.default_rng([seed, 2])
+
+
 def play(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
          should_stop: Callable[[], bool] = lambda: False, render: bool = False,
          trace: bool = False) -> Iterator[Step]:
@@ -83,7 +88,7 @@ def play(model: EZModel, config: Config, episodes: int, seed: int, progress: boo
                        desc=f"evaluating {episodes} episode{'' if episodes == 1 else 's'}")
     try:
         obs = [env.reset()[0] for env in envs]
-        rng = np.random.default_rng([seed, 2])
+        rng = evaluation_rng(seed)
         running, t = list(range(episodes)), 0
         while running:
             if should_stop():
@@ -161,7 +166,9 @@ def root_action_check(model: EZModel, config: Config, seed: int, start_step: int
     otherwise than the rollouts do. For DeepMind Control every step pays in [0, 1] per frame, so
     a short rollout already separates actions that drop the pole from those that keep it up.
     Rewards are the evaluation protocol's (raw, not Atari's clipped ones)."""
-    rng = np.random.default_rng([seed, 2])  # as `play` draws them: the same episode
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1 agent step (got {horizon})")
+    rng = evaluation_rng(seed)  # as `play` draws them: the same episode
     with make_env(config.env, "eval", seed) as env:
         obs, prefix = env.reset()[0], []
         for _ in range(start_step):
@@ -177,7 +184,8 @@ def root_action_check(model: EZModel, config: Config, seed: int, start_step: int
     gamma = config.agent_discount
     copies = [make_env(config.env, "eval", seed) for _ in actions]
     reached, returns = [None] * len(actions), np.zeros(len(actions))
-    running = np.ones(len(actions), bool)
+    running, terminal = np.ones(len(actions), bool), np.zeros(len(actions), bool)
+    steps = np.zeros(len(actions), np.int64)  # agent steps each copy took
     try:
         for env in copies:  # each copy replays the episode up to the root
             env.reset()
@@ -192,10 +200,12 @@ def root_action_check(model: EZModel, config: Config, seed: int, start_step: int
             for i, action in zip(alive, taken):
                 reached[i], reward, terminated, truncated, _ = copies[i].step(action)
                 returns[i] += gamma ** h * reward
-                running[i] = not (terminated or truncated)
-        alive = np.flatnonzero(running)
-        if len(alive):  # the value of the states reached
-            returns[alive] += gamma ** horizon * predict_values(model, np.stack([reached[i] for i in alive]))
+                running[i], terminal[i] = not (terminated or truncated), terminated
+                steps[i] = h + 1
+        going_on = np.flatnonzero(~terminal)  # (a time limit is not a terminal: what follows it counts)
+        if len(going_on):  # the value of the states reached, discounted by the steps taken to them
+            values = predict_values(model, np.stack([reached[i] for i in going_on]))
+            returns[going_on] += gamma ** steps[going_on] * values
     finally:
         for env in copies:
             env.close()

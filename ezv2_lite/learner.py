@@ -18,7 +18,9 @@ K-sample weighted log-likelihood for 1-D actions, the chosen action's
 log-likelihood otherwise), H the entropy bonus (continuous only). Samples are
 weighted by their importance weights; the gradient into every unrolled state is
 halved (what the next dynamics step passes back; as released, all of it: `optim.state_gradient`),
-the whole gradient scaled by 1/U and clipped to a global norm of 5.
+the whole gradient scaled by 1/U and clipped to a global norm of 5. The consistency targets are
+encoded in one batch of B x U observations (as released, a batch per unroll step:
+`optim.consistency_targets`).
 """
 
 from __future__ import annotations
@@ -237,7 +239,7 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
         m = mask[:, k - 1]
         step = model.recurrent(latent, actions[:, k - 1], hidden)
         latent, hidden = step.latent, step.hidden
-        if o.state_gradient == "all":  # everything that reaches s_k, its own heads' too
+        if o.state_gradient == "all" and latent.requires_grad:  # all that reaches s_k, its heads' too
             latent.register_hook(lambda grad: grad * 0.5)
         else:                          # only what the next dynamics step passes back
             latent = scale_gradient(latent, 0.5)

@@ -228,7 +228,7 @@ def summary(run_dir: str | Path) -> str:
     evals = evaluations(read_metrics(run_dir))
     roots = any("eval_root_value_std" in m for m in evals)  # (runs before the root diagnostics have none)
     lines = [f"{'env steps':>10} {'train steps':>11} {'wall s':>8} {'return':>16} {'episodes':>8}"
-             + (f" {'root value':>16}" if roots else "")]
+             + (f" {'root value':>17}" if roots else "")]
     for m in evals:
         root = (f" {m['eval_root_value_mean']:>9.2f} ± {m['eval_root_value_std']:<5.2f}"
                 if "eval_root_value_std" in m else "")

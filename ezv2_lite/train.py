@@ -419,7 +419,7 @@ def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
 def _evaluate(model, config: Config, counters: Counters, log, progress: bool,
               should_stop) -> str | None:
     """Evaluate and log; None (nothing logged) when a SIGTERM stopped the evaluation."""
-    diagnostics = RootDiagnostics(model.spec.num_actions if model.spec.is_discrete else None)
+    diagnostics = RootDiagnostics(model.spec.num_actions)  # (None for continuous actions)
     try:
         returns = evaluate(model, config, config.train.eval_episodes,
                            seed=10_000 + config.seed + counters.agent_steps, progress=progress,

@@ -1,5 +1,6 @@
 """Draw the README's picture, docs/images/search-tree.png: one search of the shipped walker-stand
-agent at the start of an evaluation episode (seed 3), 40 simulations, as viz.tree draws it.
+agent, as in self-play (`act` mode), from the first observation of an evaluation episode (seed 3),
+with 40 simulations, as viz.tree draws it.
 
     .venv/bin/python scripts/readme_picture.py
 """

@@ -43,7 +43,8 @@ extras="notebooks,dev,tensorboard,minatar"
 # Nothing to do when an earlier set-up from this pyproject.toml and setup.sh installed these extras
 # (or more: course.sh asks for fewer than test.sh).
 stamp=.venv/.ezv2-setup
-hash="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+hash="$("$PYTHON" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])' \
+    < <(cat pyproject.toml scripts/setup.sh))"
 have_hash="" have_extras=""
 [ -f "$stamp" ] && read -r have_hash have_extras <"$stamp"
 covered=1
@@ -57,7 +58,9 @@ fi
 # pip's and the build's own messages (e.g. setuptools' editable-install banner) go to a log,
 # shown only when a step fails.
 log=.venv/setup.log
-quiet() { "$@" >>"$log" 2>&1 || { tail -n 40 "$log" >&2; echo "error: set-up failed (all of it in $log)" >&2; exit 1; }; }
+quiet() {
+    "$@" >>"$log" 2>&1 || { tail -n 40 "$log" >&2; echo "error: set-up failed (all of it in $log)" >&2; exit 1; }
+}
 : >"$log"
 echo "setting up ezv2-lite in $(pwd)/.venv (extras: $extras; pip's messages go to $log)"
 quiet .venv/bin/python -m pip install -q --upgrade pip
@@ -65,6 +68,7 @@ quiet .venv/bin/python -m pip install -q --upgrade pip
 # local CPU wheel instead of downloading a multi-GB CUDA build (measured on this project's machines).
 .venv/bin/python -c 'import torch' 2>/dev/null || quiet .venv/bin/python -m pip install -q "torch==2.13.0"
 quiet .venv/bin/python -m pip install -q -e ".[$extras]"
-[ "$have_hash" = "$hash" ] && [ -n "$have_extras" ] && extras="$have_extras,$extras"  # (pip keeps what it installed before)
+# (pip keeps what it installed before: the extras add up)
+[ "$have_hash" = "$hash" ] && [ -n "$have_extras" ] && extras="$have_extras,$extras"
 echo "$hash $extras" >"$stamp"
 echo "ezv2-lite is set up in $(pwd)/.venv"

@@ -299,3 +299,6 @@ def test_the_flags_offered_for_a_misspelt_option_are_the_ones_tyro_accepts():
     listed = set(re.findall(r"(--[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+|--(?:seed|device|preset))\b", shown.stdout))
     listed.discard("--section.field")  # (the usage line's placeholder)
     assert listed == config_flags(preset("atari")), listed ^ config_flags(preset("atari"))
+    from ezv2_lite.cli import _check_options
+
+    _check_options(["--optim.state_gradient", "all", "--train.total_env_steps=5"], listed)  # tyro's spellings too

@@ -49,7 +49,8 @@ def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
             long_cells += 1
             where = f"{path.name}, cell {index} ({cell.id})"
             above = notebook.cells[index - 1]
-            assert above.cell_type == "markdown" and expected_time_line(entry, cell, results["machine"]) in above.source, (
+            line = expected_time_line(entry, cell, results["machine"])
+            assert above.cell_type == "markdown" and line in above.source, (
                 f"{where}: the line above does not give the measured time; "
                 "run `python benchmarks/notebook_times.py --write-expected-times`")
             source = cell.source

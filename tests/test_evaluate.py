@@ -182,7 +182,8 @@ def test_the_root_action_check_compares_each_root_actions_q_with_what_taking_it_
         for a in prefix:
             env.step(a)
         obs, reward, *_ = env.step(action)
-        assert got == pytest.approx(reward + gamma * predict_values(model, obs[None])[0], rel=1e-5, abs=1e-5)  # (batched: float32 sums)
+        expected = reward + gamma * predict_values(model, obs[None])[0]
+        assert got == pytest.approx(expected, rel=1e-5, abs=1e-5)  # (batched there: float32 sums differ)
     longer = root_action_check(model, config, seed=7, start_step=3, horizon=4)
     np.testing.assert_array_equal(longer.predicted_q, check.predicted_q)
     assert not np.allclose(longer.rollout_return, check.rollout_return)

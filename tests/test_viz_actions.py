@@ -69,3 +69,14 @@ def test_the_root_action_check_draws_q_beside_the_returns_that_followed():
                                rollout_return=np.array([5.0, 6.0]), chosen=1, horizon=3)
     fig = root_action_check_figure(discrete)
     assert fig.layout.xaxis.title.text == "root child" and "rank correlation 1.00" in fig.layout.title.text
+
+
+def test_rank_correlation_shares_tied_ranks_and_has_no_value_for_a_constant_side():
+    from viz.actions import average_ranks, rank_correlation
+
+    assert average_ranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [2.5, 0.0, 2.5, 1.0]
+    assert rank_correlation([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert rank_correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert np.isnan(rank_correlation([5.0, 5.0, 5.0], [1, 2, 3]))  # an untrained model: equal Q's
+    # ties by index would have called these perfectly ordered; shared ranks give less
+    assert rank_correlation([1.0, 1.0, 2.0], [1.0, 2.0, 3.0]) == pytest.approx(np.sqrt(3) / 2)

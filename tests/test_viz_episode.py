@@ -44,6 +44,8 @@ def test_max_steps_keeps_the_episodes_first_steps(agent, episode):
     truth = values_figure(first, 0.5).data[0]
     assert truth.y[-1] == pytest.approx(first[-1].reward + 0.5 * steps[3].network_value)
     assert "after step 2: v's estimate" in truth.name
+    with pytest.raises(ValueError, match="max_steps must be at least 1"):
+        record_episode(model, config, seed=0, progress=False, max_steps=0)
 
 
 def test_values_figure_draws_the_truth_and_both_predictions_with_the_current_step_marked(episode):

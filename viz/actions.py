@@ -74,6 +74,26 @@ def actions_figure(trace: SearchTrace, title: str = "sampled root actions"):
     return fig
 
 
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1 of x, ties sharing the mean of their ranks."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=float)
+    for value in np.unique(x):
+        tied = x == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation: how alike two orders of the same actions are (1: the same,
+    -1: reversed); NaN when either side is constant (an untrained model's equal Q's)."""
+    ra, rb = average_ranks(np.asarray(a, float)), average_ranks(np.asarray(b, float))
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
 def root_action_check_figure(check: RootActionCheck, title: str = "what the search expects, and what happened"):
     """Each root action's Q as the search completed it (filled: visited; open: v_mix) beside the
     discounted return that taking it gave over `check.horizon` agent steps (+ the value of the
@@ -93,9 +113,9 @@ def root_action_check_figure(check: RootActionCheck, title: str = "what the sear
     c = check.chosen
     fig.add_scatter(x=[x[c], x[c]], y=[check.predicted_q[c], check.rollout_return[c]], mode="markers",
                     name="chosen", marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(width=2.5, color="#e8710a")))
-    ranks = [np.argsort(np.argsort(v)) for v in (check.predicted_q, check.rollout_return)]
-    rank = np.corrcoef(*ranks)[0, 1]  # Spearman's: how alike the two orders of the actions are
-    fig.update_layout(title=f"{title}<br><sup>{check.horizon}-step rollouts; rank correlation {rank:.2f}</sup>",
+    rank = rank_correlation(check.predicted_q, check.rollout_return)
+    agreement = "n/a (one side is constant)" if np.isnan(rank) else f"{rank:.2f}"
+    fig.update_layout(title=f"{title}<br><sup>{check.horizon}-step rollouts; rank correlation {agreement}</sup>",
                       height=380, xaxis_title="action" if one_d else "root child",
                       yaxis_title="discounted return", margin=dict(l=50, r=10, t=60, b=40))
     if one_d:

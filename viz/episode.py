@@ -43,12 +43,15 @@ def record_episode(model: EZModel, config: Config, seed: int, progress: bool = T
     `max_steps` keeps only the episode's first agent steps (the course's fast setting); the step
     after them is searched too, and its value network's estimate kept as the last step's
     `value_after`, so that the return that followed can be completed where the episode was cut."""
-    from tqdm.auto import tqdm
+    from ezv2_lite.progress import progress_bar
 
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1 (got {max_steps})")
+    kept = None if max_steps is None else max_steps + 1  # (and the step after, for its value)
     steps = play(model, config, 1, seed, render=True, trace=True)
     with closing(steps):
-        recorded = list(tqdm(islice(steps, None if max_steps is None else max_steps + 1), total=max_steps,
-                             desc="playing one episode", unit="agent step", disable=not progress))
+        recorded = list(progress_bar(iterable=islice(steps, kept), total=kept, desc="playing one episode",
+                                     unit="agent step", disable=not progress))
     if max_steps is not None and len(recorded) > max_steps:
         after = recorded.pop()
         recorded[-1] = replace(recorded[-1], value_after=after.network_value)

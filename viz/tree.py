@@ -166,7 +166,8 @@ def tree_stepper(trace: SearchTrace):
     def redraw(change=None) -> None:
         s = slider.value
         caption.value = f"<code style='white-space: normal'>{describe_simulation(trace, s)}</code>"
-        svg = tree_graph(trace, s, root_children=None if every.value else ROOT_CHILDREN_SHOWN).pipe(format="svg").decode()
+        shown = None if every.value else ROOT_CHILDREN_SHOWN
+        svg = tree_graph(trace, s, root_children=shown).pipe(format="svg").decode()
         drawing.value = fit_svg(svg) if fit.value else svg
 
     for control in (slider, fit, every):
