@@ -163,23 +163,29 @@ def sweep_report(sweep_dir: str | Path) -> dict:
 
 
 def report_table(report: dict) -> str:
-    """The report as text: one line per task and protocol, then the pooled normalised scores."""
-    def cells(estimates: dict, digits: int) -> str:
-        return "  ".join(f"{name} {p:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-                         for name, (p, lo, hi) in estimates.items())
+    """The report as text that fits a notebook's width: per task a block with one row per
+    protocol and a column per estimate (point [95% interval]), then the pooled normalised scores."""
+    def block(title: str, rows: dict[str, dict], digits: int) -> list[str]:
+        names = list(next(iter(rows.values())).keys())
+        cell = lambda p, lo, hi: f"{p:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"  # noqa: E731
+        width = max(len(name) for name in names)
+        width = max([width] + [len(cell(*v)) for estimates in rows.values() for v in estimates.values()])
+        lines = [title, f"  {'':<8}" + "".join(f"  {name:<{width}}" for name in names)]
+        for protocol, estimates in rows.items():
+            lines.append(f"  {protocol:<8}" + "".join(f"  {cell(*estimates[name]):<{width}}" for name in names))
+        return [line.rstrip() for line in lines]
 
-    width = max(len(key) for key in report["tasks"]) if report["tasks"] else 0
-    lines = [f"{report['runs']} runs, {report['compute_s'] / 3600:.2f} h of training in all; "
+    lines = [f"{report['runs']} runs, {report['compute_s'] / 3600:.2f} h of training in all",
              f"intervals: {report['bootstrap']}"]
     for key, entry in report["tasks"].items():
-        for protocol in ("final", "best"):
-            runs = len(entry["runs"])
-            count = f"{runs} run{'' if runs == 1 else 's'}"
-            count += f", {entry['finished']} finished" if entry["finished"] < runs else ""
-            lines.append(f"{key:<{width}} {protocol:<5} ({count})  "
-                         f"{cells(entry[protocol]['estimates'], 1)}")
-    for protocol, entry in report["over_tasks"].items():
-        lines.append(f"normalised over {len(entry['tasks'])} tasks, {protocol}: {cells(entry['estimates'], 3)}")
+        runs = len(entry["runs"])
+        count = f"{runs} run{'' if runs == 1 else 's'}"
+        count += f", {entry['finished']} finished" if entry["finished"] < runs else ""
+        lines += block(f"{key} ({count})", {p: entry[p]["estimates"] for p in ("final", "best")}, 1)
+    if report["over_tasks"]:
+        tasks = len(next(iter(report["over_tasks"].values()))["tasks"])
+        lines += block(f"normalised over {tasks} tasks",
+                       {p: entry["estimates"] for p, entry in report["over_tasks"].items()}, 3)
     return "\n".join(lines)
 
 
