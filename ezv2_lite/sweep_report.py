@@ -108,9 +108,10 @@ def seeded_numpy(seed: int):
         np.random.set_state(state)
 
 
-def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0) -> dict:
+def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0,
+                       reps: int = BOOTSTRAP_REPS) -> dict:
     """[runs, tasks] -> {metric: (point, low, high)}: the statistics over all runs of all tasks,
-    their intervals by rliable's stratified bootstrap. The median is rliable's over several tasks
+    their intervals by rliable's stratified bootstrap with `reps` resamples. The median is rliable's over several tasks
     (the median of the tasks' mean scores) and the median of the runs for one task."""
     from rliable import library as rly
     from rliable import metrics
@@ -124,7 +125,7 @@ def interval_estimates(score_matrix: np.ndarray, with_gap: bool, seed: int = 0) 
         return np.array(values + ([metrics.aggregate_optimality_gap(scores, 1.0)] if with_gap else []))
 
     with seeded_numpy(seed):  # (rliable draws from numpy's global generator)
-        points, intervals = rly.get_interval_estimates({"runs": score_matrix}, aggregate, reps=BOOTSTRAP_REPS)
+        points, intervals = rly.get_interval_estimates({"runs": score_matrix}, aggregate, reps=reps)
     return {name: (float(points["runs"][i]), float(intervals["runs"][0, i]), float(intervals["runs"][1, i]))
             for i, name in enumerate(names)}
 

@@ -7,17 +7,19 @@ screenshots under `test-artifacts/browser/`:
 - every page is a 1,280 px window with JupyterLab's file browser open (a laptop), and no output
   area of the notebooks checked scrolls sideways (`check_fits`);
 - `02_gumbel_search`: the search-tree stepper draws a tree; moving its simulation slider redraws it;
-  every tree's root and chosen (green) edge are in the visible area (`check_tree_in_view`);
+  every tree's root and chosen (green) edge are in the visible area and its node labels are at
+  least 9 px high on the screen (`check_tree_in_view`, `check_tree_legible`);
 - `04_train_cartpole`: the training dashboard's plotly charts draw their curves, its frame of the
   environment is a picture (pixels not all alike), and after the page is reloaded the charts are
   drawn again with their data;
 - `05_continuous_control`: the same dashboard for Pendulum, with its search tree in view;
 - `04`, `05` and `06`'s shipped agents: the episode's inline video loads (the browser decodes it),
   the episode player draws the frame, the root, the tree and the values, and moving its step slider
-  changes the frame and the tree;
+  changes the frame and the tree, whose labels can be read;
 - `08_ablations`: the main figure draws each arm's IQM as a dot with its interval as an error bar;
-- a deliberately broken tree view (its front-end redraw throws) must make the slider check fail, and
-  a deliberately fixed 1,400 px wide output must make the layout check fail.
+- a deliberately broken tree view (its front-end redraw throws) must make the slider check fail,
+  a deliberately fixed 1,400 px wide output must make the layout check fail, and a tree of 16
+  root children fitted into 400 px must make the legibility check fail.
 
 JupyterLab is started on a free localhost port with a random token, in a copy of `notebooks/`, and
 is shut down with its kernels whatever happens; the last check is that no process is left behind.
@@ -311,14 +313,34 @@ CLIPPED_BY = """el => {  // the first box with hidden, scrolled or clipped overf
 }"""
 
 
+SMALLEST_LEGIBLE_PX = 9
+"""The smallest height on the screen, in CSS px, at which a tree's node labels can still be read."""
+
+LABEL_HEIGHTS = """svg => [...svg.querySelectorAll('g.node text')].map(t => {  // on-screen font sizes, px
+    const m = t.getScreenCTM();  // user units to screen px: the viewBox's scale and any transform
+    return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
+})"""
+
+
 def check_tree_in_view(notebook: NotebookPage, drawing, what: str) -> None:
-    """The tree's root node and its chosen (green) edge are drawn inside the visible area."""
+    """The tree's root node and its chosen (green) edge are drawn inside the visible area, and its
+    node labels are large enough to read (a tree fitted to a narrow width can shrink them)."""
     root = drawing.locator("g.node", has=notebook.page.locator("title", has_text=re.compile("^n0$"))).first
     chosen = drawing.locator("g.edge", has=notebook.page.locator("path[stroke='#188038']")).first
     for name, element in (("root", root), ("chosen edge", chosen)):
         assert element.count() == 1, f"{notebook.name}: {what} has no {name}"
         clipped = element.evaluate(CLIPPED_BY)
         assert clipped is None, f"{notebook.name}: {what}'s {name} is out of view: {clipped}"
+    check_tree_legible(notebook, drawing, what)
+
+
+def check_tree_legible(notebook: NotebookPage, drawing, what: str) -> None:
+    """Every node label of the tree is drawn at least `SMALLEST_LEGIBLE_PX` high on the screen."""
+    heights = drawing.evaluate(LABEL_HEIGHTS)
+    assert heights, f"{notebook.name}: {what} has no node labels"
+    assert min(heights) >= SMALLEST_LEGIBLE_PX, (
+        f"{notebook.name}: {what}'s node labels are drawn {min(heights):.1f} px high on the screen; "
+        f"below {SMALLEST_LEGIBLE_PX} px they cannot be read")
 
 
 def check_charts_have_data(notebook: NotebookPage, at_least: int, when: str) -> None:
@@ -433,6 +455,7 @@ def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12, nth
     tree.wait_for(timeout=30_000)
     assert player.locator(".js-plotly-plot").count() >= 2, f"{notebook.name}: the player's charts did not draw"
     check_fits(notebook)
+    check_tree_legible(notebook, tree, "the player's tree")
     before_frame, before_tree = frame.get_attribute("src"), tree.inner_html()
     shot_before = notebook.screenshot(f"{stem}-player-before", player)
     readout = player.locator(".widget-readout")
@@ -564,6 +587,34 @@ slider.observe(lambda change: setattr(view, "svg", tree_graph(trace, change["new
                names="value")
 widgets.VBox([slider, view])
 '''
+
+
+SQUEEZED_TREE = """\
+import ipywidgets as widgets, numpy as np
+from ezv2_lite.config import override, preset
+from ezv2_lite.model.toy import BanditModel
+from ezv2_lite.search import search
+from viz.tree import fit_svg, tree_graph
+
+bandit = BanditModel(rewards=np.linspace(0, 1, 16), prior_logits=np.zeros(16))
+config = override(preset("cartpole"), search=dict(num_simulations=32, num_top_actions=16))
+trace = search(bandit, np.zeros((1, 1), np.float32), config, mode="act", rng=np.random.default_rng(0),
+               trace_root=0).trace
+svg = tree_graph(trace, root_children=None).pipe(format="svg").decode()  # all 16 children, side by side
+widgets.HTML(fit_svg(svg), layout=widgets.Layout(width="400px"))
+"""
+
+
+def test_a_squeezed_tree_fails_the_legibility_check(lab, browser):
+    """The legibility check is not vacuous: 16 root children fitted into 400 px must fail it."""
+    notebook = one_cell_notebook(browser, lab, "squeezed_tree.ipynb", SQUEEZED_TREE)
+    drawing = notebook.page.locator(".jp-OutputArea-output svg", has=notebook.page.locator("g.node")).first
+    drawing.wait_for(timeout=30_000)
+    with pytest.raises(AssertionError, match="cannot be read") as failure:
+        check_tree_in_view(notebook, drawing, "the squeezed tree")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "squeezed_tree-failure.txt").write_text(str(failure.value))
+    notebook.close()
 
 
 def test_a_broken_tree_view_fails_the_check(lab, browser):
