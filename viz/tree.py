@@ -210,10 +210,10 @@ def root_policy_figure(trace: SearchTrace, action_names: list[str] | None = None
     ])
     ticks = [f"{slot}: {name}" if trace.root_actions is not None else name for slot, name in zip(slots, names)]
     chosen = names[trace.chosen_slot]
-    fig.update_layout(barmode="group", height=380, margin=dict(l=50, r=10, t=50, b=40),
+    fig.update_layout(barmode="group", height=400, margin=dict(l=50, r=10, t=80, b=40),
                       title=f"root policy before and after the search (chosen: {chosen})",
                       yaxis_title="probability", xaxis_title="root action (slot: value)"
                       if trace.root_actions is not None else "root action",
-                      legend=dict(orientation="h", y=-0.3, yanchor="top", x=0))
+                      legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0))  # above: clear of the ticks
     fig.update_xaxes(tickmode="array", tickvals=slots, ticktext=ticks, tickangle=-45 if len(slots) > 8 else 0)
     return fig
