@@ -48,6 +48,35 @@ def published_baselines(env) -> list[dict]:
                 if row["suite"] == suite and row["task"].lower() == env.name.lower()]
 
 
+def expected_returns_table(env, steps: int, references: dict[str, float] | None = None) -> str:
+    """What return to expect on this task after `steps` env steps, as aligned text: `references`
+    (such as a random policy's return) and each published method's mean return at the last point
+    of its curve not beyond `steps` (data/baselines.csv), or, where its curve starts later, its
+    first point, marked as beyond the budget; a method with a final score only gives that. Each
+    source counts steps its own way: the line under a method names its unit. A flat curve reads
+    differently beside these."""
+    by_method: dict[str, list[dict]] = {}
+    for row in published_baselines(env):
+        by_method.setdefault(row["method"], []).append(row)
+    rows_out = [(name, f"{value:.1f}", None) for name, value in (references or {}).items()]
+    for method, rows in by_method.items():
+        counted = sorted((row for row in rows if row["x"].isdigit()), key=lambda row: int(row["x"]))
+        within = [row for row in counted if int(row["x"]) <= steps]
+        row = within[-1] if within else counted[0] if counted else rows[-1]
+        where = (f"at {int(row['x']):,}" + ("" if within else ", beyond this budget")) if counted else row["x"]
+        rows_out.append((f"{method} (published)", f"{float(row['mean']):.1f}",
+                         (where, f"({row['x_unit']}; {row['seeds']} seeds)")))
+    if not rows_out:
+        return f"no reference returns for {env.name}"
+    width = max(len(name) for name, _, _ in rows_out)
+    lines = [f"expected return on {env.name} after {steps:,} env steps"]
+    for name, value, source in rows_out:
+        lines.append(f"  {name:<{width}}  {value:>7}" + (f"  {source[0]}" if source else ""))
+        if source:
+            lines.append(" " * (width + 13) + source[1])
+    return "\n".join(lines)
+
+
 @dataclass
 class TaskRuns:
     """The runs of one task (preset and environment) and arm of a sweep."""

@@ -88,3 +88,24 @@ def test_the_median_of_one_task_is_the_median_of_its_runs():
     assert estimates["median"][0] == 500.0 and estimates["mean"][0] == pytest.approx(492.92)
     two_tasks = np.stack([scores, scores - 100], axis=1)  # over tasks: the median of the task means
     assert interval_estimates(two_tasks, with_gap=False)["median"][0] == pytest.approx(442.92)
+
+
+def test_the_expected_return_table_reads_each_curve_at_the_budget():
+    from ezv2_lite.config import EnvConfig
+    from ezv2_lite.sweep_report import expected_returns_table
+
+    def line_of(table: str, name: str) -> str:
+        return next(line for line in table.splitlines() if line.strip().startswith(name))
+
+    pixels = EnvConfig(suite="dmc", name="cartpole-balance", pixels=True)
+    table = expected_returns_table(pixels, 30_000, {"random policy": 320.04})
+    assert line_of(table, "random policy").split()[-1] == "320.0"
+    # CURL's curve has points at 20,000 (394.3) and 40,000 (809.5): at 30,000 the last one reached counts
+    assert line_of(table, "curl").split()[-3:] == ["394.3", "at", "20,000"]
+    assert line_of(expected_returns_table(pixels, 40_000), "curl").split()[-3:] == ["809.5", "at", "40,000"]
+    assert max(len(line) for line in table.splitlines()) <= 100
+    breakout = expected_returns_table(EnvConfig(suite="minatar", name="Breakout"), 20_000)
+    assert line_of(breakout, "dqn").endswith("4.4  at 100,000, beyond this budget")  # its first point
+    assert "final" in line_of(expected_returns_table(EnvConfig(suite="atari", name="Pong"), 400_000), "dreamerv3")
+    assert expected_returns_table(EnvConfig(suite="gym", name="CartPole-v1"), 500) == \
+        "no reference returns for CartPole-v1"
