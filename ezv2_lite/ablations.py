@@ -30,6 +30,7 @@ chance alone: read a verdict as evidence at this scale, not as proof.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +168,29 @@ def answer(sweep_dir: str | Path, questions: tuple[Question, ...] = QUESTIONS) -
                              "other_iqm": iqms[task, comparison.other],
                              **compare(a, b, comparison.kind, margin)})
     return rows
+
+
+def verdict_status(rows: list[dict], questions: tuple[Question, ...] = QUESTIONS) -> str:
+    """In words, for a sweep still under way: how many comparisons have a verdict, the finished
+    runs each arm still needs before the others can have one (`MIN_RUNS` in both arms), and the
+    questions that have no comparison at all yet."""
+    decided = sum(row["verdict"] != "too few runs" for row in rows)
+    lines = [f"{decided} of {len(rows)} comparisons have a verdict."]
+    needed: dict[tuple[str, str], int] = {}
+    for row in rows:
+        for arm, runs in zip((row["arm"], row["other"]), row["runs"]):
+            if runs < MIN_RUNS:
+                needed[row["task"], arm] = MIN_RUNS - runs
+    if needed:
+        lines.append(f"A verdict needs {MIN_RUNS} finished runs in both arms; still to finish:")
+        for task in dict.fromkeys(task for task, _ in needed):
+            arms = ", ".join(f"{arm}\N{NO-BREAK SPACE}{n}\N{NO-BREAK SPACE}more"  # (wrapped between arms)
+                             for (t, arm), n in needed.items() if t == task)
+            lines.append(textwrap.fill(f"{task}: {arms}", width=96, initial_indent="  ", subsequent_indent="    "))
+    unasked = [q.name for q in questions if not any(row["question"] == q.name for row in rows)]
+    if unasked:
+        lines.append(f"No finished runs of both arms of any comparison yet: {', '.join(unasked)}.")
+    return "\n".join(lines)
 
 
 def answers_table(rows: list[dict]) -> str:

@@ -70,3 +70,17 @@ def test_each_question_is_answered_where_the_sweep_has_both_arms_from_finished_r
 
 def test_one_or_two_runs_an_arm_get_no_verdict():
     assert compare(np.array([101.0, 102]), np.array([100.0, 99]), "better")["verdict"] == "too few runs"
+
+
+def test_the_status_of_an_unfinished_ablation_names_the_runs_each_arm_still_needs(tmp_path):
+    from ezv2_lite.ablations import MIN_RUNS, verdict_status
+
+    fake_ablation(tmp_path, {"default": [500, 500, 480, 490, 500], "td": [150], "sims_2": [470, 500, 480]})
+    questions = (Question("value target", "...", (Comparison("default", "td"),)),
+                 Question("simulations", "...", (Comparison("sims_2", "default", "no worse"),)),
+                 Question("priorities", "...", (Comparison("default", "uniform"),)))
+    status = verdict_status(answer(tmp_path, questions), questions).replace("\N{NO-BREAK SPACE}", " ")
+    lines = status.splitlines()
+    assert lines[0] == "1 of 2 comparisons have a verdict."  # sims_2 has 3 runs, td only 1
+    assert lines[2] == f"  cartpole · CartPole-v1: td {MIN_RUNS - 1} more"
+    assert lines[3] == "No finished runs of both arms of any comparison yet: priorities."
