@@ -163,7 +163,7 @@ def test_the_catch_preset_is_the_minatar_preset_on_a_smaller_budget():
     a, b = _flat(preset("catch").resolved()), _flat(preset("minatar").resolved())
     differ = {k for k in a if a[k] != b[k]}
     allowed = SIZES | {"env.suite", "env.max_episode_steps", "env.eval_max_episode_steps", "model.downsample",
-                       "optim.shift_pad",
+                       "optim.shift_pad", "search.value_minmax_delta",
                        "optim.warmup_steps", "optim.target_update_interval",
                        "train.train_ratio"}
     assert differ <= allowed, sorted(differ - allowed)
