@@ -5,9 +5,10 @@
 
 ARM is one of ARMS: which gradient into each unrolled state is halved (`optim.state_gradient`)
 and how the consistency targets are normalised (`optim.consistency_targets`), docs/algorithm.md
-§5.1. Each run is the one of tests/test_pixel_learning.py: the `catch` preset for 1,600 agent
-steps (800 learner steps) and one evaluation of 20 episodes at the end. `table` writes
-benchmarks/results/catch-learner-choices.json.
+§5.1. Each run is the `catch` preset for 1,600 agent steps (800 learner steps) and one evaluation
+of 20 episodes at the end, the pixel-learning test's run when it was measured. `table` writes
+benchmarks/results/catch-learner-choices.json. (The committed file was measured with the preset's
+Q min-max floor at the released 0.01, before it became 1; its `commit` says which code ran.)
 """
 
 from __future__ import annotations
