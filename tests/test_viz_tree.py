@@ -78,6 +78,7 @@ def test_a_fitted_tree_scales_to_the_width_and_keeps_its_proportions():
     assert 'width="100%"' in tag and "height=" not in tag.replace("max-height", "")
     assert f"max-width: {natural_width}pt" in tag  # never above its natural size
     assert "max-height: 300px" in tag and "viewBox=" in tag  # the viewBox keeps the proportions
+
     assert fitted.replace(tag, "") == svg.replace(svg[svg.index("<svg"):].split(">")[0], "")  # nothing else
 
 def test_a_real_search_trace_draws_every_node():
@@ -131,3 +132,15 @@ def test_a_root_with_many_children_shows_the_most_visited_and_folds_the_rest():
     below = {n for n in range(1, trace.num_simulations + 1) if trace.parent[n] in hidden}
     assert nodes and not nodes & (set(hidden) | below)  # folded, with their subtrees
     assert {n for n in range(1, trace.num_simulations + 1) if trace.parent[n] in drawn} <= nodes
+
+
+def test_a_fitted_tree_is_never_scaled_below_legible_labels():
+    """A tree too wide or too deep for its box keeps its labels at least SMALLEST_SCALE of their
+    natural size (graphviz's 10 pt: 9.6 px at 0.72) and scrolls instead of shrinking further."""
+    from viz.tree import SMALLEST_SCALE
+
+    svg = '<svg width="2000pt" height="1000pt" viewBox="0 0 2000 1000"><g/></svg>'
+    tag = fit_svg(svg, max_height_px=300).split(">")[0]
+    assert f"min-width: {2000 * SMALLEST_SCALE:.0f}pt" in tag and "max-width: 2000pt" in tag
+    assert f"max-height: {1000 * 4 / 3 * SMALLEST_SCALE:.0f}px" in tag  # 1,000 pt deep: taller than 300 px
+    assert 10 * 4 / 3 * SMALLEST_SCALE >= 9  # graphviz's 10 pt labels stay at least 9 px high

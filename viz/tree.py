@@ -6,6 +6,7 @@
     tree_graph(trace, root_children=None)   # every root child (by default the 6 most visited)
     tree_stepper(trace)               # a slider over simulations that redraws the tree
     fit_svg(svg)                      # an SVG drawing scaled to the width it is shown in
+                                      # (never so small that its labels cannot be read)
 
 Nodes show their visit count N, mean value V and the Q of the edge into them
 (reward + discount * V). Edges show the action and its prior probability (and
@@ -31,8 +32,8 @@ PATH, CHOSEN, ALIVE, DROPPED = "#e8710a", "#188038", "#d2e3fc", "#e8eaed"
 def _action_label(trace: SearchTrace, node: int) -> str:
     if trace.action_vectors is not None:
         vector = trace.action_vectors[node]
-        shown = ", ".join(f"{x:+.2f}" for x in vector[:3])
-        return f"[{shown}{', …' if len(vector) > 3 else ''}]"
+        shown = ", ".join(f"{x:+.2f}" for x in vector[:2])  # (as the root chart's labels)
+        return f"[{shown}{', …' if len(vector) > 2 else ''}]"
     slot = int(trace.slot[node])
     return trace.action_names[slot] if trace.action_names else f"a={slot}"
 
@@ -121,16 +122,26 @@ def tree_dot(trace: SearchTrace, simulation: int | None = None,
     return tree_graph(trace, simulation, root_children).source
 
 
+SMALLEST_SCALE = 0.72
+"""The least a fitted drawing is scaled: graphviz draws node labels at 10 pt (13.3 px), and at
+0.72 of that (9.6 px) they can still be read; a wider or deeper tree scrolls instead."""
+
+
 def fit_svg(svg: str, max_height_px: int = 480) -> str:
     """Scale an SVG drawing (graphviz's, sized in pt) to the width it is shown in, never above its
-    natural size, and at most `max_height_px` tall: a wide or deep tree is seen whole, root and
-    chosen action included, however narrow the window."""
+    natural size, and at most `max_height_px` tall: a tree is seen whole, root and chosen action
+    included, in a narrow window. Never below `SMALLEST_SCALE` of its natural size, where its
+    labels would be too small to read: there the box that shows it scrolls."""
     def scaled(match: re.Match) -> str:
-        width = re.search(r'width="([0-9.]+)pt"', match.group(0))
-        natural = f"max-width: {width.group(1)}pt; " if width else ""
+        width = re.search(r'\swidth="([0-9.]+)pt"', match.group(0))
+        height = re.search(r'\sheight="([0-9.]+)pt"', match.group(0))
+        limits = ""
+        if width:
+            limits += f"max-width: {width.group(1)}pt; min-width: {SMALLEST_SCALE * float(width.group(1)):.0f}pt; "
+        tallest = max(max_height_px, SMALLEST_SCALE * float(height.group(1)) * 4 / 3) if height else max_height_px
         tag = re.sub(r'\s(width|height)="[^"]*"', "", match.group(0))
-        return tag.replace("<svg", f'<svg width="100%" style="{natural}height: auto; '
-                                   f'max-height: {max_height_px}px; display: block; margin: 0 auto"', 1)
+        return tag.replace("<svg", f'<svg width="100%" style="{limits}height: auto; '
+                                   f'max-height: {tallest:.0f}px; display: block; margin: 0 auto"', 1)
     return re.sub(r"<svg\b[^>]*>", scaled, svg, count=1)
 
 
