@@ -316,7 +316,7 @@ CLIPPED_BY = """el => {  // the first box with hidden, scrolled or clipped overf
 SMALLEST_LEGIBLE_PX = 9
 """The smallest height on the screen, in CSS px, at which a tree's node labels can still be read."""
 
-LABEL_HEIGHTS = """svg => [...svg.querySelectorAll('g.node text')].map(t => {  // on-screen font sizes, px
+LABEL_HEIGHTS = """svg => [...svg.querySelectorAll('g.node text, g.edge text')].map(t => {  // on-screen sizes, px
     const m = t.getScreenCTM();  // user units to screen px: the viewBox's scale and any transform
     return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
 })"""
@@ -335,11 +335,12 @@ def check_tree_in_view(notebook: NotebookPage, drawing, what: str) -> None:
 
 
 def check_tree_legible(notebook: NotebookPage, drawing, what: str) -> None:
-    """Every node label of the tree is drawn at least `SMALLEST_LEGIBLE_PX` high on the screen."""
+    """Every label of the tree, on its nodes and edges, is drawn at least `SMALLEST_LEGIBLE_PX` high
+    on the screen."""
     heights = drawing.evaluate(LABEL_HEIGHTS)
     assert heights, f"{notebook.name}: {what} has no node labels"
     assert min(heights) >= SMALLEST_LEGIBLE_PX, (
-        f"{notebook.name}: {what}'s node labels are drawn {min(heights):.1f} px high on the screen; "
+        f"{notebook.name}: {what}'s labels are drawn as small as {min(heights):.1f} px on the screen; "
         f"below {SMALLEST_LEGIBLE_PX} px they cannot be read")
 
 

@@ -122,9 +122,10 @@ def tree_dot(trace: SearchTrace, simulation: int | None = None,
     return tree_graph(trace, simulation, root_children).source
 
 
-SMALLEST_SCALE = 0.72
-"""The least a fitted drawing is scaled: graphviz draws node labels at 10 pt (13.3 px), and at
-0.72 of that (9.6 px) they can still be read; a wider or deeper tree scrolls instead."""
+SMALLEST_SCALE = 0.76
+"""The least a fitted drawing is scaled: its labels are 10 pt (nodes) and 9 pt (edges), 13.3 and
+12 px, and at 0.76 of that (10.1 and 9.1 px) they can still be read; a wider or deeper tree
+scrolls instead."""
 
 
 def fit_svg(svg: str, max_height_px: int = 480) -> str:
