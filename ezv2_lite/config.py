@@ -571,8 +571,8 @@ def _minatar() -> Config:
     game cell is a pixel; latent
     16 x 10 x 10), 16 channels, a 128-unit LSTM, batch 64, 8 simulations instead of 16, and one
     learner step per 8 agent steps: 12,500 learner steps over 100,000 agent steps, about 2 hours
-    of one core (Asterix and Space Invaders side by side on 2 cores with nothing else running: 1.7 learner
-    steps a second; their whole runs, beside other work, averaged 1.2).
+    of one core (Asterix and Space Invaders side by side on 2 cores with nothing else running:
+    1.7 learner steps a second; their whole runs, beside other work, averaged 1.2).
     (`ezv2-lite bench learner`, one thread: 0.38 s a learner step with Breakout's shapes, whose 3
     actions get the Atari rule's 4 simulations; 0.82 s with Seaquest's 6 actions at 16
     simulations, hence 8. The runs' wall times are in benchmarks/results/learn-minatar-*.json.)

@@ -314,7 +314,7 @@ CLIPPED_BY = """el => {  // the first box with hidden, scrolled or clipped overf
 
 
 SMALLEST_LEGIBLE_PX = 9
-"""The smallest height on the screen, in CSS px, at which a tree's node labels can still be read."""
+"""The smallest height on the screen, in CSS px, at which a tree's labels can still be read."""
 
 LABEL_HEIGHTS = """svg => [...svg.querySelectorAll('g.node text, g.edge text')].map(t => {  // on-screen sizes, px
     const m = t.getScreenCTM();  // user units to screen px: the viewBox's scale and any transform

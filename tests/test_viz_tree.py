@@ -78,7 +78,6 @@ def test_a_fitted_tree_scales_to_the_width_and_keeps_its_proportions():
     assert 'width="100%"' in tag and "height=" not in tag.replace("max-height", "")
     assert f"max-width: {natural_width}pt" in tag  # never above its natural size
     assert "max-height: 300px" in tag and "viewBox=" in tag  # the viewBox keeps the proportions
-
     assert fitted.replace(tag, "") == svg.replace(svg[svg.index("<svg"):].split(">")[0], "")  # nothing else
 
 def test_a_real_search_trace_draws_every_node():

@@ -29,11 +29,14 @@ from ezv2_lite.search.tree import SearchTrace
 PATH, CHOSEN, ALIVE, DROPPED = "#e8710a", "#188038", "#d2e3fc", "#e8eaed"
 
 
+def action_vector_text(vector) -> str:
+    """A sampled action as text: its first two coordinates, then "…" if it has more."""
+    return ", ".join(f"{x:+.2f}" for x in vector[:2]) + (", …" if len(vector) > 2 else "")
+
+
 def _action_label(trace: SearchTrace, node: int) -> str:
     if trace.action_vectors is not None:
-        vector = trace.action_vectors[node]
-        shown = ", ".join(f"{x:+.2f}" for x in vector[:2])  # (as the root chart's labels)
-        return f"[{shown}{', …' if len(vector) > 2 else ''}]"
+        return f"[{action_vector_text(trace.action_vectors[node])}]"
     slot = int(trace.slot[node])
     return trace.action_names[slot] if trace.action_names else f"a={slot}"
 
@@ -201,7 +204,7 @@ def root_visits(trace: SearchTrace, simulation: int | None = None) -> np.ndarray
 def root_action_names(trace: SearchTrace) -> list[str]:
     """A label per root action slot: the environment's name, the sampled action's value, or a=i."""
     if trace.root_actions is not None:
-        return [", ".join(f"{x:+.2f}" for x in a[:2]) + (", …" if len(a) > 2 else "") for a in trace.root_actions]
+        return [action_vector_text(a) for a in trace.root_actions]
     return list(trace.action_names) if trace.action_names else [f"a={i}" for i in range(len(trace.root_prior))]
 
 
