@@ -15,7 +15,8 @@ screenshots under `test-artifacts/browser/`:
 - `05_continuous_control`: the same dashboard for Pendulum, with its search tree in view;
 - `04`, `05` and `06`'s shipped agents: the episode's inline video loads (the browser decodes it),
   the episode player draws the frame, the root, the tree and the values, and moving its step slider
-  changes the frame and the tree, whose labels can be read;
+  changes the frame and the tree, whose labels can be read; in 04 the player's value chart says what
+  the text says (v(s) sits close to the return that followed, which the recording does not cut short);
 - `08_ablations`: the main figure draws each arm's IQM as a dot with its interval as an error bar;
 - a deliberately broken tree view (its front-end redraw throws) must make the slider check fail,
   a deliberately fixed 1,400 px wide output must make the layout check fail, and a tree of 16
@@ -79,12 +80,13 @@ def _require_browser() -> str:
 class JupyterLab:
     """A JupyterLab server on localhost serving `root`, with its kernels; `stop()` ends them all."""
 
-    def __init__(self, root: Path, scratch: Path, port: int):
+    def __init__(self, root: Path, scratch: Path, port: int, fast: bool = True):
         import psutil
 
         self.port, self.token = port, secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, EZV2_FAST="1",
+        env = {name: value for name, value in os.environ.items() if name != "EZV2_FAST"}
+        env.update({"EZV2_FAST": "1"} if fast else {},  # the course's fast setting, or its full one
                    JUPYTER_CONFIG_DIR=str(scratch / "config"),
                    JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
                    JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"),
@@ -482,12 +484,41 @@ def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12, nth
     return shot_before, shot_after
 
 
+VALUE_CURVES = """player => {  // the player's value chart: {curve name: y values}, as plotly drew it
+    const chart = [...player.querySelectorAll('.js-plotly-plot')]
+        .find(g => JSON.stringify((g.layout || {}).title || '').includes('values along the episode'));
+    return chart ? Object.fromEntries(chart.data.map(curve => [curve.name, Array.from(curve.y)])) : null;
+}"""
+
+
+def check_values_sit_close_to_the_return(notebook: NotebookPage, nth: int = 0, within: float = 0.1) -> None:
+    """Notebook 04's claim about its player's value chart, checked in the setting it ran in: the value
+    network's v(s) sits close to the discounted return that followed (on average within `within` of
+    it), and that return is not cut short where the recording of the fast setting ends."""
+    import numpy as np
+
+    page = notebook.page
+    player = page.locator(".widget-vbox", has=page.locator(".widget-play")).filter(has=page.locator("img")).nth(nth)
+    curves = player.evaluate(VALUE_CURVES)
+    assert curves, f"{notebook.name}: the player has no chart titled 'values along the episode'"
+    truth = np.array(next(y for name, y in curves.items() if name.startswith("discounted return that followed")))
+    predicted = np.array(curves["value network v(s)"])
+    gap = np.abs(truth - predicted).mean() / np.abs(truth).mean()
+    assert gap < within, (f"{notebook.name}: v(s) is {gap:.0%} away from the return that followed on average "
+                          f"(the text says they sit close); that return runs {truth[0]:.1f} ... {truth[-1]:.1f}")
+    assert truth.min() > 0.5 * truth.max(), (
+        f"{notebook.name}: the return that followed falls from {truth.max():.1f} to {truth.min():.1f}: "
+        "cut short where the recording ends")
+
+
 @pytest.mark.parametrize("name", ["04_train_cartpole.ipynb", "05_continuous_control.ipynb"])
 def test_training_dashboard_fits_draws_and_survives_a_reload(lab, browser, name):
     notebook = NotebookPage(browser, lab, name)
     notebook.run_all()
     check_episode_video(notebook, Path(name).stem)
     check_episode_player(notebook, Path(name).stem)
+    if name.startswith("04"):
+        check_values_sit_close_to_the_return(notebook)
     if name.startswith("05"):  # the trained walker, after the pendulum
         check_episode_video(notebook, "05_continuous_control-walker", nth=1)
         check_episode_player(notebook, "05_continuous_control-walker", nth=1)
