@@ -27,7 +27,7 @@ import numpy as np
 from .config import Config, ConfigError, EnvConfig
 from .envs import env_spec, make_env
 from .model.networks import EZModel, predict_values
-from .progress import progress_bar
+from .progress import finish, progress_bar
 from .search import SearchTrace, search
 
 ATARI_REFERENCE_CSV = Path(__file__).parent / "data" / "atari100k_random_human.csv"
@@ -117,7 +117,7 @@ def play(model: EZModel, config: Config, episodes: int, seed: int, progress: boo
             running, t = still, t + 1
             bar.update(1)
             bar.set_postfix(running=len(running), refresh=False)
-        bar.total = bar.n  # (ended before the cap: done, not cut short)
+        finish(bar)  # (ended before the cap: done, not cut short)
     finally:
         bar.close()
         for env in envs:

@@ -50,3 +50,13 @@ def progress_bar(**kwargs) -> tqdm:
     if not kwargs.get("disable") and to_a_file():
         kwargs |= dict(file=ProgressLines(sys.stderr), mininterval=PLAIN_EVERY_S, dynamic_ncols=False)
     return tqdm(**kwargs)
+
+
+def finish(bar: tqdm) -> None:
+    """Close `bar` as complete where it stands, for work that ended before the total it was given
+    (an episode over before its step cap, a phase handed on). Closed short of its total, a bar
+    reads as broken: a notebook draws it red and part-filled."""
+    bar.total = bar.n
+    if in_notebook() and not bar.disable:  # the widget keeps its own maximum, set when it was drawn
+        bar.container.children[1].max = bar.n
+    bar.close()

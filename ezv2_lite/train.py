@@ -41,7 +41,7 @@ from .envs import probe_spec
 from .evaluate import EvaluationStopped, RootDiagnostics, evaluate
 from .learner import Learner, LossInfo, learner_step
 from .model import build_model, resolve_device, set_numerics
-from .progress import progress_bar
+from .progress import finish, progress_bar
 from .replay import Replay, frames_device
 from .targets import Reanalyzer
 
@@ -343,9 +343,8 @@ class Run:
             "acting": (t.total_env_steps, self.env_steps, "env step"),
             "learning": (self._collection_learner_steps(), self.counters.train_steps, "learner step"),
             "offline": (t.offline_train_steps, self.counters.offline_steps, "offline step")}[phase]
-        if self.bar is not None:  # its phase is over: done, not cut short (a notebook's bar would end red)
-            self.bar.total = self.bar.n
-            self.bar.close()
+        if self.bar is not None:  # its phase is over: done, not cut short
+            finish(self.bar)
         self.phase = phase
         self.bar = progress_bar(total=total, initial=initial, unit=unit, desc=phase, miniters=1,
                                 mininterval=1.0, disable=not self.progress)

@@ -439,3 +439,22 @@ def test_progress_lines_turn_each_redraw_into_one_line():
     for text in ("\rlearning:  10%|#", "\rlearning:  20%|##\x1b[A", "\r   \r", "\n"):
         lines.write(text)
     assert out.getvalue() == "learning:  10%|#\nlearning:  20%|##\n"
+
+
+def test_a_notebook_bar_finished_short_of_its_total_ends_full_and_green(monkeypatch):
+    """An episode over at step 6 of a 101-step cap: its bar reads 6/6, filled and green, not red at 6%."""
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    from ezv2_lite.progress import finish
+
+    monkeypatch.setattr("ezv2_lite.progress.in_notebook", lambda: True)
+    bar = notebook_tqdm(total=101, desc="playing one episode")
+    bar.update(6)
+    finish(bar)
+    _, widget, _ = bar.container.children
+    assert (widget.value, widget.max, widget.bar_style) == (6, 6, "success")
+
+    cut = notebook_tqdm(total=101)  # and one really cut short still says so
+    cut.update(6)
+    cut.close()
+    assert cut.container.children[1].bar_style == "danger"

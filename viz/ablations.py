@@ -60,9 +60,9 @@ def question_figure(rows: list[dict], question: str) -> go.Figure:
 def answers_html(rows: list[dict]) -> str:
     """The comparisons as an HTML table: question, task, comparison, runs, both IQMs [95% CI], the
     difference [95% CI] and the verdict (coloured)."""
-    def cell(estimate):
+    def cell(estimate):  # the estimate above its interval, neither broken inside
         point, low, high = estimate
-        return f"{point:.1f} [{low:.1f}, {high:.1f}]"
+        return f"{point:.1f}<br><span style='white-space:nowrap'>[{low:.1f}, {high:.1f}]</span>"
 
     head = ["question", "task", "comparison", "finished runs", "IQM [95% CI]", "other arm's IQM", "difference",
             "verdict"]

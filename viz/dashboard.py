@@ -89,8 +89,11 @@ class TrainingDashboard:
             self.losses.add_scatter(name=term, mode="lines")
         self.diagnostics = go.Figure(layout=dict(title="policy and targets", xaxis_title="learner steps",
                                                  yaxis_title="sigma, nats or fraction", **layout))
-        for name in DIAGNOSTICS.values():
-            self.diagnostics.add_scatter(name=name, mode="lines")
+        # (the last two dashed and dotted, the dashed one wider: both are often 0 for a while, and
+        # one must not hide the other)
+        styles = {"unvisited_target_mass": dict(dash="dash", width=4), "sve_fraction": dict(dash="dot", width=2)}
+        for key, name in DIAGNOSTICS.items():
+            self.diagnostics.add_scatter(name=name, mode="lines", line=styles.get(key, {}))
         self.by_step = go.Figure(layout=dict(title="losses by unroll step (latest)", xaxis_title="unroll step k",
                                              yaxis_title="cross-entropy", barmode="group", **layout))
         self.by_step.add_bar(name="value")

@@ -43,15 +43,20 @@ def record_episode(model: EZModel, config: Config, seed: int, progress: bool = T
     `max_steps` keeps only the episode's first agent steps (the course's fast setting); the step
     after them is searched too, and its value network's estimate kept as the last step's
     `value_after`, so that the return that followed can be completed where the episode was cut."""
-    from ezv2_lite.progress import progress_bar
+    from ezv2_lite.progress import finish, progress_bar
 
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be at least 1 (got {max_steps})")
     kept = None if max_steps is None else max_steps + 1  # (and the step after, for its value)
     steps = play(model, config, 1, seed, render=True, trace=True)
-    with closing(steps):
-        recorded = list(progress_bar(iterable=islice(steps, kept), total=kept, desc="playing one episode",
-                                     unit="agent step", disable=not progress))
+    cap = kept if kept is not None else config.env.resolved().eval_max_episode_steps
+    with closing(steps), progress_bar(total=cap, desc="playing one episode", unit="agent step",
+                                      disable=not progress) as bar:
+        recorded = []
+        for step in islice(steps, kept):
+            recorded.append(step)
+            bar.update()
+        finish(bar)  # (an episode that ended before the cap is done, not cut short)
     if max_steps is not None and len(recorded) > max_steps:
         after = recorded.pop()
         recorded[-1] = replace(recorded[-1], value_after=after.network_value)
@@ -121,8 +126,11 @@ def root_figure(step: Step) -> go.Figure:
     if step.trace.root_actions is not None:
         return actions_figure(step.trace, title="sampled root actions")
     chosen = root_action_names(step.trace)[step.trace.chosen_slot]
-    return root_policy_figure(step.trace).update_layout(  # (a title that fits half the width)
-        title=f"root policy before and after the search<br><sup>chosen: {chosen}</sup>")
+    # A title that fits half the width, over the legend (three lines there): plotly centres the
+    # title in the top margin, and the legend stands on the plot.
+    return root_policy_figure(step.trace).update_layout(
+        title=f"root policy before and after the search<br><sup>chosen: {chosen}</sup>",
+        height=500, margin=dict(t=190))
 
 
 def describe_step(step: Step, so_far: float) -> str:

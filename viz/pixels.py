@@ -1,5 +1,6 @@
 """Pixels and the value prefix, as plotly figures (paper §3-4; docs/algorithm.md §1.2, §5).
 
+    frames_figure(images, titles, title)    RGB images side by side, each under its title
     frame_stack_figure(obs)                 the S frames of one stacked observation
     augmentations_figure(obs, count)        the newest frame, then `count` augmented copies
     value_prefix_figure(rewards, prefix)    predicted value prefix against the true
@@ -37,8 +38,9 @@ def frames_of(obs: np.ndarray) -> list[np.ndarray]:
     return [np.moveaxis(obs[i:i + 3], 0, -1) for i in range(0, obs.shape[0], 3)]
 
 
-def _image_row(images: list[np.ndarray], titles: list[str], title: str) -> go.Figure:
-    """The images side by side, at the width the figure is shown in (no fixed width to overflow)."""
+def frames_figure(images: list[np.ndarray], titles: list[str], title: str) -> go.Figure:
+    """RGB images [H, W, 3] side by side, each under its title, at the width the figure is shown
+    in (no fixed width to overflow)."""
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=titles, horizontal_spacing=0.02)
     for col, image in enumerate(images, start=1):
         fig.add_trace(go.Image(z=image), row=1, col=col)
@@ -52,7 +54,7 @@ def frame_stack_figure(obs: np.ndarray, title: str = "one observation: a stack o
     """One image per frame of a stacked observation [S*3, H, W], oldest (t-S+1) to newest (t)."""
     frames = frames_of(obs)
     s = len(frames)
-    return _image_row(frames, [f"t{k - s + 1:+d}" if k < s - 1 else "t" for k in range(s)], title)
+    return frames_figure(frames, [f"t{k - s + 1:+d}" if k < s - 1 else "t" for k in range(s)], title)
 
 
 def augmentations_figure(obs: np.ndarray, count: int = 4, seed: int = 0,
@@ -63,7 +65,7 @@ def augmentations_figure(obs: np.ndarray, count: int = 4, seed: int = 0,
     augmented = augment(batch, generator=generator).numpy()          # [count, S*3, H, W] floats
     images = [frames_of(obs)[-1]]
     images += [(np.clip(frames_of(a)[-1], 0, 1) * 255).astype(np.uint8) for a in augmented]
-    return _image_row(images, ["original"] + [f"augmented {i + 1}" for i in range(count)], title)
+    return frames_figure(images, ["original"] + [f"augmented {i + 1}" for i in range(count)], title)
 
 
 def value_prefix_figure(rewards: np.ndarray, predicted_prefix: np.ndarray, horizon: int = 5,
