@@ -487,7 +487,8 @@ def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12, nth
 VALUE_CURVES = """player => {  // the player's value chart: {curve name: y values}, as plotly drew it
     const chart = [...player.querySelectorAll('.js-plotly-plot')]
         .find(g => JSON.stringify((g.layout || {}).title || '').includes('values along the episode'));
-    return chart ? Object.fromEntries(chart.data.map(curve => [curve.name, Array.from(curve.y)])) : null;
+    // (_fullData: the curves as drawn, the numbers of a base64-encoded array decoded)
+    return chart ? Object.fromEntries(chart._fullData.map(curve => [curve.name, Array.from(curve.y)])) : null;
 }"""
 
 
