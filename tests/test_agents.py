@@ -23,7 +23,7 @@ TINY = ["--preset", "cartpole", "--optim.batch-size", "16", "--train.start-trans
         "--train.offline-train-steps", "0", "--train.num-envs", "2", "--model.latent-dim", "16",
         "--model.hidden-dim", "16", "--no-progress"]
 
-COURSE_AGENTS = {"cartpole", "pendulum", "cartpole-balance-pixels", "walker-stand"}
+COURSE_AGENTS = {"cartpole", "pendulum", "walker-stand"}
 """The agents the notebooks open by name."""
 
 
@@ -47,6 +47,31 @@ def test_a_shipped_agent_opens_by_name_and_plays_its_check_episode_again(name):
     returned, within = check_agent(agent)
     assert within, f"{name}: the check episode returned {returned}, the card says " \
                    f"{card['check']['return']} ± {card['check']['tolerance']}"
+
+
+REFERENCE_RETURNS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "reference-returns.json"
+WITHDRAWN = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "withdrawn-agents"
+
+
+def beaten_references(card: dict) -> dict[str, tuple[float, float]]:
+    """{reference policy: (its mean return, the agent's card evaluation)} for the policies of the
+    agent's task in reference-returns.json (random, and for DMC the one that always outputs 0) that
+    the card's evaluation does *not* beat."""
+    task = card["environment"].removesuffix(" (pixels)")
+    references = json.loads(REFERENCE_RETURNS.read_text())["tasks"].get(task, {})
+    return {name: (ref["mean"], card["evaluation"]["mean"]) for name, ref in references.items()
+            if card["evaluation"]["mean"] <= ref["mean"]}
+
+
+@pytest.mark.parametrize("name", shipped_agents())
+def test_a_shipped_agent_beats_the_reference_policies_of_its_task(name):
+    assert not beaten_references(load_agent(name).card), f"{name} ships below a reference policy"
+
+
+def test_the_withdrawn_pixel_agent_is_below_doing_nothing_and_not_shipped():
+    """The check above can fail: the DMC pixel agent it would have failed is no longer shipped."""
+    card = json.loads((WITHDRAWN / "cartpole-balance-pixels" / "card.json").read_text())
+    assert "zero_action" in beaten_references(card) and "cartpole-balance-pixels" not in shipped_agents()
 
 
 @pytest.fixture(scope="module")
