@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -27,12 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests import test_browser as lab_pages  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import pick_free_port  # noqa: E402
 
 
 def first_line(cell) -> str:
@@ -84,7 +78,7 @@ def main() -> None:
     shutil.copytree(checkout / "notebooks", scratch / "course")
     setting = "full" if args.full else "fast"
     lines = [f"# Course pass: {setting} setting, {checkout} ({time.strftime('%Y-%m-%d %H:%M')})", ""]
-    lab = lab_pages.JupyterLab(scratch / "course", scratch / "jupyter", free_port(), fast=not args.full)
+    lab = lab_pages.JupyterLab(scratch / "course", scratch / "jupyter", pick_free_port(), fast=not args.full)
     # Every cell in the page (JupyterLab otherwise leaves cells far from view out of it, unshot).
     tracker = scratch / "jupyter" / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True, exist_ok=True)

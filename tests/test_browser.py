@@ -445,13 +445,17 @@ def check_episode_video(notebook: NotebookPage, stem: str, nth: int = 0) -> Path
     return notebook.screenshot(f"{stem}-video", video)
 
 
+def episode_player_at(page, nth: int):
+    """The page's `nth` episode player: a box with a play button and a frame."""
+    return page.locator(".widget-vbox", has=page.locator(".widget-play")).filter(has=page.locator("img")).nth(nth)
+
+
 def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12, nth: int = 0) -> tuple[Path, Path]:
     """The notebook's `nth` episode player of a shipped agent draws its frame, root chart, tree and
     value chart, and moving its step slider `steps` steps on changes the frame and the tree. Returns
     the screenshots before and after the move."""
     page = notebook.page
-    players = page.locator(".widget-vbox", has=page.locator(".widget-play")).filter(has=page.locator("img"))
-    player = players.nth(nth)
+    player = episode_player_at(page, nth)
     player.wait_for(timeout=60_000)
     player.scroll_into_view_if_needed()
     frame, tree = player.locator("img").first, player.locator("svg", has=page.locator("g.node")).first
@@ -499,7 +503,7 @@ def check_values_sit_close_to_the_return(notebook: NotebookPage, nth: int = 0, w
     import numpy as np
 
     page = notebook.page
-    player = page.locator(".widget-vbox", has=page.locator(".widget-play")).filter(has=page.locator("img")).nth(nth)
+    player = episode_player_at(page, nth)
     curves = player.evaluate(VALUE_CURVES)
     assert curves, f"{notebook.name}: the player has no chart titled 'values along the episode'"
     truth = np.array(next(y for name, y in curves.items() if name.startswith("discounted return that followed")))
