@@ -13,6 +13,7 @@ random policy with the agent's frequencies scores what the agent scores, its ret
 Writes benchmarks/results/atari-actions-<run name>.json. One CPU thread; with an `atari_small`
 checkpoint, 10 Boxing games took about 90 s and the random policies' 30 games 40 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,9 @@ from ezv2_lite.evaluate import play  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def random_games(config: Config, probabilities: np.ndarray, episodes: int, seed: int) -> list[float]:
+def random_games(
+    config: Config, probabilities: np.ndarray, episodes: int, seed: int
+) -> list[float]:
     """Raw returns of one game in each evaluation environment `seed + i`, each action drawn
     independently with `probabilities` [A]."""
     rng = np.random.default_rng([seed, 3])
@@ -61,12 +64,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=20_000, help="the first evaluation environment's seed")
+    parser.add_argument(
+        "--seed", type=int, default=20_000, help="the first evaluation environment's seed"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    checkpoint = newest_checkpoint(args.run_dir)  # one checkpoint for the weights and the step count
+    # one checkpoint for the weights and the step count
+    checkpoint = newest_checkpoint(args.run_dir)
     config, model, _ = run_model(args.run_dir, checkpoint)
     if config.env.suite != "atari":
         parser.error(f"{args.run_dir} is a {config.env.suite} run; this script reads Atari runs")
@@ -75,8 +81,14 @@ def main() -> None:
 
     start = time.perf_counter()
     counts = np.zeros(len(names), np.int64)
-    returns, won, conceded = np.zeros(args.episodes), np.zeros(args.episodes), np.zeros(args.episodes)
-    with closing(play(model, config, args.episodes, args.seed, progress=sys.stderr.isatty())) as steps:
+    returns, won, conceded = (
+        np.zeros(args.episodes),
+        np.zeros(args.episodes),
+        np.zeros(args.episodes),
+    )
+    with closing(
+        play(model, config, args.episodes, args.seed, progress=sys.stderr.isatty())
+    ) as steps:
         for step in steps:
             counts[int(step.action)] += 1
             returns[step.episode] += step.reward
@@ -84,14 +96,18 @@ def main() -> None:
             conceded[step.episode] += step.reward < 0
     agent_s = time.perf_counter() - start
     frequencies = counts / counts.sum()
-    print(f"agent: {returns.mean():.1f} ± {returns.std():.1f} over {args.episodes} games ({agent_s:.0f} s)")
+    print(
+        f"agent: {returns.mean():.1f} ± {returns.std():.1f} over {args.episodes} games ({agent_s:.0f} s)"
+    )
     for i in np.argsort(-frequencies)[:8]:
         print(f"  {names[i]:<16} {frequencies[i]:6.1%}")
 
     used = (frequencies >= 0.01).astype(float)
-    policies = {"uniform over all actions": np.full(len(names), 1 / len(names)),
-                "uniform over the agent's actions": used / used.sum(),
-                "the agent's frequencies": frequencies}
+    policies = {
+        "uniform over all actions": np.full(len(names), 1 / len(names)),
+        "uniform over the agent's actions": used / used.sum(),
+        "the agent's frequencies": frequencies,
+    }
     start = time.perf_counter()
     random = {}
     for name, probabilities in policies.items():
@@ -99,13 +115,23 @@ def main() -> None:
         print(f"random, {name}: {random[name]['mean']:.1f} ± {random[name]['std']:.1f}")
 
     result = {
-        "benchmark": "atari_actions", "run": args.run_dir.name, "game": config.env.name,
-        "checkpoint_env_steps": agent_steps * config.env.action_repeat, "episodes": args.episodes,
+        "benchmark": "atari_actions",
+        "run": args.run_dir.name,
+        "game": config.env.name,
+        "checkpoint_env_steps": agent_steps * config.env.action_repeat,
+        "episodes": args.episodes,
         "seed": args.seed,
-        "agent": {**summary([float(r) for r in returns]), "positive_reward_steps": won.tolist(),
-                  "negative_reward_steps": conceded.tolist(), "wall_s": round(agent_s, 1),
-                  "action_frequencies": {n: round(float(f), 4) for n, f in zip(names, frequencies)}},
-        "random_policies": random, "random_wall_s": round(time.perf_counter() - start, 1),
+        "agent": {
+            **summary([float(r) for r in returns]),
+            "positive_reward_steps": won.tolist(),
+            "negative_reward_steps": conceded.tolist(),
+            "wall_s": round(agent_s, 1),
+            "action_frequencies": {
+                n: round(float(f), 4) for n, f in zip(names, frequencies, strict=True)
+            },
+        },
+        "random_policies": random,
+        "random_wall_s": round(time.perf_counter() - start, 1),
     }
     out = args.out or ROOT / "benchmarks" / "results" / f"atari-actions-{args.run_dir.name}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -18,6 +18,7 @@ largest child's maximum RSS (`getrusage`). The replay's bytes per stored agent s
 run's checkpoint and give the memory of a full 100k-agent-step replay. Writes
 benchmarks/results/atari-<game>-<env steps>[-learn].json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,16 +40,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--game", default="Pong")
     parser.add_argument("--env-steps", type=int, default=4000)
-    parser.add_argument("--start-transitions", type=int, default=None,
-                        help="agent steps before the first learner step (default: the preset's 2,000)")
-    parser.add_argument("--train-ratio", type=float, default=None,
-                        help="learner steps per agent step (default: the preset's 1.0)")
-    parser.add_argument("--run-dir", type=Path, default=None, help="default: a fresh temporary folder")
+    parser.add_argument(
+        "--start-transitions",
+        type=int,
+        default=None,
+        help="agent steps before the first learner step (default: the preset's 2,000)",
+    )
+    parser.add_argument(
+        "--train-ratio",
+        type=float,
+        default=None,
+        help="learner steps per agent step (default: the preset's 1.0)",
+    )
+    parser.add_argument(
+        "--run-dir", type=Path, default=None, help="default: a fresh temporary folder"
+    )
     args = parser.parse_args()
 
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="ezv2-atari-")) / "run"
-    command = ["ezv2-lite", "train", "--preset", "atari", "--env.name", args.game,
-               "--total-env-steps", str(args.env_steps), "--train.offline-train-steps", "0"]
+    command = [
+        "ezv2-lite",
+        "train",
+        "--preset",
+        "atari",
+        "--env.name",
+        args.game,
+        "--total-env-steps",
+        str(args.env_steps),
+        "--train.offline-train-steps",
+        "0",
+    ]
     if args.start_transitions is not None:
         command += ["--train.start-transitions", str(args.start_transitions)]
     if args.train_ratio is not None:
@@ -58,7 +79,9 @@ def main() -> None:
 
     start = time.perf_counter()
     executable = str(Path(sys.executable).with_name("ezv2-lite"))
-    subprocess.run([executable, *command[1:]], check=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    subprocess.run(
+        [executable, *command[1:]], check=True, env=dict(os.environ, OMP_NUM_THREADS="1")
+    )
     wall_s = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
 
@@ -86,7 +109,9 @@ def main() -> None:
         "machine": machine_info(threads=1),
     }
     suffix = "-learn" if (args.start_transitions, args.train_ratio) != (None, None) else ""
-    out = ROOT / "benchmarks" / "results" / f"atari-{args.game.lower()}-{args.env_steps}{suffix}.json"
+    out = (
+        ROOT / "benchmarks" / "results" / f"atari-{args.game.lower()}-{args.env_steps}{suffix}.json"
+    )
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "losses"}, indent=1))
     print(f"wrote {out.relative_to(ROOT)}")

@@ -28,9 +28,10 @@ import re
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Literal
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -59,17 +60,27 @@ BENCH_SPECS = {
 environment: the search's, and the learner's with `--replay synthetic`."""
 
 # The task each preset is benchmarked on by the learner, acting and end-to-end benchmarks.
-BENCH_TASKS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1", "dmc_state": "walker-walk",
-               "atari": "Pong", "dmc_image": "walker-walk", "dmc_image_small": "cartpole-balance",
-               "minatar": "Seaquest", "catch": "ezv2_lite.envs.examples:Catch-v0"}
+BENCH_TASKS = {
+    "cartpole": "CartPole-v1",
+    "pendulum": "Pendulum-v1",
+    "dmc_state": "walker-walk",
+    "atari": "Pong",
+    "dmc_image": "walker-walk",
+    "dmc_image_small": "cartpole-balance",
+    "minatar": "Seaquest",
+    "catch": "ezv2_lite.envs.examples:Catch-v0",
+}
 
 # The authors' released search (Cython tree + PyTorch, 1 thread, random weights), timed by
 # this project on the 2-core machine kind its benchmarks run on, in ms per call, and the
 # goals ezv2-lite set itself: a first search within 5x (dmc_state) of it, then 10x faster
 # than it at batch 1 and 3x at batch 256.
 REFERENCE_MS = {
-    "dmc_state": {"authors": {1: 86.0, 256: 362.0}, "goal, first search": {1: 17.0, 256: 180.0},
-                  "goal, 10x and 3x faster": {1: 8.6, 256: 120.7}},
+    "dmc_state": {
+        "authors": {1: 86.0, 256: 362.0},
+        "goal, first search": {1: 17.0, 256: 180.0},
+        "goal, 10x and 3x faster": {1: 8.6, 256: 120.7},
+    },
     "atari": {"authors": {1: 99.0, 256: 1191.0}, "goal, first search": {1: 20.0, 256: 800.0}},
 }
 
@@ -105,10 +116,15 @@ def _write(results: dict, out: str, log) -> dict:
 
 def machine_info(threads: int, device: str = "cpu") -> dict:
     """What a benchmark ran on, stored beside its figures."""
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "torch_threads": threads, "device": device,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": threads,
+        "device": device,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def synchronize(device: torch.device) -> None:
@@ -127,8 +143,12 @@ def timed_ms(fn, device: torch.device) -> float:
 
 
 @torch.no_grad()
-def matmul_gflops(threads: int, sizes: tuple[int, ...] = (1024, 2048), repeats: int = 5,
-                  device: torch.device = torch.device("cpu")) -> dict:
+def matmul_gflops(
+    threads: int,
+    sizes: tuple[int, ...] = (1024, 2048),
+    repeats: int = 5,
+    device: torch.device | None = None,
+) -> dict:
     """This machine's dense float32 matrix-multiply rate on `device`, the reference limit of
     the learner's arithmetic.
 
@@ -138,6 +158,7 @@ def matmul_gflops(threads: int, sizes: tuple[int, ...] = (1024, 2048), repeats: 
     Measure it in the same run as the figure it is compared with: these machines
     are shared, so a rate from another run may differ by tens of percent.
     """
+    device = device or torch.device("cpu")
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -147,14 +168,18 @@ def matmul_gflops(threads: int, sizes: tuple[int, ...] = (1024, 2048), repeats: 
             out = torch.empty(n, n, device=device)
             rates = []
             for call in range(repeats + 1):
-                elapsed = timed_ms(lambda: torch.mm(a, b, out=out), device) / 1000
+                elapsed = timed_ms(partial(torch.mm, a, b, out=out), device) / 1000
                 if call:
                     rates.append(2 * n**3 / elapsed / 1e9)
             by_size[str(n)] = round(statistics.median(rates), 1)
     finally:
         torch.set_num_threads(previous)
-    return {"gflops": max(by_size.values()), "median_gflops_by_size": by_size,
-            "threads": threads, "method": f"torch.mm float32, median of {repeats} after a warm-up"}
+    return {
+        "gflops": max(by_size.values()),
+        "median_gflops_by_size": by_size,
+        "threads": threads,
+        "method": f"torch.mm float32, median of {repeats} after a warm-up",
+    }
 
 
 @torch.no_grad()
@@ -168,10 +193,14 @@ def profile_call(fn, top: int = 12) -> dict:
         fn()
         wall = time.perf_counter() - started
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-    return {"wall_ms": round(wall * 1000, 2),
-            "torch_ops_ms": round(sum(e.self_cpu_time_total for e in events) / 1000, 2),
-            "top_ops": [{"name": e.key, "calls": e.count, "self_cpu_ms": round(e.self_cpu_time_total / 1000, 3)}
-                        for e in events[:top]]}
+    return {
+        "wall_ms": round(wall * 1000, 2),
+        "torch_ops_ms": round(sum(e.self_cpu_time_total for e in events) / 1000, 2),
+        "top_ops": [
+            {"name": e.key, "calls": e.count, "self_cpu_ms": round(e.self_cpu_time_total / 1000, 3)}
+            for e in events[:top]
+        ],
+    }
 
 
 @torch.no_grad()
@@ -180,8 +209,11 @@ def _inference_ms(model, root, simulations: int, repeats: int) -> float:
     of the whole batch with their scalar decoding (what the tree code adds is the rest)."""
     batch, device = root.latent.shape[0], root.latent.device
     spec = model.spec
-    action = (torch.zeros(batch, dtype=torch.long, device=device) if spec.is_discrete
-              else torch.zeros(batch, spec.action_dim, device=device))
+    action = (
+        torch.zeros(batch, dtype=torch.long, device=device)
+        if spec.is_discrete
+        else torch.zeros(batch, spec.action_dim, device=device)
+    )
     hidden = model.initial_hidden(batch, device)
 
     def inferences():
@@ -194,9 +226,11 @@ def _inference_ms(model, root, simulations: int, repeats: int) -> float:
 
 def _same_choices(model, root, readable, faster) -> bool:
     """Whether a seeded search chooses the same root actions with the faster setting."""
-    slots = [search(model, None, cfg, "act", np.random.default_rng(0), root=root).action_slot
-             for cfg in (readable, faster)]
-    return bool(np.array_equal(*slots))
+    slots = [
+        search(model, None, cfg, "act", np.random.default_rng(0), root=root).action_slot
+        for cfg in (readable, faster)
+    ]
+    return bool(np.array_equal(slots[0], slots[1]))
 
 
 SEARCH_VARIANTS = {"fused": "with fused inference", "compiled": "with the compiled step"}
@@ -208,37 +242,56 @@ def _begin(args, name: str, method: str) -> tuple[torch.device, dict]:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
-    return device, {"benchmark": name, "machine": machine_info(args.threads, str(device)), "method": method}
+    return device, {
+        "benchmark": name,
+        "machine": machine_info(args.threads, str(device)),
+        "method": method,
+    }
 
 
 def bench_search(args: SearchBenchArgs, log=print) -> dict:
     """Run the search benchmark, write `args.out`, return the results."""
-    device, results = _begin(args, "search", (
-        f"median of {args.repeats} calls after 1 warm-up; search call only "
-        "(roots' initial inference excluded); random weights; inference_ms: "
-        "the same number of recurrent inferences alone (the search's network work); "
-        "fused_median_ms: the same search with runtime.fused_inference (state "
-        "models); compiled_median_ms: with runtime.compile_step (--compile-step; "
-        "compiled_same_choices: a seeded search chose the same root actions); "
-        "all variants timed alternately in the same run"))
+    device, results = _begin(
+        args,
+        "search",
+        (
+            f"median of {args.repeats} calls after 1 warm-up; search call only "
+            "(roots' initial inference excluded); random weights; inference_ms: "
+            "the same number of recurrent inferences alone (the search's network work); "
+            "fused_median_ms: the same search with runtime.fused_inference (state "
+            "models); compiled_median_ms: with runtime.compile_step (--compile-step; "
+            "compiled_same_choices: a seeded search chose the same root actions); "
+            "all variants timed alternately in the same run"
+        ),
+    )
     results["presets"] = {}
     for name in args.presets:
         if name not in BENCH_SPECS:
-            raise ValueError(f"no benchmark task for preset {name!r}; choose from {', '.join(BENCH_SPECS)}")
+            raise ValueError(
+                f"no benchmark task for preset {name!r}; choose from {', '.join(BENCH_SPECS)}"
+            )
         if any(b < 1 for b in args.batches) or args.repeats < 1:
             raise ValueError("--batches and --repeats must be positive integers")
         config, spec = preset(name), BENCH_SPECS[name]
         model = build_model(config, spec).to(device).eval()
         simulations, top = search_budget(config.search, spec)
-        entry = {"simulations": simulations, "root_candidates": top,
-                 "actions": spec.num_actions or config.search.num_sampled_actions,
-                 "batches": {}, "reference_ms": REFERENCE_MS.get(name, {})}
+        entry: dict[str, Any] = {
+            "simulations": simulations,
+            "root_candidates": top,
+            "actions": spec.num_actions or config.search.num_sampled_actions,
+            "batches": {},
+            "reference_ms": REFERENCE_MS.get(name, {}),
+        }
         for batch in args.batches:
             rng = np.random.default_rng(args.seed)
             if spec.is_image:
-                obs = torch.from_numpy(rng.integers(0, 256, (batch, *spec.obs_shape), dtype=np.uint8))
+                obs = torch.from_numpy(
+                    rng.integers(0, 256, (batch, *spec.obs_shape), dtype=np.uint8)
+                )
             else:
-                obs = torch.from_numpy(rng.standard_normal((batch, *spec.obs_shape)).astype(np.float32))
+                obs = torch.from_numpy(
+                    rng.standard_normal((batch, *spec.obs_shape)).astype(np.float32)
+                )
             with torch.no_grad():
                 root = model.initial(obs.to(device))
             variants = {"readable": config}
@@ -246,20 +299,25 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                 variants["fused"] = override(config, runtime=dict(fused_inference=True))
             if args.compile_step:
                 variants["compiled"] = override(config, runtime=dict(compile_step=True))
-            times = {variant: [] for variant in variants}
+            times: dict[str, list[float]] = {variant: [] for variant in variants}
             first_ms = {}
             for call in range(args.repeats + 1):  # the variants alternate: same machine state
                 for variant, cfg in variants.items():
-                    elapsed = timed_ms(lambda: search(model, None, cfg, "act", rng, root=root), device)
+                    elapsed = timed_ms(
+                        partial(search, model, None, cfg, "act", rng, root=root), device
+                    )
                     if call:  # the first call warms up (and compiles)
                         times[variant].append(elapsed)
                     else:
                         first_ms[variant] = elapsed
             median = statistics.median(times["readable"])
             inference = _inference_ms(model, root, simulations, args.repeats)
-            result = entry["batches"][str(batch)] = {"median_ms": round(median, 2),
-                                                     "runs_ms": [round(t, 2) for t in times["readable"]],
-                                                     "inference_ms": round(inference, 2)}
+            result: dict[str, Any] = {
+                "median_ms": round(median, 2),
+                "runs_ms": [round(t, 2) for t in times["readable"]],
+                "inference_ms": round(inference, 2),
+            }
+            entry["batches"][str(batch)] = result
             faster = ""
             for variant, label in SEARCH_VARIANTS.items():
                 if variant in times:
@@ -267,20 +325,27 @@ def bench_search(args: SearchBenchArgs, log=print) -> dict:
                     result[f"{variant}_runs_ms"] = [round(t, 2) for t in times[variant]]
                     if variant == "compiled":
                         result["compiled_first_call_ms"] = round(first_ms[variant], 1)
-                        result["compiled_same_choices"] = _same_choices(model, root, config, variants[variant])
+                        result["compiled_same_choices"] = _same_choices(
+                            model, root, config, variants[variant]
+                        )
                     faster += f"; {label} {result[f'{variant}_median_ms']:.1f} ms"
             if args.profile:
                 cfg = variants.get("fused", config)
-                result["profile"] = profile_call(lambda: search(model, None, cfg, "act", rng, root=root))
+                result["profile"] = profile_call(
+                    partial(search, model, None, cfg, "act", rng, root=root)
+                )
                 result["profile"]["fused_inference"] = "fused" in variants
-            log(f"search {name:10s} batch {batch:5d}: {median:9.1f} ms "
+            log(
+                f"search {name:10s} batch {batch:5d}: {median:9.1f} ms "
                 f"(runs {', '.join(f'{t:.0f}' for t in times['readable'])}); "
-                f"of which network inference {inference:.1f} ms{faster}")
+                f"of which network inference {inference:.1f} ms{faster}"
+            )
         results["presets"][name] = entry
     return _write(results, args.out, log)
 
 
 # ---------------------------------------------------------------------------- learner
+
 
 @dataclass
 class LearnerBenchArgs:
@@ -311,15 +376,22 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
     from ezv2_lite.replay import frames_device, random_policy_replay
     from ezv2_lite.targets import reanalyze
 
-    device, results = _begin(args, "learner", (
-        f"median of {args.repeats} learner steps after 1 warm-up; each step = "
-        "sample + reanalyze (TD bootstrap inference, search over B*(U+1) roots "
-        "with the target model) + update; FLOPs counted by torch.utils.flop_counter "
-        "in one more step; matmul: this machine's rate before and after, same run"))
+    device, results = _begin(
+        args,
+        "learner",
+        (
+            f"median of {args.repeats} learner steps after 1 warm-up; each step = "
+            "sample + reanalyze (TD bootstrap inference, search over B*(U+1) roots "
+            "with the target model) + update; FLOPs counted by torch.utils.flop_counter "
+            "in one more step; matmul: this machine's rate before and after, same run"
+        ),
+    )
     results |= {"matmul": matmul_gflops(args.threads, device=device), "presets": {}}
     for name in args.presets:
         if name not in BENCH_TASKS:
-            raise ValueError(f"no learner benchmark for preset {name!r}; choose from {', '.join(BENCH_TASKS)}")
+            raise ValueError(
+                f"no learner benchmark for preset {name!r}; choose from {', '.join(BENCH_TASKS)}"
+            )
         config = override(preset(name), env=dict(name=BENCH_TASKS[name]))
         config = config.resolved()
         if args.replay == "synthetic":
@@ -330,7 +402,7 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
         replay.to(frames_device(config, spec, device), device)  # as a training run places it
         learner = Learner(build_model(config, spec).to(device), config, device)
         rng = np.random.default_rng(args.seed)
-        stages = {"sample": [], "reanalyze": [], "update": [], "total": []}
+        stages: dict[str, list[float]] = {"sample": [], "reanalyze": [], "update": [], "total": []}
         for call in range(args.repeats + 1):
             synchronize(device)
             t0 = time.perf_counter()
@@ -343,26 +415,33 @@ def bench_learner(args: LearnerBenchArgs, log=print) -> dict:
             synchronize(device)
             t3 = time.perf_counter()
             if call:
-                for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
                     stages[key].append(value * 1000)
         medians = {key: round(statistics.median(v), 1) for key, v in stages.items()}
         flops = _learner_step_flops(replay, learner, config, rng)
         achieved = flops["total"] / 1e9 / (medians["total"] / 1000)  # GFLOP/s
         results["presets"][name] = {
-            "task": BENCH_TASKS[name], "frames_on": str(replay.device), "batch_size": config.optim.batch_size,
-            "unroll_steps": config.optim.unroll_steps, "search_roots": config.optim.batch_size * (config.optim.unroll_steps + 1),
-            "simulations": search_budget(config.search, spec)[0], "median_ms": medians,
+            "task": BENCH_TASKS[name],
+            "frames_on": str(replay.device),
+            "batch_size": config.optim.batch_size,
+            "unroll_steps": config.optim.unroll_steps,
+            "search_roots": config.optim.batch_size * (config.optim.unroll_steps + 1),
+            "simulations": search_budget(config.search, spec)[0],
+            "median_ms": medians,
             "gflop_per_step": {key: round(v / 1e9, 2) for key, v in flops.items()},
             "achieved_gflops": round(achieved, 2),
             "fraction_of_matmul_rate": round(achieved / results["matmul"]["gflops"], 3),
             "replay_bytes_per_agent_step": round(replay.nbytes / replay.num_transitions),
-            "runs_ms": {key: [round(x, 1) for x in v] for key, v in stages.items()}}
+            "runs_ms": {key: [round(x, 1) for x in v] for key, v in stages.items()},
+        }
         entry = results["presets"][name]
-        log(f"learner {name:10s}: {medians['total']:8.1f} ms per step (sample {medians['sample']:.1f}, "
+        log(
+            f"learner {name:10s}: {medians['total']:8.1f} ms per step (sample {medians['sample']:.1f}, "
             f"reanalyze {medians['reanalyze']:.1f}, update {medians['update']:.1f}); replay "
             f"{replay.nbytes / replay.num_transitions:,.0f} bytes per stored agent step; "
             f"{entry['gflop_per_step']['total']:.1f} GFLOP per step = {entry['achieved_gflops']:.1f} GFLOP/s, "
-            f"{entry['fraction_of_matmul_rate']:.0%} of the matmul rate")
+            f"{entry['fraction_of_matmul_rate']:.0%} of the matmul rate"
+        )
     results["matmul_after"] = matmul_gflops(args.threads, device=device)
     return _write(results, args.out, log)
 
@@ -377,10 +456,14 @@ def synthetic_replay(config, spec: EnvSpec, transitions: int, seed: int = 0):
 
     def observation(first: bool = False):
         shape = (spec.obs_shape[0] // spec.frame_stack, *spec.obs_shape[1:])  # one frame
-        frames = [rng.integers(0, 256, shape, dtype=np.uint8) if spec.obs_dtype == "uint8"
-                  else rng.standard_normal(shape).astype(np.float32)
-                  for _ in range(1 if first else spec.frame_stack)]
-        return np.concatenate(frames * spec.frame_stack if first else frames)  # a reset repeats its frame
+        frames = [
+            rng.integers(0, 256, shape, dtype=np.uint8)
+            if spec.obs_dtype == "uint8"
+            else rng.standard_normal(shape).astype(np.float32)
+            for _ in range(1 if first else spec.frame_stack)
+        ]
+        # a reset repeats its frame
+        return np.concatenate(frames * spec.frame_stack if first else frames)
 
     def action():
         if spec.is_discrete:
@@ -417,6 +500,7 @@ def _learner_step_flops(replay, learner, config, rng) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- acting
 
+
 @dataclass
 class ActingBenchArgs:
     """Self-play throughput: agent steps per second of a preset's environments acting by search."""
@@ -439,13 +523,18 @@ def bench_acting(args: ActingBenchArgs, log=print) -> dict:
         raise ValueError("--steps must be a positive integer")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    results = {"benchmark": "acting", "machine": machine_info(args.threads),
-               "method": f"median of {args.steps} actor steps after 1 warm-up (random weights); "
-                         "search_ms: the act-mode search alone on the same observations",
-               "presets": {}}
+    results: dict[str, Any] = {
+        "benchmark": "acting",
+        "machine": machine_info(args.threads),
+        "method": f"median of {args.steps} actor steps after 1 warm-up (random weights); "
+        "search_ms: the act-mode search alone on the same observations",
+        "presets": {},
+    }
     for name in args.presets:
         if name not in BENCH_TASKS:
-            raise ValueError(f"no acting benchmark for preset {name!r}; choose from {', '.join(BENCH_TASKS)}")
+            raise ValueError(
+                f"no acting benchmark for preset {name!r}; choose from {', '.join(BENCH_TASKS)}"
+            )
         config = override(preset(name), env=dict(name=BENCH_TASKS[name])).resolved()
         spec = probe_spec(config.env, args.seed)
         model = build_model(config, spec).eval()
@@ -465,14 +554,21 @@ def bench_acting(args: ActingBenchArgs, log=print) -> dict:
             actor.close()
         step_ms, search_ms = statistics.median(steps), statistics.median(searches)
         n = config.train.num_envs
-        entry = {"task": BENCH_TASKS[name], "num_envs": n,
-                 "simulations": search_budget(config.search, spec)[0],
-                 "median_step_ms": round(step_ms, 2), "search_ms": round(search_ms, 2),
-                 "agent_steps_per_s": round(n / step_ms * 1000, 1),
-                 "env_steps_per_s": round(n * config.env.action_repeat / step_ms * 1000, 1)}
+        assert config.env.action_repeat is not None  # (resolved)
+        entry = {
+            "task": BENCH_TASKS[name],
+            "num_envs": n,
+            "simulations": search_budget(config.search, spec)[0],
+            "median_step_ms": round(step_ms, 2),
+            "search_ms": round(search_ms, 2),
+            "agent_steps_per_s": round(n / step_ms * 1000, 1),
+            "env_steps_per_s": round(n * config.env.action_repeat / step_ms * 1000, 1),
+        }
         results["presets"][name] = entry
-        log(f"acting {name:10s}: {entry['agent_steps_per_s']:7.1f} agent steps/s ({n} envs, "
-            f"{step_ms:.1f} ms per step, of which search {search_ms:.1f} ms)")
+        log(
+            f"acting {name:10s}: {entry['agent_steps_per_s']:7.1f} agent steps/s ({n} envs, "
+            f"{step_ms:.1f} ms per step, of which search {search_ms:.1f} ms)"
+        )
     return _write(results, args.out, log)
 
 
@@ -514,20 +610,33 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
         raise ValueError("give one --env-steps value per preset, or none for the defaults")
     budgets = args.env_steps or tuple(END_TO_END_ENV_STEPS.get(p, 0) for p in args.presets)
     threads = args.threads or preset("cartpole").runtime.torch_threads
-    results = {"benchmark": "end_to_end", "machine": machine_info(threads),
-               "method": "one `train` run per preset from scratch; wall time as the run's metrics "
-                         "record it (acting, learner steps, evaluations, checkpoints)",
-               "fused_inference": args.fused_inference, "reanalysis_worker": args.reanalysis_worker,
-               "presets": {}}
-    for name, budget in zip(args.presets, budgets):
+    results: dict[str, Any] = {
+        "benchmark": "end_to_end",
+        "machine": machine_info(threads),
+        "method": "one `train` run per preset from scratch; wall time as the run's metrics "
+        "record it (acting, learner steps, evaluations, checkpoints)",
+        "fused_inference": args.fused_inference,
+        "reanalysis_worker": args.reanalysis_worker,
+        "presets": {},
+    }
+    for name, budget in zip(args.presets, budgets, strict=True):
         if name not in BENCH_TASKS or budget < 1:
-            raise ValueError(f"no end-to-end budget for preset {name!r}; choose from "
-                             f"{', '.join(BENCH_TASKS)} or give --env-steps")
-        runtime = dict(reanalysis_worker=args.reanalysis_worker, fused_inference=args.fused_inference)
+            raise ValueError(
+                f"no end-to-end budget for preset {name!r}; choose from "
+                f"{', '.join(BENCH_TASKS)} or give --env-steps"
+            )
+        runtime: dict[str, Any] = dict(
+            reanalysis_worker=args.reanalysis_worker, fused_inference=args.fused_inference
+        )
         if args.threads:
             runtime["torch_threads"] = args.threads
-        config = override(preset(name), env=dict(name=BENCH_TASKS[name]), seed=args.seed,
-                          train=dict(total_env_steps=budget), runtime=runtime)
+        config = override(
+            preset(name),
+            env=dict(name=BENCH_TASKS[name]),
+            seed=args.seed,
+            train=dict(total_env_steps=budget),
+            runtime=runtime,
+        )
         run_dir = Path(tempfile.mkdtemp(prefix=f"ezv2-e2e-{name}-"))
         try:
             train(config, run_dir / "run", progress=args.progress)
@@ -535,20 +644,30 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
         evals, last = evaluations(metrics), metrics[-1]
-        if last["env_steps"] < budget:  # train() returns after a Ctrl-C or SIGTERM, with a checkpoint
-            raise RuntimeError(f"the {name} run stopped at {last['env_steps']:,} of {budget:,} env steps "
-                               "(interrupted?); nothing was recorded")
-        entry = {"task": BENCH_TASKS[name], "seed": args.seed, "env_steps": last["env_steps"],
-                 "train_steps": last["train_steps"], "wall_s": round(last["wall_s"], 1),
-                 "env_steps_per_s": round(last["env_steps"] / last["wall_s"], 1),
-                 "final_eval_return": evals[-1]["eval_return_mean"] if evals else None,
-                 "evaluations": [[e["env_steps"], round(e["eval_return_mean"], 1)] for e in evals],
-                 "wall_s_per_1000_env_steps": block_times(metrics, 1000)}
+        # train() returns after a Ctrl-C or SIGTERM, with a checkpoint
+        if last["env_steps"] < budget:
+            raise RuntimeError(
+                f"the {name} run stopped at {last['env_steps']:,} of {budget:,} env steps "
+                "(interrupted?); nothing was recorded"
+            )
+        entry = {
+            "task": BENCH_TASKS[name],
+            "seed": args.seed,
+            "env_steps": last["env_steps"],
+            "train_steps": last["train_steps"],
+            "wall_s": round(last["wall_s"], 1),
+            "env_steps_per_s": round(last["env_steps"] / last["wall_s"], 1),
+            "final_eval_return": evals[-1]["eval_return_mean"] if evals else None,
+            "evaluations": [[e["env_steps"], round(e["eval_return_mean"], 1)] for e in evals],
+            "wall_s_per_1000_env_steps": block_times(metrics, 1000),
+        }
         results["presets"][name] = entry
-        log(f"end to end {name:10s}: {entry['env_steps']:,} env steps, {entry['train_steps']:,} learner "
+        log(
+            f"end to end {name:10s}: {entry['env_steps']:,} env steps, {entry['train_steps']:,} learner "
             f"steps in {entry['wall_s']:,.0f} s ({entry['env_steps_per_s']:.1f} env steps/s); "
             f"final evaluation {entry['final_eval_return']}; seconds per 1,000 env steps: "
-            f"{', '.join(f'{t:.0f}' for t in entry['wall_s_per_1000_env_steps'])}")
+            f"{', '.join(f'{t:.0f}' for t in entry['wall_s_per_1000_env_steps'])}"
+        )
     return _write(results, args.out, log)
 
 
@@ -582,25 +701,38 @@ def bench_train_rate(args: TrainRateArgs, log=print) -> dict:
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     learning = [m for m in lines if m.get("train_steps", 0) > 0]
     if len(learning) < 2:
-        raise ValueError(f"{run} logged fewer than two lines after learning started: run it longer "
-                         "or log more often (--train.log-every-env-steps)")
+        raise ValueError(
+            f"{run} logged fewer than two lines after learning started: run it longer "
+            "or log more often (--train.log-every-env-steps)"
+        )
     first, last = learning[0], learning[-1]
     seconds = last["wall_s"] - first["wall_s"]
     env_rate = (last["env_steps"] - first["env_steps"]) / seconds
     learner_rate = (last["train_steps"] - first["train_steps"]) / seconds
     total = config["train"]["total_env_steps"]
-    results = {"benchmark": "train-rate", "machine": machine_info(torch.get_num_threads(), config["device"]),
-               "code_commit": code_commit(), "run": str(run), "preset": config["preset"],
-               "task": config["env"]["name"], "method": "rates between the first and the last logged "
-               "metrics lines with learner steps > 0 (collection, reanalysis, updates and logging together)",
-               "first_learning_line": first, "last_line": last,
-               "env_steps_per_s": round(env_rate, 2), "learner_steps_per_s": round(learner_rate, 3),
-               "total_env_steps": total,
-               "hours_for_total_env_steps": round((total - last["env_steps"]) / env_rate / 3600
-                                                  + last["wall_s"] / 3600, 2)}
-    log(f"{config['preset']} on {config['env']['name']} ({config['device']}): {env_rate:.1f} env steps/s, "
+    results = {
+        "benchmark": "train-rate",
+        "machine": machine_info(torch.get_num_threads(), config["device"]),
+        "code_commit": code_commit(),
+        "run": str(run),
+        "preset": config["preset"],
+        "task": config["env"]["name"],
+        "method": "rates between the first and the last logged "
+        "metrics lines with learner steps > 0 (collection, reanalysis, updates and logging together)",
+        "first_learning_line": first,
+        "last_line": last,
+        "env_steps_per_s": round(env_rate, 2),
+        "learner_steps_per_s": round(learner_rate, 3),
+        "total_env_steps": total,
+        "hours_for_total_env_steps": round(
+            (total - last["env_steps"]) / env_rate / 3600 + last["wall_s"] / 3600, 2
+        ),
+    }
+    log(
+        f"{config['preset']} on {config['env']['name']} ({config['device']}): {env_rate:.1f} env steps/s, "
         f"{learner_rate:.2f} learner steps/s over {seconds:.0f} s; its {total:,} env steps would take "
-        f"{results['hours_for_total_env_steps']} h")
+        f"{results['hours_for_total_env_steps']} h"
+    )
     return _write(results, args.out, log)
 
 
@@ -631,7 +763,9 @@ def reference_returns(suite: str, task: str) -> dict[str, float]:
     """The returns of the random and do-nothing policies on a task, where
     benchmarks/reference_returns.py measured them: {"random policy": mean, ...}."""
     path = Path(__file__).resolve().parent / "results" / "reference-returns.json"
-    measured = json.loads(path.read_text())["tasks"].get(f"{suite}:{task}", {}) if path.exists() else {}
+    measured = (
+        json.loads(path.read_text())["tasks"].get(f"{suite}:{task}", {}) if path.exists() else {}
+    )
     names = {"random": "random policy", "zero_action": "do-nothing policy"}
     return {names[kind]: entry["mean"] for kind, entry in measured.items()}
 
@@ -643,11 +777,15 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
 
     name = f"learn-{args.preset}-{re.sub('[/:]', '_', args.task)}-{args.seed}"
     run_dir = Path(args.runs_root) / name
-    command = (f"ezv2-lite bench learn --preset {args.preset} --task {args.task} --seed {args.seed} "
-               f"--env-steps {args.env_steps} --runs-root {args.runs_root}")
+    command = (
+        f"ezv2-lite bench learn --preset {args.preset} --task {args.task} --seed {args.seed} "
+        f"--env-steps {args.env_steps} --runs-root {args.runs_root}"
+    )
     defaults = LearnBenchArgs()
-    for flag, value, default in (("--eval-every", args.eval_every, defaults.eval_every),
-                                 ("--checkpoint-every", args.checkpoint_every, defaults.checkpoint_every)):
+    for flag, value, default in (
+        ("--eval-every", args.eval_every, defaults.eval_every),
+        ("--checkpoint-every", args.checkpoint_every, defaults.checkpoint_every),
+    ):
         if value != default:
             command += f" {flag} {value}"
     if args.reanalysis_worker:
@@ -656,36 +794,70 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     if resume:
         log(f"resuming {run_dir}")
         from ezv2_lite.train import _extend_budget_if_needed
+
         _extend_budget_if_needed(run_dir, args.env_steps)
         train(preset(args.preset), run_dir, resume=True, progress=args.progress)
     else:
-        config = override(preset(args.preset), env=dict(name=args.task), seed=args.seed,
-                          train=dict(total_env_steps=args.env_steps, offline_train_steps=0,
-                                     eval_every_env_steps=args.eval_every,
-                                     checkpoint_every_env_steps=args.checkpoint_every),
-                          runtime=dict(reanalysis_worker=args.reanalysis_worker))
+        config = override(
+            preset(args.preset),
+            env=dict(name=args.task),
+            seed=args.seed,
+            train=dict(
+                total_env_steps=args.env_steps,
+                offline_train_steps=0,
+                eval_every_env_steps=args.eval_every,
+                checkpoint_every_env_steps=args.checkpoint_every,
+            ),
+            runtime=dict(reanalysis_worker=args.reanalysis_worker),
+        )
         train(config, run_dir, progress=args.progress)
     metrics = read_metrics(run_dir)
     evals = evaluations(metrics)
     last = metrics[-1] if metrics else {}
     out = Path(args.out_dir) / f"{name}.json"
     from ezv2_lite.cli import peak_memory_gb
+
     peak = peak_memory_gb()  # this process's; a resumed run keeps the largest of its sessions
     if resume and out.exists():
         peak = max(peak, json.loads(out.read_text()).get("peak_resident_gb", 0.0))
-    results = {"benchmark": "learn", "preset": args.preset, "task": args.task, "seed": args.seed,
-               "env_steps_budget": args.env_steps, "command": command,
-               "machine": machine_info(torch.get_num_threads()), "commit": code_commit(),
-               "peak_resident_gb": round(peak, 2),
-               "finished": bool(evals) and evals[-1]["env_steps"] >= args.env_steps,
-               "env_steps_done": last.get("env_steps", 0), "wall_s": last.get("wall_s", 0.0),
-               "evaluations": [{k: m[k] for k in ("env_steps", "train_steps", "wall_s", "eval_return_mean",
-                                                   "eval_return_std", "eval_episodes")} for m in evals]}
+    results = {
+        "benchmark": "learn",
+        "preset": args.preset,
+        "task": args.task,
+        "seed": args.seed,
+        "env_steps_budget": args.env_steps,
+        "command": command,
+        "machine": machine_info(torch.get_num_threads()),
+        "commit": code_commit(),
+        "peak_resident_gb": round(peak, 2),
+        "finished": bool(evals) and evals[-1]["env_steps"] >= args.env_steps,
+        "env_steps_done": last.get("env_steps", 0),
+        "wall_s": last.get("wall_s", 0.0),
+        "evaluations": [
+            {
+                k: m[k]
+                for k in (
+                    "env_steps",
+                    "train_steps",
+                    "wall_s",
+                    "eval_return_mean",
+                    "eval_return_std",
+                    "eval_episodes",
+                )
+            }
+            for m in evals
+        ],
+    }
     if results["finished"]:  # the learning curve beside the numbers
         import shutil
+
         from ezv2_lite.report import write_learning_curve
-        curve = write_learning_curve(run_dir, title=f"{args.preset} on {args.task}, seed {args.seed}",
-                                     references=reference_returns(preset(args.preset).env.suite, args.task))
+
+        curve = write_learning_curve(
+            run_dir,
+            title=f"{args.preset} on {args.task}, seed {args.seed}",
+            references=reference_returns(preset(args.preset).env.suite, args.task),
+        )
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(curve, Path(args.out_dir) / f"{name}.png")
         log(f"wrote {Path(args.out_dir) / f'{name}.png'}")

@@ -22,10 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
 from benchmarks.bench import code_commit, machine_info
 
-ARMS = {"default": ("dynamics", "pooled"),
-        "released-gradient": ("all", "pooled"),
-        "released-consistency": ("dynamics", "per_step"),
-        "released-both": ("all", "per_step")}
+ARMS = {
+    "default": ("dynamics", "pooled"),
+    "released-gradient": ("all", "pooled"),
+    "released-consistency": ("dynamics", "per_step"),
+    "released-both": ("all", "per_step"),
+}
 AGENT_STEPS = 1600
 OUT = Path("benchmarks/results/catch-learner-choices.json")
 
@@ -39,16 +41,31 @@ def run(arm: str, seed: int, root: str) -> dict:
 
     torch.set_num_threads(1)
     gradient, consistency = ARMS[arm]
-    config = override(preset("catch"), device="cpu", seed=seed,
-                      optim=dict(state_gradient=gradient, consistency_targets=consistency),
-                      train=dict(total_env_steps=AGENT_STEPS, eval_every_env_steps=AGENT_STEPS,
-                                 eval_episodes=20, checkpoint_every_env_steps=AGENT_STEPS))
+    config = override(
+        preset("catch"),
+        device="cpu",
+        seed=seed,
+        optim=dict(state_gradient=gradient, consistency_targets=consistency),
+        train=dict(
+            total_env_steps=AGENT_STEPS,
+            eval_every_env_steps=AGENT_STEPS,
+            eval_episodes=20,
+            checkpoint_every_env_steps=AGENT_STEPS,
+        ),
+    )
     started = time.perf_counter()
     run_dir = train(config, Path(root) / f"{arm}-seed{seed}", progress=False)
     last = evaluations(read_metrics(run_dir))[-1]
-    row = dict(arm=arm, seed=seed, state_gradient=gradient, consistency_targets=consistency,
-               eval_return_mean=last["eval_return_mean"], eval_return_std=round(last["eval_return_std"], 3),
-               wall_s=round(time.perf_counter() - started, 1), commit=code_commit())
+    row = dict(
+        arm=arm,
+        seed=seed,
+        state_gradient=gradient,
+        consistency_targets=consistency,
+        eval_return_mean=last["eval_return_mean"],
+        eval_return_std=round(last["eval_return_std"], 3),
+        wall_s=round(time.perf_counter() - started, 1),
+        commit=code_commit(),
+    )
     with open(Path(root) / "results.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
     print(json.dumps(row))
@@ -57,14 +74,25 @@ def run(arm: str, seed: int, root: str) -> dict:
 
 def table(root: str) -> dict:
     rows = [json.loads(line) for line in (Path(root) / "results.jsonl").read_text().splitlines()]
-    by_arm = {arm: sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["seed"]) for arm in ARMS}
-    result = {"what": "the Catch pixel test's run (catch preset, 1,600 agent steps, 800 learner steps, "
-                      "20 evaluation episodes) with the released learner's choices on and off",
-              "machine": machine_info(1), "arms": {arm: dict(zip(("state_gradient", "consistency_targets"), v))
-                                                    for arm, v in ARMS.items()},
-              "random_policy_return": -7.06, "runs": by_arm}
+    by_arm = {
+        arm: sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["seed"]) for arm in ARMS
+    }
+    result = {
+        "what": "the Catch pixel test's run (catch preset, 1,600 agent steps, 800 learner steps, "
+        "20 evaluation episodes) with the released learner's choices on and off",
+        "machine": machine_info(1),
+        "arms": {
+            arm: dict(zip(("state_gradient", "consistency_targets"), v, strict=True))
+            for arm, v in ARMS.items()
+        },
+        "random_policy_return": -7.06,
+        "runs": by_arm,
+    }
     for arm, runs in by_arm.items():
-        print(f"{arm:22s} " + "  ".join(f"seed {r['seed']}: {r['eval_return_mean']:+.1f}" for r in runs))
+        print(
+            f"{arm:22s} "
+            + "  ".join(f"seed {r['seed']}: {r['eval_return_mean']:+.1f}" for r in runs)
+        )
     OUT.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {OUT}")
     return result

@@ -9,6 +9,7 @@ frame is one agent step). Writes benchmarks/results/minatar.json, the table of f
 and minatar.png, the curves. The goal of the `minatar` preset: after 100,000 agent steps, beat
 DQN's return after 1,000,000 on at least 3 of the 5 games (the mean over the finished seeds).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,17 +27,27 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def game_rows(game: str) -> dict:
     runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob(f"learn-minatar-{game}-*.json"))]
     references = json.loads((RESULTS / "reference-returns.json").read_text())["tasks"]
-    dqn = {int(row["x"]): float(row["mean"]) for row in published_baselines(EnvConfig(suite="minatar", name=game))}
+    dqn = {
+        int(row["x"]): float(row["mean"])
+        for row in published_baselines(EnvConfig(suite="minatar", name=game))
+    }
     finished = [run for run in runs if run["finished"]]
     finals = {run["seed"]: run["evaluations"][-1]["eval_return_mean"] for run in finished}
     mean = sum(finals.values()) / len(finals) if finals else None
-    return {"game": game, "random": references[f"minatar:{game}"]["random"]["mean"],
-            "dqn_100k": dqn.get(100_000), "dqn_1m": dqn.get(1_000_000),
-            "final_by_seed": finals, "final_mean": mean,
-            "in_progress": {run["seed"]: run["env_steps_done"] for run in runs if not run["finished"]},
-            "beats_dqn_1m": None if mean is None else mean > dqn.get(1_000_000, float("inf")),
-            "curves": {run["seed"]: [(e["env_steps"], e["eval_return_mean"]) for e in run["evaluations"]]
-                       for run in runs}}
+    return {
+        "game": game,
+        "random": references[f"minatar:{game}"]["random"]["mean"],
+        "dqn_100k": dqn.get(100_000),
+        "dqn_1m": dqn.get(1_000_000),
+        "final_by_seed": finals,
+        "final_mean": mean,
+        "in_progress": {run["seed"]: run["env_steps_done"] for run in runs if not run["finished"]},
+        "beats_dqn_1m": None if mean is None else mean > dqn.get(1_000_000, float("inf")),
+        "curves": {
+            run["seed"]: [(e["env_steps"], e["eval_return_mean"]) for e in run["evaluations"]]
+            for run in runs
+        },
+    }
 
 
 def figure(rows: list[dict], out: Path) -> None:
@@ -46,10 +57,10 @@ def figure(rows: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.2), dpi=110)
-    for ax, row in zip(axes, rows):
+    for ax, row in zip(axes, rows, strict=True):
         for seed, curve in sorted(row["curves"].items()):
             if curve:
-                x, y = zip(*curve)
+                x, y = zip(*curve, strict=True)
                 ax.plot(x, y, "o-", ms=3, label=f"EZ-V2 minatar, seed {seed}")
         ax.axhline(row["random"], ls="--", color="gray", lw=1, label="random policy")
         if row["dqn_1m"] is not None:
@@ -71,18 +82,27 @@ def main() -> None:
     rows = [game_rows(game) for game in GAMES]
     met = [row["game"] for row in rows if row["beats_dqn_1m"]]
     decided = [row["game"] for row in rows if row["beats_dqn_1m"] is not None]
-    verdict = ("met" if len(met) >= 3 else "missed" if len(decided) - len(met) > 2 else "not decided yet")
-    summary = {"benchmark": "minatar", "goal": "beat DQN's 1,000,000-step return on at least 3 of 5 games "
-               "after 100,000 agent steps (mean of the finished seeds)", "games_beating_dqn_1m": met,
-               "verdict": verdict, "games": [{k: v for k, v in row.items() if k != "curves"} for row in rows]}
+    verdict = (
+        "met" if len(met) >= 3 else "missed" if len(decided) - len(met) > 2 else "not decided yet"
+    )
+    summary = {
+        "benchmark": "minatar",
+        "goal": "beat DQN's 1,000,000-step return on at least 3 of 5 games "
+        "after 100,000 agent steps (mean of the finished seeds)",
+        "games_beating_dqn_1m": met,
+        "verdict": verdict,
+        "games": [{k: v for k, v in row.items() if k != "curves"} for row in rows],
+    }
     (RESULTS / "minatar.json").write_text(json.dumps(summary, indent=2) + "\n")
     figure(rows, RESULTS / "minatar.png")
     print(f"{'game':14s} {'random':>7s} {'DQN 100k':>9s} {'DQN 1M':>7s}  EZ-V2 at 100k by seed")
     for row in rows:
         seeds = ", ".join(f"{s}: {v:.1f}" for s, v in sorted(row["final_by_seed"].items())) or "—"
         going = ", ".join(f"seed {s} at {n:,}" for s, n in row["in_progress"].items())
-        print(f"{row['game']:14s} {row['random']:7.2f} {row['dqn_100k']:9.1f} {row['dqn_1m']:7.1f}  {seeds}"
-              + (f" (running: {going})" if going else ""))
+        print(
+            f"{row['game']:14s} {row['random']:7.2f} {row['dqn_100k']:9.1f} {row['dqn_1m']:7.1f}  {seeds}"
+            + (f" (running: {going})" if going else "")
+        )
     print(f"goal (3 of 5 games above DQN at 1M): {verdict}; above: {', '.join(met) or 'none'}")
     print(f"wrote {RESULTS / 'minatar.json'} and minatar.png")
 

@@ -16,14 +16,15 @@ Two copies may run at once (e.g. one thread each on a 2-core machine, each with 
 each merges its entry into the file under a lock. This script sits beside the package (it drives
 Jupyter; the package never imports it).
 """
+
 from __future__ import annotations
 
-import sys
 import argparse
 import fcntl
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -47,7 +48,10 @@ def record(stem: str, setting: str, device: str, seconds: float, cells: dict[str
         fcntl.flock(lock, fcntl.LOCK_EX)
         results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"notebooks": {}}
         threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count()
-        results["machine" if device == "cpu" else f"machine_{device}"] = machine_info(threads, device)  # (the
+        # (the
+        results["machine" if device == "cpu" else f"machine_{device}"] = machine_info(
+            threads, device
+        )
         # expected-time lines give CPU times, and name the CPU machine)
         entry = results["notebooks"].setdefault(stem, {})
         entry[f"{setting}_{device}_s"] = round(seconds, 1)
@@ -62,20 +66,29 @@ def cell_seconds(cell) -> float:
     start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
     if not (start and end):
         return 0.0
-    return (datetime.fromisoformat(end.replace("Z", "+00:00"))
-            - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    return (
+        datetime.fromisoformat(end.replace("Z", "+00:00"))
+        - datetime.fromisoformat(start.replace("Z", "+00:00"))
+    ).total_seconds()
 
 
 def run_notebook(path: Path, timeout_s: int) -> tuple[float, dict[str, float]]:
     """Execute `path` in place in a fresh python3 kernel; return the wall time in seconds and the
     seconds of each code cell that took at least one, by cell id."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", record_timing=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout_s,
+        kernel_name="python3",
+        record_timing=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    cells = {cell.id: round(cell_seconds(cell), 1) for cell in notebook.cells if cell.cell_type == "code"}
+    cells = {
+        cell.id: round(cell_seconds(cell), 1) for cell in notebook.cells if cell.cell_type == "code"
+    }
     return seconds, {cell_id: s for cell_id, s in cells.items() if s >= 1.0}
 
 
@@ -85,19 +98,29 @@ LONG_CELL_S = 10.0
 
 def minutes(seconds: float | None) -> str:
     """Seconds for people, as notebook 00's table writes them: "77 s", "8 min"."""
-    return "—" if seconds is None else (f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s")
+    return (
+        "—"
+        if seconds is None
+        else (f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s")
+    )
 
 
 def notebook_paths() -> list[Path]:
-    return sorted(ROOT.glob("notebooks/[0-9]*.ipynb")) + sorted(ROOT.glob("notebooks/solutions/*.ipynb"))
+    return sorted(ROOT.glob("notebooks/[0-9]*.ipynb")) + sorted(
+        ROOT.glob("notebooks/solutions/*.ipynb")
+    )
 
 
 def is_long(cell, entry: dict) -> bool:
     """A code cell that trains, runs a sweep, plays an episode (record_episode) or shows a progress bar,
     or that took LONG_CELL_S or more in a measured setting."""
-    measured = [entry.get(f"{setting}_cpu_cells", {}).get(cell.id, 0.0) for setting in ("fast", "full")]
-    return cell.cell_type == "code" and (any(call in cell.source for call in ("train(", "tqdm(", "sweep(", "record_episode("))
-                                         or max(measured) >= LONG_CELL_S)
+    measured = [
+        entry.get(f"{setting}_cpu_cells", {}).get(cell.id, 0.0) for setting in ("fast", "full")
+    ]
+    return cell.cell_type == "code" and (
+        any(call in cell.source for call in ("train(", "tqdm(", "sweep(", "record_episode("))
+        or max(measured) >= LONG_CELL_S
+    )
 
 
 MARKER = "**Expected time**"
@@ -115,17 +138,27 @@ def machine_words(machine: dict) -> str:
 def expected_time_line(entry: dict, cell, machine: dict) -> str:
     """The line above a long cell: its own measured time where known, the whole notebook's, where
     they were measured, and where the cell shows its progress."""
-    own = [f"about {minutes(entry[f'{s}_cpu_cells'][cell.id])} in the {s} setting"
-           for s in ("full", "fast") if cell.id in entry.get(f"{s}_cpu_cells", {})]
+    own = [
+        f"about {minutes(entry[f'{s}_cpu_cells'][cell.id])} in the {s} setting"
+        for s in ("full", "fast")
+        if cell.id in entry.get(f"{s}_cpu_cells", {})
+    ]
+
     def whole_in(setting: str) -> str:
         seconds = entry.get(f"{setting}_cpu_s")
         return "not measured yet" if seconds is None else minutes(seconds)
+
     whole = f"the whole notebook {whole_in('full')} in the full setting, {whole_in('fast')} in the fast one"
-    progress = ("Its progress shows in the dashboard above." if "observers=[dashboard]" in cell.source
-                else "The cell shows its progress as it runs.")
+    progress = (
+        "Its progress shows in the dashboard above."
+        if "observers=[dashboard]" in cell.source
+        else "The cell shows its progress as it runs."
+    )
     next_cell = "the next cell " + " and ".join(own) + "; " if own else ""
-    return (f"{MARKER}, measured on {machine_words(machine)} by `benchmarks/notebook_times.py` "
-            f"(a busy machine takes longer): {next_cell}{whole}. {progress}")
+    return (
+        f"{MARKER}, measured on {machine_words(machine)} by `benchmarks/notebook_times.py` "
+        f"(a busy machine takes longer): {next_cell}{whole}. {progress}"
+    )
 
 
 def is_time_line(line: str) -> bool:
@@ -139,8 +172,14 @@ def with_expected_times(notebook, entry: dict, machine: dict) -> list[str]:
     while index < len(notebook.cells):
         cell = notebook.cells[index]
         above = notebook.cells[index - 1] if index else None
-        if not is_long(cell, entry) and above is not None and any(map(is_time_line, above.source.split("\n"))):
-            above.source = "\n".join(line for line in above.source.split("\n") if not is_time_line(line)).rstrip()
+        if (
+            not is_long(cell, entry)
+            and above is not None
+            and any(map(is_time_line, above.source.split("\n")))
+        ):
+            above.source = "\n".join(
+                line for line in above.source.split("\n") if not is_time_line(line)
+            ).rstrip()
             if not above.source:
                 del notebook.cells[index - 1]
                 continue
@@ -153,7 +192,9 @@ def with_expected_times(notebook, entry: dict, machine: dict) -> list[str]:
             lines = [line for line in above.source.rstrip().split("\n") if not is_time_line(line)]
             while lines and not lines[-1].strip():
                 lines.pop()
-            above.source = "\n".join(lines + ([""] if lines else []) + [expected_time_line(entry, cell, machine)])
+            above.source = "\n".join(
+                lines + ([""] if lines else []) + [expected_time_line(entry, cell, machine)]
+            )
             long_ids.append(cell.id)
         index += 1
     return long_ids
@@ -163,15 +204,20 @@ def write_expected_times() -> None:
     results = json.loads(RESULTS.read_text())
     for path in notebook_paths():
         notebook = nbformat.read(path, as_version=4)
-        long_ids = with_expected_times(notebook, results["notebooks"].get(path.stem, {}), results["machine"])
+        long_ids = with_expected_times(
+            notebook, results["notebooks"].get(path.stem, {}), results["machine"]
+        )
         nbformat.write(notebook, path)
         print(f"{path.relative_to(ROOT)}: {len(long_ids)} long cell(s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write-expected-times", action="store_true",
-                        help="write the measured times above the notebooks' long cells, then stop")
+    parser.add_argument(
+        "--write-expected-times",
+        action="store_true",
+        help="write the measured times above the notebooks' long cells, then stop",
+    )
     parser.add_argument("--setting", choices=["fast", "full"])
     parser.add_argument("--only", nargs="*", default=None, help="notebook stems (default: all)")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="per cell, seconds")
@@ -196,7 +242,8 @@ def main() -> None:
         print(f"{stem} ({args.setting}, {device}) ...", flush=True)
         seconds, cells = run_notebook(path, args.timeout)
         print(f"  {seconds:,.0f} s; cells over 1 s: {cells}", flush=True)
-        record(stem, args.setting, device, seconds, cells)  # after each notebook, so nothing is lost
+        # after each notebook, so nothing is lost
+        record(stem, args.setting, device, seconds, cells)
     shutil.rmtree(scratch, ignore_errors=True)
     print(f"wrote {RESULTS}")
 

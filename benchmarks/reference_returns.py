@@ -9,6 +9,7 @@ deviation and count of its episodes' returns, and the seeds they used. DeepMind 
 played from state: the policies ignore what they observe, and the pixels show the same physics.
 The pixel curves in README.md, benchmarks/README.md and notebooks 06 and 09 quote these numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,25 +25,42 @@ from ezv2_lite.config import EnvConfig
 from ezv2_lite.envs import make_env
 from ezv2_lite.evaluate import policy_returns, random_policy_returns
 
-TASKS = ["gym:ezv2_lite.envs.examples:Catch-v0", "minatar:Asterix", "minatar:Breakout", "minatar:Freeway",
-         "minatar:Seaquest", "minatar:SpaceInvaders", "dmc:cartpole-balance"]
+TASKS = [
+    "gym:ezv2_lite.envs.examples:Catch-v0",
+    "minatar:Asterix",
+    "minatar:Breakout",
+    "minatar:Freeway",
+    "minatar:Seaquest",
+    "minatar:SpaceInvaders",
+    "dmc:cartpole-balance",
+]
 OUT = Path(__file__).resolve().parent / "results" / "reference-returns.json"
 
 
 def summary(returns: np.ndarray, seed: int) -> dict:
-    return {"mean": round(float(returns.mean()), 2), "std": round(float(returns.std()), 2),
-            "episodes": len(returns), "seeds": [seed, seed + len(returns) - 1]}
+    return {
+        "mean": round(float(returns.mean()), 2),
+        "std": round(float(returns.std()), 2),
+        "episodes": len(returns),
+        "seeds": [seed, seed + len(returns) - 1],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", nargs="*", default=TASKS, help="suite:name (default: %(default)s)")
+    parser.add_argument(
+        "--tasks", nargs="*", default=TASKS, help="suite:name (default: %(default)s)"
+    )
     parser.add_argument("--episodes", type=int, default=100, help="per policy (DMC: a fifth of it)")
     parser.add_argument("--seed", type=int, default=10_000, help="of the first episode")
     args = parser.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {"tasks": {}}
-    results |= {"benchmark": "reference-returns", "machine": machine_info(1, "cpu"), "code_commit": code_commit(),
-                "protocol": "evaluation episodes (raw rewards, the evaluation time limit); DMC from state"}
+    results |= {
+        "benchmark": "reference-returns",
+        "machine": machine_info(1, "cpu"),
+        "code_commit": code_commit(),
+        "protocol": "evaluation episodes (raw rewards, the evaluation time limit); DMC from state",
+    }
     for task in args.tasks:
         suite, name = task.split(":", 1)
         env_cfg = EnvConfig(suite=suite, name=name)
@@ -51,11 +69,19 @@ def main() -> None:
         probe = make_env(env_cfg)
         if probe.action_space.shape:  # continuous: the do-nothing policy
             zero = np.zeros(probe.action_space.shape, np.float32)
-            entry["zero_action"] = summary(policy_returns(env_cfg, lambda env: zero, episodes, args.seed), args.seed)
+            entry["zero_action"] = summary(
+                policy_returns(env_cfg, lambda env, zero=zero: zero, episodes, args.seed), args.seed
+            )
         probe.close()
         results["tasks"][task] = entry
-        print(f"{task:40s} " + ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f} ({v['episodes']} episodes)"
-                                         for k, v in entry.items()), flush=True)
+        print(
+            f"{task:40s} "
+            + ", ".join(
+                f"{k} {v['mean']:.2f} ± {v['std']:.2f} ({v['episodes']} episodes)"
+                for k, v in entry.items()
+            ),
+            flush=True,
+        )
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {OUT}")
 

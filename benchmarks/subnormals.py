@@ -14,10 +14,10 @@ Writes benchmarks/results/subnormals.json.
 
 from __future__ import annotations
 
-import sys
 import argparse
 import json
 import statistics
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -82,23 +82,35 @@ def main() -> None:
         parser.error(f"--preset {args.preset}: this benchmark times discrete state models only")
     torch.manual_seed(0)
     fresh = build_model(config, spec).eval()
-    results = {"benchmark": "subnormals", "preset": args.preset, "batch": args.batch,
-               "repeats": args.repeats, "machine": machine_info(1), "models": {}}
+    results = {
+        "benchmark": "subnormals",
+        "preset": args.preset,
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "machine": machine_info(1),
+        "models": {},
+    }
     for path in args.models:
         trained = build_model(config, spec).eval()
         trained.load_state_dict(torch.load(path, weights_only=True))
         counts = subnormal_counts(trained.state_dict())
-        row = {"subnormal_entries": sum(counts.values()), "by_module": counts,
-               "parameters": sum(p.numel() for p in trained.parameters())}
+        row = {
+            "subnormal_entries": sum(counts.values()),
+            "by_module": counts,
+            "parameters": sum(p.numel() for p in trained.parameters()),
+        }
         for label, model in (("trained", trained), ("fresh", fresh)):
             for flush in (False, True):
                 row[f"{label}_ms_{'flushed' if flush else 'not_flushed'}"] = round(
-                    recurrent_ms(model, args.batch, flush, args.repeats), 3)
+                    recurrent_ms(model, args.batch, flush, args.repeats), 3
+                )
         results["models"][path] = row
-        print(f"{path}: {row['subnormal_entries']} subnormal entries; recurrent step at batch "
-              f"{args.batch}: trained {row['trained_ms_not_flushed']} ms without flushing, "
-              f"{row['trained_ms_flushed']} ms flushed; fresh {row['fresh_ms_not_flushed']} / "
-              f"{row['fresh_ms_flushed']} ms")
+        print(
+            f"{path}: {row['subnormal_entries']} subnormal entries; recurrent step at batch "
+            f"{args.batch}: trained {row['trained_ms_not_flushed']} ms without flushing, "
+            f"{row['trained_ms_flushed']} ms flushed; fresh {row['fresh_ms_not_flushed']} / "
+            f"{row['fresh_ms_flushed']} ms"
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.out}")

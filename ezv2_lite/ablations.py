@@ -65,33 +65,54 @@ class Question:
 
 
 QUESTIONS = (
-    Question("value target",
-             "On stale replay data the search's value estimate (SVE, paper §4.3) is a better target than "
-             "the n-step TD return, and the mixed rule (TD on fresh data, SVE on stale data, §4.4) ends "
-             "higher than either alone.",
-             (Comparison("default", "td"), Comparison("default", "sve"))),
-    Question("simulations",
-             "Gumbel search improves the policy even with very few simulations (paper §4.1); tested here as: "
-             "2, 4 and 8 simulations end no worse than 16 by more than the margin.",
-             (Comparison("sims_2", "default", "no worse"), Comparison("sims_4", "default", "no worse"),
-              Comparison("default", "sims_16", "no worse"), Comparison("sims_8", "default", "no worse"))),
-    Question("q-transform",
-             "(ours) At the same simulation budget, EZ-V2's completed Q (the node's backed-up value in the "
-             "mixed value, min-max over the whole tree, paper §4.1) ends no worse than Gumbel MuZero's "
-             "(the network's raw value, min-max over the node's children).",
-             (Comparison("default", "gmz_default", "no worse"), Comparison("sims_2", "gmz_2", "no worse"),
-              Comparison("sims_4", "gmz_4", "no worse"), Comparison("sims_8", "gmz_8", "no worse"),
-              Comparison("sims_16", "gmz_16", "no worse"))),
-    Question("priorities",
-             "New data entering the replay with precalculated priorities (their own TD errors, paper §4.4) "
-             "ends higher than new data at the buffer's maximum priority; (ours) and than uniform replay.",
-             (Comparison("default", "max_priority"), Comparison("default", "uniform"))),
-    Question("continuous search",
-             "Sampling root actions partly from a widened policy (4 from the policy, 12 from it with 3x the "
-             "spread, paper §4.2) ends higher than 16 samples from the policy alone; (ours) and than "
-             "sampling fewer actions (8 or 4, in the same proportions).",
-             (Comparison("default", "policy_only"), Comparison("default", "samples_8"),
-              Comparison("default", "samples_4"))),
+    Question(
+        "value target",
+        "On stale replay data the search's value estimate (SVE, paper §4.3) is a better target than "
+        "the n-step TD return, and the mixed rule (TD on fresh data, SVE on stale data, §4.4) ends "
+        "higher than either alone.",
+        (Comparison("default", "td"), Comparison("default", "sve")),
+    ),
+    Question(
+        "simulations",
+        "Gumbel search improves the policy even with very few simulations (paper §4.1); tested here as: "
+        "2, 4 and 8 simulations end no worse than 16 by more than the margin.",
+        (
+            Comparison("sims_2", "default", "no worse"),
+            Comparison("sims_4", "default", "no worse"),
+            Comparison("default", "sims_16", "no worse"),
+            Comparison("sims_8", "default", "no worse"),
+        ),
+    ),
+    Question(
+        "q-transform",
+        "(ours) At the same simulation budget, EZ-V2's completed Q (the node's backed-up value in the "
+        "mixed value, min-max over the whole tree, paper §4.1) ends no worse than Gumbel MuZero's "
+        "(the network's raw value, min-max over the node's children).",
+        (
+            Comparison("default", "gmz_default", "no worse"),
+            Comparison("sims_2", "gmz_2", "no worse"),
+            Comparison("sims_4", "gmz_4", "no worse"),
+            Comparison("sims_8", "gmz_8", "no worse"),
+            Comparison("sims_16", "gmz_16", "no worse"),
+        ),
+    ),
+    Question(
+        "priorities",
+        "New data entering the replay with precalculated priorities (their own TD errors, paper §4.4) "
+        "ends higher than new data at the buffer's maximum priority; (ours) and than uniform replay.",
+        (Comparison("default", "max_priority"), Comparison("default", "uniform")),
+    ),
+    Question(
+        "continuous search",
+        "Sampling root actions partly from a widened policy (4 from the policy, 12 from it with 3x the "
+        "spread, paper §4.2) ends higher than 16 samples from the policy alone; (ours) and than "
+        "sampling fewer actions (8 or 4, in the same proportions).",
+        (
+            Comparison("default", "policy_only"),
+            Comparison("default", "samples_8"),
+            Comparison("default", "samples_4"),
+        ),
+    ),
 )
 
 
@@ -102,7 +123,9 @@ def relation(row: dict) -> str:
     return f"{row['arm']} ≥ {row['other']} − {row['margin']:.0f}"
 
 
-def compare(scores: np.ndarray, other: np.ndarray, kind: str, margin: float = 0.0, seed: int = 0) -> dict:
+def compare(
+    scores: np.ndarray, other: np.ndarray, kind: str, margin: float = 0.0, seed: int = 0
+) -> dict:
     """Two arms' final returns [runs] -> the difference of their IQMs with its 95% interval, the
     probability that a run of the first beats a run of the second, and the verdict."""
     from rliable import library as rly
@@ -112,8 +135,9 @@ def compare(scores: np.ndarray, other: np.ndarray, kind: str, margin: float = 0.
         return np.array([interquartile_mean(a.ravel()) - interquartile_mean(b.ravel())])
 
     with seeded_numpy(seed):  # (rliable draws from numpy's global generator)
-        points, intervals = rly.get_interval_estimates({"pair": [scores[:, None], other[:, None]]}, difference,
-                                                       reps=BOOTSTRAP_REPS)
+        points, intervals = rly.get_interval_estimates(
+            {"pair": [scores[:, None], other[:, None]]}, difference, reps=BOOTSTRAP_REPS
+        )
     point, low, high = points["pair"][0], intervals["pair"][0, 0], intervals["pair"][1, 0]
     line = 0.0 if kind == "better" else -margin
     if min(len(scores), len(other)) < MIN_RUNS:
@@ -124,9 +148,14 @@ def compare(scores: np.ndarray, other: np.ndarray, kind: str, margin: float = 0.
         verdict = "not supported"
     else:
         verdict = "not resolved at this scale"
-    return {"difference": (float(point), float(low), float(high)), "margin": margin,
-            "probability_of_improvement": float(metrics.probability_of_improvement(scores[:, None], other[:, None])),
-            "verdict": verdict}
+    return {
+        "difference": (float(point), float(low), float(high)),
+        "margin": margin,
+        "probability_of_improvement": float(
+            metrics.probability_of_improvement(scores[:, None], other[:, None])
+        ),
+        "verdict": verdict,
+    }
 
 
 def answer(sweep_dir: str | Path, questions: tuple[Question, ...] = QUESTIONS) -> list[dict]:
@@ -144,7 +173,9 @@ def answer(sweep_dir: str | Path, questions: tuple[Question, ...] = QUESTIONS) -
             finished = [is_finished(d) for d in runs.run_dirs]
             values = runs.scores("final")[np.array(finished, dtype=bool)]
             scores[task, arm] = (values, finished.count(False))
-            iqms[task, arm] = interval_estimates(values[:, None], False)["IQM"] if len(values) else (np.nan,) * 3
+            iqms[task, arm] = (
+                interval_estimates(values[:, None], False)["IQM"] if len(values) else (np.nan,) * 3
+            )
         return scores[task, arm]
 
     rows = []
@@ -153,20 +184,35 @@ def answer(sweep_dir: str | Path, questions: tuple[Question, ...] = QUESTIONS) -
             for comparison in question.comparisons:
                 if comparison.arm not in arms or comparison.other not in arms:
                     continue
-                (a, a_left), (b, b_left) = arm_scores(task, comparison.arm), arm_scores(task, comparison.other)
+                (a, a_left), (b, b_left) = (
+                    arm_scores(task, comparison.arm),
+                    arm_scores(task, comparison.other),
+                )
                 if not len(a) or not len(b):
                     continue
                 margin = 0.0
                 if comparison.kind == "no worse":
                     if task not in random_means:
-                        random_means[task] = float(random_policy_returns(arms[comparison.other].env,
-                                                                         RANDOM_EPISODES, seed=0).mean())
+                        random_means[task] = float(
+                            random_policy_returns(
+                                arms[comparison.other].env, RANDOM_EPISODES, seed=0
+                            ).mean()
+                        )
                     margin = MARGIN * abs(iqms[task, comparison.other][0] - random_means[task])
-                rows.append({"question": question.name, "task": task, "arm": comparison.arm,
-                             "other": comparison.other, "kind": comparison.kind, "runs": (len(a), len(b)),
-                             "left_out": (a_left, b_left), "iqm": iqms[task, comparison.arm],
-                             "other_iqm": iqms[task, comparison.other],
-                             **compare(a, b, comparison.kind, margin)})
+                rows.append(
+                    {
+                        "question": question.name,
+                        "task": task,
+                        "arm": comparison.arm,
+                        "other": comparison.other,
+                        "kind": comparison.kind,
+                        "runs": (len(a), len(b)),
+                        "left_out": (a_left, b_left),
+                        "iqm": iqms[task, comparison.arm],
+                        "other_iqm": iqms[task, comparison.other],
+                        **compare(a, b, comparison.kind, margin),
+                    }
+                )
     return rows
 
 
@@ -178,15 +224,22 @@ def verdict_status(rows: list[dict], questions: tuple[Question, ...] = QUESTIONS
     lines = [f"{decided} of {len(rows)} comparisons have a verdict."]
     needed: dict[tuple[str, str], int] = {}
     for row in rows:
-        for arm, runs in zip((row["arm"], row["other"]), row["runs"]):
+        for arm, runs in zip((row["arm"], row["other"]), row["runs"], strict=True):
             if runs < MIN_RUNS:
                 needed[row["task"], arm] = MIN_RUNS - runs
     if needed:
         lines.append(f"A verdict needs {MIN_RUNS} finished runs in both arms; still to finish:")
         for task in dict.fromkeys(task for task, _ in needed):
-            arms = ", ".join(f"{arm}\N{NO-BREAK SPACE}{n}\N{NO-BREAK SPACE}more"  # (wrapped between arms)
-                             for (t, arm), n in needed.items() if t == task)
-            lines.append(textwrap.fill(f"{task}: {arms}", width=96, initial_indent="  ", subsequent_indent="    "))
+            arms = ", ".join(
+                f"{arm}\N{NO-BREAK SPACE}{n}\N{NO-BREAK SPACE}more"  # (wrapped between arms)
+                for (t, arm), n in needed.items()
+                if t == task
+            )
+            lines.append(
+                textwrap.fill(
+                    f"{task}: {arms}", width=96, initial_indent="  ", subsequent_indent="    "
+                )
+            )
     unasked = [q.name for q in questions if not any(row["question"] == q.name for row in rows)]
     if unasked:
         lines.append(f"No finished runs of both arms of any comparison yet: {', '.join(unasked)}.")
@@ -202,11 +255,15 @@ def answers_table(rows: list[dict]) -> str:
         point, low, high = estimate
         return f"{point:7.1f} [{low:7.1f}, {high:7.1f}]"
 
-    lines = [f"{'question':<18} {'task':<24} {'comparison':<28} {'runs':>5}  {'IQM [95% CI]':<25} "
-             f"{'other IQM [95% CI]':<25} {'difference [95% CI]':<25} verdict"]
+    lines = [
+        f"{'question':<18} {'task':<24} {'comparison':<28} {'runs':>5}  {'IQM [95% CI]':<25} "
+        f"{'other IQM [95% CI]':<25} {'difference [95% CI]':<25} verdict"
+    ]
     for row in rows:
         left = f" ({sum(row['left_out'])} unfinished left out)" if sum(row["left_out"]) else ""
-        lines.append(f"{row['question']:<18} {row['task']:<24} {relation(row):<28} "
-                     f"{row['runs'][0]:>2}/{row['runs'][1]:<2}  {iqm(row['iqm'])} {iqm(row['other_iqm'])} "
-                     f"{iqm(row['difference'])} {row['verdict']}{left}")
+        lines.append(
+            f"{row['question']:<18} {row['task']:<24} {relation(row):<28} "
+            f"{row['runs'][0]:>2}/{row['runs'][1]:<2}  {iqm(row['iqm'])} {iqm(row['other_iqm'])} "
+            f"{iqm(row['difference'])} {row['verdict']}{left}"
+        )
     return "\n".join(lines)

@@ -11,6 +11,7 @@ next episode opened at the following step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -42,28 +43,35 @@ class Actor:
         self.action_names = env_spec(self.envs, config.env).action_names
         self.obs, _ = self.envs.reset()
         self.rng = np.random.default_rng([seed, 1])
-        self.pending: list[tuple | None] = [None] * self.num_envs
+        self.pending: list[tuple[Any, float, float] | None] = [None] * self.num_envs
         self.open = [False] * self.num_envs
         self.returns = np.zeros(self.num_envs)
         self.lengths = np.zeros(self.num_envs, np.int64)
 
     def step(self, model: EZModel, trace: bool = False) -> ActorStep:
         """One agent step in every environment."""
-        result = search(model, self.obs, self.config, "act", self.rng, trace_root=0 if trace else None)
+        result = search(
+            model, self.obs, self.config, "act", self.rng, trace_root=0 if trace else None
+        )
         if trace and self.action_names:
+            assert result.trace is not None
             result.trace.action_names = list(self.action_names)
         for i in range(self.num_envs):  # the searched observation's value completes the last step
             value = float(result.network_value[i])
-            if self.pending[i] is not None:
-                self.replay.add(i, *self.pending[i], self.obs[i], value)
+            pending = self.pending[i]
+            if pending is not None:
+                self.replay.add(i, *pending, self.obs[i], value)
                 self.pending[i] = None
             elif not self.open[i]:
                 self.replay.start_episode(i, self.obs[i], value)
                 self.open[i] = True
         observations = self.obs
         next_obs, rewards, terminated, truncated, info = self.envs.step(result.action)
-        raw = np.where(info.get("_raw_reward", np.zeros(self.num_envs, bool)),
-                       info.get("raw_reward", rewards), rewards)
+        raw = np.where(
+            info.get("_raw_reward", np.zeros(self.num_envs, bool)),
+            info.get("raw_reward", rewards),
+            rewards,
+        )
         self.returns += raw
         self.lengths += 1
         step = ActorStep(result, observations, np.asarray(rewards))
@@ -91,14 +99,20 @@ class Actor:
         the observation it reached: slots [P], actions [P, ...], rewards and raw rewards [P],
         observations reached [P, *obs_shape]. A checkpoint keeps them (`store_pending_steps`)."""
         slots = [i for i in range(self.num_envs) if self.pending[i] is not None]
-        actions, rewards, raws = zip(*(self.pending[i] for i in slots)) if slots else ((), (), ())
-        return {"slots": np.asarray(slots, np.int64), "actions": np.asarray(actions),
-                "rewards": np.asarray(rewards, np.float64), "raw_rewards": np.asarray(raws, np.float64),
-                "observations": self.obs[slots]}
+        actions, rewards, raws = (
+            zip(*(self.pending[i] for i in slots), strict=True) if slots else ((), (), ())
+        )
+        return {
+            "slots": np.asarray(slots, np.int64),
+            "actions": np.asarray(actions),
+            "rewards": np.asarray(rewards, np.float64),
+            "raw_rewards": np.asarray(raws, np.float64),
+            "observations": self.obs[slots],
+        }
 
     def render(self) -> np.ndarray | None:
         """[H, W, 3] uint8: the first environment as a person sees it (None if it cannot draw)."""
-        return self.envs.envs[0].render()
+        return cast(np.ndarray | None, self.envs.envs[0].render())  # (rgb_array, or None)
 
     def close(self) -> None:
         self.envs.close()
@@ -111,5 +125,11 @@ def store_pending_steps(replay: Replay, steps: dict[str, np.ndarray], model: EZM
         return
     values = predict_values(model, steps["observations"])
     for j, slot in enumerate(steps["slots"]):
-        replay.add(int(slot), steps["actions"][j], float(steps["rewards"][j]), float(steps["raw_rewards"][j]),
-                   steps["observations"][j], float(values[j]))
+        replay.add(
+            int(slot),
+            steps["actions"][j],
+            float(steps["rewards"][j]),
+            float(steps["raw_rewards"][j]),
+            steps["observations"][j],
+            float(values[j]),
+        )

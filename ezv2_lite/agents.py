@@ -69,8 +69,10 @@ def agent_path(name: str | Path) -> Path:
         if (path / "card.json").is_file():
             return path
     shipped = ", ".join(shipped_agents()) or "none"
-    raise ConfigError(f"{str(name)!r} is not an agent: give the name of a shipped agent ({shipped}) or "
-                      "a folder made by `ezv2-lite export`")
+    raise ConfigError(
+        f"{str(name)!r} is not an agent: give the name of a shipped agent ({shipped}) or "
+        "a folder made by `ezv2-lite export`"
+    )
 
 
 def shipped_agents() -> list[str]:
@@ -88,7 +90,9 @@ def load_agent(name: str | Path) -> Agent:
     except Exception as error:
         raise CheckpointError(f"cannot read {path / 'model.safetensors'}: {error}") from None
     model.load_state_dict(weights)  # (float16 weights are widened to the model's float32)
-    return Agent(path.name, path, config, model.eval(), json.loads((path / "card.json").read_text()))
+    return Agent(
+        path.name, path, config, model.eval(), json.loads((path / "card.json").read_text())
+    )
 
 
 def check_agent(agent: Agent) -> tuple[float, bool]:
@@ -108,11 +112,15 @@ def newest_checkpoint(run_dir: Path) -> Path:
     try:
         return find_checkpoint(run_dir)
     except CheckpointError:
-        raise CheckpointError(f"{run_dir} has written no complete checkpoint yet, so there is no model "
-                              "to use: let the run reach its first checkpoint (or its end)") from None
+        raise CheckpointError(
+            f"{run_dir} has written no complete checkpoint yet, so there is no model "
+            "to use: let the run reach its first checkpoint (or its end)"
+        ) from None
 
 
-def run_model(run_dir: Path, checkpoint: Path | None = None) -> tuple[Config, EZModel, dict[str, torch.Tensor]]:
+def run_model(
+    run_dir: Path, checkpoint: Path | None = None
+) -> tuple[Config, EZModel, dict[str, torch.Tensor]]:
     """(config, model in eval mode on the CPU, its float32 weights) of a run directory's newest
     checkpoint, or of `checkpoint` (RunState's model file alone)."""
     weights = load_tensors(checkpoint or newest_checkpoint(run_dir), "model")
@@ -124,8 +132,13 @@ def run_model(run_dir: Path, checkpoint: Path | None = None) -> tuple[Config, EZ
 
 def _evaluation(model: EZModel, config: Config, episodes: int, seed: int) -> dict:
     returns = evaluate(model, config, episodes, seed=seed, progress=True)
-    return {"episodes": episodes, "seed": seed, "mean": float(returns.mean()), "std": float(returns.std()),
-            "returns": [round(float(r), 3) for r in returns]}
+    return {
+        "episodes": episodes,
+        "seed": seed,
+        "mean": float(returns.mean()),
+        "std": float(returns.std()),
+        "returns": [round(float(r), 3) for r in returns],
+    }
 
 
 def _float16(model: EZModel) -> dict[str, torch.Tensor]:
@@ -133,17 +146,25 @@ def _float16(model: EZModel) -> dict[str, torch.Tensor]:
     return {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
 
 
-def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_with: str | None = None,
-                 episodes: int = 10) -> dict:
+def export_agent(
+    run_dir: str | Path,
+    out: str | Path,
+    command: str,
+    trained_with: str | None = None,
+    episodes: int = 10,
+) -> dict:
     """Make agent folder `out` from the newest checkpoint of `run_dir`; return its card.
 
     `command` is the command that trained the run (the card's recipe); `trained_with`, the
     code version it ran (a commit; None: not known)."""
     run_dir, out = Path(run_dir), Path(out)
     if not (run_dir / "config.json").is_file():
-        raise ConfigError(f"{run_dir} is not a run directory (no config.json): give the directory of "
-                          "an `ezv2-lite train` run")
-    checkpoint = newest_checkpoint(run_dir)  # (read once: the card's counters are those of these weights)
+        raise ConfigError(
+            f"{run_dir} is not a run directory (no config.json): give the directory of "
+            "an `ezv2-lite train` run"
+        )
+    # (read once: the card's counters are those of these weights)
+    checkpoint = newest_checkpoint(run_dir)
     config, model, full_weights = run_model(run_dir, checkpoint)
     full = _evaluation(model, config, episodes, EVALUATION_SEED)
     half_weights = _float16(model)
@@ -163,11 +184,14 @@ def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_wit
     shutil.copyfile(run_dir / "config.json", out / "config.json")
     shutil.copyfile(run_dir / "metrics.jsonl", out / "metrics.jsonl")
     counters = json.loads((checkpoint / "state.json").read_text())["counters"]
-    trained = datetime.datetime.fromtimestamp((checkpoint / "COMPLETE").stat().st_mtime, datetime.timezone.utc)
+    trained = datetime.datetime.fromtimestamp(
+        (checkpoint / "COMPLETE").stat().st_mtime, datetime.timezone.utc
+    )
     card = {
         "name": out.name,
         "preset": config.preset,
-        "environment": f"{config.env.suite}:{config.env.name}" + (" (pixels)" if config.env.pixels else ""),
+        "environment": f"{config.env.suite}:{config.env.name}"
+        + (" (pixels)" if config.env.pixels else ""),
         "command": command,
         "seed": config.seed,
         "env_steps": counters["agent_steps"] * config.env.action_repeat,
@@ -179,8 +203,12 @@ def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_wit
         "weights": "float16" if unchanged else "float32",
         "evaluation": evaluation,
         "float32_evaluation_mean": full["mean"],
-        "check": {"seed": check_seed, "episodes": 1, "return": round(check_return, 3),
-                  "tolerance": round(0.02 * abs(check_return) + 1, 3)},
+        "check": {
+            "seed": check_seed,
+            "episodes": 1,
+            "return": round(check_return, 3),
+            "tolerance": round(0.02 * abs(check_return) + 1, 3),
+        },
         "size_bytes": (out / "model.safetensors").stat().st_size,
     }
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
@@ -191,27 +219,34 @@ def export_agent(run_dir: str | Path, out: str | Path, command: str, trained_wit
 def card_text(card: dict) -> str:
     """The model card for people (an agent folder's README.md)."""
     e = card["evaluation"]
-    return (f"# {card['name']}\n\n"
-            f"EfficientZero V2 (ezv2-lite preset `{card['preset']}`) on {card['environment']}, seed "
-            f"{card['seed']}, trained for {card['env_steps']:,} environment steps ({card['learner_steps']:,} "
-            f"learner steps, {card['training_hours']} h) on {card['trained']}"
-            + (f" with commit `{card['trained_with'][:10]}`" if card.get("trained_with") else "") + ".\n\n"
-            f"    {card['command']}\n\n"
-            f"Evaluation: {e['mean']:.1f} ± {e['std']:.1f} (mean ± standard deviation of the return "
-            f"over {e['episodes']} episodes, seed {e['seed']}), with {card['weights']} weights "
-            f"(float32: {card['float32_evaluation_mean']:.1f}). Check: one episode on seed "
-            f"{card['check']['seed']} returns {card['check']['return']} (tolerance "
-            f"{card['check']['tolerance']}). Weights: {card['size_bytes'] / 1e6:.2f} MB.\n\n"
-            f"    ezv2-lite eval {card['name']} --video {card['name']}.mp4\n")
+    return (
+        f"# {card['name']}\n\n"
+        f"EfficientZero V2 (ezv2-lite preset `{card['preset']}`) on {card['environment']}, seed "
+        f"{card['seed']}, trained for {card['env_steps']:,} environment steps ({card['learner_steps']:,} "
+        f"learner steps, {card['training_hours']} h) on {card['trained']}"
+        + (f" with commit `{card['trained_with'][:10]}`" if card.get("trained_with") else "")
+        + ".\n\n"
+        f"    {card['command']}\n\n"
+        f"Evaluation: {e['mean']:.1f} ± {e['std']:.1f} (mean ± standard deviation of the return "
+        f"over {e['episodes']} episodes, seed {e['seed']}), with {card['weights']} weights "
+        f"(float32: {card['float32_evaluation_mean']:.1f}). Check: one episode on seed "
+        f"{card['check']['seed']} returns {card['check']['return']} (tolerance "
+        f"{card['check']['tolerance']}). Weights: {card['size_bytes'] / 1e6:.2f} MB.\n\n"
+        f"    ezv2-lite eval {card['name']} --video {card['name']}.mp4\n"
+    )
 
 
 def agents_table() -> str:
     """The shipped agents as a markdown table (benchmarks/README.md holds it; `ezv2-lite agents`)."""
-    rows = ["| agent | environment | trained by | env steps | evaluation (10 episodes) | weights |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| agent | environment | trained by | env steps | evaluation (10 episodes) | weights |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in shipped_agents():
         card = json.loads((AGENTS / name / "card.json").read_text())
         e = card["evaluation"]
-        rows.append(f"| `{name}` | {card['environment']} | `{card['command']}` | {card['env_steps']:,} | "
-                    f"{e['mean']:.1f} ± {e['std']:.1f} | {card['size_bytes'] / 1e6:.2f} MB {card['weights']} |")
+        rows.append(
+            f"| `{name}` | {card['environment']} | `{card['command']}` | {card['env_steps']:,} | "
+            f"{e['mean']:.1f} ± {e['std']:.1f} | {card['size_bytes'] / 1e6:.2f} MB {card['weights']} |"
+        )
     return "\n".join(rows)

@@ -29,8 +29,9 @@ INTENSITY_SCALE = 0.05
 """Standard deviation of the intensity factor around 1 (clipped to 2 standard deviations)."""
 
 
-def random_shift(images: torch.Tensor, pad: int = SHIFT_PAD,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def random_shift(
+    images: torch.Tensor, pad: int = SHIFT_PAD, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Translate each image [B, C, H, W] by its own integer (dy, dx) in [-pad, pad], filling
     the uncovered border with the edge pixels. Same shape and dtype as the input.
 
@@ -41,20 +42,25 @@ def random_shift(images: torch.Tensor, pad: int = SHIFT_PAD,
     b, c, h, w = images.shape
     device = images.device
     shifts = torch.randint(-pad, pad + 1, (b, 2), generator=generator).to(device)  # [B, 2] (dy, dx)
-    rows = (torch.arange(h, device=device) + shifts[:, :1]).clamp(0, h - 1)           # [B, H]
-    cols = (torch.arange(w, device=device) + shifts[:, 1:]).clamp(0, w - 1)           # [B, W]
-    source = (rows[:, :, None] * w + cols[:, None, :]).flatten(1)                      # [B, H*W]
+    rows = (torch.arange(h, device=device) + shifts[:, :1]).clamp(0, h - 1)  # [B, H]
+    cols = (torch.arange(w, device=device) + shifts[:, 1:]).clamp(0, w - 1)  # [B, W]
+    source = (rows[:, :, None] * w + cols[:, None, :]).flatten(1)  # [B, H*W]
     return images.flatten(2).gather(2, source[:, None].expand(b, c, h * w)).view(b, c, h, w)
 
 
-def random_intensity(images: torch.Tensor, scale: float = INTENSITY_SCALE,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def random_intensity(
+    images: torch.Tensor, scale: float = INTENSITY_SCALE, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Multiply each float image [B, C, H, W] by 1 + scale * clip(N(0, 1), -2, 2)."""
-    noise = torch.randn(images.shape[0], 1, 1, 1, generator=generator, device="cpu").to(images.device)
+    noise = torch.randn(images.shape[0], 1, 1, 1, generator=generator, device="cpu").to(
+        images.device
+    )
     return images * (1.0 + scale * noise.clamp(-2.0, 2.0))
 
 
-def augment(images: torch.Tensor, pad: int = SHIFT_PAD, generator: torch.Generator | None = None) -> torch.Tensor:
+def augment(
+    images: torch.Tensor, pad: int = SHIFT_PAD, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Random shift by up to `pad` pixels (`optim.shift_pad`; 0: none) then intensity: uint8 (or [0, 1]
     float) [B, C, H, W] -> float32 [B, C, H, W]."""
     x = random_shift(images, pad, generator=generator) if pad > 0 else images

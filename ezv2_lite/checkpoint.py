@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,16 +46,16 @@ class RunState:
     reads one to resume; `ezv2-lite eval` and `load_run` read the model files alone
     (`load_tensors(path, "model")`, `"target"`)."""
 
-    model: dict[str, torch.Tensor]          # the online model's state dict
-    target: dict[str, torch.Tensor]         # the lagged target model's
-    snapshot: dict[str, torch.Tensor]       # the next target, taken `interval` steps ago
-    optimizer: dict[str, Any]               # {"optimizer": ..., "scheduler": ...} state dicts
-    rng: dict[str, Any]                     # torch's random states (`random_states`)
-    counters: dict[str, Any]                # the training loop's counters
+    model: dict[str, torch.Tensor]  # the online model's state dict
+    target: dict[str, torch.Tensor]  # the lagged target model's
+    snapshot: dict[str, torch.Tensor]  # the next target, taken `interval` steps ago
+    optimizer: dict[str, Any]  # {"optimizer": ..., "scheduler": ...} state dicts
+    rng: dict[str, Any]  # torch's random states (`random_states`)
+    counters: dict[str, Any]  # the training loop's counters
     learner_steps: int
-    reanalyze_rng: dict[str, Any]           # the reanalysis NumPy generator's state
+    reanalyze_rng: Mapping[str, Any]  # the reanalysis NumPy generator's state
     pending_reanalysis: dict | None = None  # a batch the reanalysis worker had prefetched
-    metrics_bytes: int | None = None        # metrics.jsonl's length when this was saved
+    metrics_bytes: int | None = None  # metrics.jsonl's length when this was saved
     pending_steps: dict[str, np.ndarray] | None = None  # `Actor.pending_steps`
 
     def save(self, run_dir: Path, replay) -> Path:
@@ -67,13 +68,20 @@ class RunState:
             torch.save(getattr(self, name), tmp / f"{name}.pt")
         replay.save(tmp / "replay.npz")
         if self.pending_steps is not None:
-            np.savez(tmp / "pending.npz", **self.pending_steps)
-        state = {"counters": self.counters, "learner_steps": self.learner_steps,
-                 "reanalyze_rng": self.reanalyze_rng, "pending_reanalysis": self.pending_reanalysis,
-                 "metrics_bytes": self.metrics_bytes}
+            # (mypy checks the **arrays against savez's allow_pickle: bool too)
+            np.savez(tmp / "pending.npz", **self.pending_steps)  # type: ignore[arg-type]
+        state = {
+            "counters": self.counters,
+            "learner_steps": self.learner_steps,
+            "reanalyze_rng": self.reanalyze_rng,
+            "pending_reanalysis": self.pending_reanalysis,
+            "metrics_bytes": self.metrics_bytes,
+        }
         (tmp / "state.json").write_text(json.dumps(state, indent=1))
         (tmp / "COMPLETE").write_text("ok\n")
-        if (latest / "COMPLETE").exists():  # else a kill between the two renames left only `previous`
+        if (
+            latest / "COMPLETE"
+        ).exists():  # else a kill between the two renames left only `previous`
             shutil.rmtree(previous, ignore_errors=True)
             latest.rename(previous)
         shutil.rmtree(latest, ignore_errors=True)
@@ -84,7 +92,7 @@ class RunState:
     def load(cls, path: Path) -> RunState:
         """The state saved in checkpoint folder `path` (a CheckpointError if a file cannot be read)."""
         path = Path(path)
-        tensors = {name: load_tensors(path, name) for name in TENSOR_FILES}
+        tensors: dict[str, Any] = {name: load_tensors(path, name) for name in TENSOR_FILES}
         try:
             state = json.loads((path / "state.json").read_text())
         except (OSError, json.JSONDecodeError) as error:
@@ -103,10 +111,14 @@ def complete_checkpoints(run_dir: Path) -> list[Path]:
     if found:
         return found
     if not Path(run_dir).is_dir():
-        raise CheckpointError(f"{run_dir} is not a directory; give the run directory of an earlier "
-                              "`ezv2-lite train` run")
-    raise CheckpointError(f"{run_dir} holds no complete checkpoint (checkpoints/latest/COMPLETE); "
-                          "nothing to resume: start a new run instead")
+        raise CheckpointError(
+            f"{run_dir} is not a directory; give the run directory of an earlier "
+            "`ezv2-lite train` run"
+        )
+    raise CheckpointError(
+        f"{run_dir} holds no complete checkpoint (checkpoints/latest/COMPLETE); "
+        "nothing to resume: start a new run instead"
+    )
 
 
 def find_checkpoint(run_dir: Path) -> Path:
@@ -120,8 +132,9 @@ def load_tensors(path: Path, name: str) -> dict:
         return torch.load(path / f"{name}.pt", map_location="cpu", weights_only=True)
     except Exception as error:  # truncated or foreign files
         reason = str(error).split(". ")[0]  # torch's messages run on for several sentences
-        raise CheckpointError(f"cannot read checkpoint file {path / (name + '.pt')}: "
-                              f"{type(error).__name__}: {reason}") from None
+        raise CheckpointError(
+            f"cannot read checkpoint file {path / (name + '.pt')}: {type(error).__name__}: {reason}"
+        ) from None
 
 
 def _load_pending(path: Path) -> dict[str, np.ndarray] | None:

@@ -14,8 +14,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import tyro
@@ -52,13 +53,14 @@ cartpole, or a folder made by `ezv2-lite export`), with the evaluation protocol'
                  for a run its seed + 123,457): try a shipped agent on seeds it was never shown
   --video OUT    also write the episodes as a captioned video (.mp4 or .gif)""",
     "agents": "usage: ezv2-lite agents\n\nThe shipped agents as a table: name, environment, the command that "
-              "trained it, env steps, evaluation, size.",
+    "trained it, env steps, evaluation, size.",
     "report": """usage: ezv2-lite report RUN_DIR [RUN_DIR ...] | SWEEP_DIR
 
 A run's learning curve (RUN_DIR/report.png) and a summary table; Atari runs also get raw and
 human-normalised scores. A sweep's directory: IQM, mean and median with bootstrap intervals, per task
+# (`bench --help` is answered by `bench`, which knows the benchmarks' kinds)
 and pooled, and an ablation's verdicts.""",
-}  # (`bench --help` is answered by `bench`, which knows the benchmarks' kinds)
+}
 
 
 def _take_option(args: list[str], flag: str) -> tuple[str | None, list[str]]:
@@ -112,15 +114,19 @@ def duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-def _number(x: float, spec: str = ".2f") -> str:
+def _number(x: float | np.floating, spec: str = ".2f") -> str:
     """`x` formatted by `spec`, without the minus sign of a value that shows as zero
     (-0.001 -> `0.00`, not `-0.00`)."""
     text = format(x, spec)
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def config_from_args(args: list[str], prog: str = "ezv2-lite", description: str | None = None,
-                     shortcuts: tuple[str, ...] = ()) -> Config:
+def config_from_args(
+    args: list[str],
+    prog: str = "ezv2-lite",
+    description: str | None = None,
+    shortcuts: tuple[str, ...] = (),
+) -> Config:
     """A validated Config from `[--preset NAME] [--section.field VALUE ...]` (tyro overrides);
     `--help` shows the chosen preset's values. `shortcuts`: the command's own options (taken out
     of `args` before), offered with the config's flags when an option is misspelt."""
@@ -129,7 +135,7 @@ def config_from_args(args: list[str], prog: str = "ezv2-lite", description: str 
     return validate(tyro.cli(Config, default=base, args=rest, prog=prog, description=description))
 
 
-def config_flags(config: object, prefix: str = "--") -> set[str]:
+def config_flags(config: Any, prefix: str = "--") -> set[str]:
     """Every command-line flag of a config, as tyro spells them: `--seed`, `--optim.lr`,
     `--model.value-support.kind`, and `--section.no-name` for the booleans."""
     from dataclasses import fields, is_dataclass
@@ -152,7 +158,11 @@ def _check_options(args: list[str], known: set[str]) -> None:
 
     for arg in args:
         flag = arg.split("=", 1)[0]
-        if not flag.startswith("--") or "--" + flag[2:].replace("_", "-") in known or flag in ("--help", "--preset"):
+        if (
+            not flag.startswith("--")
+            or "--" + flag[2:].replace("_", "-") in known
+            or flag in ("--help", "--preset")
+        ):
             continue  # (tyro reads --optim.state_gradient as --optim.state-gradient)
         near = difflib.get_close_matches(flag, sorted(known), n=3, cutoff=0.6)
         hint = f": did you mean {' or '.join(near)}?" if near else " (`--help` lists every option)"
@@ -191,8 +201,12 @@ class CheckEnvArgs:
 
 def check_env(args: list[str]) -> None:
     base, rest = _split_preset(args)
-    opts = tyro.cli(CheckEnvArgs, default=CheckEnvArgs(env=base.env, seed=base.seed), args=rest,
-                    prog="ezv2-lite check-env")
+    opts = tyro.cli(
+        CheckEnvArgs,
+        default=CheckEnvArgs(env=base.env, seed=base.seed),
+        args=rest,
+        prog="ezv2-lite check-env",
+    )
     if opts.steps <= 0:
         raise ConfigError(f"--steps must be a positive integer (got {opts.steps})")
     validate(Config(env=opts.env))
@@ -206,8 +220,10 @@ def check_env(args: list[str]) -> None:
     spec = env_spec(env, cfg)
     print(f"{cfg.suite}:{cfg.name} ({opts.mode} mode), built in {built:.2f} s")
     print(f"  {spec.describe()}")
-    print(f"  first observation: dtype {obs.dtype}, shape {obs.shape}, "
-          f"range [{_number(obs.min(), '.3g')}, {_number(obs.max(), '.3g')}]")
+    print(
+        f"  first observation: dtype {obs.dtype}, shape {obs.shape}, "
+        f"range [{_number(obs.min(), '.3g')}, {_number(obs.max(), '.3g')}]"
+    )
 
     returns, episode_return, episodes = [], 0.0, 0
     started = time.perf_counter()
@@ -221,13 +237,19 @@ def check_env(args: list[str]) -> None:
     elapsed = time.perf_counter() - started
     env.close()
     rate = opts.steps / elapsed
-    print(f"  random policy: {_count(opts.steps, 'agent step')} in {elapsed:.2f} s = {rate:,.0f} agent "
-          f"steps/s ({rate * spec.action_repeat:,.0f} env frames/s)")
+    print(
+        f"  random policy: {_count(opts.steps, 'agent step')} in {elapsed:.2f} s = {rate:,.0f} agent "
+        f"steps/s ({rate * spec.action_repeat:,.0f} env frames/s)"
+    )
     if returns:
-        print(f"  {_count(len(returns), 'finished episode')}, return mean {_number(np.mean(returns))} "
-              f"(min {_number(np.min(returns))}, max {_number(np.max(returns))})")
+        print(
+            f"  {_count(len(returns), 'finished episode')}, return mean {_number(np.mean(returns))} "
+            f"(min {_number(np.min(returns))}, max {_number(np.max(returns))})"
+        )
     else:
-        print(f"  no episode finished in {_count(opts.steps, 'step')} (current return {_number(episode_return)})")
+        print(
+            f"  no episode finished in {_count(opts.steps, 'step')} (current return {_number(episode_return)})"
+        )
 
 
 # ----------------------------------------------------------------------- train
@@ -248,25 +270,43 @@ def train_command(args: list[str]) -> None:
     args = [a for a in args if a not in ("--no-progress", "--tensorboard", "--tensorboard-videos")]
     if resume is not None:
         if args or run_dir is not None:
-            raise ConfigError("--resume continues a run with its own config.json; give only "
-                              "--resume RUN_DIR (and optionally --total-env-steps N, --tensorboard[-videos])")
+            raise ConfigError(
+                "--resume continues a run with its own config.json; give only "
+                "--resume RUN_DIR (and optionally --total-env-steps N, --tensorboard[-videos])"
+            )
         directory = Path(resume)
         if steps is not None:
             from .train import _extend_budget_if_needed
+
             _extend_budget_if_needed(directory, _positive_int(steps, "--total-env-steps"))
         config, resume_run = Config(), True
     else:
-        config = config_from_args(args, prog="ezv2-lite train",
-                                  description=TRAIN_HELP.format(presets=", ".join(PRESETS), default=DEFAULT_PRESET),
-                                  shortcuts=("--run-dir", "--resume", "--total-env-steps", "--no-progress",
-                                             "--tensorboard", "--tensorboard-videos"))
+        config = config_from_args(
+            args,
+            prog="ezv2-lite train",
+            description=TRAIN_HELP.format(presets=", ".join(PRESETS), default=DEFAULT_PRESET),
+            shortcuts=(
+                "--run-dir",
+                "--resume",
+                "--total-env-steps",
+                "--no-progress",
+                "--tensorboard",
+                "--tensorboard-videos",
+            ),
+        )
         if steps is not None:
-            config = override(config, train=dict(total_env_steps=_positive_int(steps, "--total-env-steps")))
+            config = override(
+                config, train=dict(total_env_steps=_positive_int(steps, "--total-env-steps"))
+            )
         validate(config)
         name = config.env.name.replace("/", "_")
-        directory = Path(run_dir) if run_dir else Path("runs") / f"{config.preset}-{name}-seed{config.seed}"
-        print(f"training {config.preset} on {config.env.suite}:{config.env.name} "
-              f"for {config.train.total_env_steps:,} env steps into {directory}")
+        directory = (
+            Path(run_dir) if run_dir else Path("runs") / f"{config.preset}-{name}-seed{config.seed}"
+        )
+        print(
+            f"training {config.preset} on {config.env.suite}:{config.env.name} "
+            f"for {config.train.total_env_steps:,} env steps into {directory}"
+        )
         resume_run = False
     observers = []
     if tensorboard:  # (a mirror of metrics.jsonl in RUN_DIR/tensorboard)
@@ -317,9 +357,15 @@ def eval_command(args: list[str]) -> None:
         try:
             agent = load_agent(source)
         except ConfigError as error:
-            raise ConfigError(f"{source} is not a run directory (config.json and checkpoints); {error}") from None
+            raise ConfigError(
+                f"{source} is not a run directory (config.json and checkpoints); {error}"
+            ) from None
         config, model = agent.config, agent.model
-        seed, default_count = agent.card["evaluation"]["seed"], agent.card["evaluation"]["episodes"]  # the card's
+        # the card's
+        seed, default_count = (
+            agent.card["evaluation"]["seed"],
+            agent.card["evaluation"]["episodes"],
+        )
     count = _positive_int(episodes, "--episodes") if episodes else 1 if video else default_count
     if chosen_seed is not None:  # episodes seeded S, S + 1, ...: a check on seeds of one's own
         seed = _positive_int(chosen_seed, "--seed", minimum=0)
@@ -331,12 +377,17 @@ def eval_command(args: list[str]) -> None:
         check_video_path(video)
         returns, frames = record(model, config, count, seed=seed, progress=True)
         fps = playback_fps(config)
-        print(f"video: {write_video(video, frames, fps)} ({len(frames):,} frames at {fps:g} per second)")
+        print(
+            f"video: {write_video(video, frames, fps)} ({len(frames):,} frames at {fps:g} per second)"
+        )
     else:
         returns = evaluate(model, config, count, seed=seed, progress=True)
-    print(f"{source}: {_count(count, 'evaluation episode')} from seed {seed:,}, return "
-          f"{_number(returns.mean())} ± {_number(returns.std())} (min {_number(returns.min())}, "
-          f"max {_number(returns.max())})" + (f"; episodes capped at {cap:,} agent steps" if cap else ""))
+    print(
+        f"{source}: {_count(count, 'evaluation episode')} from seed {seed:,}, return "
+        f"{_number(returns.mean())} ± {_number(returns.std())} (min {_number(returns.min())}, "
+        f"max {_number(returns.max())})"
+        + (f"; episodes capped at {cap:,} agent steps" if cap else "")
+    )
 
 
 @dataclass(frozen=True)
@@ -371,16 +422,18 @@ def export_command(args: list[str]) -> None:
     torch.set_num_threads(1)
     card = export_agent(opts.run_dir, opts.out, opts.command, opts.trained_with)
     e = card["evaluation"]
-    print(f"{opts.out}: {card['environment']}, {card['env_steps']:,} env steps; evaluation "
-          f"{_number(e['mean'])} ± {_number(e['std'])} over {e['episodes']} episodes with "
-          f"{card['weights']} weights; check episode {card['check']['return']} ± "
-          f"{card['check']['tolerance']}; weights {card['size_bytes'] / 1e6:.2f} MB")
+    print(
+        f"{opts.out}: {card['environment']}, {card['env_steps']:,} env steps; evaluation "
+        f"{_number(e['mean'])} ± {_number(e['std'])} over {e['episodes']} episodes with "
+        f"{card['weights']} weights; check episode {card['check']['return']} ± "
+        f"{card['check']['tolerance']}; weights {card['size_bytes'] / 1e6:.2f} MB"
+    )
 
 
 def report_command(args: list[str]) -> None:
-    from .report import atari_table, is_atari_run, summary, write_learning_curve
-
     from pathlib import Path
+
+    from .report import atari_table, is_atari_run, summary, write_learning_curve
 
     if not args:
         raise ConfigError(HELP["report"].splitlines()[0])
@@ -388,9 +441,17 @@ def report_command(args: list[str]) -> None:
         from .sweep_report import curves_figure, report_table, sweep_report
 
         print(report_table(sweep_report(args[0])))
-        print(f"learning curves: {curves_figure(args[0])}; the numbers: {Path(args[0]) / 'report.json'}")
-        if any(run.get("arm") for run in json.loads((Path(args[0]) / "sweep.json").read_text())["runs"]):
-            from .ablations import answer, answers_table  # an ablation: the questions its arms answer
+        print(
+            f"learning curves: {curves_figure(args[0])}; the numbers: {Path(args[0]) / 'report.json'}"
+        )
+        if any(
+            run.get("arm") for run in json.loads((Path(args[0]) / "sweep.json").read_text())["runs"]
+        ):
+            # an ablation: the questions its arms answer
+            from .ablations import (
+                answer,
+                answers_table,
+            )
 
             rows = answer(args[0])
             (Path(args[0]) / "answers.json").write_text(json.dumps(rows, indent=2) + "\n")
@@ -416,23 +477,29 @@ def bench(args: list[str]) -> None:
 
     checkout = Path(__file__).resolve().parents[1]
     if not (checkout / "benchmarks" / "bench.py").exists():
-        raise ConfigError("`ezv2-lite bench` runs the benchmarks of a checkout of the repository "
-                          f"(benchmarks/bench.py), and {checkout} has none: clone the repository and "
-                          "install it with `pip install -e .`")
+        raise ConfigError(
+            "`ezv2-lite bench` runs the benchmarks of a checkout of the repository "
+            f"(benchmarks/bench.py), and {checkout} has none: clone the repository and "
+            "install it with `pip install -e .`"
+        )
     if str(checkout) not in sys.path:
         sys.path.insert(0, str(checkout))
     from benchmarks import bench as benchmarks
 
-    kinds = {"search": (benchmarks.SearchBenchArgs, benchmarks.bench_search),
-             "learner": (benchmarks.LearnerBenchArgs, benchmarks.bench_learner),
-             "acting": (benchmarks.ActingBenchArgs, benchmarks.bench_acting),
-             "e2e": (benchmarks.EndToEndBenchArgs, benchmarks.bench_end_to_end),
-             "learn": (benchmarks.LearnBenchArgs, benchmarks.bench_learn),
-             "train-rate": (benchmarks.TrainRateArgs, benchmarks.bench_train_rate)}
+    kinds: dict[str, tuple[type, Callable[[Any], Any]]] = {
+        "search": (benchmarks.SearchBenchArgs, benchmarks.bench_search),
+        "learner": (benchmarks.LearnerBenchArgs, benchmarks.bench_learner),
+        "acting": (benchmarks.ActingBenchArgs, benchmarks.bench_acting),
+        "e2e": (benchmarks.EndToEndBenchArgs, benchmarks.bench_end_to_end),
+        "learn": (benchmarks.LearnBenchArgs, benchmarks.bench_learn),
+        "train-rate": (benchmarks.TrainRateArgs, benchmarks.bench_train_rate),
+    }
     usage = f"usage: ezv2-lite bench {{{'|'.join(kinds)}}} [options]"
     if args[:1] in (["-h"], ["--help"]):
-        print(f"{usage}\n\nThe benchmarks of this checkout (benchmarks/bench.py), each writing JSON under "
-              "benchmarks/results/;\n`ezv2-lite bench KIND --help` lists a benchmark's options.")
+        print(
+            f"{usage}\n\nThe benchmarks of this checkout (benchmarks/bench.py), each writing JSON under "
+            "benchmarks/results/;\n`ezv2-lite bench KIND --help` lists a benchmark's options."
+        )
         return
     if not args or args[0] not in kinds:
         raise ValueError(usage)
@@ -477,24 +544,42 @@ class SweepArgs:
 def sweep_command(args: list[str]) -> None:
     from .sweep import grid_arms, plan, sweep
 
-    overrides = args[args.index("--") + 1:] if "--" in args else []
-    args = args[:args.index("--")] if "--" in args else args
+    overrides = args[args.index("--") + 1 :] if "--" in args else []
+    args = args[: args.index("--")] if "--" in args else args
     opts = tyro.cli(SweepArgs, args=args, prog="ezv2-lite sweep")
     arms = None
     if opts.grid is not None:
         from .sweep import read_grid
 
-        grid = read_grid(opts.grid)
-        opts = replace(opts, presets=tuple(grid.get("presets", opts.presets)),
-                       tasks=tuple(grid.get("tasks", opts.tasks)), seeds=tuple(grid.get("seeds", opts.seeds)))
+        grid_path = opts.grid
+        grid = read_grid(grid_path)
+        opts = replace(
+            opts,
+            presets=tuple(grid.get("presets", opts.presets)),
+            tasks=tuple(grid.get("tasks", opts.tasks)),
+            seeds=tuple(grid.get("seeds", opts.seeds)),
+        )
         overrides = [str(x) for x in grid.get("overrides", [])] + overrides
-        arms = grid_arms(grid, opts.grid)
+        arms = grid_arms(grid, grid_path)
     if opts.total_env_steps is not None:
-        overrides += ["--train.total-env-steps", str(_positive_int(str(opts.total_env_steps), "--total-env-steps"))]
+        overrides += [
+            "--train.total-env-steps",
+            str(_positive_int(str(opts.total_env_steps), "--total-env-steps")),
+        ]
     runs = plan(list(opts.presets), list(opts.seeds), list(opts.tasks), overrides, arms)
-    print(f"sweep of {_count(len(runs), 'run')} into {opts.sweep_dir}: " + ", ".join(run.name for run in runs))
-    sweep(runs, opts.sweep_dir, address=opts.address, cpus_per_run=opts.cpus_per_run,
-          gpus_per_run=opts.gpus_per_run, max_retries=opts.max_retries, num_cpus=opts.num_cpus)
+    print(
+        f"sweep of {_count(len(runs), 'run')} into {opts.sweep_dir}: "
+        + ", ".join(run.name for run in runs)
+    )
+    sweep(
+        runs,
+        opts.sweep_dir,
+        address=opts.address,
+        cpus_per_run=opts.cpus_per_run,
+        gpus_per_run=opts.gpus_per_run,
+        max_retries=opts.max_retries,
+        num_cpus=opts.num_cpus,
+    )
 
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
@@ -512,7 +597,8 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
 def main(argv: list[str] | None = None) -> None:
     try:
         run_command(sys.argv[1:] if argv is None else list(argv))
-    except BrokenPipeError:  # the reader went away (`ezv2-lite --help | head`): stop without a traceback
+    # the reader went away (`ezv2-lite --help | head`): stop without a traceback
+    except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(1) from None
 
@@ -526,8 +612,10 @@ def run_command(args: list[str]) -> None:
         print(HELP[command])
         return
     if command not in COMMANDS:
-        print(f"ezv2-lite: error: unknown command {command!r}; choose one of: "
-              f"{', '.join(COMMANDS)}", file=sys.stderr)
+        print(
+            f"ezv2-lite: error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     try:
         COMMANDS[command](rest)

@@ -31,7 +31,7 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 Suite = Literal["gym", "atari", "dmc", "minatar"]
 
@@ -103,18 +103,41 @@ class EnvConfig:
         """A copy with every None replaced by the suite's protocol default."""
         defaults: dict[str, Any]
         if self.suite == "atari":
-            defaults = dict(action_repeat=4, frame_stack=4, max_episode_steps=3000,
-                            eval_max_episode_steps=27000, clip_rewards=True, episodic_life=True)
+            defaults = dict(
+                action_repeat=4,
+                frame_stack=4,
+                max_episode_steps=3000,
+                eval_max_episode_steps=27000,
+                clip_rewards=True,
+                episodic_life=True,
+            )
         elif self.suite == "dmc":
-            defaults = dict(action_repeat=2, frame_stack=4 if self.pixels else 1,
-                            max_episode_steps=None, eval_max_episode_steps=None,
-                            clip_rewards=False, episodic_life=False)
+            defaults = dict(
+                action_repeat=2,
+                frame_stack=4 if self.pixels else 1,
+                max_episode_steps=None,
+                eval_max_episode_steps=None,
+                clip_rewards=False,
+                episodic_life=False,
+            )
         elif self.suite == "minatar":
-            defaults = dict(action_repeat=1, frame_stack=1, max_episode_steps=10_000,
-                            eval_max_episode_steps=10_000, clip_rewards=False, episodic_life=False)
+            defaults = dict(
+                action_repeat=1,
+                frame_stack=1,
+                max_episode_steps=10_000,
+                eval_max_episode_steps=10_000,
+                clip_rewards=False,
+                episodic_life=False,
+            )
         else:
-            defaults = dict(action_repeat=1, frame_stack=1, max_episode_steps=None,
-                            eval_max_episode_steps=None, clip_rewards=False, episodic_life=False)
+            defaults = dict(
+                action_repeat=1,
+                frame_stack=1,
+                max_episode_steps=None,
+                eval_max_episode_steps=None,
+                clip_rewards=False,
+                episodic_life=False,
+            )
         if self.suite == "dmc":
             # 1000 frames per DMC episode, whatever the action repeat.
             repeat = self.action_repeat or defaults["action_repeat"]
@@ -408,21 +431,47 @@ def _cartpole() -> Config:
     return Config(
         preset="cartpole",
         env=EnvConfig(suite="gym", name="CartPole-v1"),
-        model=ModelConfig(encoder="state", latent_dim=64, hidden_dim=64, num_blocks=1,
-                          action_embedding_dim=16, reward_hidden=(64,), value_hidden=(64,),
-                          policy_hidden=(64,), projection_hidden=128, projection_dim=64,
-                          prediction_hidden=128,
-                          value_support=SupportConfig("h_spaced", 299.0, 51),
-                          reward_support=SupportConfig("h_spaced", 2.0, 51)),
+        model=ModelConfig(
+            encoder="state",
+            latent_dim=64,
+            hidden_dim=64,
+            num_blocks=1,
+            action_embedding_dim=16,
+            reward_hidden=(64,),
+            value_hidden=(64,),
+            policy_hidden=(64,),
+            projection_hidden=128,
+            projection_dim=64,
+            prediction_hidden=128,
+            value_support=SupportConfig("h_spaced", 299.0, 51),
+            reward_support=SupportConfig("h_spaced", 2.0, 51),
+        ),
         search=SearchConfig(num_simulations=8, num_top_actions=2, value_minmax_delta=5.0),
         replay=ReplayConfig(),
-        optim=OptimConfig(optimizer="adam", lr=1e-3, weight_decay=2e-5, warmup_steps=200,
-                          batch_size=64, td_steps=10, discount=0.99, consistency_coeff=2.0,
-                          mixed_value_start_step=4000, mixed_value_window=2000,
-                          target_update_interval=100),
-        train=TrainConfig(total_env_steps=10_000, start_transitions=500, offline_train_steps=0,
-                          train_ratio=2.0, num_envs=4, eval_every_env_steps=1000, eval_episodes=10,
-                          log_every_env_steps=200, checkpoint_every_env_steps=2000),
+        optim=OptimConfig(
+            optimizer="adam",
+            lr=1e-3,
+            weight_decay=2e-5,
+            warmup_steps=200,
+            batch_size=64,
+            td_steps=10,
+            discount=0.99,
+            consistency_coeff=2.0,
+            mixed_value_start_step=4000,
+            mixed_value_window=2000,
+            target_update_interval=100,
+        ),
+        train=TrainConfig(
+            total_env_steps=10_000,
+            start_transitions=500,
+            offline_train_steps=0,
+            train_ratio=2.0,
+            num_envs=4,
+            eval_every_env_steps=1000,
+            eval_episodes=10,
+            log_every_env_steps=200,
+            checkpoint_every_env_steps=2000,
+        ),
     )
 
 
@@ -434,20 +483,47 @@ def _pendulum() -> Config:
     return Config(
         preset="pendulum",
         env=EnvConfig(suite="gym", name="Pendulum-v1"),
-        model=ModelConfig(encoder="state", latent_dim=64, hidden_dim=128, num_blocks=1,
-                          action_embedding_dim=32, reward_hidden=(64,), value_hidden=(64,),
-                          policy_hidden=(64,), nonnegative_values=False, projection_hidden=128,
-                          projection_dim=64, prediction_hidden=128,
-                          value_support=SupportConfig("h_spaced", 2000.0, 101),
-                          reward_support=SupportConfig("h_spaced", 20.0, 51)),
+        model=ModelConfig(
+            encoder="state",
+            latent_dim=64,
+            hidden_dim=128,
+            num_blocks=1,
+            action_embedding_dim=32,
+            reward_hidden=(64,),
+            value_hidden=(64,),
+            policy_hidden=(64,),
+            nonnegative_values=False,
+            projection_hidden=128,
+            projection_dim=64,
+            prediction_hidden=128,
+            value_support=SupportConfig("h_spaced", 2000.0, 101),
+            reward_support=SupportConfig("h_spaced", 20.0, 51),
+        ),
         search=SearchConfig(num_simulations=16),
-        optim=OptimConfig(optimizer="adam", lr=1e-3, weight_decay=2e-5, warmup_steps=200,
-                          batch_size=64, td_steps=10, discount=0.99, consistency_coeff=2.0,
-                          entropy_coeff=5e-3, mixed_value_start_step=4000, mixed_value_window=2000,
-                          target_update_interval=100),
-        train=TrainConfig(total_env_steps=10_000, start_transitions=500, offline_train_steps=0,
-                          num_envs=4, eval_every_env_steps=1000, eval_episodes=10,
-                          log_every_env_steps=200, checkpoint_every_env_steps=2000),
+        optim=OptimConfig(
+            optimizer="adam",
+            lr=1e-3,
+            weight_decay=2e-5,
+            warmup_steps=200,
+            batch_size=64,
+            td_steps=10,
+            discount=0.99,
+            consistency_coeff=2.0,
+            entropy_coeff=5e-3,
+            mixed_value_start_step=4000,
+            mixed_value_window=2000,
+            target_update_interval=100,
+        ),
+        train=TrainConfig(
+            total_env_steps=10_000,
+            start_transitions=500,
+            offline_train_steps=0,
+            num_envs=4,
+            eval_every_env_steps=1000,
+            eval_episodes=10,
+            log_every_env_steps=200,
+            checkpoint_every_env_steps=2000,
+        ),
     )
 
 
@@ -462,20 +538,46 @@ def _atari() -> Config:
     return Config(
         preset="atari",
         env=EnvConfig(suite="atari", name="Asterix", image_size=96),
-        model=ModelConfig(encoder="image", channels=64, head_channels=16, num_blocks=1,
-                          action_embedding_dim=16, reward_hidden=(32,), value_hidden=(32,),
-                          policy_hidden=(32,), value_prefix=True, lstm_hidden=512,
-                          projection_hidden=1024, projection_dim=1024, prediction_hidden=256,
-                          value_support=support, reward_support=support),
+        model=ModelConfig(
+            encoder="image",
+            channels=64,
+            head_channels=16,
+            num_blocks=1,
+            action_embedding_dim=16,
+            reward_hidden=(32,),
+            value_hidden=(32,),
+            policy_hidden=(32,),
+            value_prefix=True,
+            lstm_hidden=512,
+            projection_hidden=1024,
+            projection_dim=1024,
+            prediction_hidden=256,
+            value_support=support,
+            reward_support=support,
+        ),
         search=SearchConfig(num_simulations=16, num_top_actions=None),
-        optim=OptimConfig(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4,
-                          warmup_steps=1000, lr_decay_steps=100_000, batch_size=256,
-                          discount=0.997, consistency_coeff=5.0, entropy_coeff=0.0,
-                          mixed_value_start_step=30_000, mixed_value_window=5000,
-                          augmentation=True),
-        train=TrainConfig(total_env_steps=400_000, start_transitions=2000,
-                          offline_train_steps=20_000, eval_every_env_steps=40_000,
-                          checkpoint_every_env_steps=40_000),
+        optim=OptimConfig(
+            optimizer="sgd",
+            lr=0.2,
+            momentum=0.9,
+            weight_decay=1e-4,
+            warmup_steps=1000,
+            lr_decay_steps=100_000,
+            batch_size=256,
+            discount=0.997,
+            consistency_coeff=5.0,
+            entropy_coeff=0.0,
+            mixed_value_start_step=30_000,
+            mixed_value_window=5000,
+            augmentation=True,
+        ),
+        train=TrainConfig(
+            total_env_steps=400_000,
+            start_transitions=2000,
+            offline_train_steps=20_000,
+            eval_every_env_steps=40_000,
+            checkpoint_every_env_steps=40_000,
+        ),
     )
 
 
@@ -484,20 +586,43 @@ def _dmc_state() -> Config:
     return Config(
         preset="dmc_state",
         env=EnvConfig(suite="dmc", name="hopper-hop"),
-        model=ModelConfig(encoder="state", latent_dim=128, hidden_dim=256, num_blocks=2,
-                          action_embedding_dim=64, nonnegative_values=True, reward_hidden=(256, 256),
-                          value_hidden=(256, 256), policy_hidden=(256, 256),
-                          projection_hidden=512, projection_dim=128, prediction_hidden=512,
-                          value_support=SupportConfig("h_spaced", 299.0, 51),
-                          reward_support=SupportConfig("h_spaced", 2.0, 51)),
+        model=ModelConfig(
+            encoder="state",
+            latent_dim=128,
+            hidden_dim=256,
+            num_blocks=2,
+            action_embedding_dim=64,
+            nonnegative_values=True,
+            reward_hidden=(256, 256),
+            value_hidden=(256, 256),
+            policy_hidden=(256, 256),
+            projection_hidden=512,
+            projection_dim=128,
+            prediction_hidden=512,
+            value_support=SupportConfig("h_spaced", 299.0, 51),
+            reward_support=SupportConfig("h_spaced", 2.0, 51),
+        ),
         search=SearchConfig(num_simulations=32),
-        optim=OptimConfig(optimizer="adam", lr=3e-4, weight_decay=2e-5, warmup_steps=1000,
-                          lr_decay_steps=300_000, batch_size=256, discount=0.997,
-                          consistency_coeff=2.0, entropy_coeff=5e-2,
-                          mixed_value_start_step=40_000, mixed_value_window=20_000),
-        train=TrainConfig(total_env_steps=200_000, start_transitions=2000,
-                          offline_train_steps=20_000, eval_every_env_steps=10_000,
-                          checkpoint_every_env_steps=10_000),
+        optim=OptimConfig(
+            optimizer="adam",
+            lr=3e-4,
+            weight_decay=2e-5,
+            warmup_steps=1000,
+            lr_decay_steps=300_000,
+            batch_size=256,
+            discount=0.997,
+            consistency_coeff=2.0,
+            entropy_coeff=5e-2,
+            mixed_value_start_step=40_000,
+            mixed_value_window=20_000,
+        ),
+        train=TrainConfig(
+            total_env_steps=200_000,
+            start_transitions=2000,
+            offline_train_steps=20_000,
+            eval_every_env_steps=10_000,
+            checkpoint_every_env_steps=10_000,
+        ),
     )
 
 
@@ -506,21 +631,45 @@ def _dmc_image() -> Config:
     return Config(
         preset="dmc_image",
         env=EnvConfig(suite="dmc", name="hopper-hop", pixels=True, image_size=96),
-        model=ModelConfig(encoder="image", channels=64, head_channels=16, num_blocks=1,
-                          action_embedding_dim=16, reward_hidden=(32,), value_hidden=(32,),
-                          policy_hidden=(64,), nonnegative_values=True, projection_hidden=1024,
-                          projection_dim=1024, prediction_hidden=256,
-                          value_support=SupportConfig("h_spaced", 299.0, 51),
-                          reward_support=SupportConfig("h_spaced", 2.0, 51)),
+        model=ModelConfig(
+            encoder="image",
+            channels=64,
+            head_channels=16,
+            num_blocks=1,
+            action_embedding_dim=16,
+            reward_hidden=(32,),
+            value_hidden=(32,),
+            policy_hidden=(64,),
+            nonnegative_values=True,
+            projection_hidden=1024,
+            projection_dim=1024,
+            prediction_hidden=256,
+            value_support=SupportConfig("h_spaced", 299.0, 51),
+            reward_support=SupportConfig("h_spaced", 2.0, 51),
+        ),
         search=SearchConfig(num_simulations=32),
-        optim=OptimConfig(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4,
-                          warmup_steps=2000, lr_decay_steps=100_000, batch_size=256,
-                          discount=0.99, consistency_coeff=2.0, entropy_coeff=5e-3,
-                          mixed_value_start_step=40_000, mixed_value_window=20_000,
-                          augmentation=True),
-        train=TrainConfig(total_env_steps=400_000, start_transitions=2000,
-                          offline_train_steps=20_000, eval_every_env_steps=10_000,
-                          checkpoint_every_env_steps=20_000),
+        optim=OptimConfig(
+            optimizer="sgd",
+            lr=0.2,
+            momentum=0.9,
+            weight_decay=1e-4,
+            warmup_steps=2000,
+            lr_decay_steps=100_000,
+            batch_size=256,
+            discount=0.99,
+            consistency_coeff=2.0,
+            entropy_coeff=5e-3,
+            mixed_value_start_step=40_000,
+            mixed_value_window=20_000,
+            augmentation=True,
+        ),
+        train=TrainConfig(
+            total_env_steps=400_000,
+            start_transitions=2000,
+            offline_train_steps=20_000,
+            eval_every_env_steps=10_000,
+            checkpoint_every_env_steps=20_000,
+        ),
     )
 
 
@@ -541,20 +690,47 @@ def _dmc_image_small() -> Config:
     return Config(
         preset="dmc_image_small",
         env=EnvConfig(suite="dmc", name="cartpole-balance", pixels=True, image_size=64),
-        model=ModelConfig(encoder="image", channels=16, head_channels=8, num_blocks=1,
-                          action_embedding_dim=8, reward_hidden=(32,), value_hidden=(32,),
-                          policy_hidden=(64,), nonnegative_values=True, projection_hidden=256,
-                          projection_dim=256, prediction_hidden=64,
-                          value_support=SupportConfig("h_spaced", 299.0, 51),
-                          reward_support=SupportConfig("h_spaced", 2.0, 51)),
+        model=ModelConfig(
+            encoder="image",
+            channels=16,
+            head_channels=8,
+            num_blocks=1,
+            action_embedding_dim=8,
+            reward_hidden=(32,),
+            value_hidden=(32,),
+            policy_hidden=(64,),
+            nonnegative_values=True,
+            projection_hidden=256,
+            projection_dim=256,
+            prediction_hidden=64,
+            value_support=SupportConfig("h_spaced", 299.0, 51),
+            reward_support=SupportConfig("h_spaced", 2.0, 51),
+        ),
         search=SearchConfig(num_simulations=16, num_top_actions=None),
-        optim=OptimConfig(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4, warmup_steps=1000,
-                          batch_size=64, discount=0.99, consistency_coeff=2.0, entropy_coeff=5e-3,
-                          mixed_value_start_step=5000, mixed_value_window=4000,
-                          augmentation=True),
-        train=TrainConfig(total_env_steps=20_000, start_transitions=1000, offline_train_steps=0,
-                          num_envs=4, eval_every_env_steps=4000, eval_episodes=10,
-                          log_every_env_steps=400, checkpoint_every_env_steps=2000),
+        optim=OptimConfig(
+            optimizer="sgd",
+            lr=0.2,
+            momentum=0.9,
+            weight_decay=1e-4,
+            warmup_steps=1000,
+            batch_size=64,
+            discount=0.99,
+            consistency_coeff=2.0,
+            entropy_coeff=5e-3,
+            mixed_value_start_step=5000,
+            mixed_value_window=4000,
+            augmentation=True,
+        ),
+        train=TrainConfig(
+            total_env_steps=20_000,
+            start_transitions=1000,
+            offline_train_steps=0,
+            num_envs=4,
+            eval_every_env_steps=4000,
+            eval_episodes=10,
+            log_every_env_steps=400,
+            checkpoint_every_env_steps=2000,
+        ),
     )
 
 
@@ -582,13 +758,28 @@ def _minatar() -> Config:
     return override(
         replace(_atari(), preset="minatar"),
         env=dict(suite="minatar", name="Breakout"),
-        model=dict(channels=16, head_channels=8, downsample=1, lstm_hidden=128, projection_hidden=256,
-                   projection_dim=256, prediction_hidden=64),
+        model=dict(
+            channels=16,
+            head_channels=8,
+            downsample=1,
+            lstm_hidden=128,
+            projection_hidden=256,
+            projection_dim=256,
+            prediction_hidden=64,
+        ),
         search=dict(num_simulations=8),
         optim=dict(batch_size=64, lr_decay_steps=9500, mixed_value_start_step=6250, shift_pad=0),
-        train=dict(total_env_steps=100_000, start_transitions=2000, train_ratio=0.125,
-                   offline_train_steps=0, num_envs=4, eval_every_env_steps=10_000, eval_episodes=10,
-                   log_every_env_steps=2000, checkpoint_every_env_steps=5000),
+        train=dict(
+            total_env_steps=100_000,
+            start_transitions=2000,
+            train_ratio=0.125,
+            offline_train_steps=0,
+            num_envs=4,
+            eval_every_env_steps=10_000,
+            eval_episodes=10,
+            log_every_env_steps=2000,
+            checkpoint_every_env_steps=5000,
+        ),
     )
 
 
@@ -611,12 +802,25 @@ def _catch() -> Config:
     return override(
         replace(_minatar(), preset="catch"),
         env=dict(suite="gym", name="ezv2_lite.envs.examples:Catch-v0"),
-        model=dict(channels=16, downsample=4, lstm_hidden=64, projection_hidden=128, projection_dim=128),
+        model=dict(
+            channels=16, downsample=4, lstm_hidden=64, projection_hidden=128, projection_dim=128
+        ),
         search=dict(value_minmax_delta=1.0),
-        optim=dict(warmup_steps=200, mixed_value_start_step=1000, mixed_value_window=1000,
-                   target_update_interval=100, shift_pad=1),
-        train=dict(total_env_steps=4000, start_transitions=500, train_ratio=0.5,
-                   eval_every_env_steps=500, log_every_env_steps=250, checkpoint_every_env_steps=1000),
+        optim=dict(
+            warmup_steps=200,
+            mixed_value_start_step=1000,
+            mixed_value_window=1000,
+            target_update_interval=100,
+            shift_pad=1,
+        ),
+        train=dict(
+            total_env_steps=4000,
+            start_transitions=500,
+            train_ratio=0.5,
+            eval_every_env_steps=500,
+            log_every_env_steps=250,
+            checkpoint_every_env_steps=1000,
+        ),
     )
 
 
@@ -649,8 +853,9 @@ def _check(condition: bool, message: str) -> None:
 
 def _check_choice(value: Any, path: str, annotation: Any) -> None:
     allowed = typing.get_args(annotation)
-    _check(value in allowed,
-           f"{path} must be one of {', '.join(map(str, allowed))} (got {value!r})")
+    _check(
+        value in allowed, f"{path} must be one of {', '.join(map(str, allowed))} (got {value!r})"
+    )
 
 
 def validate(config: Config) -> Config:
@@ -663,9 +868,11 @@ def validate(config: Config) -> Config:
         value = getattr(env, name)
         _check(value is None or value >= 1, f"env.{name} must be a positive integer (got {value})")
     _check(0 <= env.noop_max <= 1000, f"env.noop_max must be in [0, 1000] (got {env.noop_max})")
-    _check(not env.pixels or env.suite == "dmc",
-           f"env.pixels applies to the dmc suite only (suite is {env.suite!r}); "
-           "Atari is always observed from pixels")
+    _check(
+        not env.pixels or env.suite == "dmc",
+        f"env.pixels applies to the dmc suite only (suite is {env.suite!r}); "
+        "Atari is always observed from pixels",
+    )
 
     for section in ("model", "search", "replay", "optim", "train", "runtime"):
         part = getattr(config, section)
@@ -675,7 +882,9 @@ def validate(config: Config) -> Config:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             path = f"{section}.{f.name}"
-            bounds = [b for b in getattr(hints[f.name], "__metadata__", ()) if isinstance(b, AtLeast)]
+            bounds = [
+                b for b in getattr(hints[f.name], "__metadata__", ()) if isinstance(b, AtLeast)
+            ]
             if bounds:
                 _check(value >= bounds[0].low, f"{path} must be >= {bounds[0].low:g} (got {value})")
             else:
@@ -689,43 +898,63 @@ def validate(config: Config) -> Config:
         _check(s.limit > 0, f"model.{name}.limit must be > 0 (got {s.limit})")
         _check(s.bins >= 2, f"model.{name}.bins must be at least 2 (got {s.bins})")
         if s.kind == "integer":
-            _check(s.bins == 2 * int(s.limit) + 1,
-                   f"model.{name}: an integer support over [-{s.limit:g}, {s.limit:g}] "
-                   f"has {2 * int(s.limit) + 1} bins (got bins={s.bins})")
+            _check(
+                s.bins == 2 * int(s.limit) + 1,
+                f"model.{name}: an integer support over [-{s.limit:g}, {s.limit:g}] "
+                f"has {2 * int(s.limit) + 1} bins (got bins={s.bins})",
+            )
 
     s = config.search
-    _check(s.num_sampled_actions >= 2,
-           f"search.policy_samples + search.widened_samples must be at least 2 "
-           f"(got {s.num_sampled_actions})")
-    _check(s.num_top_actions is None or s.num_top_actions >= 1,
-           f"search.num_top_actions must be >= 1 or None (got {s.num_top_actions})")
+    _check(
+        s.num_sampled_actions >= 2,
+        f"search.policy_samples + search.widened_samples must be at least 2 "
+        f"(got {s.num_sampled_actions})",
+    )
+    _check(
+        s.num_top_actions is None or s.num_top_actions >= 1,
+        f"search.num_top_actions must be >= 1 or None (got {s.num_top_actions})",
+    )
     rt = config.runtime
-    _check(not rt.fused_inference or m.encoder == "state",
-           "runtime.fused_inference fuses the MLPs of state models; it needs model.encoder='state' "
-           "(image models spend their time in convolutions: use --runtime.no-fused-inference)")
-    _check(not (rt.fused_inference and rt.compile_step),
-           "runtime.fused_inference and runtime.compile_step are two faster forms of the same model "
-           "step: choose one (--runtime.no-fused-inference or --runtime.no-compile-step)")
-    _check(rt.replay_device in ("auto", "cpu") or rt.replay_device.split(":")[0] == "cuda",
-           f"runtime.replay_device must be auto, cpu, cuda or cuda:N (got {rt.replay_device!r})")
+    _check(
+        not rt.fused_inference or m.encoder == "state",
+        "runtime.fused_inference fuses the MLPs of state models; it needs model.encoder='state' "
+        "(image models spend their time in convolutions: use --runtime.no-fused-inference)",
+    )
+    _check(
+        not (rt.fused_inference and rt.compile_step),
+        "runtime.fused_inference and runtime.compile_step are two faster forms of the same model "
+        "step: choose one (--runtime.no-fused-inference or --runtime.no-compile-step)",
+    )
+    _check(
+        rt.replay_device in ("auto", "cpu") or rt.replay_device.split(":")[0] == "cuda",
+        f"runtime.replay_device must be auto, cpu, cuda or cuda:N (got {rt.replay_device!r})",
+    )
 
     r = config.replay
     _check(0 <= r.alpha <= 1, f"replay.alpha must be in [0, 1] (got {r.alpha})")
     _check(0 <= r.beta <= 1, f"replay.beta must be in [0, 1] (got {r.beta})")
-    _check(0 < r.min_is_weight <= 1, f"replay.min_is_weight must be in (0, 1] (got {r.min_is_weight})")
+    _check(
+        0 < r.min_is_weight <= 1, f"replay.min_is_weight must be in (0, 1] (got {r.min_is_weight})"
+    )
 
     o = config.optim
     _check(0 < o.discount <= 1, f"optim.discount must be in (0, 1] (got {o.discount})")
-    _check(0 < o.lr_decay_rate <= 1, f"optim.lr_decay_rate must be in (0, 1] (got {o.lr_decay_rate})")
+    _check(
+        0 < o.lr_decay_rate <= 1, f"optim.lr_decay_rate must be in (0, 1] (got {o.lr_decay_rate})"
+    )
     _check(o.momentum < 1, f"optim.momentum must be < 1 (got {o.momentum})")
-    _check(not o.augmentation or m.encoder == "image",
-           "optim.augmentation shifts and brightens images; it needs model.encoder='image' "
-           "(turn it off with --optim.no-augmentation for vector observations)")
+    _check(
+        not o.augmentation or m.encoder == "image",
+        "optim.augmentation shifts and brightens images; it needs model.encoder='image' "
+        "(turn it off with --optim.no-augmentation for vector observations)",
+    )
 
     t = config.train
-    _check(t.start_transitions >= o.batch_size,
-           f"train.start_transitions ({t.start_transitions}) must be at least "
-           f"optim.batch_size ({o.batch_size}) so that the first batch can be sampled")
+    _check(
+        t.start_transitions >= o.batch_size,
+        f"train.start_transitions ({t.start_transitions}) must be at least "
+        f"optim.batch_size ({o.batch_size}) so that the first batch can be sampled",
+    )
     return config
 
 
@@ -755,7 +984,7 @@ def to_json(config: Config) -> str:
 
 RETIRED_FIELDS = {
     "search.scalar_tree": "the one-root tree was folded into the batched search, which is the same "
-                          "algorithm; a run's config.json that still names it loads without it",
+    "algorithm; a run's config.json that still names it loads without it",
 }
 """Fields older versions wrote into config.json, skipped when such a file is read back."""
 
@@ -770,7 +999,9 @@ def from_dict(data: dict[str, Any], cls: type = Config, path: str = "") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ConfigError(f"unknown field {path}{unknown[0]}; known fields: {', '.join(sorted(names))}")
+        raise ConfigError(
+            f"unknown field {path}{unknown[0]}; known fields: {', '.join(sorted(names))}"
+        )
     kwargs = {}
     for name, value in data.items():
         kwargs[name] = _coerce(value, hints[name], f"{path}{name}")
@@ -779,8 +1010,8 @@ def from_dict(data: dict[str, Any], cls: type = Config, path: str = "") -> Any:
 
 def _coerce(value: Any, annotation: Any, path: str) -> Any:
     origin = typing.get_origin(annotation)
-    if dataclasses.is_dataclass(annotation):
-        return from_dict(value, annotation, path + ".")
+    if dataclasses.is_dataclass(annotation):  # (a dataclass type: annotations are types)
+        return from_dict(value, cast(type, annotation), path + ".")
     if origin is tuple and isinstance(value, (list, tuple)):
         return tuple(value)
     if origin in (typing.Union, types.UnionType):
@@ -803,10 +1034,18 @@ def from_json(text: str) -> Config:
     return from_dict(_moved_to_runtime(data))
 
 
-RUNTIME_FIELDS_BEFORE = {"search": ("fused_inference", "compile_step"),
-                         "train": ("deterministic", "tf32", "bf16_autocast", "torch_threads",
-                                   "reanalysis_worker", "checkpoint_every_minutes"),
-                         "replay": ("device",)}
+RUNTIME_FIELDS_BEFORE = {
+    "search": ("fused_inference", "compile_step"),
+    "train": (
+        "deterministic",
+        "tf32",
+        "bf16_autocast",
+        "torch_threads",
+        "reanalysis_worker",
+        "checkpoint_every_minutes",
+    ),
+    "replay": ("device",),
+}
 """Where the runtime section's fields were before it existed (config.json of older runs)."""
 
 
@@ -822,7 +1061,7 @@ def _moved_to_runtime(data: dict) -> dict:
     return {**data, "runtime": runtime} if runtime else data
 
 
-def override(config: Config, **sections: dict[str, Any]) -> Config:
+def override(config: Config, **sections: Any) -> Config:
     """`override(cfg, train=dict(total_env_steps=500))`: replace fields section by section."""
     updates = {}
     for section, values in sections.items():

@@ -9,6 +9,7 @@ and sizes its training runs with `setting.budget(fast=..., cpu=..., gpu=...)`: t
 (the test suite) wins, then a CUDA GPU, then the CPU. Only numbers change between the three;
 the code path never does, and the configs keep `device="auto"`, which `train` resolves the same way.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,7 +49,9 @@ class CourseSetting:
             where = f"cuda ({torch.cuda.get_device_name(self.device)})"
         else:
             where = f"cpu, {torch.get_num_threads()} threads (no CUDA GPU)"
-        budgets = f"fast ({FAST_ENV_VAR}=1)" if self.fast else f"full, sized for the {self.kind.upper()}"
+        budgets = (
+            f"fast ({FAST_ENV_VAR}=1)" if self.fast else f"full, sized for the {self.kind.upper()}"
+        )
         return f"device: {where} · budgets: {budgets}"
 
 
@@ -70,10 +73,16 @@ def code_commit(package: Path | str | None = None) -> str | None:
     folder instead of this one."""
     root = Path(package).resolve() if package is not None else Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "."],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):  # a copy without .git (a GPU machine's)
-        return os.environ.get("EZV2_CODE_COMMIT")     # where its caller names the commit
+        return os.environ.get("EZV2_CODE_COMMIT")  # where its caller names the commit
     return commit + ("+changes" if dirty else "")

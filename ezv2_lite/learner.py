@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,8 +39,8 @@ from .config import Config
 from .model.networks import EZModel, lstm_restarts_after
 from .model.policy import log_abs_det_tanh, squash_params, squashed_log_prob
 from .replay import Replay, SampledBatch
-from .targets import Reanalyzer, Targets
-
+from .returns import priority
+from .targets import Targets, TargetSource
 
 ENTROPY_SAMPLES = 1024
 """Reparameterised samples per state for the entropy bonus (continuous actions)."""
@@ -72,8 +73,13 @@ def make_optimizer(model: torch.nn.Module, config: Config):
     """
     o = config.optim
     if o.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum,
-                              weight_decay=o.weight_decay, fused=True)
+        opt: torch.optim.Optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=o.lr,
+            momentum=o.momentum,
+            weight_decay=o.weight_decay,
+            fused=True,
+        )
     else:
         opt = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay, fused=True)
 
@@ -114,38 +120,49 @@ class LossInfo:
     policy: float
     consistency: float
     entropy: float
-    value_by_step: list[float]       # [U+1] the value loss at unroll steps 0..U (sums to `value`)
-    reward_by_step: list[float]      # [U] the reward loss at unroll steps 1..U (sums to `reward`);
+    value_by_step: list[float]  # [U+1] the value loss at unroll steps 0..U (sums to `value`)
+    reward_by_step: list[float]  # [U] the reward loss at unroll steps 1..U (sums to `reward`);
     #                                  both are means over the whole batch, masked steps (past an
     #                                  episode's end) counting 0, as in the loss itself
     root_policy_sigma: float | None  # continuous: mean pre-tanh sigma of the policy at the roots
     root_policy_entropy: float | None  # discrete: mean entropy of the policy at the roots (nats)
-    unvisited_target_mass: float     # policy-target mass on root actions the search never visited
-    sve_fraction: float              # share of samples whose value target is the search's (SVE)
+    unvisited_target_mass: float  # policy-target mass on root actions the search never visited
+    sve_fraction: float  # share of samples whose value target is the search's (SVE)
 
     @staticmethod
     def mean(losses: list[Losses]) -> dict:
         """The mean over several learner steps as a metrics line: field by field (lists
         element-wise; None skipped), every step's device terms read back in one transfer."""
-        return {name: value for name, value in vars(LossInfo.of(losses)).items() if value is not None}
+        return {
+            name: value for name, value in vars(LossInfo.of(losses)).items() if value is not None
+        }
 
     @staticmethod
     def of(losses: list[Losses]) -> LossInfo:
         """The LossInfo of the mean over several learner steps (one transfer)."""
         names = list(losses[0].terms)
-        stacked = [torch.stack([step.terms[name].double() for step in losses]).mean(0) for name in names]
+        stacked = [
+            torch.stack([step.terms[name].double() for step in losses]).mean(0) for name in names
+        ]
         sizes = [t.numel() for t in stacked]
         numbers = torch.cat([t.reshape(-1) for t in stacked]).tolist()
-        values, start = {}, 0
-        for name, term, size in zip(names, stacked, sizes):
-            values[name] = numbers[start:start + size] if term.dim() else numbers[start]
+        values: dict[str, Any] = {}
+        start = 0
+        for name, term, size in zip(names, stacked, sizes, strict=True):
+            values[name] = numbers[start : start + size] if term.dim() else numbers[start]
             start += size
         spread = values.pop("root_policy_spread")
         discrete = losses[0].discrete
-        diagnostics = {name: float(np.mean([step.diagnostics[name] for step in losses]))
-                       for name in losses[0].diagnostics}
-        return LossInfo(**values, root_policy_sigma=None if discrete else spread,
-                        root_policy_entropy=spread if discrete else None, **diagnostics)
+        diagnostics: dict[str, Any] = {
+            name: float(np.mean([step.diagnostics[name] for step in losses]))
+            for name in losses[0].diagnostics
+        }
+        return LossInfo(
+            **values,
+            root_policy_sigma=None if discrete else spread,
+            root_policy_entropy=spread if discrete else None,
+            **diagnostics,
+        )
 
 
 @dataclass
@@ -153,8 +170,8 @@ class Losses:
     """One learner step's logged terms, left on the device until they are read (a host read
     waits for the device: a run reads them once per log line, `LossInfo.mean`)."""
 
-    terms: dict[str, torch.Tensor]    # compute_loss's terms, detached
-    diagnostics: dict[str, float]     # target_diagnostics (computed on the host)
+    terms: dict[str, torch.Tensor]  # compute_loss's terms, detached
+    diagnostics: dict[str, float]  # target_diagnostics (computed on the host)
     discrete: bool
 
     def read(self) -> LossInfo:
@@ -162,37 +179,61 @@ class Losses:
         return LossInfo.of([self])
 
 
-def loss_inputs(batch: SampledBatch, targets: Targets, device: torch.device) -> dict[str, torch.Tensor]:
+def loss_inputs(
+    batch: SampledBatch, targets: Targets, device: torch.device
+) -> dict[str, torch.Tensor]:
     """The host arrays the loss reads (masks, importance weights, actions, targets), on the
     device after one copy: float32, each with its own shape ([B, U], [B, U+1, C], ...)."""
-    arrays = {"mask": batch.mask, "weights": batch.weights, "actions": batch.actions,
-              "values": targets.values, "rewards": targets.rewards, "policies": targets.policies}
+    arrays = {
+        "mask": batch.mask,
+        "weights": batch.weights,
+        "actions": batch.actions,
+        "values": targets.values,
+        "rewards": targets.rewards,
+        "policies": targets.policies,
+    }
     if targets.sampled_actions is not None:
-        arrays |= {"sampled_actions": targets.sampled_actions, "chosen_actions": targets.chosen_actions}
-    flat = torch.from_numpy(np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays.values()]))
+        assert targets.chosen_actions is not None
+        arrays |= {
+            "sampled_actions": targets.sampled_actions,
+            "chosen_actions": targets.chosen_actions,
+        }
+    flat = torch.from_numpy(
+        np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays.values()])
+    )
     on_device = flat.to(device, non_blocking=True)
     out, start = {}, 0
     for name, array in arrays.items():
-        out[name] = on_device[start:start + array.size].view(array.shape)
+        out[name] = on_device[start : start + array.size].view(array.shape)
         start += array.size
     return out
 
 
-def policy_loss(model: EZModel, policy: torch.Tensor, k: int, inputs: dict[str, torch.Tensor],
-                config: Config, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def policy_loss(
+    model: EZModel,
+    policy: torch.Tensor,
+    k: int,
+    inputs: dict[str, torch.Tensor],
+    config: Config,
+    noise: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(policy loss [B], entropy [B]) at unroll step k (0..U); `inputs` from `loss_inputs`,
     `noise` [S, B, A] for the entropy."""
     if model.spec.is_discrete:
-        return soft_cross_entropy(policy, inputs["policies"][:, k]), torch.zeros(len(policy), device=policy.device)
+        return soft_cross_entropy(policy, inputs["policies"][:, k]), torch.zeros(
+            len(policy), device=policy.device
+        )
     mu, sigma = squash_params(policy)
     mode = config.optim.continuous_policy_loss
     if mode == "auto":
         mode = "full" if model.spec.action_dim == 1 else "simple"
     if mode == "full":  # -sum_k pi'_k log pi(a_k) over the K sampled root actions
-        log_probs = squashed_log_prob(inputs["sampled_actions"][:, k], mu[:, None], sigma[:, None])  # [B, K]
+        # [B, K]
+        log_probs = squashed_log_prob(inputs["sampled_actions"][:, k], mu[:, None], sigma[:, None])
         loss = -(inputs["policies"][:, k] * log_probs).sum(-1)
     else:  # -log pi(a*) of the action the search chose
         loss = -squashed_log_prob(inputs["chosen_actions"][:, k], mu, sigma)
+    assert noise is not None  # (compute_loss draws it for continuous actions)
     return loss, squashed_entropy(mu, sigma, noise)
 
 
@@ -207,8 +248,9 @@ def squashed_entropy(mu: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor)
     return gaussian + log_abs_det_tanh(mu + sigma * noise).sum(-1).mean(0)
 
 
-def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: Config,
-                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+def compute_loss(
+    model: EZModel, batch: SampledBatch, targets: Targets, config: Config, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """(loss for backward, V(s_0) predictions [B] for priorities, logged terms): all on the
     device, nothing read back (`LossInfo.mean` reads the terms of many steps in one transfer)."""
     o, U = config.optim, config.optim.unroll_steps
@@ -218,16 +260,20 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
     actions, mask = inputs["actions"], inputs["mask"]
     if discrete:
         actions = actions.long()
-    value_target = model.value_support.encode(inputs["values"])      # [B, U+1, bins]
-    reward_target = model.reward_support.encode(inputs["rewards"])   # [B, U, bins]
+    value_target = model.value_support.encode(inputs["values"])  # [B, U+1, bins]
+    reward_target = model.reward_support.encode(inputs["rewards"])  # [B, U, bins]
 
-    roots, later_obs = obs[:, 0], obs[:, 1:]             # [B, *obs], [B, U, *obs]
+    roots, later_obs = obs[:, 0], obs[:, 1:]  # [B, *obs], [B, U, *obs]
     if o.augmentation:  # two independent draws: the roots, and the consistency targets
         roots = augment(roots, o.shift_pad)
-        later_obs = augment(later_obs.flatten(1, 2), o.shift_pad).view(later_obs.shape)  # one shift per sample
+        # one shift per sample
+        later_obs = augment(later_obs.flatten(1, 2), o.shift_pad).view(later_obs.shape)
     out = model.initial(roots)
     latent = out.latent
-    noise = None if discrete else torch.randn(ENTROPY_SAMPLES, len(obs), model.spec.action_dim, device=device)
+    noise = None
+    if not discrete:
+        assert model.spec.action_dim is not None
+        noise = torch.randn(ENTROPY_SAMPLES, len(obs), model.spec.action_dim, device=device)
     value_steps = [soft_cross_entropy(out.value_logits, value_target[:, 0])]  # per unroll step, [B]
     reward_steps = []
     pol, entropy = policy_loss(model, out.policy, 0, inputs, config, noise)
@@ -239,31 +285,46 @@ def compute_loss(model: EZModel, batch: SampledBatch, targets: Targets, config: 
         m = mask[:, k - 1]
         step = model.recurrent(latent, actions[:, k - 1], hidden)
         latent, hidden = step.latent, step.hidden
-        if o.state_gradient == "all" and latent.requires_grad:  # all that reaches s_k, its heads' too
+        # all that reaches s_k, its heads' too
+        if o.state_gradient == "all" and latent.requires_grad:
             latent.register_hook(lambda grad: grad * 0.5)
-        else:                          # only what the next dynamics step passes back
+        else:  # only what the next dynamics step passes back
             latent = scale_gradient(latent, 0.5)
         if model.value_prefix and lstm_restarts_after(k, model.lstm_horizon):
             hidden = model.initial_hidden(len(obs), device)
+        assert step.reward_logits is not None
         reward_steps.append(m * soft_cross_entropy(step.reward_logits, reward_target[:, k - 1]))
         value_steps.append(m * soft_cross_entropy(step.value_logits, value_target[:, k]))
         pol, ent = policy_loss(model, step.policy, k, inputs, config, noise)
         policy_total = policy_total + m * pol
         entropy_total = entropy_total + m * ent
-        consistency = consistency + m * cosine_distance(model.project(step.latent), target_proj[:, k - 1])
+        consistency = consistency + m * cosine_distance(
+            model.project(step.latent), target_proj[:, k - 1]
+        )
 
     value_loss, reward_loss = sum(value_steps), sum(reward_steps)
+    assert isinstance(value_loss, torch.Tensor) and isinstance(reward_loss, torch.Tensor)  # U >= 1
     entropy_coeff = 0.0 if discrete else o.entropy_coeff
-    per_sample = (o.value_coeff * 0.5 * value_loss + o.reward_coeff * reward_loss
-                  + o.policy_coeff * policy_total - entropy_coeff * entropy_total
-                  + o.consistency_coeff * consistency)
+    per_sample = (
+        o.value_coeff * 0.5 * value_loss
+        + o.reward_coeff * reward_loss
+        + o.policy_coeff * policy_total
+        - entropy_coeff * entropy_total
+        + o.consistency_coeff * consistency
+    )
     loss = (inputs["weights"] * per_sample).mean()
     root_value = model.scalar_value(out.value_logits).detach()
-    terms = dict(total=loss, value=value_loss.mean(), reward=reward_loss.mean(),
-                 policy=policy_total.mean(), consistency=consistency.mean(),
-                 entropy=entropy_total.mean(), value_by_step=torch.stack(value_steps).mean(-1),
-                 reward_by_step=torch.stack(reward_steps).mean(-1),
-                 root_policy_spread=root_policy_spread(out.policy, discrete))
+    terms = dict(
+        total=loss,
+        value=value_loss.mean(),
+        reward=reward_loss.mean(),
+        policy=policy_total.mean(),
+        consistency=consistency.mean(),
+        entropy=entropy_total.mean(),
+        value_by_step=torch.stack(value_steps).mean(-1),
+        reward_by_step=torch.stack(reward_steps).mean(-1),
+        root_policy_spread=root_policy_spread(out.policy, discrete),
+    )
     return loss, root_value, {name: term.detach() for name, term in terms.items()}
 
 
@@ -276,8 +337,13 @@ def consistency_targets(model: EZModel, later_obs: torch.Tensor, mode: str) -> t
     if mode == "pooled":
         later = model.represent(later_obs.flatten(0, 1))
         return model.project(later, with_head=False).view(*later_obs.shape[:2], -1)
-    return torch.stack([model.project(model.represent(later_obs[:, k]), with_head=False)
-                        for k in range(later_obs.shape[1])], dim=1)
+    return torch.stack(
+        [
+            model.project(model.represent(later_obs[:, k]), with_head=False)
+            for k in range(later_obs.shape[1])
+        ],
+        dim=1,
+    )
 
 
 def root_policy_spread(policy: torch.Tensor, discrete: bool) -> torch.Tensor:
@@ -314,22 +380,30 @@ class Learner:
         o = self.config.optim
         if not self.model.training:  # a search or an evaluation may have left it in eval mode
             self.model.train()
-        with torch.autocast("cuda", torch.bfloat16, enabled=self.config.runtime.bf16_autocast
-                            and self.device.type == "cuda"):
-            loss, root_value, terms = compute_loss(self.model, batch, targets, self.config, self.device)
+        with torch.autocast(
+            "cuda",
+            torch.bfloat16,
+            enabled=self.config.runtime.bf16_autocast and self.device.type == "cuda",
+        ):
+            loss, root_value, terms = compute_loss(
+                self.model, batch, targets, self.config, self.device
+            )
         self.optimizer.zero_grad(set_to_none=True)
         (loss / o.unroll_steps).backward()  # the whole gradient is scaled by 1/U
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.max_grad_norm)  # foreach where it can
+        # foreach where it can
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.steps += 1
         self.target.step(self.steps, self.model)
         losses = Losses(terms, target_diagnostics(targets), self.model.spec.is_discrete)
-        priorities = np.abs(root_value.double().cpu().numpy() - targets.values[:, 0])
-        return losses, priorities + self.config.replay.min_priority
+        v = root_value.double().cpu().numpy()
+        return losses, priority(v, targets.values[:, 0], self.config.replay.min_priority)
 
 
-def learner_step(learner: Learner, replay: Replay, reanalyzer: Reanalyzer, train_step: int) -> Losses:
+def learner_step(
+    learner: Learner, replay: Replay, reanalyzer: TargetSource, train_step: int
+) -> Losses:
     """One learner step, in the paper's order: a prioritised batch with targets reanalysed by
     the lagged target model (`reanalyzer`), one update of the online model, the batch's new
     priorities (docs/algorithm.md §5). The training loop and the notebooks

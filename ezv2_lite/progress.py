@@ -48,7 +48,9 @@ def progress_bar(**kwargs) -> tqdm:
     """tqdm.auto's bar with `kwargs`, as plain lines every PLAIN_EVERY_S seconds when the
     output is neither a terminal nor a notebook (`to_a_file`)."""
     if not kwargs.get("disable") and to_a_file():
-        kwargs |= dict(file=ProgressLines(sys.stderr), mininterval=PLAIN_EVERY_S, dynamic_ncols=False)
+        kwargs |= dict(
+            file=ProgressLines(sys.stderr), mininterval=PLAIN_EVERY_S, dynamic_ncols=False
+        )
     return tqdm(**kwargs)
 
 

@@ -33,7 +33,9 @@ import importlib
 import multiprocessing
 import queue
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,11 +56,20 @@ def _step_modules() -> list[str]:
     the worker imports them too, so that its searches run as the trainer's would."""
     from .search.search import FASTER_STEPS
 
-    return sorted({step.__module__ for step in FASTER_STEPS.values()})  # (a module imports its package)
+    # (a module imports its package)
+    return sorted({step.__module__ for step in FASTER_STEPS.values()})
 
 
-def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str | None,
-           target: dict[str, np.ndarray], rng_state: dict, step_modules: list[str]) -> None:
+def _serve(
+    requests,
+    results,
+    config_json: str,
+    spec: EnvSpec,
+    replay_path: str | None,
+    target: dict[str, np.ndarray],
+    rng_state: Mapping[str, Any],
+    step_modules: list[str],
+) -> None:
     """The worker process: a replay copy, the target model, and a loop over messages."""
     from .model import build_model, resolve_device, set_numerics
     from .targets import reanalyze
@@ -100,20 +111,38 @@ def _serve(requests, results, config_json: str, spec: EnvSpec, replay_path: str 
 class _Pending:
     batch: SampledBatch
     train_step: int
-    result: tuple | None = None   # (targets, rng before, rng after) once received
+    result: tuple | None = None  # (targets, rng before, rng after) once received
 
 
 class ReanalysisWorker:
     """The trainer's side: start the worker, mirror the replay into it, prefetch batches."""
 
-    def __init__(self, config: Config, spec: EnvSpec, replay: Replay, target: torch.nn.Module,
-                 rng_state: dict, replay_path: str | None = None):
+    def __init__(
+        self,
+        config: Config,
+        spec: EnvSpec,
+        replay: Replay,
+        target: torch.nn.Module,
+        rng_state: Mapping[str, Any],
+        replay_path: str | None = None,
+    ):
         context = multiprocessing.get_context("spawn")  # safe with threads, CUDA and Jupyter
         self.requests, self.results = context.Queue(), context.Queue()
         self.process = context.Process(
-            target=_serve, daemon=True, name="ezv2-reanalysis",
-            args=(self.requests, self.results, to_json(config), spec, replay_path,
-                  _numpy_state(target), rng_state, _step_modules()))
+            target=_serve,
+            daemon=True,
+            name="ezv2-reanalysis",
+            args=(
+                self.requests,
+                self.results,
+                to_json(config),
+                spec,
+                replay_path,
+                _numpy_state(target),
+                rng_state,
+                _step_modules(),
+            ),
+        )
         self.process.start()
         self._get()  # "ready"
         self.replay, self.batch_size = replay, config.optim.batch_size
@@ -133,11 +162,14 @@ class ReanalysisWorker:
                 return self.results.get(timeout=1.0)
             except queue.Empty:
                 if not self.process.is_alive():
-                    raise RuntimeError(f"the reanalysis worker stopped (exit code "
-                                       f"{self.process.exitcode}); see its error above") from None
+                    raise RuntimeError(
+                        f"the reanalysis worker stopped (exit code "
+                        f"{self.process.exitcode}); see its error above"
+                    ) from None
 
     def _settle(self) -> None:
         """Wait for the pending request's targets."""
+        assert self.pending is not None
         if self.pending.result is None:
             self.pending.result = self._get()
 
@@ -147,6 +179,7 @@ class ReanalysisWorker:
         if self.pending is None:
             self._request(train_step)
         self._settle()
+        assert self.pending is not None and self.pending.result is not None
         batch, (targets, _, self.rng_state) = self.pending.batch, self.pending.result
         self._request(train_step + 1)
         return batch, targets
@@ -155,17 +188,20 @@ class ReanalysisWorker:
         """Send refreshed target weights (used from the next request on)."""
         self.requests.put(("target", _numpy_state(model)))
 
-    def checkpoint_state(self) -> tuple[dict, dict | None]:
+    def checkpoint_state(self) -> tuple[Mapping[str, Any], dict | None]:
         """(reanalysis rng state before the pending batch, the pending batch as JSON-able lists
         or None): what `resume_pending` needs to pick up exactly where this run is."""
         if self.pending is None:
             return self.rng_state, None
         self._settle()
+        assert self.pending.result is not None
         batch = self.pending.batch
-        return self.pending.result[1], {"train_step": self.pending.train_step,
-                                        "indices": batch.indices.tolist(),
-                                        "weights": batch.weights.tolist(),
-                                        "actions": batch.actions.tolist()}
+        return self.pending.result[1], {
+            "train_step": self.pending.train_step,
+            "indices": batch.indices.tolist(),
+            "weights": batch.weights.tolist(),
+            "actions": batch.actions.tolist(),
+        }
 
     def resume_pending(self, pending: dict) -> None:
         """Send the batch a checkpoint had prefetched again (without touching the replay's rng)."""

@@ -26,6 +26,7 @@ clipped to [min_is_weight, 1]. `save`/`load` use a single `.npz` (no pickle).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,49 +35,19 @@ import torch
 
 from .config import Config
 from .envs import EnvSpec
-
-
-def n_step_targets(rewards: np.ndarray, values: np.ndarray, terminal: bool, discount: float,
-                   n: int, positions: np.ndarray | None = None) -> np.ndarray:
-    """z_t = sum_{i<n'} gamma^i r_{t+i} + gamma^n' v_{t+n'} (docs/algorithm.md §4.2).
-
-    `rewards` [T], `values` [T+1] (the value of every observation, including the
-    last). n' = min(n, T - t): near the end the target bootstraps from the last
-    observation, whose value counts as 0 if the episode ended in a terminal;
-    a time limit is not a terminal. Returns z at `positions` (default: 0..T).
-    """
-    T = len(rewards)
-    t = np.arange(T + 1) if positions is None else np.asarray(positions)
-    v = np.asarray(values[: T + 1], np.float64).copy()
-    if terminal:
-        v[T] = 0.0
-    r = np.append(np.asarray(rewards, np.float64), 0.0)  # r[T] = 0 pads the last position
-    steps = np.minimum(n, T - t)
-    z = discount ** steps * v[t + steps]
-    for i in range(n):
-        z += np.where(i < steps, discount ** i * r[np.minimum(t + i, T)], 0.0)
-    return z
-
-
-def precalculated_priorities(rewards: np.ndarray, values: np.ndarray, terminal: bool,
-                             discount: float, n: int, min_priority: float,
-                             positions: np.ndarray | None = None) -> np.ndarray:
-    """|v_t - z_t| + min_priority: the paper's priority of new data (default: t = 0..T-1)."""
-    t = np.arange(len(rewards)) if positions is None else np.asarray(positions)
-    z = n_step_targets(rewards, values, terminal, discount, n, t)
-    return np.abs(np.asarray(values, np.float64)[t] - z) + min_priority
+from .returns import episode_n_step_returns, priority
 
 
 @dataclass
 class Episode:
     """A view of one stored episode (see the module docstring); arrays are views into the lanes."""
 
-    frames: torch.Tensor     # [T+1, *frame_shape] on the replay's device
-    values: np.ndarray       # [T+1]
-    actions: np.ndarray      # [T] or [T, A]
-    rewards: np.ndarray      # [T]
+    frames: torch.Tensor  # [T+1, *frame_shape] on the replay's device
+    values: np.ndarray  # [T+1]
+    actions: np.ndarray  # [T] or [T, A]
+    rewards: np.ndarray  # [T]
     raw_rewards: np.ndarray  # [T]
-    length: int              # T
+    length: int  # T
     closed: bool
     terminal: bool
 
@@ -85,15 +56,15 @@ class Episode:
 class SampledBatch:
     """B windows of U+1 positions starting at the sampled transitions (docs/algorithm.md §5.3)."""
 
-    indices: np.ndarray       # [B] global transition ids
-    episodes: np.ndarray      # [B] episode ids
-    positions: np.ndarray     # [B] t inside the episode
-    weights: np.ndarray       # [B] importance weights in [min_is_weight, 1]
+    indices: np.ndarray  # [B] global transition ids
+    episodes: np.ndarray  # [B] episode ids
+    positions: np.ndarray  # [B] t inside the episode
+    weights: np.ndarray  # [B] importance weights in [min_is_weight, 1]
     observations: torch.Tensor  # [B, U+1, *obs_shape] stacked observations at t..t+U (clamped),
     #                             uint8 (images) or float32, on the replay's batch device
-    actions: np.ndarray       # [B, U] or [B, U, A]; past the end: random (discrete) / zeros
-    mask: np.ndarray          # [B, U] 1 where action t+k exists (k = 0..U-1)
-    exists: np.ndarray        # [B, U+1] 1 where observation t+k exists (k = 0..U)
+    actions: np.ndarray  # [B, U] or [B, U, A]; past the end: random (discrete) / zeros
+    mask: np.ndarray  # [B, U] 1 where action t+k exists (k = 0..U-1)
+    exists: np.ndarray  # [B, U+1] 1 where observation t+k exists (k = 0..U)
 
 
 def indexed(device: str | torch.device) -> torch.device:
@@ -150,8 +121,14 @@ class Replay:
     index, with no loop over its rows.
     """
 
-    def __init__(self, config: Config, spec: EnvSpec, seed: int = 0, device: str | torch.device = "cpu",
-                 batch_device: str | torch.device | None = None):
+    def __init__(
+        self,
+        config: Config,
+        spec: EnvSpec,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        batch_device: str | torch.device | None = None,
+    ):
         """`device`: where the frames live; `batch_device`: where sampled observations are
         delivered (the model's device; default `device`). Frames kept on the CPU for a GPU
         model travel in one copy per batch through a reused pinned buffer."""
@@ -163,13 +140,15 @@ class Replay:
         # the lanes: [L, capacity, ...]; frames on `device` (placed by `to` below), the rest on the host
         frame_shape = (spec.obs_shape[0] // self.stack, *spec.obs_shape[1:])
         action_shape = () if spec.is_discrete else (spec.action_dim,)
-        self.frames = torch.zeros((0, 0, *frame_shape), dtype=torch.uint8 if spec.is_image else torch.float32)
+        self.frames = torch.zeros(
+            (0, 0, *frame_shape), dtype=torch.uint8 if spec.is_image else torch.float32
+        )
         self.values = np.zeros((0, 0))
         self.actions = np.zeros((0, 0, *action_shape), np.int64 if spec.is_discrete else np.float32)
         self.rewards = np.zeros((0, 0))
         self.raw_rewards = np.zeros((0, 0))
-        self.ids = np.zeros((0, 0), np.int64)     # the transition id of each stored step
-        self.used = np.zeros(0, np.int64)          # [L] offsets written in each lane
+        self.ids = np.zeros((0, 0), np.int64)  # the transition id of each stored step
+        self.used = np.zeros(0, np.int64)  # [L] offsets written in each lane
         self.planned_capacity = planned_lane_capacity(config, spec)
         """The lanes grow by doubling up to this, then by 1/16 of it at a time."""
         # per episode, in start order
@@ -188,7 +167,7 @@ class Replay:
         self.num_transitions = 0
         self.max_priority = 1.0
         self.rng = np.random.default_rng(seed)
-        self.listener = None
+        self.listener: Callable[[str, tuple], None] | None = None
         """Called as listener(method, args) before each write (start_episode, add, end_episode):
         the reanalysis worker keeps its copy of the replay in step this way."""
         self.to(device, batch_device)
@@ -207,9 +186,9 @@ class Replay:
             return
         new_lanes = max(lanes, lane + 1)
         new_capacity, planned = capacity, self.planned_capacity
-        if offset >= capacity and offset < planned:   # double, up to the run's planned size
+        if offset >= capacity and offset < planned:  # double, up to the run's planned size
             new_capacity = min(max(2 * capacity, offset + 1, 64), planned)
-        elif offset >= capacity:                       # past the plan: a sixteenth more at a time
+        elif offset >= capacity:  # past the plan: a sixteenth more at a time
             new_capacity = max(offset + 1, capacity + planned // 16 + 64)
         for name in LANE_ARRAYS:
             old = getattr(self, name)
@@ -244,16 +223,25 @@ class Replay:
         first = self._frame(observation)
         per = first.shape[0]
         if self.stack > 1 and not np.array_equal(observation[:per], observation[-per:]):
-            raise ValueError("the first observation of an episode must be one frame repeated "
-                             "(Gymnasium's FrameStackObservation reset padding)")
+            raise ValueError(
+                "the first observation of an episode must be one frame repeated "
+                "(Gymnasium's FrameStackObservation reset padding)"
+            )
         offset = int(self.used[slot]) if slot < len(self.used) else 0
         self._reserve(slot, offset)
         self.frames[slot, offset], self.values[slot, offset] = first, value
         self.used[slot] = offset + 1
         self.open[slot] = self._new_episode(slot, offset)
 
-    def add(self, slot: int, action, reward: float, raw_reward: float, next_observation: np.ndarray,
-            next_value: float) -> None:
+    def add(
+        self,
+        slot: int,
+        action,
+        reward: float,
+        raw_reward: float,
+        next_observation: np.ndarray,
+        next_value: float,
+    ) -> None:
         """Append one agent step of environment `slot`'s open episode."""
         if self.listener is not None:
             self.listener("add", (slot, action, reward, raw_reward, next_observation, next_value))
@@ -292,8 +280,12 @@ class Replay:
         k = self.num_transitions
         if k >= len(self.priorities):
             size = max(1024, 2 * len(self.priorities))
-            for name, dtype in (("episode_of", np.int64), ("position_of", np.int64),
-                                ("priorities", np.float64), ("ready", bool)):
+            for name, dtype in (
+                ("episode_of", np.int64),
+                ("position_of", np.int64),
+                ("priorities", np.float64),
+                ("ready", bool),
+            ):
                 old = getattr(self, name)
                 new = np.zeros(size, dtype)
                 new[: len(old)] = old
@@ -306,12 +298,18 @@ class Replay:
         if stop <= start:
             return
         episode = self.episode(e)
-        ids = self.ids[self.lane[e], self.start[e] + start:self.start[e] + stop]
+        ids = self.ids[self.lane[e], self.start[e] + start : self.start[e] + stop]
         if self.cfg.replay.new_priority == "precalculated":
-            prios = precalculated_priorities(episode.rewards, episode.values,
-                                             episode.terminal and episode.closed, self.discount,
-                                             self.td_steps, self.cfg.replay.min_priority,
-                                             np.arange(start, stop))
+            t = np.arange(start, stop)
+            z = episode_n_step_returns(
+                episode.rewards,
+                episode.values,
+                episode.terminal and episode.closed,
+                self.discount,
+                self.td_steps,
+                t,
+            )
+            prios = priority(episode.values[t], z, self.cfg.replay.min_priority)
         else:
             prios = np.full(stop - start, self.max_priority)
         self.priorities[ids] = prios
@@ -330,16 +328,21 @@ class Replay:
         """Bytes of the stored steps (frames and the other lane arrays, at the offsets written)
         and of the per-transition and per-episode index arrays."""
         frame = self.frames[0, 0].numel() * self.frames.element_size() if self.frames.numel() else 0
-        per_offset = frame + sum(getattr(self, name)[0, 0].nbytes for name in LANE_ARRAYS if getattr(self, name).size)
-        index = sum(getattr(self, name).nbytes
-                    for name in ("episode_of", "position_of", "priorities", "ready", *EPISODE_FIELDS))
+        per_offset = frame + sum(
+            getattr(self, name)[0, 0].nbytes for name in LANE_ARRAYS if getattr(self, name).size
+        )
+        index = sum(
+            getattr(self, name).nbytes
+            for name in ("episode_of", "position_of", "priorities", "ready", *EPISODE_FIELDS)
+        )
         return int(self.used.sum()) * per_offset + index
 
     @property
     def allocated_nbytes(self) -> int:
         """Bytes the lanes hold, spare capacity included (at most the run's budget and 1/16)."""
-        return (self.frames.numel() * self.frames.element_size()
-                + sum(getattr(self, name).nbytes for name in LANE_ARRAYS))
+        return self.frames.numel() * self.frames.element_size() + sum(
+            getattr(self, name).nbytes for name in LANE_ARRAYS
+        )
 
     @property
     def num_ready(self) -> int:
@@ -349,9 +352,16 @@ class Replay:
         """Episode e's stored steps, as views into the lanes."""
         lane, start, T = int(self.lane[e]), int(self.start[e]), int(self.length[e])
         steps = slice(start, start + T)
-        return Episode(self.frames[lane, start:start + T + 1], self.values[lane, start:start + T + 1],
-                       self.actions[lane, steps], self.rewards[lane, steps], self.raw_rewards[lane, steps],
-                       T, bool(self.closed[e]), bool(self.terminal[e]))
+        return Episode(
+            self.frames[lane, start : start + T + 1],
+            self.values[lane, start : start + T + 1],
+            self.actions[lane, steps],
+            self.rewards[lane, steps],
+            self.raw_rewards[lane, steps],
+            T,
+            bool(self.closed[e]),
+            bool(self.terminal[e]),
+        )
 
     @property
     def episodes(self) -> list[Episode]:
@@ -371,13 +381,16 @@ class Replay:
         """
         episodes, positions = np.broadcast_arrays(episodes, positions)
         start = self.start[episodes][..., None]
-        offsets = start + np.maximum(positions[..., None] + np.arange(1 - self.stack, 1), 0)  # [..., S]
-        rows = self.lane[episodes][..., None] * self.frames.shape[1] + offsets              # [..., S]
-        frames = gather_rows(self.frames.flatten(0, 1), rows.ravel())                     # [... * S, C, ...]
-        stacked = frames.view(*offsets.shape[:-1], -1, *self.frames.shape[3:])            # [..., S*C, ...]
+        # [..., S]
+        offsets = start + np.maximum(positions[..., None] + np.arange(1 - self.stack, 1), 0)
+        rows = self.lane[episodes][..., None] * self.frames.shape[1] + offsets  # [..., S]
+        frames = gather_rows(self.frames.flatten(0, 1), rows.ravel())  # [... * S, C, ...]
+        stacked = frames.view(*offsets.shape[:-1], -1, *self.frames.shape[3:])  # [..., S*C, ...]
         return self.deliver(stacked)
 
-    def to(self, device: str | torch.device, batch_device: str | torch.device | None = None) -> Replay:
+    def to(
+        self, device: str | torch.device, batch_device: str | torch.device | None = None
+    ) -> Replay:
         """Move the frames to `device`; batches are then delivered to `batch_device` (default:
         `device`). Returns the replay."""
         self.device = indexed(device)
@@ -394,7 +407,10 @@ class Replay:
         if self.batch_device.type != "cuda":
             return x.to(self.batch_device)
         key = (tuple(x.shape), x.dtype)
-        buffer, last_copy = self._staging.get(key) or (torch.empty(x.shape, dtype=x.dtype, pin_memory=True), None)
+        buffer, last_copy = self._staging.get(key) or (
+            torch.empty(x.shape, dtype=x.dtype, pin_memory=True),
+            None,
+        )
         if last_copy is not None:
             last_copy.synchronize()
         buffer.copy_(x)
@@ -404,12 +420,14 @@ class Replay:
         self._staging[key] = (buffer, copied)
         return out
 
-    def lane_steps(self, episodes: np.ndarray, positions: np.ndarray, name: str, fill=0) -> np.ndarray:
+    def lane_steps(
+        self, episodes: np.ndarray, positions: np.ndarray, name: str, fill=0
+    ) -> np.ndarray:
         """The lane array `name` (actions, rewards, values, ...) at `positions` [...] of
         `episodes` [...]; `fill` outside the episode: past T - 1 for the T actions and rewards,
         past T for the T + 1 values."""
         episodes, positions = np.broadcast_arrays(episodes, positions)
-        per_observation = 1 if name == "values" else 0   # values has one entry more
+        per_observation = 1 if name == "values" else 0  # values has one entry more
         last = self.length[episodes] - 1 + per_observation
         inside = (positions >= 0) & (positions <= last)
         offsets = self.start[episodes] + np.clip(positions, 0, np.maximum(last, 0))
@@ -423,10 +441,13 @@ class Replay:
         ready = self.ready[:n]
         count = int(ready.sum())
         if count < batch_size:
-            raise ValueError(f"replay holds {count} sampleable transitions, fewer than the batch "
-                             f"size {batch_size}; collect more before sampling")
+            raise ValueError(
+                f"replay holds {count} sampleable transitions, fewer than the batch "
+                f"size {batch_size}; collect more before sampling"
+            )
         alpha, beta = self.cfg.replay.alpha, self.cfg.replay.beta
-        scaled = np.where(ready, self.priorities[:n] ** alpha, 0.0)  # (alpha = 0: uniform over the ready)
+        # (alpha = 0: uniform over the ready)
+        scaled = np.where(ready, self.priorities[:n] ** alpha, 0.0)
         probs = scaled / scaled.sum()
         indices = self.rng.choice(n, size=batch_size, replace=False, p=probs)
         weights = (count * probs[indices]) ** (-beta)
@@ -438,41 +459,62 @@ class Replay:
         U, spec = self.unroll, self.spec
         B = len(indices)
         eps, pos = self.episode_of[indices], self.position_of[indices]
-        window = pos[:, None] + np.arange(U + 1)                      # [B, U+1] positions t..t+U
+        window = pos[:, None] + np.arange(U + 1)  # [B, U+1] positions t..t+U
         T = self.length[eps][:, None]
         exists = (window <= T).astype(np.float32)
         mask = (window[:, :U] < T).astype(np.float32)
         observations = self.stacked_observations(eps[:, None], np.minimum(window, T))
         if spec.is_discrete:  # past the end: random actions (drawn for every row, as always)
+            assert spec.num_actions is not None
             padding = self.rng.integers(spec.num_actions, size=(B, U))
-            actions = np.where(mask > 0, self.lane_steps(eps[:, None], window[:, :U], "actions"), padding)
+            actions = np.where(
+                mask > 0, self.lane_steps(eps[:, None], window[:, :U], "actions"), padding
+            )
         else:
             actions = self.lane_steps(eps[:, None], window[:, :U], "actions")
-        return SampledBatch(indices, eps, pos, np.ones(B) if weights is None else weights, observations,
-                            actions, mask, exists)
+        return SampledBatch(
+            indices,
+            eps,
+            pos,
+            np.ones(B) if weights is None else weights,
+            observations,
+            actions,
+            mask,
+            exists,
+        )
 
     # ------------------------------------------------------------------ save / load
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every array of the replay, flat (the episodes' arrays concatenated); no Python objects."""
         from .replay_file import state_dict
+
         return state_dict(self)
 
     def save(self, path: str | Path) -> None:
         """Write the replay as one `.npz` (no pickle; `replay_file.py`)."""
         from .replay_file import save
+
         save(self, path)
 
     @classmethod
-    def load(cls, path: str | Path, config: Config, spec: EnvSpec, device: str | torch.device = "cpu",
-             batch_device: str | torch.device | None = None) -> Replay:
+    def load(
+        cls,
+        path: str | Path,
+        config: Config,
+        spec: EnvSpec,
+        device: str | torch.device = "cpu",
+        batch_device: str | torch.device | None = None,
+    ) -> Replay:
         """Read a replay written by `save` (`replay_file.py`)."""
         from .replay_file import load
+
         return load(path, config, spec, device, batch_device)
 
 
-def random_policy_replay(config: Config, transitions: int, seed: int = 0,
-                         replay: Replay | None = None) -> tuple[Replay, EnvSpec]:
+def random_policy_replay(
+    config: Config, transitions: int, seed: int = 0, replay: Replay | None = None
+) -> tuple[Replay, EnvSpec]:
     """A replay filled by a uniformly random policy in the config's environment (for tests,
     benchmarks and notebooks); stored values are 0. `replay`: fill this one instead of a new one."""
     from .envs import env_spec, make_env

@@ -32,7 +32,11 @@ EPISODE_ARRAYS = {"frames": 1, "values": 1, "actions": 0, "rewards": 0, "raw_rew
 def _read_npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
     """The shape of one row and the dtype of the .npy stream `f`, leaving `f` at its data."""
     version = np.lib.format.read_magic(f)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    read = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
     shape, fortran_order, dtype = read(f)
     if fortran_order:
         raise ValueError("replay file: Fortran-ordered arrays are not written by Replay.save")
@@ -42,9 +46,12 @@ def _read_npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
 def _read_into(f, target: np.ndarray, path) -> None:
     if target.nbytes == 0:
         return
-    view = memoryview(target).cast("B")
+    # (numpy's stubs declare an array a buffer only from Python 3.12 on)
+    view = memoryview(target).cast("B")  # type: ignore[arg-type]
     if f.readinto(view) != view.nbytes:
-        raise ValueError(f"{path}: the replay file ends early (truncated or not written by Replay.save)")
+        raise ValueError(
+            f"{path}: the replay file ends early (truncated or not written by Replay.save)"
+        )
 
 
 def bookkeeping(replay: Replay) -> dict[str, np.ndarray]:
@@ -100,8 +107,11 @@ def save(replay: Replay, path: str | Path) -> None:
         for name, extra in EPISODE_ARRAYS.items():
             row, dtype = row_of(replay, name)
             rows = int(replay.length[: replay.num_episodes].sum()) + extra * replay.num_episodes
-            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-                      "shape": (rows, *row)}
+            header = {
+                "descr": np.lib.format.dtype_to_descr(dtype),
+                "fortran_order": False,
+                "shape": (rows, *row),
+            }
             with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array_header_2_0(f, header)
                 for part in episode_parts(replay, name):
@@ -121,8 +131,13 @@ def place_episodes(lengths: np.ndarray, open_lane: dict[int, int], lanes: int):
     return lane, start, used
 
 
-def load(path: str | Path, config: Config, spec: EnvSpec, device: str | torch.device = "cpu",
-         batch_device: str | torch.device | None = None) -> Replay:
+def load(
+    path: str | Path,
+    config: Config,
+    spec: EnvSpec,
+    device: str | torch.device = "cpu",
+    batch_device: str | torch.device | None = None,
+) -> Replay:
     """Read a replay written by `save` (no pickle). Each episode is read straight into its
     place in the lanes: the open episode of environment slot s at the end of lane s, the
     closed ones wherever a lane is shortest (where an episode lies changes no batch)."""
@@ -131,16 +146,25 @@ def load(path: str | Path, config: Config, spec: EnvSpec, device: str | torch.de
         data = {name: npz[name] for name in npz.files if name not in EPISODE_ARRAYS}
     lengths = data["lengths"]
     n = len(lengths)
-    open_lane = dict(zip(data["open_episodes"].tolist(), data["open_slots"].tolist()))
+    open_lane = dict(zip(data["open_episodes"].tolist(), data["open_slots"].tolist(), strict=True))
     lanes = max([slot + 1 for slot in open_lane.values()] + [config.train.num_envs])
     replay.lane, replay.start, used = place_episodes(lengths, open_lane, lanes)
-    replay.length, replay.closed, replay.terminal = lengths.copy(), data["closed"].copy(), data["terminal"].copy()
+    replay.length, replay.closed, replay.terminal = (
+        lengths.copy(),
+        data["closed"].copy(),
+        data["terminal"].copy(),
+    )
     replay.num_episodes = n
     replay._reserve(lanes - 1, max(int(used.max()) - 1, 0))
     replay.used = used
     frames = np.zeros(replay.frames.shape, row_of(replay, "frames")[1])  # read on the host
-    targets = dict(frames=frames, values=replay.values, actions=replay.actions, rewards=replay.rewards,
-                   raw_rewards=replay.raw_rewards)
+    targets = dict(
+        frames=frames,
+        values=replay.values,
+        actions=replay.actions,
+        rewards=replay.rewards,
+        raw_rewards=replay.raw_rewards,
+    )
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.open(f"{name}.npy") for name in EPISODE_ARRAYS}
         try:
@@ -148,13 +172,17 @@ def load(path: str | Path, config: Config, spec: EnvSpec, device: str | torch.de
                 row, dtype = _read_npy_header(f)
                 expected = targets[name]
                 if n and (row != expected.shape[2:] or dtype != expected.dtype):
-                    raise ValueError(f"{path}: {name} holds {dtype}{list(row)} per step, but this "
-                                     f"environment stores {expected.dtype}{list(expected.shape[2:])}: "
-                                     "the replay was written for another environment or preset")
+                    raise ValueError(
+                        f"{path}: {name} holds {dtype}{list(row)} per step, but this "
+                        f"environment stores {expected.dtype}{list(expected.shape[2:])}: "
+                        "the replay was written for another environment or preset"
+                    )
             for e, T in enumerate(lengths.tolist()):
                 lane, start = replay.lane[e], replay.start[e]
                 for name, f in members.items():
-                    _read_into(f, targets[name][lane, start:start + T + EPISODE_ARRAYS[name]], path)
+                    _read_into(
+                        f, targets[name][lane, start : start + T + EPISODE_ARRAYS[name]], path
+                    )
         finally:
             for f in members.values():
                 f.close()

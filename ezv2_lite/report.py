@@ -7,6 +7,7 @@ The scores themselves (human_normalized, interquartile_mean) live in `evaluate.p
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,14 @@ def evaluations(metrics: list[dict]) -> list[dict]:
 
 
 GYM_REWARD_BOUNDS = {
-    "CartPole": (0.0, 1.0),       # +1 for every step the pole stays up
-    "Acrobot": (-1.0, 0.0),       # -1 for every step before the goal, 0 at it
-    "MountainCar": (-1.0, 0.0),   # -1 for every step (the discrete MountainCar-v0)
-    "Pendulum": (-(np.pi ** 2 + 0.1 * 8 ** 2 + 0.001 * 2 ** 2), 0.0),  # -(angle² + 0.1 speed² + 0.001 torque²)
+    "CartPole": (0.0, 1.0),  # +1 for every step the pole stays up
+    "Acrobot": (-1.0, 0.0),  # -1 for every step before the goal, 0 at it
+    "MountainCar": (-1.0, 0.0),  # -1 for every step (the discrete MountainCar-v0)
+    # -(angle² + 0.1 speed² + 0.001 torque²)
+    "Pendulum": (
+        -(np.pi**2 + 0.1 * 8**2 + 0.001 * 2**2),
+        0.0,
+    ),
 }
 """Per-step reward bounds of the Gymnasium classic-control tasks, by the id's name before `-v`."""
 
@@ -45,6 +50,7 @@ def return_bounds(env: EnvConfig) -> tuple[float, float] | None:
     None elsewhere: Atari scores and other Gymnasium ids have no bound the report can know."""
     env = env.resolved()
     if env.suite == "dmc":
+        assert env.eval_max_episode_steps is not None and env.action_repeat is not None
         return 0.0, float(env.eval_max_episode_steps * env.action_repeat)
     family = env.name.split("-v")[0]
     if env.suite != "gym" or family not in GYM_REWARD_BOUNDS:
@@ -74,8 +80,9 @@ def run_title(run_dir: str | Path) -> str:
     return " · ".join(str(p) for p in parts if p)
 
 
-def write_learning_curve(run_dir: str | Path, title: str | None = None,
-                         references: dict[str, float] | None = None) -> Path:
+def write_learning_curve(
+    run_dir: str | Path, title: str | None = None, references: dict[str, float] | None = None
+) -> Path:
     """report.png: the learning curve (`learning_curve_figure`); returns its path."""
     import matplotlib.pyplot as plt
 
@@ -86,8 +93,9 @@ def write_learning_curve(run_dir: str | Path, title: str | None = None,
     return out
 
 
-def learning_curve_figure(run_dir: str | Path, title: str | None = None,
-                          references: dict[str, float] | None = None):
+def learning_curve_figure(
+    run_dir: str | Path, title: str | None = None, references: dict[str, float] | None = None
+):
     """The learning curve (evaluation return mean ± std, and training episode returns, against
     env steps; titled `run_title` unless `title` is given; `references`: returns to compare
     with, by name, drawn as dashed lines, e.g. {"random policy": 0.4}) and, when the run logged them, its
@@ -107,15 +115,27 @@ def learning_curve_figure(run_dir: str | Path, title: str | None = None,
     losses = [m for m in metrics if "value_by_step" in m]
     roots = [m for m in evals if "eval_root_value_std" in m]
     columns, rows = (3 if losses else 2 if roots else 1), (2 if roots else 1)
-    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns if columns > 1 else 7, 4 * rows),
-                             dpi=110, squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(5.2 * columns if columns > 1 else 7, 4 * rows),
+        dpi=110,
+        squeeze=False,
+    )
     if roots:  # (panels with nothing to draw)
         for ax in [*axes[1, 2:], *([] if losses else [axes[0, 1]])]:
             ax.axis("off")
     ax = axes[0, 0]
     if episodes:
-        ax.plot([m["env_steps"] for m in episodes], [m["train_episode_return"] for m in episodes],
-                ".", ms=2, alpha=0.35, color="tab:gray", label="training episodes")
+        ax.plot(
+            [m["env_steps"] for m in episodes],
+            [m["train_episode_return"] for m in episodes],
+            ".",
+            ms=2,
+            alpha=0.35,
+            color="tab:gray",
+            label="training episodes",
+        )
     if evals:
         x = [m["env_steps"] for m in evals]
         mean = np.array([m["eval_return_mean"] for m in evals])
@@ -126,7 +146,9 @@ def learning_curve_figure(run_dir: str | Path, title: str | None = None,
             low, high = np.clip(low, *bounds), np.clip(high, *bounds)
         ax.plot(x, mean, "o-", color="tab:blue", label="evaluation (mean ± std)")
         ax.fill_between(x, low, high, color="tab:blue", alpha=0.15)
-    for (name, value), style in zip((references or {}).items(), ("--", ":", "-.", (0, (1, 4)))):
+    for (name, value), style in zip(
+        (references or {}).items(), ("--", ":", "-.", (0, (1, 4))), strict=False
+    ):
         ax.axhline(value, ls=style, color="black", lw=1, label=f"{name} ({value:g})")
     ax.set_xlabel("env steps")
     ax.set_ylabel("return")
@@ -154,16 +176,36 @@ def _draw_diagnostics(search_ax, loss_ax, losses: list[dict]) -> None:
 
     steps = [m["train_steps"] for m in losses]
     if "root_policy_sigma" in losses[-1]:
-        search_ax.plot(steps, [m["root_policy_sigma"] for m in losses], color="tab:purple",
-                       label="policy sigma at the roots (pre-tanh)")
+        search_ax.plot(
+            steps,
+            [m["root_policy_sigma"] for m in losses],
+            color="tab:purple",
+            label="policy sigma at the roots (pre-tanh)",
+        )
     else:
-        search_ax.plot(steps, [m["root_policy_entropy"] for m in losses], color="tab:purple",
-                       label="policy entropy at the roots (nats)")
+        search_ax.plot(
+            steps,
+            [m["root_policy_entropy"] for m in losses],
+            color="tab:purple",
+            label="policy entropy at the roots (nats)",
+        )
     # (dashed and dotted, wider below: both are often 0 for a while, and one must not hide the other)
-    search_ax.plot(steps, [m["unvisited_target_mass"] for m in losses], color="tab:red", lw=3, ls="--",
-                   label="target mass on unvisited actions")
-    search_ax.plot(steps, [m["sve_fraction"] for m in losses], color="tab:green", lw=1.5, ls=":",
-                   label="share of SVE value targets")
+    search_ax.plot(
+        steps,
+        [m["unvisited_target_mass"] for m in losses],
+        color="tab:red",
+        lw=3,
+        ls="--",
+        label="target mass on unvisited actions",
+    )
+    search_ax.plot(
+        steps,
+        [m["sve_fraction"] for m in losses],
+        color="tab:green",
+        lw=1.5,
+        ls=":",
+        label="share of SVE value targets",
+    )
     search_ax.set_xlabel("learner steps")
     search_ax.set_ylabel("sigma, nats or fraction")
     search_ax.set_title("policy and targets")
@@ -171,10 +213,17 @@ def _draw_diagnostics(search_ax, loss_ax, losses: list[dict]) -> None:
     search_ax.legend(loc="best", fontsize=7)
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(losses[-1]["value_by_step"])))
     for k, color in enumerate(colors):
-        loss_ax.plot(steps, [m["value_by_step"][k] for m in losses], color=color, label=f"value, k={k}")
+        loss_ax.plot(
+            steps, [m["value_by_step"][k] for m in losses], color=color, label=f"value, k={k}"
+        )
         if k >= 1:
-            loss_ax.plot(steps, [m["reward_by_step"][k - 1] for m in losses], "--", color=color,
-                         label=f"reward, k={k}")
+            loss_ax.plot(
+                steps,
+                [m["reward_by_step"][k - 1] for m in losses],
+                "--",
+                color=color,
+                label=f"reward, k={k}",
+            )
     loss_ax.set_xlabel("learner steps")
     loss_ax.set_ylabel("cross-entropy")
     loss_ax.set_title("value (solid) and reward (dashed) loss by unroll step k")
@@ -193,7 +242,9 @@ def _draw_root_diagnostics(value_ax, action_ax, evals: list[dict]) -> None:
     mean = np.array([m["eval_root_value_mean"] for m in evals])
     std = np.array([m["eval_root_value_std"] for m in evals])
     value_ax.plot(x, mean, "o-", color="tab:orange", label="mean")
-    value_ax.fill_between(x, mean - std, mean + std, color="tab:orange", alpha=0.2, label="± std (the spread)")
+    value_ax.fill_between(
+        x, mean - std, mean + std, color="tab:orange", alpha=0.2, label="± std (the spread)"
+    )
     value_ax.set_xlabel("env steps")
     value_ax.set_ylabel("value network at the roots")
     value_ax.set_title("root values in evaluation")
@@ -209,10 +260,16 @@ def _draw_root_diagnostics(value_ax, action_ax, evals: list[dict]) -> None:
     else:
         last = evals[-5:]
         colors = plt.cm.viridis(np.linspace(0, 0.9, len(last)))
-        for m, color in zip(last, colors):
+        for m, color in zip(last, colors, strict=True):
             first = np.array(m["eval_first_action_mean"])  # [first steps, A]
-            action_ax.plot(np.arange(len(first)), first[:, 0], "o-", ms=3, color=color,
-                           label=f"at {m['env_steps']:,} env steps")
+            action_ax.plot(
+                np.arange(len(first)),
+                first[:, 0],
+                "o-",
+                ms=3,
+                color=color,
+                label=f"at {m['env_steps']:,} env steps",
+            )
         action_ax.axhline(0.0, color="black", lw=0.8)
         action_ax.set_xlabel("agent step in the episode")
         action_ax.set_ylabel("mean action (first dimension)")
@@ -226,14 +283,23 @@ def summary(run_dir: str | Path) -> str:
     """A plain-text table of the evaluations of a run (with the value network's mean ± std at
     the evaluation's roots where the run logged them)."""
     evals = evaluations(read_metrics(run_dir))
-    roots = any("eval_root_value_std" in m for m in evals)  # (runs before the root diagnostics have none)
-    lines = [f"{'env steps':>10} {'train steps':>11} {'wall s':>8} {'return':>16} {'episodes':>8}"
-             + (f" {'root value':>17}" if roots else "")]
+    # (runs before the root diagnostics have none)
+    roots = any("eval_root_value_std" in m for m in evals)
+    lines = [
+        f"{'env steps':>10} {'train steps':>11} {'wall s':>8} {'return':>16} {'episodes':>8}"
+        + (f" {'root value':>17}" if roots else "")
+    ]
     for m in evals:
-        root = (f" {m['eval_root_value_mean']:>9.2f} ± {m['eval_root_value_std']:<5.2f}"
-                if "eval_root_value_std" in m else "")
-        lines.append(f"{m['env_steps']:>10} {m['train_steps']:>11} {m['wall_s']:>8.0f} "
-                     f"{m['eval_return_mean']:>9.1f} ± {m['eval_return_std']:<5.1f} {m['eval_episodes']:>8}" + root)
+        root = (
+            f" {m['eval_root_value_mean']:>9.2f} ± {m['eval_root_value_std']:<5.2f}"
+            if "eval_root_value_std" in m
+            else ""
+        )
+        lines.append(
+            f"{m['env_steps']:>10} {m['train_steps']:>11} {m['wall_s']:>8.0f} "
+            f"{m['eval_return_mean']:>9.1f} ± {m['eval_return_std']:<5.1f} {m['eval_episodes']:>8}"
+            + root
+        )
     if not evals:
         lines.append("(no evaluation yet)")
     lines.append(evaluation_protocol(run_dir))
@@ -246,10 +312,16 @@ def evaluation_protocol(run_dir: str | Path) -> str:
     from .config import from_json
 
     env = from_json((Path(run_dir) / "config.json").read_text()).env.resolved()
-    cap = (f"capped at {env.eval_max_episode_steps:,} agent steps "
-           f"({env.eval_max_episode_steps * env.action_repeat:,} frames)"
-           if env.eval_max_episode_steps else "with the environment's own time limit")
-    rewards = "raw rewards" + (", whole games (no life-loss terminals)" if env.suite == "atari" else "")
+    assert env.action_repeat is not None
+    cap = (
+        f"capped at {env.eval_max_episode_steps:,} agent steps "
+        f"({env.eval_max_episode_steps * env.action_repeat:,} frames)"
+        if env.eval_max_episode_steps
+        else "with the environment's own time limit"
+    )
+    rewards = "raw rewards" + (
+        ", whole games (no life-loss terminals)" if env.suite == "atari" else ""
+    )
     return f"evaluation: whole episodes {cap}; {rewards}"
 
 
@@ -264,10 +336,13 @@ def final_return(run_dir: str | Path) -> tuple[float, int]:
     return evals[-1]["eval_return_mean"], evals[-1]["env_steps"]
 
 
-def atari_table(run_dirs: list[str | Path]) -> str:
+def atari_table(run_dirs: Sequence[str | Path]) -> str:
     """Per-run game, env steps, raw and human-normalised final score; mean, median and IQM
     of the normalised scores when there are several runs."""
-    rows, normalized = [f"{'run':<32} {'game':<16} {'env steps':>10} {'raw':>10} {'normalised':>10}"], []
+    rows, normalized = (
+        [f"{'run':<32} {'game':<16} {'env steps':>10} {'raw':>10} {'normalised':>10}"],
+        [],
+    )
     for run in run_dirs:
         config = json.loads((Path(run) / "config.json").read_text())
         game = config["env"]["name"]
@@ -276,8 +351,10 @@ def atari_table(run_dirs: list[str | Path]) -> str:
         normalized.append(hns)
         rows.append(f"{Path(run).name:<32} {game:<16} {steps:>10} {score:>10.1f} {hns:>10.3f}")
     if len(normalized) > 1:
-        rows.append(f"human-normalised over {len(normalized)} runs: mean {np.mean(normalized):.3f}, "
-                    f"median {np.median(normalized):.3f}, IQM {interquartile_mean(normalized):.3f}")
+        rows.append(
+            f"human-normalised over {len(normalized)} runs: mean {np.mean(normalized):.3f}, "
+            f"median {np.median(normalized):.3f}, IQM {interquartile_mean(normalized):.3f}"
+        )
     return "\n".join(rows)
 
 
@@ -295,5 +372,8 @@ def is_finished(run_dir: str | Path) -> bool:
     total = json.loads(config_path.read_text())["train"]["total_env_steps"]
     lines = read_metrics(run_dir)
     evals = evaluations(lines)
-    return bool(evals) and evals[-1]["env_steps"] >= total and \
-        evals[-1]["train_steps"] >= max(line.get("train_steps", 0) for line in lines)
+    return (
+        bool(evals)
+        and evals[-1]["env_steps"] >= total
+        and evals[-1]["train_steps"] >= max(line.get("train_steps", 0) for line in lines)
+    )

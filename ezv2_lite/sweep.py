@@ -55,7 +55,12 @@ class SweepRun:
     def name(self) -> str:
         """The run directory's name: preset-task-arm-seedN (as `ezv2-lite train` names its runs,
         with the arm where there is one)."""
-        parts = [self.preset, self.task.replace("/", "_") if self.task else None, self.arm, f"seed{self.seed}"]
+        parts = [
+            self.preset,
+            self.task.replace("/", "_") if self.task else None,
+            self.arm,
+            f"seed{self.seed}",
+        ]
         return "-".join(part for part in parts if part)
 
     def args(self) -> list[str]:
@@ -81,12 +86,19 @@ class Arm:
 
 def _pairs(flags: tuple[str, ...], whose: str) -> tuple[str, ...]:
     if len(flags) % 2:
-        raise ConfigError(f"{whose} overrides come in pairs, --section.field VALUE (got {list(flags)})")
+        raise ConfigError(
+            f"{whose} overrides come in pairs, --section.field VALUE (got {list(flags)})"
+        )
     return flags
 
 
-def plan(presets: list[str], seeds: list[int], tasks: list[str] | None = None,
-         overrides: list[str] | None = None, arms: list[Arm] | None = None) -> list[SweepRun]:
+def plan(
+    presets: list[str],
+    seeds: list[int],
+    tasks: list[str] | None = None,
+    overrides: list[str] | None = None,
+    arms: list[Arm] | None = None,
+) -> list[SweepRun]:
     """The grid: every seed, preset, task (none: the preset's own) and arm (none: the sweep is one
     arm), seed first, so that a sweep cut short has every configuration at its first seeds. Each
     configuration is built here, so a bad override fails before anything runs, and two arms that
@@ -97,23 +109,36 @@ def plan(presets: list[str], seeds: list[int], tasks: list[str] | None = None,
     for arm in arms or []:
         _pairs(arm.overrides, f"arm {arm.name!r}:")
         if not arm.name or not all(c.isalnum() or c == "_" for c in arm.name):
-            raise ConfigError(f"arm name {arm.name!r}: use letters, digits and '_' (it names run directories)")
+            raise ConfigError(
+                f"arm name {arm.name!r}: use letters, digits and '_' (it names run directories)"
+            )
         unknown = set(arm.presets or ()) - set(presets)
         if unknown:
-            raise ConfigError(f"arm {arm.name!r} names presets the sweep does not run: {sorted(unknown)}")
-    runs = [SweepRun(p, s, t, flags + (arm.overrides if arm else ()), arm.name if arm else None)
-            for s in seeds for p in presets for t in (tasks or [None]) for arm in (arms or [None])
-            if arm is None or arm.presets is None or p in arm.presets]
+            raise ConfigError(
+                f"arm {arm.name!r} names presets the sweep does not run: {sorted(unknown)}"
+            )
+    runs = [
+        SweepRun(p, s, t, flags + (arm.overrides if arm else ()), arm.name if arm else None)
+        for s in seeds
+        for p in presets
+        for t in (tasks or (None,))
+        for arm in (arms or (None,))
+        if arm is None or arm.presets is None or p in arm.presets
+    ]
     names = [run.name for run in runs]
     if len(set(names)) != len(names):
-        raise ConfigError("the grid names some runs twice: give each preset, task, arm and seed once")
-    configs: dict[tuple, str] = {}
+        raise ConfigError(
+            "the grid names some runs twice: give each preset, task, arm and seed once"
+        )
+    configs: dict[tuple, str | None] = {}
     for run in runs:
         config = run.config()  # validates
         same = configs.setdefault((run.preset, run.task, run.seed, repr(config)), run.arm)
         if same != run.arm:
-            raise ConfigError(f"arms {same!r} and {run.arm!r} give {run.preset} the same configuration: "
-                              "drop one, or restrict it to the other presets (presets = [...] in its table)")
+            raise ConfigError(
+                f"arms {same!r} and {run.arm!r} give {run.preset} the same configuration: "
+                "drop one, or restrict it to the other presets (presets = [...] in its table)"
+            )
     return runs
 
 
@@ -123,22 +148,24 @@ GRID_KEYS = {"presets", "tasks", "seeds", "overrides", "arms"}
 def read_grid(path: str | Path) -> dict:
     """A sweep's grid from a TOML file, e.g.
 
-        presets = ["cartpole", "pendulum"]
-        seeds = [0, 1, 2, 3, 4]
-        overrides = ["--search.num-simulations", "4"]
+    presets = ["cartpole", "pendulum"]
+    seeds = [0, 1, 2, 3, 4]
+    overrides = ["--search.num-simulations", "4"]
 
-        [arms]                      # optional: the arms of an ablation (read with `grid_arms`)
-        default = []
-        td = ["--optim.value-target", "td"]
-        [arms.policy_only]          # an arm for some presets only
-        presets = ["pendulum"]
-        overrides = ["--search.policy-samples", "16", "--search.widened-samples", "0"]
+    [arms]                      # optional: the arms of an ablation (read with `grid_arms`)
+    default = []
+    td = ["--optim.value-target", "td"]
+    [arms.policy_only]          # an arm for some presets only
+    presets = ["pendulum"]
+    overrides = ["--search.policy-samples", "16", "--search.widened-samples", "0"]
     """
     try:
         import tomllib
     except ImportError:  # (Python 3.10)
-        raise ConfigError("grid files are read with tomllib, new in Python 3.11: give --presets, --tasks, "
-                          "--seeds and the overrides on the command line instead") from None
+        raise ConfigError(
+            "grid files are read with tomllib, new in Python 3.11: give --presets, --tasks, "
+            "--seeds and the overrides on the command line instead"
+        ) from None
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"the grid file {path} does not exist")
@@ -158,27 +185,39 @@ def grid_arms(grid: dict, path: str | Path = "the grid") -> list[Arm] | None:
     if "arms" not in grid:
         return None
     if not isinstance(grid["arms"], dict):
-        raise ConfigError(f"{path}: arms is a table, [arms], with one line per arm: NAME = [overrides]")
+        raise ConfigError(
+            f"{path}: arms is a table, [arms], with one line per arm: NAME = [overrides]"
+        )
     arms = []
     for name, value in grid["arms"].items():
         presets = None
         if isinstance(value, dict):
             unknown = set(value) - {"overrides", "presets"}
             if unknown:
-                raise ConfigError(f"{path}: arm {name!r} has unknown keys {sorted(unknown)}; "
-                                  "an arm's table has overrides and presets")
+                raise ConfigError(
+                    f"{path}: arm {name!r} has unknown keys {sorted(unknown)}; "
+                    "an arm's table has overrides and presets"
+                )
             overrides = value.get("overrides", [])
             if "presets" in value:
                 presets = value["presets"]
-                if not isinstance(presets, list) or not presets or not all(isinstance(p, str) for p in presets):
-                    raise ConfigError(f"{path}: arm {name!r}: presets is a non-empty list of names, "
-                                      'e.g. presets = ["pendulum"]')
+                if (
+                    not isinstance(presets, list)
+                    or not presets
+                    or not all(isinstance(p, str) for p in presets)
+                ):
+                    raise ConfigError(
+                        f"{path}: arm {name!r}: presets is a non-empty list of names, "
+                        'e.g. presets = ["pendulum"]'
+                    )
                 presets = tuple(presets)
         else:
             overrides = value
         if not isinstance(overrides, list):
-            raise ConfigError(f"{path}: arm {name!r} must be a list of overrides, e.g. "
-                              '["--search.num-simulations", "4"]')
+            raise ConfigError(
+                f"{path}: arm {name!r} must be a list of overrides, e.g. "
+                '["--search.num-simulations", "4"]'
+            )
         arms.append(Arm(name, tuple(str(flag) for flag in overrides), presets))
     return arms
 
@@ -215,8 +254,10 @@ def check_shared_directory(ray, sweep_dir: Path) -> None:
 
     host = ray.get(write.remote(str(probe)))
     if not probe.exists():
-        raise ConfigError(f"a Ray worker on {host} wrote {probe}, but it is not here: the sweep directory "
-                          "must be on a filesystem every node shares (e.g. NFS); give --sweep-dir there")
+        raise ConfigError(
+            f"a Ray worker on {host} wrote {probe}, but it is not here: the sweep directory "
+            "must be on a filesystem every node shares (e.g. NFS); give --sweep-dir there"
+        )
     probe.unlink()
 
 
@@ -236,8 +277,9 @@ def env_steps_done(lines: list[dict]) -> int:
     return lines[-1]["env_steps"] if lines else 0
 
 
-def progress_report(pending: list[SweepRun], finished: list[SweepRun], sweep_dir: Path,
-                    totals: dict[str, int]) -> list[str]:
+def progress_report(
+    pending: list[SweepRun], finished: list[SweepRun], sweep_dir: Path, totals: dict[str, int]
+) -> list[str]:
     """What a sweep prints as it goes: a line for each started run, then one for the sweep: how
     many of its runs are finished (before this sweep or in it), running and waiting, and the time
     left. That time is the finished runs' mean training time (their last `wall_s`) times the runs
@@ -249,35 +291,54 @@ def progress_report(pending: list[SweepRun], finished: list[SweepRun], sweep_dir
         return env_steps_done(read_metrics(sweep_dir / run.name))
 
     running = [run for run in pending if (sweep_dir / run.name / "metrics.jsonl").exists()]
-    lines = [progress_line(run, sweep_dir / run.name, totals[run.name], "running") for run in running]
-    to_do = len(pending) - len(running) + sum(1 - done_steps(run) / totals[run.name] for run in running)
+    lines = [
+        progress_line(run, sweep_dir / run.name, totals[run.name], "running") for run in running
+    ]
+    to_do = (
+        len(pending) - len(running) + sum(1 - done_steps(run) / totals[run.name] for run in running)
+    )
     walls = [read_metrics(sweep_dir / run.name)[-1].get("wall_s", 0.0) for run in finished]
     if walls:
         per_run = sum(walls) / len(walls)
-        left = (f"about {duration(per_run * to_do / max(1, len(running)))} left ({duration(per_run)} a run, "
-                f"{max(1, len(running))} at a time)")
+        left = (
+            f"about {duration(per_run * to_do / max(1, len(running)))} left ({duration(per_run)} a run, "
+            f"{max(1, len(running))} at a time)"
+        )
     else:
         left = "time left known once a run has finished"
-    lines.append(f"sweep: {len(finished)} of {len(finished) + len(pending)} runs finished, {len(running)} running, "
-                 f"{len(pending) - len(running)} waiting; {left}")
+    lines.append(
+        f"sweep: {len(finished)} of {len(finished) + len(pending)} runs finished, {len(running)} running, "
+        f"{len(pending) - len(running)} waiting; {left}"
+    )
     return lines
 
 
-def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = None,
-          cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, max_retries: int = 3,
-          num_cpus: int | None = None, report_every_s: float = 30.0, print_fn=print) -> list[dict]:
+def sweep(
+    runs: list[SweepRun],
+    sweep_dir: str | Path,
+    address: str | None = None,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
+    max_retries: int = 3,
+    num_cpus: int | None = None,
+    report_every_s: float = 30.0,
+    print_fn=print,
+) -> list[dict]:
     """Run `runs` as Ray tasks into `sweep_dir`/NAME; finished runs are skipped. With no `address`,
     a local Ray instance with `num_cpus` CPUs (default: all) is started; "auto" or host:port joins
     a cluster. Returns each run's result (name, final return, episodes, resumed)."""
     try:
         import ray
     except ImportError:
-        raise ConfigError("ezv2-lite sweep runs on Ray, which is not installed: "
-                          "pip install -e '.[cluster]' (or pip install 'ray[default]')") from None
+        raise ConfigError(
+            "ezv2-lite sweep runs on Ray, which is not installed: "
+            "pip install -e '.[cluster]' (or pip install 'ray[default]')"
+        ) from None
     sweep_dir = Path(sweep_dir).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "sweep.json").write_text(json.dumps({"runs": [asdict(r) | {"name": r.name} for r in runs]},
-                                                     indent=2) + "\n")
+    (sweep_dir / "sweep.json").write_text(
+        json.dumps({"runs": [asdict(r) | {"name": r.name} for r in runs]}, indent=2) + "\n"
+    )
     from .cli import _count
 
     totals = {run.name: run.config().train.total_env_steps for run in runs}
@@ -293,12 +354,21 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
     if started_here:
         if address is None:  # a private local instance: Ray's note that it made it a token is
             # not for the reader (in a notebook it would sit in a red stderr box like an error)
-            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-        ray.init(address=address, num_cpus=num_cpus if address is None else None,
-                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
+                logging.ERROR
+            )
+        ray.init(
+            address=address,
+            num_cpus=num_cpus if address is None else None,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
     try:
         check_shared_directory(ray, sweep_dir)
-        task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries)(train_one)
+        task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries)(
+            train_one
+        )
         pending = {task.remote(run, str(sweep_dir / run.name)): run for run in todo}
         results, last_report = [], 0.0
         while pending:
@@ -309,11 +379,17 @@ def sweep(runs: list[SweepRun], sweep_dir: str | Path, address: str | None = Non
                 print_fn(progress_line(run, sweep_dir / run.name, totals[run.name], "finished"))
             if pending and time.monotonic() - last_report > report_every_s:
                 last_report = time.monotonic()
-                for line in progress_report(list(pending.values()), [r for r in runs if r not in pending.values()],
-                                            sweep_dir, totals):
+                for line in progress_report(
+                    list(pending.values()),
+                    [r for r in runs if r not in pending.values()],
+                    sweep_dir,
+                    totals,
+                ):
                     print_fn(line)
-        print_fn(f"sweep {sweep_dir}: {_count(len(results), 'run')} finished now, "
-                 f"{_count(len(runs) - len(todo), 'run')} before")
+        print_fn(
+            f"sweep {sweep_dir}: {_count(len(results), 'run')} finished now, "
+            f"{_count(len(runs) - len(todo), 'run')} before"
+        )
         return results
     finally:
         if started_here:

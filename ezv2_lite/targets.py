@@ -19,13 +19,16 @@ steps, C = |A| (discrete) or K sampled actions (continuous).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
 from .config import Config
-from .model.networks import EZModel, lstm_restarts_after, predict_values
+from .model.networks import EZModel, predict_values
 from .replay import Replay, SampledBatch
+from .returns import n_step_return, value_prefixes
 from .search import search
 
 
@@ -33,40 +36,31 @@ from .search import search
 class Targets:
     """What the learner regresses onto for one batch."""
 
-    rewards: np.ndarray          # [B, U]   reward (or value prefix) after action t+k
-    td_values: np.ndarray        # [B, U+1] n-step TD values
-    search_values: np.ndarray    # [B, U+1] search-based value estimates (root values)
-    values: np.ndarray           # [B, U+1] the value target used (the mixed rule's choice)
-    use_td: np.ndarray           # [B] True where the TD target was chosen
-    policies: np.ndarray         # [B, U+1, C] improved policies (zeros where no state exists)
+    rewards: np.ndarray  # [B, U]   reward (or value prefix) after action t+k
+    td_values: np.ndarray  # [B, U+1] n-step TD values
+    search_values: np.ndarray  # [B, U+1] search-based value estimates (root values)
+    values: np.ndarray  # [B, U+1] the value target used (the mixed rule's choice)
+    use_td: np.ndarray  # [B] True where the TD target was chosen
+    policies: np.ndarray  # [B, U+1, C] improved policies (zeros where no state exists)
     sampled_actions: np.ndarray | None = None  # [B, U+1, K, A] continuous root actions
-    chosen_actions: np.ndarray | None = None   # [B, U+1, A] continuous: the search's choice
-    unvisited_mass: np.ndarray | None = None   # [B, U+1] policy-target mass on root actions
+    chosen_actions: np.ndarray | None = None  # [B, U+1, A] continuous: the search's choice
+    unvisited_mass: np.ndarray | None = None  # [B, U+1] policy-target mass on root actions
     #                                            the search never visited (a diagnostic)
 
 
-def reward_targets(replay: Replay, batch: SampledBatch, value_prefix: bool,
-                   horizon: int) -> np.ndarray:
+def reward_targets(
+    replay: Replay, batch: SampledBatch, value_prefix: bool, horizon: int
+) -> np.ndarray:
     """[B, U]: r_{t+k} for k = 0..U-1, or with a value prefix the running sum of the rewards
     since the last LSTM reset (resets before k = 0, horizon, 2 horizon, ...). 0 past the end."""
-    window = batch.positions[:, None] + np.arange(replay.unroll)                # [B, U]
-    rewards = replay.lane_steps(batch.episodes[:, None], window, "rewards")          # 0 past the end
+    window = batch.positions[:, None] + np.arange(replay.unroll)  # [B, U]
+    rewards = replay.lane_steps(batch.episodes[:, None], window, "rewards")  # 0 past the end
     return value_prefixes(rewards, horizon) if value_prefix else rewards
 
 
-def value_prefixes(rewards: np.ndarray, horizon: int) -> np.ndarray:
-    """[..., K] -> [..., K]: at each unroll step the sum of the rewards since the last LSTM
-    reset (resets before steps 0, horizon, 2 horizon, ...). This is what the value-prefix head
-    learns."""
-    out = np.array(rewards, np.float64)
-    for k in range(1, out.shape[-1]):  # the reward of the step out of depth k
-        if not lstm_restarts_after(k, horizon):
-            out[..., k] += out[..., k - 1]
-    return out
-
-
-def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel,
-                     td_steps: int | None = None) -> np.ndarray:
+def td_value_targets(
+    replay: Replay, batch: SampledBatch, target_model: EZModel, td_steps: int | None = None
+) -> np.ndarray:
     """[B, U+1] n-step TD targets z_{t+j} with the target model's bootstrap values.
 
     n = `td_steps`, by default the config's (the replay's). n' = min(n, T - c) for position
@@ -75,26 +69,29 @@ def td_value_targets(replay: Replay, batch: SampledBatch, target_model: EZModel,
     """
     U, gamma = replay.unroll, replay.discount
     n = replay.td_steps if td_steps is None else td_steps
-    episodes = batch.episodes[:, None]                                        # [B, 1]
-    lengths = replay.length[episodes]                                         # [B, 1] T
-    terminal = replay.terminal[episodes]                                      # [B, 1]
-    c = batch.positions[:, None] + np.arange(U + 1)                           # [B, U+1] positions
+    episodes = batch.episodes[:, None]  # [B, 1]
+    lengths = replay.length[episodes]  # [B, 1] T
+    terminal = replay.terminal[episodes]  # [B, 1]
+    c = batch.positions[:, None] + np.arange(U + 1)  # [B, U+1] positions
     exists = c <= lengths
-    steps = np.clip(lengths - c, 0, n)                                        # n' (0 past the end)
+    steps = np.clip(lengths - c, 0, n)  # n' (0 past the end)
     # each row's rewards r_t .. r_{t+U+n-1}, zero past its episode's end
     rewards = replay.lane_steps(episodes, batch.positions[:, None] + np.arange(U + n), "rewards")
-    k = np.arange(n)
-    ahead = rewards[:, np.arange(U + 1)[:, None] + k]                         # [B, U+1, n] r_{c+k}
-    discounted = np.where(k < steps[..., None], gamma ** k * ahead, 0.0).sum(-1)
+    ahead = rewards[:, np.arange(U + 1)[:, None] + np.arange(n)]  # [B, U+1, n] r_{c+k}
     # bootstrap V_target(o_{c+n'}) at every position, in one inference (past the end: unused)
     observations = replay.stacked_observations(episodes, np.minimum(c + steps, lengths))
     values = predict_values(target_model, observations.flatten(0, 1)).reshape(c.shape)
     bootstrap = np.where(terminal & (c + steps == lengths), 0.0, values)
-    return np.where(exists, discounted + gamma ** steps * bootstrap, 0.0)
+    return np.where(exists, n_step_return(ahead, steps, bootstrap, gamma), 0.0)
 
 
-def search_targets(replay: Replay, batch: SampledBatch, target_model: EZModel, config: Config,
-                   rng: np.random.Generator):
+def search_targets(
+    replay: Replay,
+    batch: SampledBatch,
+    target_model: EZModel,
+    config: Config,
+    rng: np.random.Generator,
+):
     """A `reanalyze`-mode search from all B*(U+1) positions with the target model.
 
     Returns (search values [B, U+1], improved policies [B, U+1, C], sampled actions
@@ -107,7 +104,7 @@ def search_targets(replay: Replay, batch: SampledBatch, target_model: EZModel, c
     result = search(target_model, flat, config, "reanalyze", rng)
     # a terminal state (the last observation of an episode that ended in one) has no value
     # and no policy
-    last = (replay.length[batch.episodes] - batch.positions)[:, None]         # [B, 1] T - t
+    last = (replay.length[batch.episodes] - batch.positions)[:, None]  # [B, 1] T - t
     terminal_state = replay.terminal[batch.episodes][:, None] & (np.arange(U1) == last)
     valid = batch.exists * ~terminal_state
     values = result.root_value.reshape(B, U1) * valid
@@ -125,8 +122,9 @@ def fresh_mask(indices: np.ndarray, num_transitions: int, window: int) -> np.nda
     return indices >= num_transitions - window
 
 
-def mixed_value_targets(td: np.ndarray, sve: np.ndarray, fresh: np.ndarray, train_step: int,
-                        config: Config) -> tuple[np.ndarray, np.ndarray]:
+def mixed_value_targets(
+    td: np.ndarray, sve: np.ndarray, fresh: np.ndarray, train_step: int, config: Config
+) -> tuple[np.ndarray, np.ndarray]:
     """The value target and where TD was used (docs/algorithm.md §4.4).
 
     `mixed`: TD everywhere before `mixed_value_start_step` learner steps; after it,
@@ -143,16 +141,37 @@ def mixed_value_targets(td: np.ndarray, sve: np.ndarray, fresh: np.ndarray, trai
     return np.where(use_td[:, None], td, sve), use_td
 
 
-def reanalyze(replay: Replay, batch: SampledBatch, target_model: EZModel, config: Config,
-              train_step: int, rng: np.random.Generator) -> Targets:
+def reanalyze(
+    replay: Replay,
+    batch: SampledBatch,
+    target_model: EZModel,
+    config: Config,
+    train_step: int,
+    rng: np.random.Generator,
+) -> Targets:
     """All targets of a batch, computed with the lagged target model."""
     m = config.model
     rewards = reward_targets(replay, batch, m.value_prefix, m.lstm_horizon)
     td = td_value_targets(replay, batch, target_model)
-    sve, policies, sampled, chosen, unvisited = search_targets(replay, batch, target_model, config, rng)
+    sve, policies, sampled, chosen, unvisited = search_targets(
+        replay, batch, target_model, config, rng
+    )
     fresh = fresh_mask(batch.indices, replay.num_transitions, config.optim.mixed_value_window)
     values, use_td = mixed_value_targets(td, sve, fresh, train_step, config)
     return Targets(rewards, td, sve, values, use_td, policies, sampled, chosen, unvisited)
+
+
+class TargetSource(Protocol):
+    """Where the learner step takes each batch with its targets: a `Reanalyzer` (this process)
+    or a `ReanalysisWorker` (a second process, one batch ahead)."""
+
+    def next(self, train_step: int) -> tuple[SampledBatch, Targets]: ...
+
+    def set_target(self, model: EZModel) -> None: ...
+
+    def checkpoint_state(self) -> tuple[Mapping[str, Any], dict | None]: ...
+
+    def close(self) -> None: ...
 
 
 class Reanalyzer:
@@ -162,19 +181,23 @@ class Reanalyzer:
     second process; the learner step cannot tell them apart (only a resume treats the
     worker apart, to send it the batch it had prefetched)."""
 
-    def __init__(self, replay: Replay, target_model: EZModel, config: Config, rng: np.random.Generator):
+    def __init__(
+        self, replay: Replay, target_model: EZModel, config: Config, rng: np.random.Generator
+    ):
         self.replay, self.target_model, self.config, self.rng = replay, target_model, config, rng
 
     def next(self, train_step: int) -> tuple[SampledBatch, Targets]:
         """The batch and targets for learner step `train_step`."""
         batch = self.replay.sample(self.config.optim.batch_size)
-        return batch, reanalyze(self.replay, batch, self.target_model, self.config, train_step, self.rng)
+        return batch, reanalyze(
+            self.replay, batch, self.target_model, self.config, train_step, self.rng
+        )
 
     def set_target(self, model: EZModel) -> None:
         """The refreshed target (here the same module, already updated in place)."""
         self.target_model = model
 
-    def checkpoint_state(self) -> tuple[dict, None]:
+    def checkpoint_state(self) -> tuple[Mapping[str, Any], None]:
         """(the reanalysis rng's state, no prefetched batch): what a resume needs."""
         return self.rng.bit_generator.state, None
 

@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import ConfigError
 from .train import TrainEvent
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 STEP_FIELDS = ("env_steps",)
 """Fields of a metrics line that are its position, not a scalar to draw."""
@@ -44,9 +48,12 @@ class TensorBoardLog:
         try:
             import tensorboard  # noqa: F401  (torch.utils.tensorboard needs it)
         except ImportError:
-            raise ConfigError("--tensorboard needs TensorBoard: pip install -e \".[tensorboard]\" "
-                              "(or `pip install tensorboard`)") from None
-        self.run_dir, self.writer = Path(run_dir), None
+            raise ConfigError(
+                '--tensorboard needs TensorBoard: pip install -e ".[tensorboard]" '
+                "(or `pip install tensorboard`)"
+            ) from None
+        self.run_dir = Path(run_dir)
+        self.writer: SummaryWriter | None = None  # opened at the first event
         self.kinds = ("metrics", "eval") + (("evaluated",) if videos else ())
         """The training events it reads (never the search trees or frames of every step)."""
 
@@ -65,9 +72,14 @@ class TensorBoardLog:
                     self._add_scalars(fields)
 
     def _add_scalars(self, fields: dict) -> None:
+        assert self.writer is not None
         step = int(fields.get("env_steps", 0))
         for name, value in fields.items():
-            if name not in STEP_FIELDS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (
+                name not in STEP_FIELDS
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+            ):
                 self.writer.add_scalar(name, value, step)
 
     def __call__(self, event: TrainEvent) -> None:
@@ -77,6 +89,7 @@ class TensorBoardLog:
             self._add_video(event.data["model"], event.data["config"], int(event.data["env_steps"]))
         else:
             self._add_scalars(event.data)
+        assert self.writer is not None
         self.writer.flush()
 
     def _add_video(self, model, config, step: int) -> None:
@@ -87,13 +100,21 @@ class TensorBoardLog:
 
         try:
             _, frames = record(model, config, 1, seed=VIDEO_SEED, max_steps=VIDEO_MAX_STEPS)
-        except ConfigError as error:  # an environment without frames: say so once, go on without videos
+        except (
+            ConfigError
+        ) as error:  # an environment without frames: say so once, go on without videos
             print(f"--tensorboard-videos: {error}; the run goes on without videos")
             self.kinds = ("metrics", "eval")
             return
         gif = encode(frames, ".gif", playback_fps(config))
-        image = Summary.Image(height=frames.shape[1], width=frames.shape[2], colorspace=3, encoded_image_string=gif)
-        self.writer.file_writer.add_summary(Summary(value=[Summary.Value(tag="eval_video", image=image)]), step)
+        assert self.writer is not None
+        image = Summary.Image(
+            height=frames.shape[1], width=frames.shape[2], colorspace=3, encoded_image_string=gif
+        )
+        # (torch types file_writer as None: its __init__ sets it)
+        self.writer.file_writer.add_summary(  # type: ignore[attr-defined]
+            Summary(value=[Summary.Value(tag="eval_video", image=image)]), step
+        )
 
     def close(self) -> None:
         if self.writer is not None:

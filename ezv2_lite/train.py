@@ -26,24 +26,35 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from .actor import Actor, store_pending_steps
-from .checkpoint import (CheckpointError, RunState, complete_checkpoints, find_checkpoint, random_states,
-                         restore_random_states)
+from .checkpoint import (
+    CheckpointError,
+    RunState,
+    complete_checkpoints,
+    find_checkpoint,
+    random_states,
+    restore_random_states,
+)
 from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
 from .evaluate import EvaluationStopped, RootDiagnostics, evaluate
-from .learner import Learner, LossInfo, learner_step
+from .learner import Learner, Losses, LossInfo, learner_step
 from .model import build_model, resolve_device, set_numerics
 from .progress import finish, progress_bar
 from .replay import Replay, frames_device
-from .targets import Reanalyzer
+from .targets import Reanalyzer, TargetSource
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
 
 OFFLINE_LOG_EVERY = 100
 """Offline learner steps between two logged loss lines."""
@@ -84,9 +95,11 @@ class Diverged(ValueError):
 def _check_finite(model: torch.nn.Module, counters: Counters) -> None:
     """One host read: are all the weights finite numbers?"""
     if not bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all()):
-        raise Diverged(f"the weights stopped being finite numbers by learner step {counters.train_steps}; "
-                       "the run stopped and kept its last good checkpoint, if it had written one: lower "
-                       "optim.lr and start again")
+        raise Diverged(
+            f"the weights stopped being finite numbers by learner step {counters.train_steps}; "
+            "the run stopped and kept its last good checkpoint, if it had written one: lower "
+            "optim.lr and start again"
+        )
 
 
 @dataclass
@@ -105,12 +118,19 @@ class Counters:
 
 def _check_new_run_dir(run_dir: Path) -> None:
     if (run_dir / "config.json").exists() or (run_dir / "checkpoints").exists():
-        raise RunDirectoryError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
-                                "or choose another --run-dir")
+        raise RunDirectoryError(
+            f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+            "or choose another --run-dir"
+        )
 
 
-def train(config: Config, run_dir: str | Path, resume: bool = False,
-          observers: list[Observer] | tuple = (), progress: bool = True) -> Path:
+def train(
+    config: Config,
+    run_dir: str | Path,
+    resume: bool = False,
+    observers: Sequence[Observer] = (),
+    progress: bool = True,
+) -> Path:
     """Train (or with `resume`, continue) a run in `run_dir`; returns the run directory.
 
     The loop is the algorithm's whole schedule; `Run` holds what it steps (the actor, the
@@ -125,7 +145,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
                 break
             run.collected(run.actor.step(run.acting, trace=run.watched))  # act in every env, store
             for _ in range(run.learner_steps_owed()):  # train_ratio learner steps per agent step
-                if run.stopped:                         # (a long first burst stops too)
+                if run.stopped:  # (a long first burst stops too)
                     break
                 run.learned(learner_step(run.learner, run.replay, run.reanalyzer, c.train_steps))
             run.log_losses_if_due()
@@ -133,7 +153,9 @@ def train(config: Config, run_dir: str | Path, resume: bool = False,
             run.checkpoint_if_due()
         offline = run.offline_steps()  # learner steps after collection (docs/algorithm.md §6)
         while c.offline_steps < offline and not run.stopped:
-            run.learned(learner_step(run.learner, run.replay, run.reanalyzer, c.train_steps), offline=True)
+            run.learned(
+                learner_step(run.learner, run.replay, run.reanalyzer, c.train_steps), offline=True
+            )
         run.finish()  # the last losses and a final evaluation
     return run.run_dir
 
@@ -152,44 +174,61 @@ class Run:
         self.observers, self.progress = observers, progress
         self.watched = any("search" in _kinds(o) or "frame" in _kinds(o) for o in observers)
         config, t = self.config, self.config.train
-        self.repeat = config.env.action_repeat
+        repeat = config.env.action_repeat
+        assert repeat is not None  # (a resolved config)
+        self.repeat = repeat
         self.total_agent_steps = -(-t.total_env_steps // self.repeat)
         torch.set_num_threads(config.runtime.torch_threads)
         torch.manual_seed(config.seed)
         self.device = device = resolve_device(config.device)
         set_numerics(config, device)
-        self.spec = probe_spec(config.env, config.seed)  # unknown environments fail here, before any write
+        # unknown environments fail here, before any write
+        self.spec = probe_spec(config.env, config.seed)
         if not resume:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.json").write_text(to_json(config))
         self.learner = Learner(build_model(config, self.spec).to(device), config, device)
         frames_on = frames_device(config, self.spec, device)
-        self.replay = Replay(config, self.spec, seed=config.seed, device=frames_on, batch_device=device)
+        self.replay = Replay(
+            config, self.spec, seed=config.seed, device=frames_on, batch_device=device
+        )
         if progress:
             print(f"model on {device}; replay frames on {frames_on}")
-        self.counters = Counters(next_eval=t.eval_every_env_steps, next_log=t.log_every_env_steps,
-                                 next_checkpoint=t.checkpoint_every_env_steps)
+        self.counters = Counters(
+            next_eval=t.eval_every_env_steps,
+            next_log=t.log_every_env_steps,
+            next_checkpoint=t.checkpoint_every_env_steps,
+        )
         self.reanalyze_rng = np.random.default_rng([config.seed, 3])
-        self.restored = self.state = None
+        self.restored: Path | None = None  # resumed: the checkpoint, and the state it saved
+        self.state: RunState | None = None
         if resume:
             self.restored, self.replay, self.counters, self.reanalyze_rng, self.state = _restore(
-                run_dir, config, self.spec, self.learner, self.replay)
+                run_dir, config, self.spec, self.learner, self.replay
+            )
             _keep_metrics_of_checkpoint(run_dir / "metrics.jsonl", self.state)
         self.acting = copy.deepcopy(self.learner.model).eval()
         self.actor = Actor(config, self.replay, seed=config.seed + 7919 * self.counters.agent_steps)
-        self.reanalyzer = Reanalyzer(self.replay, self.learner.target.model, config, self.reanalyze_rng)
+        self.reanalyzer: TargetSource = Reanalyzer(
+            self.replay, self.learner.target.model, config, self.reanalyze_rng
+        )
         self.metrics = open(run_dir / "metrics.jsonl", "a")
         self.started = time.perf_counter() - self.counters.wall_s
         self.last_checkpoint = time.perf_counter()
-        self.losses, self.last_eval = [], None
+        self.losses: list[Losses] = []
+        self.last_eval: str | None = None
         self.stopped = self.closed = False
 
     # ------------------------------------------------------------ start and stop
     def __enter__(self) -> Run:
         self.in_main_thread = threading.current_thread() is threading.main_thread()
-        if self.in_main_thread:  # SIGTERM and Ctrl-C end the run at the next step, with a checkpoint
-            self.previous_handlers = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
-        self.bar, self.shown = None, {}
+        # SIGTERM and Ctrl-C end the run at the next step, with a checkpoint
+        if self.in_main_thread:
+            self.previous_handlers = {
+                s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)
+            }
+        self.bar: tqdm | None = None
+        self.shown: dict[str, Any] = {}
         self._show_progress("acting")
         try:
             self._start()
@@ -205,14 +244,23 @@ class Run:
 
     def _start(self) -> None:
         config = self.config
-        if config.runtime.reanalysis_worker:  # the same reanalysis, one batch ahead, in a second process
+        # the same reanalysis, one batch ahead, in a second process
+        if config.runtime.reanalysis_worker:
             from .reanalysis_worker import ReanalysisWorker
-            self.reanalyzer = ReanalysisWorker(config, self.spec, self.replay, self.learner.target.model,
-                                               self.reanalyze_rng.bit_generator.state,
-                                               str(self.restored / "replay.npz") if self.resume else None)
+
+            self.reanalyzer = worker = ReanalysisWorker(
+                config,
+                self.spec,
+                self.replay,
+                self.learner.target.model,
+                self.reanalyze_rng.bit_generator.state,
+                str(self.restored / "replay.npz") if self.restored is not None else None,
+            )
             if self.state is not None and self.state.pending_reanalysis is not None:
-                self.reanalyzer.resume_pending(self.state.pending_reanalysis)
-        if self.resume:  # episodes the environments cannot continue end as time limits, last steps kept
+                worker.resume_pending(self.state.pending_reanalysis)
+        # episodes the environments cannot continue end as time limits, last steps kept
+        if self.resume:
+            assert self.state is not None
             if self.state.pending_steps is not None:  # (the worker's replay copy sees both)
                 store_pending_steps(self.replay, self.state.pending_steps, self.acting)
             self.replay.end_open_episodes()
@@ -221,12 +269,14 @@ class Run:
         if self.closed:  # (already closed by a failed start)
             return False
         self.closed = True
-        stopped_by = kind is not None and issubclass(kind, KeyboardInterrupt)  # e.g. raised by an observer
+        # e.g. raised by an observer
+        stopped_by = kind is not None and issubclass(kind, KeyboardInterrupt)
         at_once = kind is not None and issubclass(kind, StopNow)
         self.stopped = self.stopped or stopped_by
         if self.in_main_thread:
             for signum, handler in self.previous_handlers.items():
                 signal.signal(signum, handler)
+        assert self.bar is not None  # (drawn since __enter__)
         self.bar.close()
         try:
             if kind is None or not issubclass(kind, (Diverged, StopNow)):
@@ -237,7 +287,9 @@ class Run:
             self.metrics.close()
         if self.stopped:
             written = "the last checkpoint written is kept" if at_once else "checkpoint written"
-            print(f"interrupted: {written}; continue with `ezv2-lite train --resume {self.run_dir}`")
+            print(
+                f"interrupted: {written}; continue with `ezv2-lite train --resume {self.run_dir}`"
+            )
         return stopped_by
 
     # ------------------------------------------------------------ the loop's steps
@@ -251,18 +303,25 @@ class Run:
         c.agent_steps += self.actor.num_envs
         c.episodes += len(step.finished_returns)
         if self.phase == "acting":
+            assert self.bar is not None
             self.bar.update(self.actor.num_envs * self.repeat)
         else:  # (redrawn by the next learner step)
             self._show(env_steps=f"{self.env_steps}/{self.config.train.total_env_steps}")
         if self.watched:
             self.emit("search", trace=step.result.trace, env_steps=self.env_steps)
-            self.emit("frame", observation=step.observations[0], render=self.actor.render,
-                      env_steps=self.env_steps)
-        for ret, length in zip(step.finished_returns, step.finished_lengths):
+            self.emit(
+                "frame",
+                observation=step.observations[0],
+                render=self.actor.render,
+                env_steps=self.env_steps,
+            )
+        for ret, length in zip(step.finished_returns, step.finished_lengths, strict=True):
             self.log({"train_episode_return": ret, "train_episode_length": length})
 
     def learning_started(self) -> bool:
-        return self.replay.num_ready >= max(self.config.train.start_transitions, self.config.optim.batch_size)
+        return self.replay.num_ready >= max(
+            self.config.train.start_transitions, self.config.optim.batch_size
+        )
 
     def learner_steps_owed(self) -> int:
         """train_ratio learner steps per collected agent step, once learning has started."""
@@ -270,7 +329,10 @@ class Run:
             return 0
         if self.phase == "acting":
             self._show_progress("learning")
-        return int(self.counters.agent_steps * self.config.train.train_ratio) - self.counters.train_steps
+        return (
+            int(self.counters.agent_steps * self.config.train.train_ratio)
+            - self.counters.train_steps
+        )
 
     def offline_steps(self) -> int:
         """Learner steps after collection (none if it ended before learning started)."""
@@ -284,6 +346,7 @@ class Run:
         c, t = self.counters, self.config.train
         self.losses.append(losses)
         c.train_steps += 1
+        assert self.bar is not None
         self.bar.update(1)
         if offline:
             c.offline_steps += 1
@@ -292,7 +355,10 @@ class Run:
                 self._show(loss=f"{line['total']:.3f}")
         elif c.train_steps % t.selfplay_update_interval == 0:
             self.acting.load_state_dict(self.learner.model.state_dict())
-        if time.perf_counter() - self.last_checkpoint > 60 * self.config.runtime.checkpoint_every_minutes:
+        if (
+            time.perf_counter() - self.last_checkpoint
+            > 60 * self.config.runtime.checkpoint_every_minutes
+        ):
             self.checkpoint()  # long bursts of learner steps are not lost to a stop
 
     def log_losses_if_due(self) -> None:
@@ -305,11 +371,19 @@ class Run:
     def evaluate_if_due(self) -> None:
         if self.env_steps < self.counters.next_eval:
             return
-        result = _evaluate(self.learner.model, self.config, self.counters, self.log, self.progress,
-                           lambda: self.stopped)
+        result = _evaluate(
+            self.learner.model,
+            self.config,
+            self.counters,
+            self.log,
+            self.progress,
+            lambda: self.stopped,
+        )
         if result is not None:  # else stopped by SIGTERM: it runs again first thing after a resume
             self.counters.next_eval += self.config.train.eval_every_env_steps
-            self.emit("evaluated", model=self.learner.model, config=self.config, env_steps=self.env_steps)
+            self.emit(
+                "evaluated", model=self.learner.model, config=self.config, env_steps=self.env_steps
+            )
         self.last_eval = result
 
     def checkpoint_if_due(self) -> None:
@@ -325,8 +399,15 @@ class Run:
             self.log_losses()
         c = self.counters
         if tuple(c.last_eval_at) != (c.agent_steps, c.train_steps):
-            if _evaluate(self.learner.model, self.config, c, self.log, self.progress, lambda: self.stopped):
-                self.emit("evaluated", model=self.learner.model, config=self.config, env_steps=self.env_steps)
+            if _evaluate(
+                self.learner.model, self.config, c, self.log, self.progress, lambda: self.stopped
+            ):
+                self.emit(
+                    "evaluated",
+                    model=self.learner.model,
+                    config=self.config,
+                    env_steps=self.env_steps,
+                )
 
     # ------------------------------------------------------------ progress
     def _show_progress(self, phase: str) -> None:
@@ -341,13 +422,25 @@ class Run:
         t = self.config.train
         total, initial, unit = {
             "acting": (t.total_env_steps, self.env_steps, "env step"),
-            "learning": (self._collection_learner_steps(), self.counters.train_steps, "learner step"),
-            "offline": (t.offline_train_steps, self.counters.offline_steps, "offline step")}[phase]
+            "learning": (
+                self._collection_learner_steps(),
+                self.counters.train_steps,
+                "learner step",
+            ),
+            "offline": (t.offline_train_steps, self.counters.offline_steps, "offline step"),
+        }[phase]
         if self.bar is not None:  # its phase is over: done, not cut short
             finish(self.bar)
         self.phase = phase
-        self.bar = progress_bar(total=total, initial=initial, unit=unit, desc=phase, miniters=1,
-                                mininterval=1.0, disable=not self.progress)
+        self.bar = progress_bar(
+            total=total,
+            initial=initial,
+            unit=unit,
+            desc=phase,
+            miniters=1,
+            mininterval=1.0,
+            disable=not self.progress,
+        )
         if phase != "acting":
             self._show(env_steps=f"{self.env_steps}/{t.total_env_steps}")
 
@@ -355,6 +448,7 @@ class Run:
         """Values beside the bar (env steps, loss, evaluation; None: none yet), shown at its next
         drawing."""
         self.shown |= {name: value for name, value in fields.items() if value is not None}
+        assert self.bar is not None
         self.bar.set_postfix(self.shown, refresh=False)
 
     def _collection_learner_steps(self) -> int:
@@ -371,8 +465,12 @@ class Run:
                 observer(TrainEvent(kind, data))
 
     def log(self, line: dict) -> None:
-        line = dict(env_steps=self.env_steps, train_steps=self.counters.train_steps,
-                    wall_s=round(time.perf_counter() - self.started, 3), **line)
+        line = dict(
+            env_steps=self.env_steps,
+            train_steps=self.counters.train_steps,
+            wall_s=round(time.perf_counter() - self.started, 3),
+            **line,
+        )
         self.metrics.write(json.dumps(line) + "\n")
         self.metrics.flush()
         self.emit("eval" if "eval_return_mean" in line else "metrics", **line)
@@ -381,10 +479,12 @@ class Run:
         """Log the mean of the losses since the last line (their one read) and forget them."""
         line = LossInfo.mean(self.losses) | extra
         if not np.isfinite(line["total"]):
-            raise Diverged(f"the loss became {line['total']} by learner step {self.counters.train_steps} "
-                           f"({self.env_steps} env steps); the run stopped and kept its last good "
-                           "checkpoint, if it had written one: lower optim.lr (or raise "
-                           "optim.warmup_steps) and start again")
+            raise Diverged(
+                f"the loss became {line['total']} by learner step {self.counters.train_steps} "
+                f"({self.env_steps} env steps); the run stopped and kept its last good "
+                "checkpoint, if it had written one: lower optim.lr (or raise "
+                "optim.warmup_steps) and start again"
+            )
         self.log(line)
         self.losses = []
         return line
@@ -395,13 +495,22 @@ class Run:
         c.wall_s = time.perf_counter() - self.started
         rng_state, pending = self.reanalyzer.checkpoint_state()
         _check_finite(learner.model, c)  # a diverged model must not replace the last good one
-        RunState(model=learner.model.state_dict(), target=learner.target.model.state_dict(),
-                 snapshot=learner.target.snapshot,
-                 optimizer={"optimizer": learner.optimizer.state_dict(),
-                            "scheduler": learner.scheduler.state_dict()},
-                 rng=random_states(), counters=vars(c), learner_steps=learner.steps,
-                 reanalyze_rng=rng_state, pending_reanalysis=pending, metrics_bytes=self.metrics.tell(),
-                 pending_steps=self.actor.pending_steps()).save(self.run_dir, self.replay)
+        RunState(
+            model=learner.model.state_dict(),
+            target=learner.target.model.state_dict(),
+            snapshot=learner.target.snapshot,
+            optimizer={
+                "optimizer": learner.optimizer.state_dict(),
+                "scheduler": learner.scheduler.state_dict(),
+            },
+            rng=random_states(),
+            counters=vars(c),
+            learner_steps=learner.steps,
+            reanalyze_rng=rng_state,
+            pending_reanalysis=pending,
+            metrics_bytes=self.metrics.tell(),
+            pending_steps=self.actor.pending_steps(),
+        ).save(self.run_dir, self.replay)
 
 
 def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
@@ -411,23 +520,37 @@ def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
     config = from_json((run_dir / "config.json").read_text())
     if config.train.total_env_steps < total_env_steps:
         from .config import override
+
         updated = override(config, train=dict(total_env_steps=total_env_steps))
         (run_dir / "config.json").write_text(to_json(updated))
 
 
-def _evaluate(model, config: Config, counters: Counters, log, progress: bool,
-              should_stop) -> str | None:
+def _evaluate(
+    model, config: Config, counters: Counters, log, progress: bool, should_stop
+) -> str | None:
     """Evaluate and log; None (nothing logged) when a SIGTERM stopped the evaluation."""
     diagnostics = RootDiagnostics(model.spec.num_actions)  # (None for continuous actions)
     try:
-        returns = evaluate(model, config, config.train.eval_episodes,
-                           seed=10_000 + config.seed + counters.agent_steps, progress=progress,
-                           should_stop=should_stop, observe=diagnostics)
+        returns = evaluate(
+            model,
+            config,
+            config.train.eval_episodes,
+            seed=10_000 + config.seed + counters.agent_steps,
+            progress=progress,
+            should_stop=should_stop,
+            observe=diagnostics,
+        )
     except EvaluationStopped:
         return None
     counters.last_eval_at = (counters.agent_steps, counters.train_steps)
-    log({"eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
-         "eval_episodes": len(returns), **diagnostics.summary()})
+    log(
+        {
+            "eval_return_mean": float(returns.mean()),
+            "eval_return_std": float(returns.std()),
+            "eval_episodes": len(returns),
+            **diagnostics.summary(),
+        }
+    )
     return f"{returns.mean():.1f}"
 
 
@@ -442,8 +565,10 @@ def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Repl
         except CheckpointError as error:
             if path == checkpoints[-1]:
                 raise
-            print(f"{error}; resuming from the checkpoint before it ({checkpoints[-1]}), and keeping "
-                  f"the unreadable one apart as {path.name}.unreadable")
+            print(
+                f"{error}; resuming from the checkpoint before it ({checkpoints[-1]}), and keeping "
+                f"the unreadable one apart as {path.name}.unreadable"
+            )
             shutil.rmtree(path.with_name(f"{path.name}.unreadable"), ignore_errors=True)
             path.rename(path.with_name(f"{path.name}.unreadable"))  # the next save must not keep it
 

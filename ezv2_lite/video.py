@@ -49,23 +49,40 @@ def caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
         frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     band = np.full((BAND, frame.shape[1], 3), 24, np.uint8)
     for i, line in enumerate(lines[:2]):
-        cv2.putText(band, line, (6, 17 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            band,
+            line,
+            (6, 17 + 20 * i),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
     return np.concatenate([band, np.ascontiguousarray(frame[..., :3], dtype=np.uint8)], axis=0)
 
 
-def captioned_frames(steps: Iterable[Step], episodes: int,
-                     names: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def captioned_frames(
+    steps: Iterable[Step], episodes: int, names: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The raw returns [episodes] and the captioned frames [T, H, W, 3], one episode after the
     other, of the steps `evaluate.play(..., render=True)` yields (or a recorded list of them)."""
     returns = np.zeros(episodes)
     frames: list[list[np.ndarray]] = [[] for _ in range(episodes)]
     for step in steps:
         if step.frame is None:
-            raise ValueError("these steps carry no frames: play them with evaluate.play(..., render=True)")
-        frames[step.episode].append(caption(step.frame, [
-            f"episode {step.episode + 1}  step {step.t}  return {returns[step.episode]:.1f}",
-            f"action {action_text(step.action, names)}"]))
+            raise ValueError(
+                "these steps carry no frames: play them with evaluate.play(..., render=True)"
+            )
+        frames[step.episode].append(
+            caption(
+                step.frame,
+                [
+                    f"episode {step.episode + 1}  step {step.t}  return {returns[step.episode]:.1f}",
+                    f"action {action_text(step.action, names)}",
+                ],
+            )
+        )
         returns[step.episode] += step.reward
     return returns, np.stack([f for episode in frames for f in episode])
 
@@ -74,14 +91,22 @@ def playback_fps(config: Config) -> float:
     """Agent steps per second of the environment's own clock (its frame rate over the action
     repeat: CartPole 50, Atari 60 / 4 = 15, DeepMind Control cartpole 100 / 2 = 50), so that a
     video plays at the speed of the task."""
+    repeat = config.env.resolved().action_repeat
+    assert repeat is not None
     env = make_env(config.env, "eval", 0)
-    fps = env.metadata.get("render_fps") or 30 * config.env.resolved().action_repeat
+    fps = env.metadata.get("render_fps") or 30 * repeat
     env.close()
-    return fps / config.env.resolved().action_repeat
+    return fps / repeat
 
 
-def record(model: EZModel, config: Config, episodes: int, seed: int, progress: bool = False,
-           max_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def record(
+    model: EZModel,
+    config: Config,
+    episodes: int,
+    seed: int,
+    progress: bool = False,
+    max_steps: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Play `episodes` evaluation episodes (`evaluate.play`, so the returns are the evaluation's);
     return their raw returns [episodes] and their captioned frames [T, H, W, 3]. `max_steps`
     stops after that many agent steps of all episodes together (the returns are then partial)."""
@@ -109,9 +134,20 @@ def encode(frames: np.ndarray, suffix: str = ".mp4", fps: float = 30.0) -> bytes
 
     if suffix.lower() == ".gif":
         return iio.imwrite("<bytes>", frames, extension=".gif", duration=1000 / fps, loop=0)
-    h, w = frames.shape[1] - frames.shape[1] % 2, frames.shape[2] - frames.shape[2] % 2  # (even sizes
-    return iio.imwrite("<bytes>", frames[:, :h, :w], extension=".mp4", fps=fps,  # for yuv420p players)
-                       codec="libx264", plugin="FFMPEG", macro_block_size=1)
+    # (even sizes
+    h, w = (
+        frames.shape[1] - frames.shape[1] % 2,
+        frames.shape[2] - frames.shape[2] % 2,
+    )
+    return iio.imwrite(
+        "<bytes>",
+        frames[:, :h, :w],
+        extension=".mp4",
+        fps=fps,  # for yuv420p players)
+        codec="libx264",
+        plugin="FFMPEG",
+        macro_block_size=1,
+    )
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float = 30.0) -> Path:

@@ -13,6 +13,7 @@ and OUT/index.md, which lists per notebook the time Run All took, any error, and
 with the first line of its cell. Uses the browser tests' JupyterLab and page helpers, so it needs
 what they need (`scripts/test.sh` installs Chromium and Playwright).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,9 @@ from tests.conftest import pick_free_port  # noqa: E402
 
 def first_line(cell) -> str:
     """The first non-empty line of a cell as the page shows it (its code, or its rendered heading)."""
-    text = cell.locator(".jp-InputArea-editor, .jp-RenderedMarkdown").first.inner_text(timeout=5_000)
+    text = cell.locator(".jp-InputArea-editor, .jp-RenderedMarkdown").first.inner_text(
+        timeout=5_000
+    )
     return next((line.strip() for line in text.splitlines() if line.strip()), "")[:100]
 
 
@@ -55,20 +58,31 @@ def shoot_cells(notebook, folder: Path) -> list[tuple[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--full", action="store_true", help="the full setting (default: the fast one)")
+    parser.add_argument(
+        "--full", action="store_true", help="the full setting (default: the fast one)"
+    )
     parser.add_argument("--only", nargs="*", default=[], help="notebook name prefixes, e.g. 03 04")
-    parser.add_argument("--checkout", type=Path, default=ROOT, help="the checkout whose notebooks and package run")
+    parser.add_argument(
+        "--checkout", type=Path, default=ROOT, help="the checkout whose notebooks and package run"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "test-artifacts" / "course-pass")
-    parser.add_argument("--timeout-s", type=int, default=3600, help="the longest Run All may take, per notebook")
+    parser.add_argument(
+        "--timeout-s", type=int, default=3600, help="the longest Run All may take, per notebook"
+    )
     args = parser.parse_args()
     lab_pages._require_browser = lambda: None  # noqa: SLF001 (no pytest here: a missing browser raises below)
     if lab_pages._chromium() is None:
         sys.exit("no Chromium found: scripts/test.sh installs it (or set EZV2_CHROMIUM)")
     lab_pages.RUN_ALL_TIMEOUT_S = args.timeout_s
     checkout = args.checkout.resolve()
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(checkout), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    names = sorted(p.name for p in (checkout / "notebooks").glob("*.ipynb")
-                   if not args.only or any(p.name.startswith(prefix) for prefix in args.only))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(checkout), os.environ.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
+    names = sorted(
+        p.name
+        for p in (checkout / "notebooks").glob("*.ipynb")
+        if not args.only or any(p.name.startswith(prefix) for prefix in args.only)
+    )
     if not names:
         sys.exit(f"no notebooks in {checkout / 'notebooks'} match {args.only}")
 
@@ -77,15 +91,29 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="course-pass-"))
     shutil.copytree(checkout / "notebooks", scratch / "course")
     setting = "full" if args.full else "fast"
-    lines = [f"# Course pass: {setting} setting, {checkout} ({time.strftime('%Y-%m-%d %H:%M')})", ""]
-    lab = lab_pages.JupyterLab(scratch / "course", scratch / "jupyter", pick_free_port(), fast=not args.full)
+    lines = [
+        f"# Course pass: {setting} setting, {checkout} ({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+    ]
+    lab = lab_pages.JupyterLab(
+        scratch / "course", scratch / "jupyter", pick_free_port(), fast=not args.full
+    )
     # Every cell in the page (JupyterLab otherwise leaves cells far from view out of it, unshot).
-    tracker = scratch / "jupyter" / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker = (
+        scratch
+        / "jupyter"
+        / "settings"
+        / "@jupyterlab"
+        / "notebook-extension"
+        / "tracker.jupyterlab-settings"
+    )
     tracker.parent.mkdir(parents=True, exist_ok=True)
     tracker.write_text('{"windowingMode": "none"}')
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=lab_pages._chromium(), args=lab_pages.CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(
+                executable_path=lab_pages._chromium(), args=lab_pages.CHROMIUM_ARGS
+            )
             for name in names:
                 print(f"{name}: running all cells ({setting} setting) ...", flush=True)
                 start = time.monotonic()
@@ -99,9 +127,18 @@ def main() -> None:
                 shots = shoot_cells(notebook, args.out / Path(name).stem)
                 lines += [f"## {name}: Run All took {took:.0f} s", ""]
                 lines += [f"- error: {error}"] if error else []
-                lines += [f"- front-end errors: {'; '.join(notebook.errors[:5])}"] if notebook.errors else []
-                lines += [f"- [{shot}]({Path(name).stem}/{shot}): `{text}`" for shot, text in shots] + [""]
-                print(f"{name}: {took:.0f} s, {len(shots)} screenshots{', ERROR' if error else ''}", flush=True)
+                lines += (
+                    [f"- front-end errors: {'; '.join(notebook.errors[:5])}"]
+                    if notebook.errors
+                    else []
+                )
+                lines += [
+                    f"- [{shot}]({Path(name).stem}/{shot}): `{text}`" for shot, text in shots
+                ] + [""]
+                print(
+                    f"{name}: {took:.0f} s, {len(shots)} screenshots{', ERROR' if error else ''}",
+                    flush=True,
+                )
                 notebook.close()
             browser.close()
     finally:

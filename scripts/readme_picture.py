@@ -20,8 +20,14 @@ from viz.tree import tree_graph  # noqa: E402
 agent = load_agent("walker-stand")
 config = override(agent.config, search=dict(num_simulations=40))
 observation, _ = make_env(config.env, "eval", 3).reset()
-trace = search(agent.model, observation[None], config, "act", np.random.default_rng(1), trace_root=0).trace
+trace = search(
+    agent.model, observation[None], config, "act", np.random.default_rng(1), trace_root=0
+).trace
 graph = tree_graph(trace)
 graph.format = "png"
 graph.attr(dpi="80")
-print(graph.render(str(Path(__file__).resolve().parents[1] / "docs" / "images" / "search-tree"), cleanup=True))
+print(
+    graph.render(
+        str(Path(__file__).resolve().parents[1] / "docs" / "images" / "search-tree"), cleanup=True
+    )
+)

@@ -34,9 +34,11 @@ SPECS = {
     "image": EnvSpec((12, 5, 4), "uint8", "discrete", 4, None, 4, 4),
 }
 # per environment slot: (length, how it ends) of its episodes; "open" stays unfinished
-EPISODES = [[(7, "terminal"), (4, "limit"), (9, "open")],
-            [(12, "limit"), (2, "terminal"), (5, "open")],
-            [(1, "terminal"), (15, "terminal"), (3, "open")]]
+EPISODES = [
+    [(7, "terminal"), (4, "limit"), (9, "open")],
+    [(12, "limit"), (2, "terminal"), (5, "open")],
+    [(1, "terminal"), (15, "terminal"), (3, "open")],
+]
 CONFIG = override(preset("cartpole"), optim=dict(unroll_steps=3, td_steps=4, discount=0.9))
 
 
@@ -69,7 +71,11 @@ def filled_replay(name: str) -> Replay:
         return rng.standard_normal(shape).astype(np.float32)
 
     def action():
-        return int(rng.integers(spec.num_actions)) if spec.is_discrete else rng.uniform(-1, 1, 2).astype(np.float32)
+        return (
+            int(rng.integers(spec.num_actions))
+            if spec.is_discrete
+            else rng.uniform(-1, 1, 2).astype(np.float32)
+        )
 
     stacks = {}
     plans = [list(episodes) for episodes in EPISODES]
@@ -82,14 +88,22 @@ def filled_replay(name: str) -> Replay:
                 length, end = plans[slot].pop(0)
                 first = frame()
                 stacks[slot] = [first] * spec.frame_stack
-                replay.start_episode(slot, np.concatenate(stacks[slot]), float(rng.standard_normal()))
+                replay.start_episode(
+                    slot, np.concatenate(stacks[slot]), float(rng.standard_normal())
+                )
                 steps_left[slot] = (length, end)
                 continue
             length, end = steps_left[slot]
             stacks[slot] = stacks[slot][1:] + [frame()]
             reward = float(rng.standard_normal())
-            replay.add(slot, action(), reward, 2 * reward, np.concatenate(stacks[slot]),
-                       float(rng.standard_normal()))
+            replay.add(
+                slot,
+                action(),
+                reward,
+                2 * reward,
+                np.concatenate(stacks[slot]),
+                float(rng.standard_normal()),
+            )
             if length == 1:
                 del steps_left[slot]
                 if end != "open":
@@ -108,13 +122,18 @@ def run(name: str) -> dict[str, np.ndarray]:
     replay = filled_replay(name)
     ready = np.flatnonzero(replay.ready[: replay.num_transitions])
     out = {}
-    for label, batch in (("all", replay.windows(ready)), ("sample0", replay.sample(8)),
-                         ("sample1", replay.sample(8))):
+    for label, batch in (
+        ("all", replay.windows(ready)),
+        ("sample0", replay.sample(8)),
+        ("sample1", replay.sample(8)),
+    ):
         for field in ("indices", "weights", "observations", "actions", "mask", "exists"):
             out[f"{name}/{label}/{field}"] = _numpy(getattr(batch, field))
         out[f"{name}/{label}/rewards"] = _numpy(reward_targets(replay, batch, False, 2))
         out[f"{name}/{label}/value_prefixes"] = _numpy(reward_targets(replay, batch, True, 2))
-        out[f"{name}/{label}/td"] = _numpy(td_value_targets(replay, batch, WeighedValue(SPECS[name])))
+        out[f"{name}/{label}/td"] = _numpy(
+            td_value_targets(replay, batch, WeighedValue(SPECS[name]))
+        )
     return out
 
 

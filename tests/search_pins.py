@@ -39,14 +39,26 @@ MODES = ("act", "reanalyze", "evaluate")
 def atari_small() -> Config:
     """The retired `atari_small` preset (64 px Atari, 32 channels, a 128-unit value-prefix LSTM),
     whose networks the Atari-shaped pins were recorded with."""
-    return override(override(preset("atari"), preset="atari_small"),
-                    env=dict(name="Pong", image_size=64, eval_max_episode_steps=10_000),
-                    model=dict(channels=32, lstm_hidden=128, projection_hidden=256, projection_dim=256,
-                               prediction_hidden=64),
-                    optim=dict(batch_size=64, lr_decay_steps=9500, mixed_value_start_step=6000),
-                    train=dict(total_env_steps=100_000, train_ratio=0.5, offline_train_steps=0,
-                               eval_every_env_steps=20_000, log_every_env_steps=2000,
-                               checkpoint_every_env_steps=5000))
+    return override(
+        override(preset("atari"), preset="atari_small"),
+        env=dict(name="Pong", image_size=64, eval_max_episode_steps=10_000),
+        model=dict(
+            channels=32,
+            lstm_hidden=128,
+            projection_hidden=256,
+            projection_dim=256,
+            prediction_hidden=64,
+        ),
+        optim=dict(batch_size=64, lr_decay_steps=9500, mixed_value_start_step=6000),
+        train=dict(
+            total_env_steps=100_000,
+            train_ratio=0.5,
+            offline_train_steps=0,
+            eval_every_env_steps=20_000,
+            log_every_env_steps=2000,
+            checkpoint_every_env_steps=5000,
+        ),
+    )
 
 
 def config(name: str) -> Config:
@@ -73,12 +85,23 @@ def observations(name: str, seed: int) -> np.ndarray:
 
 def run(name: str, mode: str, seed: int, device: str = "cpu") -> dict:
     """One seeded search of BATCH[name] roots, with a trace of root 1, as plain lists."""
-    result = search(network(name).to(device), observations(name, seed), config(name), mode,
-                    np.random.default_rng(seed), trace_root=1)
-    return {"action_slot": result.action_slot.tolist(), "visit_counts": result.visit_counts.tolist(),
-            "action": np.asarray(result.action, np.float64).tolist(),
-            "improved_policy": result.improved_policy.tolist(), "root_value": result.root_value.tolist(),
-            "trace_paths": result.trace.paths, "trace_parent": result.trace.parent.tolist()}
+    result = search(
+        network(name).to(device),
+        observations(name, seed),
+        config(name),
+        mode,
+        np.random.default_rng(seed),
+        trace_root=1,
+    )
+    return {
+        "action_slot": result.action_slot.tolist(),
+        "visit_counts": result.visit_counts.tolist(),
+        "action": np.asarray(result.action, np.float64).tolist(),
+        "improved_policy": result.improved_policy.tolist(),
+        "root_value": result.root_value.tolist(),
+        "trace_paths": result.trace.paths,
+        "trace_parent": result.trace.parent.tolist(),
+    }
 
 
 def cases() -> list[tuple[str, str, int]]:

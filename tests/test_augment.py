@@ -10,7 +10,7 @@ def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Independent reference: pad by repeating the edge, crop at offset (4 + dy, 4 + dx)."""
     padded = np.pad(image, ((0, 0), (4, 4), (4, 4)), mode="edge")
     h, w = image.shape[1:]
-    return padded[:, 4 + dy:4 + dy + h, 4 + dx:4 + dx + w]
+    return padded[:, 4 + dy : 4 + dy + h, 4 + dx : 4 + dx + w]
 
 
 def test_shift_moves_each_image_by_at_most_4_pixels_and_keeps_shape_and_dtype():
@@ -19,9 +19,13 @@ def test_shift_moves_each_image_by_at_most_4_pixels_and_keeps_shape_and_dtype():
     out = random_shift(images, generator=torch.Generator().manual_seed(1))
     assert out.shape == images.shape and out.dtype == torch.uint8
     seen = set()
-    for before, after in zip(images.numpy(), out.numpy()):
-        matches = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
-                   if np.array_equal(_shifted(before, dy, dx), after)]
+    for before, after in zip(images.numpy(), out.numpy(), strict=True):
+        matches = [
+            (dy, dx)
+            for dy in range(-4, 5)
+            for dx in range(-4, 5)
+            if np.array_equal(_shifted(before, dy, dx), after)
+        ]
         assert len(matches) == 1, "every output is exactly one shift of its input"
         seen.add(matches[0])
     assert len(seen) > 20, "the 64 images get different shifts"
@@ -51,7 +55,8 @@ def test_intensity_scales_each_image_by_a_factor_between_0_9_and_1_1():
     assert torch.all(factors == factors[:, :1]), "one factor per image"
     f = factors[:, 0]
     assert f.min() >= 0.9 - 1e-6 and f.max() <= 1.1 + 1e-6
-    assert abs(float(f.mean()) - 1) < 0.01 and 0.04 < float(f.std()) < 0.05  # N(0, 1) clipped at 2 sd
+    # N(0, 1) clipped at 2 sd
+    assert abs(float(f.mean()) - 1) < 0.01 and 0.04 < float(f.std()) < 0.05
 
 
 def test_augment_returns_unit_scaled_floats_of_the_same_shape():
@@ -79,13 +84,16 @@ def test_the_learner_augments_roots_and_consistency_targets_independently(monkey
     from ezv2_lite.replay import random_policy_replay
     from ezv2_lite.targets import reanalyze
 
-    config = override(preset("dmc_image_small"), optim=dict(batch_size=4),
-                      train=dict(start_transitions=4)).resolved()
+    config = override(
+        preset("dmc_image_small"), optim=dict(batch_size=4), train=dict(start_transitions=4)
+    ).resolved()
     replay, spec = random_policy_replay(config, 30, seed=0)
     model = build_model(config, spec)
     calls = []
     real = learner.augment
-    monkeypatch.setattr(learner, "augment", lambda x, pad: calls.append(tuple(x.shape)) or real(x, pad))
+    monkeypatch.setattr(
+        learner, "augment", lambda x, pad: calls.append(tuple(x.shape)) or real(x, pad)
+    )
     batch = replay.sample(4)
     targets = reanalyze(replay, batch, model, config, 0, np.random.default_rng(0))
     learner.compute_loss(model, batch, targets, config, torch.device("cpu"))

@@ -27,6 +27,7 @@ is shut down with its kernels whatever happens; the last check is that no proces
 `scripts/test.sh` installs Chromium and Playwright and sets EZV2_REQUIRE_BROWSER=1, so there a
 missing browser is a failure; elsewhere these tests are skipped with the command that enables them.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 RUN_ALL_TIMEOUT_S = 600
 WINDOW = {"width": 1280, "height": 900}
 """A laptop's browser window; the notebook shares it with JupyterLab's file browser."""
@@ -86,38 +94,61 @@ class JupyterLab:
         self.port, self.token = port, secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         env = {name: value for name, value in os.environ.items() if name != "EZV2_FAST"}
-        env.update({"EZV2_FAST": "1"} if fast else {},  # the course's fast setting, or its full one
-                   JUPYTER_CONFIG_DIR=str(scratch / "config"),
-                   JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
-                   JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"),
-                   JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"))
+        env.update(
+            {"EZV2_FAST": "1"} if fast else {},  # the course's fast setting, or its full one
+            JUPYTER_CONFIG_DIR=str(scratch / "config"),
+            JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
+            JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"),
+            JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"),
+        )
         # No "get Jupyter news?" prompt over the screenshots.
         labconfig = scratch / "config" / "labconfig"
         labconfig.mkdir(parents=True)
-        (labconfig / "page_config.json").write_text(json.dumps(
-            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        (labconfig / "page_config.json").write_text(
+            json.dumps(
+                {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+            )
+        )
         self.log_path = scratch / "jupyterlab.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
-             "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run cells, read kernel state
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            env=env, stdin=subprocess.DEVNULL, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--allow-root",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={root}",
+                "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run cells, read kernel state
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.server = psutil.Process(self.process.pid)
         self.seen: dict[int, psutil.Process] = {self.process.pid: self.server}
         deadline = time.monotonic() + 120
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited at start:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"JupyterLab exited at start:\n{self.log_path.read_text()[-3000:]}"
+                )
             try:
                 urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2)
                 return
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"JupyterLab did not answer within 120 s:\n{self.log_path.read_text()[-3000:]}")
+                    raise RuntimeError(
+                        f"JupyterLab did not answer within 120 s:\n{self.log_path.read_text()[-3000:]}"
+                    ) from None
                 time.sleep(0.5)
 
     def notebook_url(self, name: str) -> str:
@@ -139,7 +170,9 @@ class JupyterLab:
 
         self.remember_children()
         try:  # the clean way: the server shuts its kernels down, then itself
-            request = urllib.request.Request(f"{self.url}/api/shutdown?token={self.token}", method="POST")
+            request = urllib.request.Request(
+                f"{self.url}/api/shutdown?token={self.token}", method="POST"
+            )
             urllib.request.urlopen(request, timeout=10)
         except OSError:
             pass
@@ -153,7 +186,9 @@ class JupyterLab:
                 process.kill()
             except psutil.NoSuchProcess:
                 pass
-        return [f"{p.pid} ({' '.join(p.cmdline()[:3]) if p.is_running() else 'gone'})" for p in alive]
+        return [
+            f"{p.pid} ({' '.join(p.cmdline()[:3]) if p.is_running() else 'gone'})" for p in alive
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +210,9 @@ def lab(tmp_path_factory, free_port):
         for p in left:
             p.kill()
         assert not killed, f"JupyterLab left processes that had to be killed: {killed}"
-        assert not left, f"processes left behind by the browser tests: {[p.cmdline()[:3] for p in left]}"
+        assert not left, (
+            f"processes left behind by the browser tests: {[p.cmdline()[:3] for p in left]}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +235,10 @@ class NotebookPage:
         self.page = browser.new_page(viewport=WINDOW)
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
-        self.page.on("console", lambda m: self.errors.append(f"console.error: {m.text}")
-                     if m.type == "error" else None)
+        self.page.on(
+            "console",
+            lambda m: self.errors.append(f"console.error: {m.text}") if m.type == "error" else None,
+        )
         self.page.goto(lab.notebook_url(name))
         self.wait_until_open()
 
@@ -209,14 +248,17 @@ class NotebookPage:
         self.page.wait_for_function(
             "() => { const w = window.jupyterapp.shell.currentWidget;"
             " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
-            " return k && k.status === 'idle'; }", timeout=120_000)
+            " return k && k.status === 'idle'; }",
+            timeout=120_000,
+        )
         self.page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
 
     def save_and_reload(self) -> None:
         """Save the notebook (as JupyterLab's autosave would) and reload the page; the kernel runs on."""
         self.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        self.page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty",
-                                    timeout=30_000)
+        self.page.wait_for_function(
+            "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000
+        )
         self.page.reload()
         self.wait_until_open()
 
@@ -226,10 +268,13 @@ class NotebookPage:
             """(ms) => Promise.race([
                    window.jupyterapp.commands.execute('notebook:run-all-cells'),
                    new Promise((_, reject) => setTimeout(() => reject(new Error('run-all timed out')), ms))])""",
-            RUN_ALL_TIMEOUT_S * 1000)
+            RUN_ALL_TIMEOUT_S * 1000,
+        )
         self.lab.remember_children()
         if not ok:
-            errors = self.page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            errors = self.page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+            )
             text = errors.last.inner_text()[-2000:] if errors.count() else "(no error output found)"
             raise AssertionError(f"{self.name}: a cell raised in JupyterLab:\n{text}")
 
@@ -245,22 +290,29 @@ class NotebookPage:
         self.page.close()
 
     def assert_no_front_end_errors(self) -> None:
-        assert not self.errors, f"{self.name}: front-end errors in the browser:\n" + "\n".join(self.errors[:10])
+        assert not self.errors, f"{self.name}: front-end errors in the browser:\n" + "\n".join(
+            self.errors[:10]
+        )
 
 
 def check_tree_stepper(notebook: NotebookPage, stem: str) -> tuple[Path, Path]:
     """The first tree stepper (a simulation slider above an SVG tree) draws, and redraws when the
     slider moves two simulations back. Returns the screenshots before and after the move."""
     page = notebook.page
-    stepper = (page.locator(".widget-vbox", has=page.locator(".widget-slider"))
-               .filter(has=page.locator("svg")).first)
+    stepper = (
+        page.locator(".widget-vbox", has=page.locator(".widget-slider"))
+        .filter(has=page.locator("svg"))
+        .first
+    )
     stepper.wait_for(timeout=60_000)
     stepper.scroll_into_view_if_needed()
     drawing = stepper.locator("svg").first
     assert drawing.locator("g.node").count() >= 2, "the tree drawing has fewer than two nodes"
     readout = stepper.locator(".widget-readout")
-    page.wait_for_function("el => /^[0-9]+$/.test(el.innerText.trim())", arg=readout.element_handle(),
-                           timeout=20_000)  # the slider's number is filled in just after it renders
+    # the slider's number is filled in just after it renders
+    page.wait_for_function(
+        "el => /^[0-9]+$/.test(el.innerText.trim())", arg=readout.element_handle(), timeout=20_000
+    )
     before_readout = readout.inner_text().strip()
     before_svg = drawing.inner_html()
     shot_before = notebook.screenshot(f"{stem}-tree-before", stepper)
@@ -269,15 +321,20 @@ def check_tree_stepper(notebook: NotebookPage, stem: str) -> tuple[Path, Path]:
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
     expected = str(int(before_readout) - 2)
-    page.wait_for_function("([el, v]) => el.innerText.trim() === v",
-                           arg=[readout.element_handle(), expected], timeout=20_000)
+    page.wait_for_function(
+        "([el, v]) => el.innerText.trim() === v",
+        arg=[readout.element_handle(), expected],
+        timeout=20_000,
+    )
     deadline = time.monotonic() + 20
     while stepper.locator("svg").first.inner_html() == before_svg:
         if time.monotonic() > deadline:
             notebook.screenshot(f"{stem}-tree-not-redrawn", stepper)
-            raise AssertionError(f"{notebook.name}: the slider moved {before_readout} -> {expected} "
-                                 "but the tree drawing did not change"
-                                 + (":\n" + "\n".join(notebook.errors[:5]) if notebook.errors else ""))
+            raise AssertionError(
+                f"{notebook.name}: the slider moved {before_readout} -> {expected} "
+                "but the tree drawing did not change"
+                + (":\n" + "\n".join(notebook.errors[:5]) if notebook.errors else "")
+            )
         time.sleep(0.2)
     shot_after = notebook.screenshot(f"{stem}-tree-after", stepper)
     notebook.assert_no_front_end_errors()
@@ -297,8 +354,10 @@ def check_fits(notebook: NotebookPage) -> None:
     overflowing = notebook.page.evaluate(OVERFLOWING_OUTPUTS)
     if overflowing:
         notebook.screenshot(f"{Path(notebook.name).stem}-does-not-fit")
-        raise AssertionError(f"{notebook.name}: {len(overflowing)} output area(s) scroll sideways in a "
-                             f"{WINDOW['width']} px window with the file browser open:\n" + "\n".join(overflowing))
+        raise AssertionError(
+            f"{notebook.name}: {len(overflowing)} output area(s) scroll sideways in a "
+            f"{WINDOW['width']} px window with the file browser open:\n" + "\n".join(overflowing)
+        )
 
 
 CLIPPED_BY = """el => {  // the first box with hidden, scrolled or clipped overflow that cuts `el` off
@@ -327,7 +386,9 @@ LABEL_HEIGHTS = """svg => [...svg.querySelectorAll('g.node text, g.edge text')].
 def check_tree_in_view(notebook: NotebookPage, drawing, what: str) -> None:
     """The tree's root node and its chosen (green) edge are drawn inside the visible area, and its
     node labels are large enough to read (a tree fitted to a narrow width can shrink them)."""
-    root = drawing.locator("g.node", has=notebook.page.locator("title", has_text=re.compile("^n0$"))).first
+    root = drawing.locator(
+        "g.node", has=notebook.page.locator("title", has_text=re.compile("^n0$"))
+    ).first
     chosen = drawing.locator("g.edge", has=notebook.page.locator("path[stroke='#188038']")).first
     for name, element in (("root", root), ("chosen edge", chosen)):
         assert element.count() == 1, f"{notebook.name}: {what} has no {name}"
@@ -343,7 +404,8 @@ def check_tree_legible(notebook: NotebookPage, drawing, what: str) -> None:
     assert heights, f"{notebook.name}: {what} has no node labels"
     assert min(heights) >= SMALLEST_LEGIBLE_PX, (
         f"{notebook.name}: {what}'s labels are drawn as small as {min(heights):.1f} px on the screen; "
-        f"below {SMALLEST_LEGIBLE_PX} px they cannot be read")
+        f"below {SMALLEST_LEGIBLE_PX} px they cannot be read"
+    )
 
 
 def check_charts_have_data(notebook: NotebookPage, at_least: int, when: str) -> None:
@@ -356,10 +418,14 @@ def check_charts_have_data(notebook: NotebookPage, at_least: int, when: str) -> 
             "n => [...document.querySelectorAll('.js-plotly-plot .scatterlayer path.js-line')]"
             ".filter(p => (p.getAttribute('d') || '').length > 20"
             " && p.closest('.js-plotly-plot').getBoundingClientRect().height >= 100).length >= n",
-            arg=at_least, timeout=60_000)
+            arg=at_least,
+            timeout=60_000,
+        )
     except Exception:
         notebook.screenshot(f"{Path(notebook.name).stem}-charts-empty-{when}")
-        raise AssertionError(f"{notebook.name}: fewer than {at_least} charted curves with data {when}") from None
+        raise AssertionError(
+            f"{notebook.name}: fewer than {at_least} charted curves with data {when}"
+        ) from None
 
 
 def check_frame_is_a_picture(notebook: NotebookPage, dashboard, stem: str) -> None:
@@ -373,10 +439,15 @@ def check_frame_is_a_picture(notebook: NotebookPage, dashboard, stem: str) -> No
     frame = dashboard.locator("img.ezv2-frame").first
     frame.wait_for(timeout=30_000)
     frame.scroll_into_view_if_needed()
-    pixels = np.asarray(Image.open(io.BytesIO(frame.screenshot(path=str(ARTIFACTS / f"{stem}-frame.png"))))
-                        .convert("L"), dtype=float)
+    pixels = np.asarray(
+        Image.open(io.BytesIO(frame.screenshot(path=str(ARTIFACTS / f"{stem}-frame.png")))).convert(
+            "L"
+        ),
+        dtype=float,
+    )
     assert pixels.size > 100 * 100 and pixels.std() > 5, (
-        f"{notebook.name}: the frame is {pixels.shape} px with pixel std {pixels.std():.1f}: not a picture")
+        f"{notebook.name}: the frame is {pixels.shape} px with pixel std {pixels.std():.1f}: not a picture"
+    )
 
 
 def test_tree_widget_renders_and_follows_its_slider(lab, browser):
@@ -385,14 +456,24 @@ def test_tree_widget_renders_and_follows_its_slider(lab, browser):
     check_fits(notebook)
     check_tree_stepper(notebook, "02_gumbel_search")
     page = notebook.page
-    first = page.locator(".widget-vbox", has=page.locator(".widget-slider")).filter(has=page.locator("svg")).first
-    first.locator(".noUi-handle").focus()  # back to the last simulation, where the chosen edge is drawn
+    first = (
+        page.locator(".widget-vbox", has=page.locator(".widget-slider"))
+        .filter(has=page.locator("svg"))
+        .first
+    )
+    first.locator(
+        ".noUi-handle"
+    ).focus()  # back to the last simulation, where the chosen edge is drawn
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
     first.locator("path[stroke='#188038']").first.wait_for(timeout=20_000)
-    steppers = page.locator(".widget-vbox", has=page.locator(".widget-slider")).filter(has=page.locator("svg"))
+    steppers = page.locator(".widget-vbox", has=page.locator(".widget-slider")).filter(
+        has=page.locator("svg")
+    )
     trees = [steppers.nth(i).locator("svg").first for i in range(steppers.count())]
-    assert len(trees) >= 3, f"02: expected the bandit, CartPole and Pendulum trees, saw {len(trees)}"
+    assert len(trees) >= 3, (
+        f"02: expected the bandit, CartPole and Pendulum trees, saw {len(trees)}"
+    )
     for i, tree in enumerate(trees):
         tree.scroll_into_view_if_needed()
         check_tree_in_view(notebook, tree, f"tree {i + 1}")
@@ -410,7 +491,9 @@ def check_dashboard(notebook: NotebookPage, stem: str):
     page = notebook.page
     charts = page.locator(".js-plotly-plot")
     charts.first.wait_for(timeout=60_000)
-    assert charts.count() >= 2, f"{notebook.name}: expected the dashboard's return and loss charts, saw {charts.count()}"
+    assert charts.count() >= 2, (
+        f"{notebook.name}: expected the dashboard's return and loss charts, saw {charts.count()}"
+    )
     check_charts_have_data(notebook, 2, "after training")
     check_fits(notebook)
     dashboard = page.locator(".widget-vbox", has=charts.first).first
@@ -436,21 +519,32 @@ def check_episode_video(notebook: NotebookPage, stem: str, nth: int = 0) -> Path
     video.wait_for(timeout=60_000)
     video.scroll_into_view_if_needed()
     try:
-        page.wait_for_function("v => v.readyState >= 1 && v.videoWidth > 0 && v.duration > 1",
-                               arg=video.element_handle(), timeout=30_000)
+        page.wait_for_function(
+            "v => v.readyState >= 1 && v.videoWidth > 0 && v.duration > 1",
+            arg=video.element_handle(),
+            timeout=30_000,
+        )
     except Exception:
         notebook.screenshot(f"{stem}-video-not-loaded")
-        state = video.evaluate("v => ({ready: v.readyState, width: v.videoWidth, error: v.error && v.error.code})")
+        state = video.evaluate(
+            "v => ({ready: v.readyState, width: v.videoWidth, error: v.error && v.error.code})"
+        )
         raise AssertionError(f"{notebook.name}: the episode video did not load: {state}") from None
     return notebook.screenshot(f"{stem}-video", video)
 
 
 def episode_player_at(page, nth: int):
     """The page's `nth` episode player: a box with a play button and a frame."""
-    return page.locator(".widget-vbox", has=page.locator(".widget-play")).filter(has=page.locator("img")).nth(nth)
+    return (
+        page.locator(".widget-vbox", has=page.locator(".widget-play"))
+        .filter(has=page.locator("img"))
+        .nth(nth)
+    )
 
 
-def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12, nth: int = 0) -> tuple[Path, Path]:
+def check_episode_player(
+    notebook: NotebookPage, stem: str, steps: int = 12, nth: int = 0
+) -> tuple[Path, Path]:
     """The notebook's `nth` episode player of a shipped agent draws its frame, root chart, tree and
     value chart, and moving its step slider `steps` steps on changes the frame and the tree. Returns
     the screenshots before and after the move."""
@@ -458,9 +552,14 @@ def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12, nth
     player = episode_player_at(page, nth)
     player.wait_for(timeout=60_000)
     player.scroll_into_view_if_needed()
-    frame, tree = player.locator("img").first, player.locator("svg", has=page.locator("g.node")).first
+    frame, tree = (
+        player.locator("img").first,
+        player.locator("svg", has=page.locator("g.node")).first,
+    )
     tree.wait_for(timeout=30_000)
-    assert player.locator(".js-plotly-plot").count() >= 2, f"{notebook.name}: the player's charts did not draw"
+    assert player.locator(".js-plotly-plot").count() >= 2, (
+        f"{notebook.name}: the player's charts did not draw"
+    )
     check_fits(notebook)
     check_tree_legible(notebook, tree, "the player's tree")
     before_frame, before_tree = frame.get_attribute("src"), tree.inner_html()
@@ -469,20 +568,31 @@ def check_episode_player(notebook: NotebookPage, stem: str, steps: int = 12, nth
     player.locator(".noUi-handle").focus()
     for _ in range(steps):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("([el, v]) => el.innerText.trim() === v", arg=[readout.element_handle(), str(steps)],
-                           timeout=20_000)
+    page.wait_for_function(
+        "([el, v]) => el.innerText.trim() === v",
+        arg=[readout.element_handle(), str(steps)],
+        timeout=20_000,
+    )
     # The kernel draws each step the slider passed through, in turn: wait for the last one.
     deadline = time.monotonic() + 60
     while True:
-        missing = [what for what, drawn in [(f"the caption of step {steps}", f"step {steps}:" in player.inner_text()),
-                                            ("a new frame", frame.get_attribute("src") != before_frame),
-                                            ("a new tree", tree.inner_html() != before_tree)] if not drawn]
+        missing = [
+            what
+            for what, drawn in [
+                (f"the caption of step {steps}", f"step {steps}:" in player.inner_text()),
+                ("a new frame", frame.get_attribute("src") != before_frame),
+                ("a new tree", tree.inner_html() != before_tree),
+            ]
+            if not drawn
+        ]
         if not missing:
             break
         if time.monotonic() > deadline:
             notebook.screenshot(f"{stem}-player-not-redrawn", player)
-            raise AssertionError(f"{notebook.name}: the step slider moved to {steps} but the player "
-                                 f"did not draw {' and '.join(missing)}")
+            raise AssertionError(
+                f"{notebook.name}: the step slider moved to {steps} but the player "
+                f"did not draw {' and '.join(missing)}"
+            )
         time.sleep(0.2)
     shot_after = notebook.screenshot(f"{stem}-player-after", player)
     return shot_before, shot_after
@@ -496,7 +606,9 @@ VALUE_CURVES = """player => {  // the player's value chart: {curve name: y value
 }"""
 
 
-def check_values_sit_close_to_the_return(notebook: NotebookPage, nth: int = 0, within: float = 0.1) -> None:
+def check_values_sit_close_to_the_return(
+    notebook: NotebookPage, nth: int = 0, within: float = 0.1
+) -> None:
     """Notebook 04's claim about its player's value chart, checked in the setting it ran in: the value
     network's v(s) sits close to the discounted return that followed (on average within `within` of
     it), and that return is not cut short where the recording of the fast setting ends."""
@@ -506,14 +618,19 @@ def check_values_sit_close_to_the_return(notebook: NotebookPage, nth: int = 0, w
     player = episode_player_at(page, nth)
     curves = player.evaluate(VALUE_CURVES)
     assert curves, f"{notebook.name}: the player has no chart titled 'values along the episode'"
-    truth = np.array(next(y for name, y in curves.items() if name.startswith("discounted return that followed")))
+    truth = np.array(
+        next(y for name, y in curves.items() if name.startswith("discounted return that followed"))
+    )
     predicted = np.array(curves["value network v(s)"])
     gap = np.abs(truth - predicted).mean() / np.abs(truth).mean()
-    assert gap < within, (f"{notebook.name}: v(s) is {gap:.0%} away from the return that followed on average "
-                          f"(the text says they sit close); that return runs {truth[0]:.1f} ... {truth[-1]:.1f}")
+    assert gap < within, (
+        f"{notebook.name}: v(s) is {gap:.0%} away from the return that followed on average "
+        f"(the text says they sit close); that return runs {truth[0]:.1f} ... {truth[-1]:.1f}"
+    )
     assert truth.min() > 0.5 * truth.max(), (
         f"{notebook.name}: the return that followed falls from {truth.max():.1f} to {truth.min():.1f}: "
-        "cut short where the recording ends")
+        "cut short where the recording ends"
+    )
 
 
 @pytest.mark.parametrize("name", ["04_train_cartpole.ipynb", "05_continuous_control.ipynb"])
@@ -537,9 +654,13 @@ def test_the_pixel_agents_episode_player_follows_its_slider(lab, browser):
     training cells are checked by nbval)."""
     import nbformat
 
-    source = next(c.source for c in nbformat.read(ROOT / "notebooks" / "06_learning_from_pixels.ipynb",
-                                                  as_version=4).cells if "cartpole-balance-pixels" in c.source
-                  and c.cell_type == "code")
+    source = next(
+        c.source
+        for c in nbformat.read(
+            ROOT / "notebooks" / "06_learning_from_pixels.ipynb", as_version=4
+        ).cells
+        if "cartpole-balance-pixels" in c.source and c.cell_type == "code"
+    )
     setting = "from ezv2_lite.course import course_setting\nsetting = course_setting()\n"  # (the notebook's first cell)
     notebook = one_cell_notebook(browser, lab, "pixel_agent.ipynb", setting + source)
     check_episode_video(notebook, "06_learning_from_pixels")
@@ -555,9 +676,13 @@ def test_ablation_figure_draws_each_arm_with_its_interval(lab, browser):
     figure = notebook.page.locator(".js-plotly-plot").first
     figure.wait_for(timeout=60_000)
     figure.scroll_into_view_if_needed()
-    dots, bars = figure.locator(".scatterlayer .points path"), figure.locator(".errorbars .errorbar path")
+    dots, bars = (
+        figure.locator(".scatterlayer .points path"),
+        figure.locator(".errorbars .errorbar path"),
+    )
     assert dots.count() >= 2 and bars.count() >= 2, (
-        f"08: the main figure has {dots.count()} dots and {bars.count()} error bars, expected one of each per arm")
+        f"08: the main figure has {dots.count()} dots and {bars.count()} error bars, expected one of each per arm"
+    )
     widths = [bar.bounding_box()["width"] for bar in bars.all()]
     assert max(widths) > 2, f"08: the intervals are drawn {widths} px wide"
     assert "verdict" in notebook.page.locator(".jp-OutputArea-output table").first.inner_text()
@@ -579,7 +704,11 @@ def one_cell_notebook(browser, lab: JupyterLab, name: str, code: str) -> Noteboo
     import nbformat
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nbformat.write(nb, lab.root / name)
     notebook = NotebookPage(browser, lab, name)
     notebook.run_all()
@@ -592,7 +721,9 @@ def test_a_fixed_width_layout_fails_the_check(lab, browser):
     notebook.page.locator(".widget-hbox").first.wait_for(timeout=30_000)
     with pytest.raises(AssertionError, match="scroll sideways") as failure:
         check_fits(notebook)
-    assert re.search(r"an output 14\d\d px wide in a \d+ px area", str(failure.value)), str(failure.value)
+    assert re.search(r"an output 14\d\d px wide in a \d+ px area", str(failure.value)), str(
+        failure.value
+    )
     (ARTIFACTS / "fixed_width_layout-failure.txt").write_text(str(failure.value))
     notebook.close()
 
@@ -648,7 +779,9 @@ def test_a_squeezed_tree_fails_the_legibility_check(lab, browser):
     """The legibility check is not vacuous: 16 root children scaled into 400 px (as `fit_svg` would,
     without its floor) must fail it."""
     notebook = one_cell_notebook(browser, lab, "squeezed_tree.ipynb", SQUEEZED_TREE)
-    drawing = notebook.page.locator(".jp-OutputArea-output svg", has=notebook.page.locator("g.node")).first
+    drawing = notebook.page.locator(
+        ".jp-OutputArea-output svg", has=notebook.page.locator("g.node")
+    ).first
     drawing.wait_for(timeout=30_000)
     with pytest.raises(AssertionError, match="cannot be read") as failure:
         check_tree_in_view(notebook, drawing, "the squeezed tree")

@@ -4,8 +4,16 @@ import json
 import pytest
 
 from ezv2_lite.cli import config_from_args
-from ezv2_lite.config import (PRESETS, Config, ConfigError, from_json, override, preset, to_json,
-                              validate)
+from ezv2_lite.config import (
+    PRESETS,
+    Config,
+    ConfigError,
+    from_json,
+    override,
+    preset,
+    to_json,
+    validate,
+)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -23,20 +31,32 @@ def test_presets_carry_the_released_hyperparameters():
     assert atari.model.value_support.bins == 601 and atari.model.value_support.kind == "integer"
     assert state.model.value_support.bins == 51 and state.model.reward_support.limit == 2.0
     # docs/algorithm.md §1.5: discount raised to the action repeat.
-    assert atari.agent_discount == pytest.approx(0.997 ** 4)
-    assert state.agent_discount == pytest.approx(0.997 ** 2)
-    assert image.agent_discount == pytest.approx(0.99 ** 2)
+    assert atari.agent_discount == pytest.approx(0.997**4)
+    assert state.agent_discount == pytest.approx(0.997**2)
+    assert image.agent_discount == pytest.approx(0.99**2)
     # docs/algorithm.md §3: search budgets; K = 4 policy + 12 widened samples.
     assert atari.search.num_simulations == 16 and state.search.num_simulations == 32
     assert state.search.num_sampled_actions == 16 and state.search.std_magnification == 3
     assert (state.search.c_visit, state.search.c_scale) == (50, 0.1)
     # docs/algorithm.md §5: optimisers, consistency and entropy weights, mixed-target thresholds.
-    assert (atari.optim.optimizer, atari.optim.lr, atari.optim.consistency_coeff) == ("sgd", 0.2, 5.0)
-    assert (state.optim.optimizer, state.optim.lr, state.optim.entropy_coeff) == ("adam", 3e-4, 5e-2)
+    assert (atari.optim.optimizer, atari.optim.lr, atari.optim.consistency_coeff) == (
+        "sgd",
+        0.2,
+        5.0,
+    )
+    assert (state.optim.optimizer, state.optim.lr, state.optim.entropy_coeff) == (
+        "adam",
+        3e-4,
+        5e-2,
+    )
     assert (atari.optim.mixed_value_start_step, atari.optim.mixed_value_window) == (30_000, 5000)
     assert (state.optim.mixed_value_start_step, state.optim.mixed_value_window) == (40_000, 20_000)
     # docs/algorithm.md §5.3: alpha = beta = 1, precalculated priorities.
-    assert (state.replay.alpha, state.replay.beta, state.replay.new_priority) == (1, 1, "precalculated")
+    assert (state.replay.alpha, state.replay.beta, state.replay.new_priority) == (
+        1,
+        1,
+        "precalculated",
+    )
 
 
 def test_suite_defaults_follow_the_benchmark_protocols():
@@ -50,19 +70,22 @@ def test_suite_defaults_follow_the_benchmark_protocols():
     assert pixels.frame_stack == 4 and pixels.camera == 2
 
 
-@pytest.mark.parametrize("section, values, field_name", [
-    ("optim", dict(discount=1.5), "optim.discount"),
-    ("optim", dict(batch_size=0), "optim.batch_size"),
-    ("optim", dict(continuous_policy_loss="fancy"), "optim.continuous_policy_loss"),
-    ("train", dict(total_env_steps=-5), "train.total_env_steps"),
-    ("train", dict(start_transitions=10), "train.start_transitions"),
-    ("search", dict(q_transform="softmax"), "search.q_transform"),
-    ("search", dict(num_simulations=0), "search.num_simulations"),
-    ("replay", dict(alpha=2.0), "replay.alpha"),
-    ("replay", dict(new_priority="newest"), "replay.new_priority"),
-    ("env", dict(suite="mujoco"), "env.suite"),
-    ("env", dict(frame_stack=0), "env.frame_stack"),
-])
+@pytest.mark.parametrize(
+    "section, values, field_name",
+    [
+        ("optim", dict(discount=1.5), "optim.discount"),
+        ("optim", dict(batch_size=0), "optim.batch_size"),
+        ("optim", dict(continuous_policy_loss="fancy"), "optim.continuous_policy_loss"),
+        ("train", dict(total_env_steps=-5), "train.total_env_steps"),
+        ("train", dict(start_transitions=10), "train.start_transitions"),
+        ("search", dict(q_transform="softmax"), "search.q_transform"),
+        ("search", dict(num_simulations=0), "search.num_simulations"),
+        ("replay", dict(alpha=2.0), "replay.alpha"),
+        ("replay", dict(new_priority="newest"), "replay.new_priority"),
+        ("env", dict(suite="mujoco"), "env.suite"),
+        ("env", dict(frame_stack=0), "env.frame_stack"),
+    ],
+)
 def test_bad_values_raise_a_one_line_error_naming_the_field(section, values, field_name):
     with pytest.raises(ConfigError) as error:
         validate(override(preset("cartpole"), **{section: values}))
@@ -90,8 +113,21 @@ def test_config_json_rejects_unknown_fields_and_bad_json():
 
 
 def test_command_line_overrides_by_dotted_name():
-    config = config_from_args(["--preset", "dmc_state", "--env.name", "walker-walk", "--seed", "3",
-                               "--search.num-simulations", "8", "--model.policy-hidden", "32", "32"])
+    config = config_from_args(
+        [
+            "--preset",
+            "dmc_state",
+            "--env.name",
+            "walker-walk",
+            "--seed",
+            "3",
+            "--search.num-simulations",
+            "8",
+            "--model.policy-hidden",
+            "32",
+            "32",
+        ]
+    )
     assert config.preset == "dmc_state" and config.seed == 3
     assert config.env.name == "walker-walk" and config.env.suite == "dmc"
     assert config.search.num_simulations == 8 and config.model.policy_hidden == (32, 32)
@@ -106,12 +142,28 @@ def test_command_line_override_is_validated():
 
 # What a CPU-sized preset may change relative to its faithful one: sizes, budgets and the
 # schedule that follows from a shorter run; never a part of the algorithm or the protocol.
-SIZES = {"preset", "env.name", "env.image_size", "model.channels", "model.head_channels",
-         "model.action_embedding_dim", "model.lstm_hidden", "model.projection_hidden",
-         "model.projection_dim", "model.prediction_hidden", "optim.batch_size",
-         "optim.lr_decay_steps", "optim.mixed_value_start_step", "optim.mixed_value_window",
-         "train.total_env_steps", "train.offline_train_steps", "train.start_transitions",
-         "train.eval_every_env_steps", "train.log_every_env_steps", "train.checkpoint_every_env_steps"}
+SIZES = {
+    "preset",
+    "env.name",
+    "env.image_size",
+    "model.channels",
+    "model.head_channels",
+    "model.action_embedding_dim",
+    "model.lstm_hidden",
+    "model.projection_hidden",
+    "model.projection_dim",
+    "model.prediction_hidden",
+    "optim.batch_size",
+    "optim.lr_decay_steps",
+    "optim.mixed_value_start_step",
+    "optim.mixed_value_window",
+    "train.total_env_steps",
+    "train.offline_train_steps",
+    "train.start_transitions",
+    "train.eval_every_env_steps",
+    "train.log_every_env_steps",
+    "train.checkpoint_every_env_steps",
+}
 ALSO_ALLOWED = {
     # fewer simulations, and a warm-up sized to a 10,000-learner-step run
     "dmc_image_small": {"search.num_simulations", "optim.warmup_steps"},
@@ -138,16 +190,23 @@ def test_a_cpu_sized_pixel_preset_keeps_every_part_of_its_faithful_preset(small,
     assert small_config.env.frame_stack == 4 and small_config.optim.augmentation
 
 
-
 MINATAR_CHANGES = SIZES | {
     # MinAtar's own protocol, as its paper ran DQN: one frame a step (the grid's trail channels
     # show motion), rewards unclipped, no lives, games capped at 10,000 steps
-    "env.suite", "env.action_repeat", "env.frame_stack", "env.max_episode_steps",
-    "env.eval_max_episode_steps", "env.clip_rewards", "env.episodic_life",
+    "env.suite",
+    "env.action_repeat",
+    "env.frame_stack",
+    "env.max_episode_steps",
+    "env.eval_max_episode_steps",
+    "env.clip_rewards",
+    "env.episodic_life",
     # a pixel is a game cell: no downsampling, and no shift (a shifted board is another game)
-    "model.downsample", "optim.shift_pad",
+    "model.downsample",
+    "optim.shift_pad",
     # fewer simulations and learner steps, so that a run fits 2 hours of one core
-    "search.num_simulations", "train.train_ratio"}
+    "search.num_simulations",
+    "train.train_ratio",
+}
 
 
 def test_the_minatar_preset_keeps_every_part_of_the_atari_algorithm():
@@ -162,17 +221,36 @@ def test_the_minatar_preset_keeps_every_part_of_the_atari_algorithm():
 def test_the_catch_preset_is_the_minatar_preset_on_a_smaller_budget():
     a, b = _flat(preset("catch").resolved()), _flat(preset("minatar").resolved())
     differ = {k for k in a if a[k] != b[k]}
-    allowed = SIZES | {"env.suite", "env.max_episode_steps", "env.eval_max_episode_steps", "model.downsample",
-                       "optim.shift_pad", "search.value_minmax_delta",
-                       "optim.warmup_steps", "optim.target_update_interval",
-                       "train.train_ratio"}
+    allowed = SIZES | {
+        "env.suite",
+        "env.max_episode_steps",
+        "env.eval_max_episode_steps",
+        "model.downsample",
+        "optim.shift_pad",
+        "search.value_minmax_delta",
+        "optim.warmup_steps",
+        "optim.target_update_interval",
+        "train.train_ratio",
+    }
     assert differ <= allowed, sorted(differ - allowed)
 
 
-ZERO_ALLOWED = {"optim.weight_decay", "optim.entropy_coeff", "optim.momentum", "optim.warmup_steps",
-                "optim.reward_coeff", "optim.value_coeff", "optim.policy_coeff", "optim.consistency_coeff",
-                "optim.mixed_value_start_step", "optim.shift_pad", "search.widened_samples", "search.policy_samples",
-                "train.offline_train_steps", "replay.alpha"}
+ZERO_ALLOWED = {
+    "optim.weight_decay",
+    "optim.entropy_coeff",
+    "optim.momentum",
+    "optim.warmup_steps",
+    "optim.reward_coeff",
+    "optim.value_coeff",
+    "optim.policy_coeff",
+    "optim.consistency_coeff",
+    "optim.mixed_value_start_step",
+    "optim.shift_pad",
+    "search.widened_samples",
+    "search.policy_samples",
+    "train.offline_train_steps",
+    "replay.alpha",
+}
 """The numeric fields for which 0 means something (off, none, from the start, uniform)."""
 
 
@@ -203,11 +281,23 @@ def test_a_config_json_from_before_the_runtime_section_reads_back():
     """Runs written when the implementation switches sat in search, train and replay resume."""
     import json
 
-    config = override(preset("cartpole"), runtime=dict(torch_threads=2, reanalysis_worker=True, replay_device="cpu"))
+    config = override(
+        preset("cartpole"),
+        runtime=dict(torch_threads=2, reanalysis_worker=True, replay_device="cpu"),
+    )
     data = json.loads(to_json(config))
     runtime = data.pop("runtime")
     data["search"] |= {k: runtime[k] for k in ("fused_inference", "compile_step")}
-    data["train"] |= {k: runtime[k] for k in ("deterministic", "tf32", "bf16_autocast", "torch_threads",
-                                               "reanalysis_worker", "checkpoint_every_minutes")}
+    data["train"] |= {
+        k: runtime[k]
+        for k in (
+            "deterministic",
+            "tf32",
+            "bf16_autocast",
+            "torch_threads",
+            "reanalysis_worker",
+            "checkpoint_every_minutes",
+        )
+    }
     data["replay"]["device"] = runtime["replay_device"]
     assert from_json(json.dumps(data)) == config

@@ -21,23 +21,31 @@ def fake_targets(batch, k, dim, rng):
     weights = rng.dirichlet(np.ones(k), (batch, 2))
     chosen = actions[:, :, 0]
     zeros = np.zeros((batch, 2))
-    return Targets(zeros[:, :1], zeros, zeros, zeros, np.ones(batch, bool), weights, actions, chosen)
+    return Targets(
+        zeros[:, :1], zeros, zeros, zeros, np.ones(batch, bool), weights, actions, chosen
+    )
 
 
 @pytest.mark.parametrize("dim, expected", [(1, "full"), (3, "simple")])
-def test_auto_loss_is_the_k_sample_loss_for_one_dimension_and_the_chosen_action_otherwise(dim, expected):
+def test_auto_loss_is_the_k_sample_loss_for_one_dimension_and_the_chosen_action_otherwise(
+    dim, expected
+):
     rng = np.random.default_rng(0)
     targets = fake_targets(4, 16, dim, rng)
     raw = torch.randn(4, 2 * dim)
     mu, sigma = squash_params(raw)
     noise = torch.zeros(1, 4, dim)
     config = preset("pendulum")
-    inputs = {name: torch.as_tensor(getattr(targets, name), dtype=torch.float32)
-              for name in ("policies", "sampled_actions", "chosen_actions")}
+    inputs = {
+        name: torch.as_tensor(getattr(targets, name), dtype=torch.float32)
+        for name in ("policies", "sampled_actions", "chosen_actions")
+    }
     auto, _ = policy_loss(_Spec(dim), raw, 0, inputs, config, noise)
     actions = torch.as_tensor(targets.sampled_actions[:, 0])
-    full = -(torch.as_tensor(targets.policies[:, 0], dtype=torch.float32)
-             * squashed_log_prob(actions, mu[:, None], sigma[:, None])).sum(-1)
+    full = -(
+        torch.as_tensor(targets.policies[:, 0], dtype=torch.float32)
+        * squashed_log_prob(actions, mu[:, None], sigma[:, None])
+    ).sum(-1)
     simple = -squashed_log_prob(torch.as_tensor(targets.chosen_actions[:, 0]), mu, sigma)
     torch.testing.assert_close(auto, full if expected == "full" else simple)
     for mode, reference in (("full", full), ("simple", simple)):
@@ -78,8 +86,12 @@ def test_reanalysis_for_the_learner_uses_the_lagged_target_model():
     from ezv2_lite.replay import random_policy_replay
     from ezv2_lite.targets import reanalyze
 
-    config = override(preset("pendulum"), optim=dict(batch_size=8, target_update_interval=5),
-                      search=dict(num_simulations=4), train=dict(start_transitions=8))
+    config = override(
+        preset("pendulum"),
+        optim=dict(batch_size=8, target_update_interval=5),
+        search=dict(num_simulations=4),
+        train=dict(start_transitions=8),
+    )
     replay, spec = random_policy_replay(config, 300)
     torch.manual_seed(0)
     learner = Learner(build_model(config, spec), config, torch.device("cpu"))
@@ -92,4 +104,8 @@ def test_reanalysis_for_the_learner_uses_the_lagged_target_model():
     online = reanalyze(replay, batch, learner.model.eval(), config, 0, np.random.default_rng(0))
     assert not np.allclose(before.td_values, online.td_values)
     learner.update(batch, before)  # step 5: the target takes the snapshot from step 0 ... 5
-    assert before.sampled_actions.shape == (8, 6, 16, 1) and before.chosen_actions.shape == (8, 6, 1)
+    assert before.sampled_actions.shape == (8, 6, 16, 1) and before.chosen_actions.shape == (
+        8,
+        6,
+        1,
+    )

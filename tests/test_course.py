@@ -1,4 +1,5 @@
 """The course's setting: the fast setting wins, then a CUDA GPU, then the CPU (ezv2_lite/course.py)."""
+
 import torch
 
 from ezv2_lite.course import CourseSetting, course_setting
@@ -10,9 +11,12 @@ def test_budget_prefers_fast_then_gpu_then_cpu():
     assert CourseSetting(torch.device("cuda"), fast=True).budget(**budgets) == 1
     assert CourseSetting(torch.device("cuda"), fast=False).budget(**budgets) == 100
     assert CourseSetting(torch.device("cpu"), fast=False).budget(**budgets) == 10
-    assert CourseSetting(torch.device("cuda"), fast=False).budget(fast=1, cpu=10) == 10  # gpu defaults to cpu
-    assert [CourseSetting(torch.device(d), f).kind for d, f in [("cpu", True), ("cuda", False), ("cpu", False)]] \
-        == ["fast", "gpu", "cpu"]
+    # gpu defaults to cpu
+    assert CourseSetting(torch.device("cuda"), fast=False).budget(fast=1, cpu=10) == 10
+    assert [
+        CourseSetting(torch.device(d), f).kind
+        for d, f in [("cpu", True), ("cuda", False), ("cpu", False)]
+    ] == ["fast", "gpu", "cpu"]
 
 
 def test_course_setting_reads_the_fast_variable_and_the_device(monkeypatch):
@@ -23,7 +27,9 @@ def test_course_setting_reads_the_fast_variable_and_the_device(monkeypatch):
     monkeypatch.setenv("EZV2_FAST", "0")
     assert not course_setting().fast
     if not torch.cuda.is_available():
-        assert str(course_setting()).startswith("device: cpu") and "full, sized for the CPU" in str(course_setting())
+        assert str(course_setting()).startswith("device: cpu") and "full, sized for the CPU" in str(
+            course_setting()
+        )
 
 
 def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
@@ -52,10 +58,19 @@ def test_every_long_cell_says_how_long_it_takes_and_shows_its_progress():
             line = expected_time_line(entry, cell, results["machine"])
             assert above.cell_type == "markdown" and line in above.source, (
                 f"{where}: the line above does not give the measured time; "
-                "run `python benchmarks/notebook_times.py --write-expected-times`")
+                "run `python benchmarks/notebook_times.py --write-expected-times`"
+            )
             source = cell.source
-            shows_progress = "tqdm(" in source or "sweep(" in source or "record_episode(" in source or ("train(" in source and (
-                "progress=False" not in source or "observers=[dashboard]" in source))  # (a sweep: a line per run)
+            # (a sweep: a line per run)
+            shows_progress = (
+                "tqdm(" in source
+                or "sweep(" in source
+                or "record_episode(" in source
+                or (
+                    "train(" in source
+                    and ("progress=False" not in source or "observers=[dashboard]" in source)
+                )
+            )
             assert shows_progress, f"{where}: a long cell without a progress bar or the dashboard"
     assert long_cells >= 8  # the training cells of 03-06 and of the solutions, at least
 
@@ -79,5 +94,7 @@ def test_every_link_in_the_notebooks_opens_a_file_of_the_repository():
                 if re.match(r"[a-z]+:", target) or target.startswith("#"):
                     continue  # a web address or an anchor
                 links += 1
-                assert (path.parent / target.split("#")[0]).exists(), f"{path.name}: {target} does not exist"
+                assert (path.parent / target.split("#")[0]).exists(), (
+                    f"{path.name}: {target} does not exist"
+                )
     assert links >= 40

@@ -17,9 +17,9 @@ import sys
 
 import numpy as np
 import pytest
+import search_pins
 import torch
 
-import search_pins
 from ezv2_lite.config import override, preset
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -35,7 +35,9 @@ def full_float32_products():
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-@pytest.mark.parametrize("case", [f"{n}/{m}/{s}" for n, m, s in search_pins.cases() if n != "pendulum"])
+@pytest.mark.parametrize(
+    "case", [f"{n}/{m}/{s}" for n, m, s in search_pins.cases() if n != "pendulum"]
+)
 def test_the_pinned_searches_choose_on_the_gpu_what_they_chose_on_the_cpu(case):
     """The noise is drawn on the host from the search's NumPy generator, so a search on the
     GPU must make the recorded choices, with the recorded targets to float32 rounding.
@@ -55,7 +57,9 @@ def test_the_pinned_searches_choose_on_the_gpu_what_they_chose_on_the_cpu(case):
 def _replay(name: str, transitions: int = 300):
     from benchmarks.bench import BENCH_SPECS, synthetic_replay
 
-    config = override(preset(name), optim=dict(batch_size=8), train=dict(start_transitions=8)).resolved()
+    config = override(
+        preset(name), optim=dict(batch_size=8), train=dict(start_transitions=8)
+    ).resolved()
     replay, spec = synthetic_replay(config, BENCH_SPECS[name], transitions)
     return config, replay, spec
 
@@ -75,14 +79,21 @@ def test_a_learner_loss_on_the_gpu_is_the_cpu_loss_for_the_same_weights_and_batc
     batch = replay.sample(8)
     targets = reanalyze(replay, batch, model, config, 0, np.random.default_rng(0))
     cpu_loss, _, cpu_terms = compute_loss(model, batch, targets, config, torch.device("cpu"))
-    gpu_loss, _, gpu_terms = compute_loss(copy.deepcopy(model).to(CUDA), batch, targets, config, CUDA)
+    gpu_loss, _, gpu_terms = compute_loss(
+        copy.deepcopy(model).to(CUDA), batch, targets, config, CUDA
+    )
     assert gpu_loss.device.type == CUDA.type
     # random N(0, 0.2^2) weights make large activations: sums in another order differ by about
     # 1e-4 (two copies of the model on one CPU already do); a wrong mask or target would not
     np.testing.assert_allclose(gpu_loss.item(), cpu_loss.item(), rtol=1e-3)
     for key, value in cpu_terms.items():
-        np.testing.assert_allclose(gpu_terms[key].detach().cpu().numpy(), value.detach().numpy(),
-                                   rtol=1e-3, atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(
+            gpu_terms[key].detach().cpu().numpy(),
+            value.detach().numpy(),
+            rtol=1e-3,
+            atol=1e-5,
+            err_msg=key,
+        )
 
 
 @pytest.mark.parametrize("frames", ["cuda", "cpu"])
@@ -109,10 +120,15 @@ def test_a_learner_step_on_the_gpu_trains_and_reads_back_once(name, frames):
     watch = Watch()
     with watch:
         steps = [learner.update(batch, targets) for _ in range(2)]
-    assert watch.counts["reads", 0] == 2 * 2  # each step's priorities: `.cpu().numpy()`, counted twice
+    # each step's priorities: `.cpu().numpy()`, counted twice
+    assert watch.counts["reads", 0] == 2 * 2
     line = LossInfo.mean([losses for losses, _ in steps])
-    assert np.isfinite(line["total"]) and all(np.isfinite(p).all() and p.shape == (8,) for _, p in steps)
-    assert any(not torch.equal(a, b) for a, b in zip(before, learner.model.parameters()))
+    assert np.isfinite(line["total"]) and all(
+        np.isfinite(p).all() and p.shape == (8,) for _, p in steps
+    )
+    assert any(
+        not torch.equal(a, b) for a, b in zip(before, learner.model.parameters(), strict=True)
+    )
 
 
 def test_a_checkpoints_random_states_put_the_gpus_generator_back(tmp_path):
@@ -136,7 +152,10 @@ def test_the_cuda_graph_model_step_gives_the_readable_search():
     obs = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
     compiled = override(config, runtime=dict(compile_step=True))
     for batch in (5, 6, 3):
-        readable, fast = (search(model, obs[:batch], c, "act", np.random.default_rng(1)) for c in (config, compiled))
+        readable, fast = (
+            search(model, obs[:batch], c, "act", np.random.default_rng(1))
+            for c in (config, compiled)
+        )
         np.testing.assert_array_equal(readable.action_slot, fast.action_slot)
         np.testing.assert_allclose(readable.improved_policy, fast.improved_policy, atol=1e-4)
         np.testing.assert_allclose(readable.root_value, fast.root_value, rtol=1e-4, atol=1e-4)
@@ -150,9 +169,26 @@ def test_two_gpu_runs_with_the_same_seed_write_identical_metrics(tmp_path):
     from test_train import TINY, metrics
 
     for name in ("a", "b"):
-        result = subprocess.run([sys.executable, "-m", "ezv2_lite.cli", "train", *TINY, "--device", "cuda",
-                                 "--total-env-steps", "400", "--seed", "5", "--run-dir", str(tmp_path / name)],
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ezv2_lite.cli",
+                "train",
+                *TINY,
+                "--device",
+                "cuda",
+                "--total-env-steps",
+                "400",
+                "--seed",
+                "5",
+                "--run-dir",
+                str(tmp_path / name),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, result.stderr
     strip = lambda lines: [{k: v for k, v in m.items() if k != "wall_s"} for m in lines]
     a, b = strip(metrics(tmp_path / "a")), strip(metrics(tmp_path / "b"))

@@ -15,10 +15,10 @@ import importlib
 
 import numpy as np
 import pytest
+import search_pins
 import torch
 from torch.overrides import TorchFunctionMode
 
-import search_pins
 from ezv2_lite.config import preset
 from ezv2_lite.model import build_model
 from ezv2_lite.search import search as search_fn
@@ -37,7 +37,9 @@ class Watch(TorchFunctionMode):
     def __init__(self):
         super().__init__()
         self.in_loop = 0
-        self.counts = {(kind, inside): 0 for kind in ("reads", "transfers", "ops") for inside in (0, 1)}
+        self.counts = {
+            (kind, inside): 0 for kind in ("reads", "transfers", "ops") for inside in (0, 1)
+        }
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
@@ -53,7 +55,8 @@ class Watch(TorchFunctionMode):
 def _names_a_device(args, kwargs) -> bool:
     """Whether a `to`/`as_tensor` call moves data to a device (a CPU no-op here, a copy on a GPU)."""
     return kwargs.get("device") is not None or any(
-        isinstance(a, (torch.device, str)) or (isinstance(a, torch.Tensor)) for a in args)
+        isinstance(a, (torch.device, str)) or (isinstance(a, torch.Tensor)) for a in args
+    )
 
 
 @pytest.fixture
@@ -68,6 +71,7 @@ def watch(monkeypatch):
                 return function(*args, **kwargs)
             finally:
                 w.in_loop -= 1
+
         return wrapped
 
     for name in LOOP_STEPS:
@@ -87,7 +91,8 @@ def test_no_host_read_or_copy_inside_the_simulations_and_a_few_per_search(name, 
     visualizers reads its recordings at the end too, about 2 per simulation."""
     model, cfg = search_pins.network(name), search_pins.config(name)
     obs = search_pins.observations(name, 0)
-    search_fn(model, obs, cfg, "act", np.random.default_rng(0))  # warm-up: bins copied to the device once
+    # warm-up: bins copied to the device once
+    search_fn(model, obs, cfg, "act", np.random.default_rng(0))
     counts = {}
     for trace_root in (None, 1):
         watch.counts = dict.fromkeys(watch.counts, 0)
@@ -96,8 +101,10 @@ def test_no_host_read_or_copy_inside_the_simulations_and_a_few_per_search(name, 
         counts[trace_root] = dict(watch.counts)
         assert watch.counts["reads", 1] == 0 and watch.counts["transfers", 1] == 0
     untraced, traced = counts[None], counts[1]
-    print(f"{name}: per search, host reads {untraced['reads', 0]} (traced {traced['reads', 0]}), "
-          f"transfers from the host {untraced['transfers', 0]}, inside the simulations 0 and 0")
+    print(
+        f"{name}: per search, host reads {untraced['reads', 0]} (traced {traced['reads', 0]}), "
+        f"transfers from the host {untraced['transfers', 0]}, inside the simulations 0 and 0"
+    )
     assert untraced["reads", 0] == (12 if model.spec.is_discrete else 14)
     assert untraced["transfers", 0] <= 4
     assert traced["reads", 0] <= untraced["reads", 0] + 12 + 3 * cfg.search.num_simulations
@@ -108,10 +115,15 @@ def test_the_number_of_tensor_operations_does_not_grow_with_the_batch(name, watc
     """Operations per simulation (the model step included) are the same for 1 root and 64:
     no Python loop over roots. The figure is printed; the bound leaves room for small edits."""
     model, cfg = search_pins.network(name), search_pins.config(name)
-    search_fn(model, search_pins.observations(name, 0), cfg, "act", np.random.default_rng(0))  # warm-up
+    # warm-up
+    search_fn(model, search_pins.observations(name, 0), cfg, "act", np.random.default_rng(0))
     per_simulation = []
     for batch in (1, 64):
-        obs = np.random.default_rng(0).standard_normal((batch, *model.spec.obs_shape)).astype(np.float32)
+        obs = (
+            np.random.default_rng(0)
+            .standard_normal((batch, *model.spec.obs_shape))
+            .astype(np.float32)
+        )
         watch.counts = dict.fromkeys(watch.counts, 0)
         with watch:
             search_fn(model, obs, cfg, "act", np.random.default_rng(0))
@@ -128,13 +140,23 @@ def test_the_simulations_run_on_a_device_without_host_access(name):
     spec, cfg = search_pins.SPECS[name], search_pins.config(name)
     with torch.device("meta"):  # the default device too: nothing may land on the host's by accident
         model = build_model(cfg, spec).eval()
-        obs = torch.zeros((4, *spec.obs_shape), dtype=torch.uint8 if spec.is_image else torch.float32)
+        obs = torch.zeros(
+            (4, *spec.obs_shape), dtype=torch.uint8 if spec.is_image else torch.float32
+        )
         root = model.initial(obs)
-        done = search_module.run_search(root, model.recurrent, model.scalar_value_reward, model, cfg,
-                                        "reanalyze", np.random.default_rng(0), trace_root=1)
+        done = search_module.run_search(
+            root,
+            model.recurrent,
+            model.scalar_value_reward,
+            model,
+            cfg,
+            "reanalyze",
+            np.random.default_rng(0),
+            trace_root=1,
+        )
     assert next(model.parameters()).device.type == "meta"
     assert done.tree.visits.device.type == "meta" and done.candidates.shape[0] == 4
-    with pytest.raises(NotImplementedError):   # and reading it back is the caller's step
+    with pytest.raises(NotImplementedError):  # and reading it back is the caller's step
         done.to_host()
 
 
@@ -149,20 +171,27 @@ def test_a_learner_step_runs_on_a_device_without_host_access(name):
     from ezv2_lite.replay import random_policy_replay
     from ezv2_lite.targets import reanalyze
 
-    config = override(search_pins.config(name), optim=dict(batch_size=4), train=dict(start_transitions=4)).resolved()
+    config = override(
+        search_pins.config(name), optim=dict(batch_size=4), train=dict(start_transitions=4)
+    ).resolved()
     if name == "atari_small":
         config = override(config, env=dict(image_size=32))
     replay, spec = random_policy_replay(config, 30, seed=0)
     batch = replay.sample(4)
-    targets = reanalyze(replay, batch, build_model(config, spec), config, 0, np.random.default_rng(0))
+    targets = reanalyze(
+        replay, batch, build_model(config, spec), config, 0, np.random.default_rng(0)
+    )
     with torch.device("meta"):
         model = build_model(config, spec)
     loss, root_value, terms = compute_loss(model, batch, targets, config, torch.device("meta"))
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.max_grad_norm)
     assert loss.device.type == root_value.device.type == "meta"
-    assert all(p.grad is not None and p.grad.device.type == "meta" for p in model.parameters()
-               if p.requires_grad)
+    assert all(
+        p.grad is not None and p.grad.device.type == "meta"
+        for p in model.parameters()
+        if p.requires_grad
+    )
     assert {t.device.type for t in terms.values()} == {"meta"}
 
 
@@ -175,7 +204,9 @@ def test_a_learner_step_reads_back_once_and_its_losses_when_logged():
     from ezv2_lite.replay import random_policy_replay
     from ezv2_lite.targets import reanalyze
 
-    config = override(preset("dmc_state"), optim=dict(batch_size=4), train=dict(start_transitions=4)).resolved()
+    config = override(
+        preset("dmc_state"), optim=dict(batch_size=4), train=dict(start_transitions=4)
+    ).resolved()
     replay, spec = random_policy_replay(config, 30, seed=0)
     model = build_model(config, spec)
     learner = Learner(model, config, torch.device("cpu"))
@@ -185,7 +216,8 @@ def test_a_learner_step_reads_back_once_and_its_losses_when_logged():
     watch = Watch()
     with watch:
         steps = [learner.update(batch, targets) for _ in range(3)]
-    assert watch.counts["reads", 0] == 3 * 2  # per step the priorities' `.cpu().numpy()`, counted twice
+    # per step the priorities' `.cpu().numpy()`, counted twice
+    assert watch.counts["reads", 0] == 3 * 2
     loss_watch = Watch()
     with loss_watch:
         compute_loss(model, batch, targets, config, torch.device("cpu"))

@@ -24,7 +24,9 @@ def time_limit(env):
 
 def test_frame_skip_sums_four_rewards_and_max_pools_the_last_two_frames():
     env = make_env(atari(noop_max=0, frame_stack=1), "eval", seed=0)
-    raw = gym.make("ALE/Pong-v5", frameskip=1, repeat_action_probability=0.0, full_action_space=False)
+    raw = gym.make(
+        "ALE/Pong-v5", frameskip=1, repeat_action_probability=0.0, full_action_space=False
+    )
     obs, _ = env.reset()
     raw.reset(seed=0)
     ale = raw.unwrapped.ale
@@ -81,7 +83,7 @@ def test_at_most_30_noop_frames_at_reset():
 def play_until_life_lost(env, rng, limit=5000):
     ale = env.unwrapped.ale
     lives = ale.lives()
-    for step in range(limit):
+    for _ in range(limit):
         _, _, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
         if ale.lives() < lives or terminated or truncated:
             return terminated, info
@@ -132,9 +134,14 @@ def test_observation_is_a_stack_of_four_rgb_frames_channel_first():
     assert env.observation_space.shape == (12, 96, 96)
     # After a reset the stack holds four copies of the first frame.
     for k in range(1, 4):
-        np.testing.assert_array_equal(obs[3 * k: 3 * k + 3], obs[:3])
+        np.testing.assert_array_equal(obs[3 * k : 3 * k + 3], obs[:3])
     spec = env_spec(env, atari())
-    assert (spec.num_actions, spec.action_repeat, spec.frame_stack, spec.is_image) == (6, 4, 4, True)
+    assert (spec.num_actions, spec.action_repeat, spec.frame_stack, spec.is_image) == (
+        6,
+        4,
+        4,
+        True,
+    )
     newest, *_ = env.step(0)
     np.testing.assert_array_equal(newest[:9], obs[3:])  # frames shift by one
     small = make_env(atari(image_size=64), "train", seed=0)
@@ -161,10 +168,20 @@ def test_actions_carry_the_games_names_and_the_screen_is_drawn():
     from ezv2_lite.envs import readable_atari_action
 
     assert [readable_atari_action(m) for m in ("NOOP", "FIRE", "UPLEFT", "DOWNRIGHTFIRE")] == [
-        "no-op", "fire", "up-left", "down-right + fire"]
+        "no-op",
+        "fire",
+        "up-left",
+        "down-right + fire",
+    ]
     env = make_env(atari("Pong"), "train", seed=0)
     env.reset()
     assert env_spec(env, atari("Pong")).action_names == (
-        "no-op", "fire", "right", "left", "right + fire", "left + fire")
+        "no-op",
+        "fire",
+        "right",
+        "left",
+        "right + fire",
+        "left + fire",
+    )
     screen = env.render()
     assert screen.shape == (210, 160, 3) and screen.std() > 5  # the whole screen, for people

@@ -40,7 +40,7 @@ def test_an_episode_is_500_agent_steps_ending_in_truncation():
     env = make_env(dmc("walker-walk"), "train", seed=0)
     env.reset()
     zero = np.zeros(env.action_space.shape, np.float32)
-    for step in range(1, 501):
+    for step in range(1, 501):  # noqa: B007 (read after the loop)
         _, _, terminated, truncated, _ = env.step(zero)
         assert not terminated
         if truncated:
@@ -65,8 +65,9 @@ def test_same_seed_same_first_observation_and_different_seeds_differ():
     first = lambda seed, **kw: make_env(dmc(**kw), "train", seed=seed).reset()[0]
     np.testing.assert_array_equal(first(3), first(3))
     assert not np.array_equal(first(3), first(4))
-    np.testing.assert_array_equal(first(3, pixels=True, image_size=64),
-                                  first(3, pixels=True, image_size=64))
+    np.testing.assert_array_equal(
+        first(3, pixels=True, image_size=64), first(3, pixels=True, image_size=64)
+    )
 
 
 def test_pixels_are_rgb_stacks_of_the_configured_size():

@@ -86,12 +86,15 @@ def test_vector_env_seeds_each_copy_and_resets_finished_ones_in_the_same_step():
         raise AssertionError("pushing left always ends CartPole")
 
 
-@pytest.mark.parametrize("env_id, words", [
-    ("Blackjack-v1", "observation space Tuple"),
-    ("EzTest/DictObs-v0", "FlattenObservation"),
-    ("EzTest/MultiDiscrete-v0", "action space MultiDiscrete"),
-    ("EzTest/Unbounded-v0", "infinite bounds"),
-])
+@pytest.mark.parametrize(
+    "env_id, words",
+    [
+        ("Blackjack-v1", "observation space Tuple"),
+        ("EzTest/DictObs-v0", "FlattenObservation"),
+        ("EzTest/MultiDiscrete-v0", "action space MultiDiscrete"),
+        ("EzTest/Unbounded-v0", "infinite bounds"),
+    ],
+)
 def test_unsupported_spaces_raise_a_clear_error(env_id, words):
     with pytest.raises(ValueError) as error:
         make_env(gym_cfg(env_id), "train", 0)

@@ -69,8 +69,13 @@ def test_an_environment_named_module_colon_id_is_imported_then_made():
 
 minatar = pytest.importorskip("minatar", reason="the minatar extra is not installed")
 
-GAMES = {"Asterix": (4, 5), "Breakout": (4, 3), "Freeway": (7, 3), "Seaquest": (10, 6),
-         "SpaceInvaders": (6, 4)}
+GAMES = {
+    "Asterix": (4, 5),
+    "Breakout": (4, 3),
+    "Freeway": (7, 3),
+    "Seaquest": (10, 6),
+    "SpaceInvaders": (6, 4),
+}
 
 
 @pytest.mark.parametrize("game", GAMES)
@@ -121,6 +126,10 @@ def test_the_small_pixel_presets_keep_one_latent_cell_per_game_cell(name, grid):
 
 
 def test_the_paper_encoder_is_unchanged_by_the_downsample_switch():
-    config = override(preset("atari"), env=dict(name="Pong", image_size=64), model=dict(channels=8, lstm_hidden=16))
+    config = override(
+        preset("atari"),
+        env=dict(name="Pong", image_size=64),
+        model=dict(channels=8, lstm_hidden=16),
+    )
     spec = probe_spec(config.env)
     assert build_model(config, spec).latent_shape == (8, 4, 4)  # 64 px / 16

@@ -14,8 +14,9 @@ import pytest
 import ezv2_lite
 
 # Flushing needs the x86 flags (FTZ/DAZ); elsewhere torch.set_flush_denormal returns False.
-pytestmark = pytest.mark.skipif(not ezv2_lite.FLUSH_DENORMALS,
-                                reason="this CPU cannot flush subnormal floats to zero")
+pytestmark = pytest.mark.skipif(
+    not ezv2_lite.FLUSH_DENORMALS, reason="this CPU cannot flush subnormal floats to zero"
+)
 
 # Two threads and a large tensor, so that the intra-op thread pool does part of the work.
 PROBE = """
@@ -26,8 +27,14 @@ big = torch.full((1 << 16,), 1e-30) * 1e-10
 print(tiny.item(), int((big != 0).sum()))
 """
 
-ENTRY_POINTS = ["ezv2_lite.cli", "ezv2_lite.train", "ezv2_lite.evaluate", "benchmarks.bench",
-                "ezv2_lite.reanalysis_worker", "ezv2_lite.course"]
+ENTRY_POINTS = [
+    "ezv2_lite.cli",
+    "ezv2_lite.train",
+    "ezv2_lite.evaluate",
+    "benchmarks.bench",
+    "ezv2_lite.reanalysis_worker",
+    "ezv2_lite.course",
+]
 
 
 def _probe(first_import: str) -> tuple[float, int]:

@@ -56,8 +56,15 @@ def test_gradient_into_the_kth_unrolled_state_is_halved_each_step():
     assert torch.equal(scale_gradient(x, 0.5), x)  # the forward value is unchanged
 
 
-SMALL_IMAGE_MODEL = dict(channels=8, head_channels=4, action_embedding_dim=4, lstm_hidden=16,
-                         projection_hidden=32, projection_dim=32, prediction_hidden=16)
+SMALL_IMAGE_MODEL = dict(
+    channels=8,
+    head_channels=4,
+    action_embedding_dim=4,
+    lstm_hidden=16,
+    projection_hidden=32,
+    projection_dim=32,
+    prediction_hidden=16,
+)
 
 
 def _unroll_by_hand(model, batch, k):
@@ -78,9 +85,17 @@ def test_a_loss_at_depth_k_reaches_the_encoder_halved_once_per_unrolled_state(mo
     pseudocode (`dynamics`) does not halve s_k's own heads: x 0.5^(k-1). Expected values by
     hand: the same reward loss unrolled with plain autograd, times the factor."""
     torch.manual_seed(0)
-    config = override(preset("cartpole"), optim=dict(
-        batch_size=8, state_gradient=mode, reward_coeff=1.0, value_coeff=0.0, policy_coeff=0.0,
-        consistency_coeff=0.0))
+    config = override(
+        preset("cartpole"),
+        optim=dict(
+            batch_size=8,
+            state_gradient=mode,
+            reward_coeff=1.0,
+            value_coeff=0.0,
+            policy_coeff=0.0,
+            consistency_coeff=0.0,
+        ),
+    )
     learner, batch, targets = _learner_and_batch(config)
     model = learner.model
     model.normalizer.eval()  # fixed observation statistics for both computations
@@ -89,14 +104,17 @@ def test_a_loss_at_depth_k_reaches_the_encoder_halved_once_per_unrolled_state(mo
             p.add_(0.1 * torch.randn_like(p))
     U = config.optim.unroll_steps
     weights = torch.as_tensor(batch.weights, dtype=torch.float32)
-    reward_targets = model.reward_support.encode(torch.as_tensor(targets.rewards, dtype=torch.float32))
+    reward_targets = model.reward_support.encode(
+        torch.as_tensor(targets.rewards, dtype=torch.float32)
+    )
     ratios = []
     for k in range(1, U + 1):
         only_k = np.zeros_like(batch.mask)  # the loss of depth k alone
         only_k[:, k - 1] = batch.mask[:, k - 1]
         model.zero_grad()
-        loss, _, _ = compute_loss(model, dataclasses.replace(batch, mask=only_k), targets, config,
-                                  torch.device("cpu"))
+        loss, _, _ = compute_loss(
+            model, dataclasses.replace(batch, mask=only_k), targets, config, torch.device("cpu")
+        )
         loss.backward()
         ours = torch.cat([p.grad.flatten() for p in model.encoder.parameters()])
         model.zero_grad()
@@ -117,9 +135,12 @@ def test_consistency_targets_are_normalised_with_the_statistics_of_their_own_ste
     B; `pooled` represents all B x U together. Expected by hand: the consistency term, each
     way, from the model's own calls; the two differ, so the term tells them apart."""
     torch.manual_seed(0)
-    config = override(preset("catch"), model=SMALL_IMAGE_MODEL,
-                      optim=dict(batch_size=8, augmentation=False, consistency_targets=mode),
-                      train=dict(start_transitions=8)).resolved()
+    config = override(
+        preset("catch"),
+        model=SMALL_IMAGE_MODEL,
+        optim=dict(batch_size=8, augmentation=False, consistency_targets=mode),
+        train=dict(start_transitions=8),
+    ).resolved()
     learner, batch, targets = _learner_and_batch(config)
     model = learner.model
     U = config.optim.unroll_steps
@@ -137,8 +158,10 @@ def test_consistency_targets_are_normalised_with_the_statistics_of_their_own_ste
         mask = torch.as_tensor(batch.mask, dtype=torch.float32)
 
         def term(target):  # mean over the batch of sum_k mask_k (1 - cos)
-            cos = [F.cosine_similarity(model.project(s), target[k], dim=-1, eps=1e-5)
-                   for k, s in enumerate(states)]
+            cos = [
+                F.cosine_similarity(model.project(s), target[k], dim=-1, eps=1e-5)
+                for k, s in enumerate(states)
+            ]
             return float((mask * (1 - torch.stack(cos, 1))).sum(1).mean())
 
         expected = {"per_step": term(per_step), "pooled": term(pooled.unbind(1))}
@@ -179,16 +202,24 @@ def test_target_model_lags_the_online_model_by_200_to_400_steps():
     assert float(target.model.weight) == 600.0  # after step 800: the snapshot from step 600
 
 
-@pytest.mark.parametrize("name, env", [("atari", dict(name="Pong", image_size=32)),
-                                       ("dmc_image_small", dict(name="cartpole-balance", image_size=32))])
+@pytest.mark.parametrize(
+    "name, env",
+    [
+        ("atari", dict(name="Pong", image_size=32)),
+        ("dmc_image_small", dict(name="cartpole-balance", image_size=32)),
+    ],
+)
 def test_the_image_learner_with_augmentation_overfits_one_fixed_batch(name, env):
     """Pixels end to end through the learner: Atari's value prefix with its LSTM resets, DMC's
     continuous policy loss, both with random shift + intensity on every step's images."""
     torch.manual_seed(0)
-    config = override(preset(name), env=env, model=SMALL_IMAGE_MODEL,
-                      optim=dict(optimizer="adam", lr=3e-3, weight_decay=0.0, batch_size=8,
-                                 warmup_steps=1),
-                      train=dict(start_transitions=8)).resolved()
+    config = override(
+        preset(name),
+        env=env,
+        model=SMALL_IMAGE_MODEL,
+        optim=dict(optimizer="adam", lr=3e-3, weight_decay=0.0, batch_size=8, warmup_steps=1),
+        train=dict(start_transitions=8),
+    ).resolved()
     assert config.optim.augmentation
     replay, spec = random_policy_replay(config, 60)
     learner = Learner(build_model(config, spec), config, torch.device("cpu"))
@@ -208,9 +239,9 @@ def test_the_image_learner_with_augmentation_overfits_one_fixed_batch(name, env)
 def test_root_policy_spread_reads_sigma_or_entropy_off_known_policies():
     from ezv2_lite.learner import root_policy_spread
 
-    uniform = torch.zeros(5, 6)                        # 6 equally likely actions
+    uniform = torch.zeros(5, 6)  # 6 equally likely actions
     assert float(root_policy_spread(uniform, discrete=True)) == pytest.approx(np.log(6))
-    raw_sigma = np.log(np.expm1(1.9)) - 1              # softplus(raw + 1) + 0.1 = 2.0
+    raw_sigma = np.log(np.expm1(1.9)) - 1  # softplus(raw + 1) + 0.1 = 2.0
     continuous = torch.cat([torch.zeros(5, 2), torch.full((5, 2), raw_sigma)], -1)
     assert float(root_policy_spread(continuous, discrete=False)) == pytest.approx(2.0, rel=1e-5)
 
@@ -220,11 +251,18 @@ def test_target_diagnostics_average_over_positions_with_a_target():
     from ezv2_lite.targets import Targets
 
     policies = np.zeros((2, 3, 4))
-    policies[:, :2] = 0.25                             # the last position of each sample has none
+    policies[:, :2] = 0.25  # the last position of each sample has none
     unvisited = np.array([[0.5, 0.0, 0.0], [0.1, 0.2, 0.0]])
     zeros = np.zeros((2, 3))
-    targets = Targets(zeros[:, :2], zeros, zeros, zeros, np.array([True, False]), policies,
-                      unvisited_mass=unvisited)
+    targets = Targets(
+        zeros[:, :2],
+        zeros,
+        zeros,
+        zeros,
+        np.array([True, False]),
+        policies,
+        unvisited_mass=unvisited,
+    )
     diagnostics = target_diagnostics(targets)
     assert diagnostics["unvisited_target_mass"] == pytest.approx((0.5 + 0.0 + 0.1 + 0.2) / 4)
     assert diagnostics["sve_fraction"] == pytest.approx(0.5)
@@ -239,4 +277,5 @@ def test_a_learner_step_logs_losses_by_unroll_step_that_add_up():
     assert sum(info.value_by_step) == pytest.approx(info.value, rel=1e-5)
     assert sum(info.reward_by_step) == pytest.approx(info.reward, rel=1e-5)
     assert 0 < info.root_policy_entropy <= np.log(2) + 1e-6 and info.root_policy_sigma is None
-    assert 0 <= info.unvisited_target_mass <= 1 and info.sve_fraction == 0.0  # before the mixed start
+    # before the mixed start
+    assert 0 <= info.unvisited_target_mass <= 1 and info.sve_fraction == 0.0

@@ -12,7 +12,6 @@ from scipy.stats import norm
 from ezv2_lite.config import SupportConfig, override, preset
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import Support, build_model, h, h_inv
-from ezv2_lite.model.networks import ModelOutput
 from ezv2_lite.model.policy import squash_params, squashed_log_prob
 
 # ezv2_lite flushes subnormal floats to zero (docs/performance.md), so none are drawn
@@ -52,7 +51,9 @@ def test_dmc_value_support_reference_values():
     assert float(target[38]) == pytest.approx(0.24, abs=0.005)
     assert float(target[39]) == pytest.approx(0.76, abs=0.005)
     reward = Support(SupportConfig("h_spaced", 2.0, 51))
-    assert reward.high == pytest.approx(0.7341, abs=1e-4) and reward.spacing == pytest.approx(0.02936, abs=1e-5)
+    assert reward.high == pytest.approx(0.7341, abs=1e-4) and reward.spacing == pytest.approx(
+        0.02936, abs=1e-5
+    )
 
 
 def test_atari_support_has_601_integer_bins_and_clamps():
@@ -78,8 +79,10 @@ def test_squashed_gaussian_log_prob_matches_a_numerical_change_of_variables():
         log_p = float(squashed_log_prob(torch.tensor([[a]]), mu, sigma)[0])
         assert math.exp(log_p) == pytest.approx(density, rel=1e-4)
     grid = torch.linspace(-0.999, 0.999, 20001)[:, None]
-    integral = torch.trapezoid(squashed_log_prob(grid, mu.expand(len(grid), 1), sigma.expand(len(grid), 1)).exp(),
-                               grid[:, 0])
+    integral = torch.trapezoid(
+        squashed_log_prob(grid, mu.expand(len(grid), 1), sigma.expand(len(grid), 1)).exp(),
+        grid[:, 0],
+    )
     assert float(integral) == pytest.approx(1.0, abs=2e-3)
 
 
@@ -109,7 +112,9 @@ def test_networks_have_the_documented_shapes(name):
     bins_v = cfg.model.value_support.bins
     policy = spec.num_actions if spec.is_discrete else 2 * spec.action_dim
     assert out.value_logits.shape == (3, bins_v) and out.policy.shape == (3, policy)
-    action = torch.zeros(3, dtype=torch.long) if spec.is_discrete else torch.zeros(3, spec.action_dim)
+    action = (
+        torch.zeros(3, dtype=torch.long) if spec.is_discrete else torch.zeros(3, spec.action_dim)
+    )
     nxt = model.recurrent(out.latent, action, model.initial_hidden(3, obs.device))
     assert nxt.latent.shape == out.latent.shape
     assert nxt.reward_logits.shape == (3, cfg.model.reward_support.bins)
@@ -122,7 +127,9 @@ def test_networks_have_the_documented_shapes(name):
         assert torch.allclose(out.policy, torch.zeros_like(out.policy))
     else:
         mu, sigma = squash_params(out.policy)
-        assert torch.allclose(mu, torch.zeros_like(mu)) and torch.allclose(sigma, torch.full_like(sigma, 1.4133), atol=1e-3)
+        assert torch.allclose(mu, torch.zeros_like(mu)) and torch.allclose(
+            sigma, torch.full_like(sigma, 1.4133), atol=1e-3
+        )
 
 
 def test_atari_latent_is_64x6x6_and_value_prefix_carries_an_lstm_state():
@@ -166,8 +173,12 @@ def _randomise_norms(model: torch.nn.Module, seed: int = 0) -> None:
                 module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
                 module.bias.copy_(torch.randn(module.bias.shape, generator=generator))
             if isinstance(module, torch.nn.BatchNorm1d):
-                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator))
-                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+                module.running_mean.copy_(
+                    torch.randn(module.running_mean.shape, generator=generator)
+                )
+                module.running_var.copy_(
+                    torch.rand(module.running_var.shape, generator=generator) + 0.5
+                )
             if isinstance(module, torch.nn.Linear):  # zero-initialised heads would hide mistakes
                 module.weight.copy_(0.1 * torch.randn(module.weight.shape, generator=generator))
                 module.bias.copy_(0.1 * torch.randn(module.bias.shape, generator=generator))
@@ -177,9 +188,13 @@ FUSED_CASES = {
     "dmc_state": (preset("dmc_state"), EnvSpec((24,), "float32", "continuous", None, 6, 2, 1)),
     "cartpole": (preset("cartpole"), EnvSpec((4,), "float32", "discrete", 2, None, 1, 1)),
     # heads of different widths are padded with zero units
-    "uneven heads": (override(preset("cartpole"), model=dict(reward_hidden=(32,), value_hidden=(64,),
-                                                             policy_hidden=(48,))),
-                     EnvSpec((4,), "float32", "discrete", 3, None, 1, 1)),
+    "uneven heads": (
+        override(
+            preset("cartpole"),
+            model=dict(reward_hidden=(32,), value_hidden=(64,), policy_hidden=(48,)),
+        ),
+        EnvSpec((4,), "float32", "discrete", 3, None, 1, 1),
+    ),
 }
 
 
@@ -199,8 +214,11 @@ def test_fused_recurrent_matches_the_readable_model(case, batch):
 
     model, spec = _fused_case_model(case)
     latent = torch.randn(batch, model.latent_shape[0])
-    action = (torch.randint(spec.num_actions, (batch,)) if spec.is_discrete
-              else torch.rand(batch, spec.action_dim) * 2 - 1)
+    action = (
+        torch.randint(spec.num_actions, (batch,))
+        if spec.is_discrete
+        else torch.rand(batch, spec.action_dim) * 2 - 1
+    )
     with torch.no_grad():
         expected, fused = model.recurrent(latent, action), fused_recurrent(model)(latent, action)
     for name in ("latent", "reward_logits", "value_logits", "policy"):
@@ -229,8 +247,8 @@ def test_fused_recurrent_is_rebuilt_after_an_optimizer_step():
 
 
 def test_fused_inference_needs_a_state_model():
-    from ezv2_lite.config import ConfigError, validate
     from ezv2_lite.accel.fused import FusedRecurrent
+    from ezv2_lite.config import ConfigError, validate
 
     with pytest.raises(ConfigError, match="fused_inference.*encoder='state'"):
         validate(override(preset("atari"), runtime=dict(fused_inference=True)))
@@ -246,12 +264,18 @@ def test_value_and_reward_decoded_together_equal_the_separate_decodings(name):
     _randomise_norms(model)
     model.eval()
     with torch.no_grad():
-        out = model.recurrent(torch.randn(5, model.latent_shape[0]),
-                              torch.tensor([0, 1, 1, 0, 1]) if spec.is_discrete else torch.zeros(5, 6))
+        out = model.recurrent(
+            torch.randn(5, model.latent_shape[0]),
+            torch.tensor([0, 1, 1, 0, 1]) if spec.is_discrete else torch.zeros(5, 6),
+        )
         value, reward = model.scalar_value_reward(out)
         assert value.dtype == reward.dtype == torch.float64
-        np.testing.assert_allclose(value, model.scalar_value(out.value_logits).numpy(), rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(reward, model.scalar_reward(out.reward_logits).numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            value, model.scalar_value(out.value_logits).numpy(), rtol=1e-5, atol=1e-5
+        )
+        np.testing.assert_allclose(
+            reward, model.scalar_reward(out.reward_logits).numpy(), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_predict_rewards_unrolls_a_value_prefix_model_with_its_restarts():
@@ -261,5 +285,7 @@ def test_predict_rewards_unrolls_a_value_prefix_model_with_its_restarts():
     from ezv2_lite.model.toy import ChainPrefixModel
 
     rewards = [1.0, 0.0, 2.0, 0.0, 0.0, 3.0, 1.0, 0.0]
-    predicted = predict_rewards(ChainPrefixModel(rewards), np.zeros(1, np.float32), np.zeros(8, np.int64))
+    predicted = predict_rewards(
+        ChainPrefixModel(rewards), np.zeros(1, np.float32), np.zeros(8, np.int64)
+    )
     np.testing.assert_allclose(predicted, [1, 1, 3, 3, 3, 3, 4, 4])  # by hand: restart after step 5

@@ -26,17 +26,27 @@ policy's returns (standard deviation 2.4). An agent fed the same frame at every 
 
 
 def test_a_pixel_agent_learns_to_catch_the_ball(tmp_path):
-    config = override(preset("catch"), device="cpu",
-                      train=dict(total_env_steps=AGENT_STEPS, eval_every_env_steps=AGENT_STEPS, eval_episodes=20,
-                                 checkpoint_every_env_steps=AGENT_STEPS))
+    config = override(
+        preset("catch"),
+        device="cpu",
+        train=dict(
+            total_env_steps=AGENT_STEPS,
+            eval_every_env_steps=AGENT_STEPS,
+            eval_episodes=20,
+            checkpoint_every_env_steps=AGENT_STEPS,
+        ),
+    )
     run_dir = train(config, tmp_path / "catch", progress=False)
     trained = evaluations(read_metrics(run_dir))[-1]
     random = random_policy_returns(config.env, episodes=100, seed=10_000)
-    print(f"Catch after {AGENT_STEPS} agent steps: {trained['eval_return_mean']:.2f} ± {trained['eval_return_std']:.2f} "
-          f"over 20 episodes; random policy {random.mean():.2f} over 100")
+    print(
+        f"Catch after {AGENT_STEPS} agent steps: {trained['eval_return_mean']:.2f} ± {trained['eval_return_std']:.2f} "
+        f"over 20 episodes; random policy {random.mean():.2f} over 100"
+    )
     assert trained["env_steps"] == AGENT_STEPS and trained["eval_episodes"] == 20
     assert trained["eval_return_mean"] >= random.mean() + MARGIN, (
         f"after {AGENT_STEPS} agent steps the agent scored {trained['eval_return_mean']:.2f} "
         f"± {trained['eval_return_std']:.2f}; the random policy scores {random.mean():.2f}: the image "
-        "path did not learn")
+        "path did not learn"
+    )
     assert np.isfinite(trained["eval_return_std"])

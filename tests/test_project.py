@@ -2,9 +2,10 @@
 
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 
+import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,10 +32,23 @@ def test_readme_starts_with_exactly_two_commands_that_exist():
         assert (ROOT / command.split()[1]).is_file()
     course_script = (ROOT / "scripts/course.sh").read_text()
     # the course opens a working copy of notebooks/ in course/, which git ignores (outputs stay out)
-    assert "course/00_start_here.ipynb" in course_script and '"notebooks/$file" "course/$file"' in course_script
-    ignored = subprocess.run(["git", "check-ignore", "course/00_start_here.ipynb",
-                              "benchmarks/results/sweeps/course/sweep.json"], cwd=ROOT, capture_output=True, text=True)
-    assert ignored.stdout.split() == ["course/00_start_here.ipynb"]  # the copy only, not results named course
+    assert (
+        "course/00_start_here.ipynb" in course_script
+        and '"notebooks/$file" "course/$file"' in course_script
+    )
+    ignored = subprocess.run(
+        [
+            "git",
+            "check-ignore",
+            "course/00_start_here.ipynb",
+            "benchmarks/results/sweeps/course/sweep.json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    # the copy only, not results named course
+    assert ignored.stdout.split() == ["course/00_start_here.ipynb"]
     assert 'if [ "$arg" = --fast ]; then export EZV2_FAST=1' in course_script
     test_script = (ROOT / "scripts/test.sh").read_text()
     assert "--nbval-lax notebooks" in test_script and "pytest tests" in test_script
@@ -47,9 +61,16 @@ def test_environment_yml_installs_the_same_package_and_extras():
     assert "python=3.11" in deps and "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     setup = (ROOT / "scripts/setup.sh").read_text()
-    extras = re.search(r'extras="([a-z,]+)"', setup).group(1)   # + browser, cluster with the tests
-    assert 'extras+=",browser"' in setup and 'extras+=",cluster"' in setup and '-e ".[$extras]"' in setup
-    assert "EZV2_BROWSER=1 EZV2_CLUSTER=1 bash scripts/setup.sh" in (ROOT / "scripts/test.sh").read_text()
+    extras = re.search(r'extras="([a-z,]+)"', setup).group(1)  # + browser, cluster with the tests
+    assert (
+        'extras+=",browser"' in setup
+        and 'extras+=",cluster"' in setup
+        and '-e ".[$extras]"' in setup
+    )
+    assert (
+        "EZV2_BROWSER=1 EZV2_CLUSTER=1 bash scripts/setup.sh"
+        in (ROOT / "scripts/test.sh").read_text()
+    )
     assert pip == [f"-e .[{extras},browser,cluster]"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert set(extras.split(",")) | {"browser", "cluster"} == set(project["optional-dependencies"])
@@ -57,10 +78,14 @@ def test_environment_yml_installs_the_same_package_and_extras():
 
 
 def test_the_implementation_never_imports_jupyter_or_the_viz_layer():
-    pattern = re.compile(r"^\s*(import|from)\s+(IPython|ipywidgets|plotly|graphviz|viz|notebook)\b",
-                         re.MULTILINE)
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "ezv2_lite").rglob("*.py")
-                 if pattern.search(p.read_text())]
+    pattern = re.compile(
+        r"^\s*(import|from)\s+(IPython|ipywidgets|plotly|graphviz|viz|notebook)\b", re.MULTILINE
+    )
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "ezv2_lite").rglob("*.py")
+        if pattern.search(p.read_text())
+    ]
     assert offenders == []
 
 
@@ -70,9 +95,14 @@ def test_the_course_command_starts_jupyterlab_on_the_first_notebook(free_port):
     import time
 
     port = free_port()
-    process = subprocess.Popen(["bash", "scripts/course.sh", "--no-browser", f"--port={port}",
-                                "--ServerApp.ip=127.0.0.1"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        ["bash", "scripts/course.sh", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     output, deadline = [], time.time() + 300
     try:
         while time.time() < deadline:
@@ -92,7 +122,8 @@ def test_the_course_command_starts_jupyterlab_on_the_first_notebook(free_port):
 
 DANGLING = re.compile(
     r"Part [AB]\b|\.\./shared|shared/reference|platform-notes|DESIGN\.md|ezv2-algorithm"
-    r"|(?<![&\w/])#\d{1,3}\b(?![0-9a-fA-F])|\bissue \d+|\bissues? #")
+    r"|(?<![&\w/])#\d{1,3}\b(?![0-9a-fA-F])|\bissue \d+|\bissues? #"
+)
 """Pointers outside the repository (a design document, a shared folder, issue numbers)."""
 GUIDE_SECTION = re.compile(r"docs/algorithm\.md ((?:§[\d.]*\d(?:, )?)+)")
 
@@ -100,39 +131,80 @@ GUIDE_SECTION = re.compile(r"docs/algorithm\.md ((?:§[\d.]*\d(?:, )?)+)")
 def _course_texts() -> dict[str, str]:
     """Every file a user reads: the package, the visualisers, the notebooks, the tests, the
     benchmark scripts and every Markdown file (not the benchmarks' recorded results)."""
-    files = [p for pattern in ("ezv2_lite/**/*.py", "viz/**/*.py", "tests/**/*.py", "notebooks/**/*.ipynb",
-                               "benchmarks/*.py", "benchmarks/*.sh", "**/*.md")
-             for p in ROOT.glob(pattern) if ".venv" not in p.parts and "results" not in p.parts
-             and p.name != "test_project.py"]  # (this file spells the patterns out)
+    # (this file spells the patterns out)
+    files = [
+        p
+        for pattern in (
+            "ezv2_lite/**/*.py",
+            "viz/**/*.py",
+            "tests/**/*.py",
+            "notebooks/**/*.ipynb",
+            "benchmarks/*.py",
+            "benchmarks/*.sh",
+            "**/*.md",
+        )
+        for p in ROOT.glob(pattern)
+        if ".venv" not in p.parts and "results" not in p.parts and p.name != "test_project.py"
+    ]
     return {str(p.relative_to(ROOT)): p.read_text() for p in files}
 
 
 def test_no_reference_points_outside_the_repository():
-    found = [f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)!r}"
-             for name, text in _course_texts().items() for m in DANGLING.finditer(text)]
+    found = [
+        f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)!r}"
+        for name, text in _course_texts().items()
+        for m in DANGLING.finditer(text)
+    ]
     assert not found, "references a student cannot follow:\n" + "\n".join(found)
 
 
 def test_the_dangling_reference_check_catches_each_kind():
-    for text in ("see Part B §3", "(../shared/docs)", "platform-notes.md", "DESIGN.md",
-                 "the goal of #9", "(issue 12)", "ezv2-algorithm.md"):
+    for text in (
+        "see Part B §3",
+        "(../shared/docs)",
+        "platform-notes.md",
+        "DESIGN.md",
+        "the goal of #9",
+        "(issue 12)",
+        "ezv2-algorithm.md",
+    ):
         assert DANGLING.search(text), text
-    for text in ("color #1f77b4", "&#39;", "a comment # 3 apples", "docs/algorithm.md §3.2", "x[#]"):
+    for text in (
+        "color #1f77b4",
+        "&#39;",
+        "a comment # 3 apples",
+        "docs/algorithm.md §3.2",
+        "x[#]",
+    ):
         assert not DANGLING.search(text), text
 
 
 def test_every_cited_section_of_the_algorithm_guide_exists():
     guide = (ROOT / "docs" / "algorithm.md").read_text()
     sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", guide, flags=re.M))
-    cited = {s.rstrip(".") for name, text in _course_texts().items()
-             for m in GUIDE_SECTION.finditer(text) for s in re.findall(r"§([\d.]*\d)", m.group(1))}
-    assert cited and cited <= sections, f"cited but not in docs/algorithm.md: {sorted(cited - sections)}"
+    cited = {
+        s.rstrip(".")
+        for name, text in _course_texts().items()
+        for m in GUIDE_SECTION.finditer(text)
+        for s in re.findall(r"§([\d.]*\d)", m.group(1))
+    }
+    assert cited and cited <= sections, (
+        f"cited but not in docs/algorithm.md: {sorted(cited - sections)}"
+    )
 
 
-LAYERS = [("config", "progress"), ("envs", "model", "augment"), ("search", "replay", "replay_file"),
-          ("targets",), ("learner", "actor", "evaluate", "checkpoint"), ("reanalysis_worker",),
-          ("train",), ("report", "sweep_report", "ablations", "course", "agents", "video", "tensorboard"),
-          ("accel", "cli", "sweep")]
+LAYERS = [
+    ("config", "progress"),
+    ("envs", "model", "augment"),
+    ("returns",),
+    ("search", "replay", "replay_file"),
+    ("targets",),
+    ("learner", "actor", "evaluate", "checkpoint"),
+    ("reanalysis_worker",),
+    ("train",),
+    ("report", "sweep_report", "ablations", "course", "agents", "video", "tensorboard"),
+    ("accel", "cli", "sweep"),
+]
 """The package's modules from the bottom up: a module imports only from its own layer or
 below (lazy imports inside functions included), so the ideas can be read in this order."""
 
@@ -160,9 +232,14 @@ def _package_imports(path: Path) -> set[str]:
 
 def test_imports_flow_one_way_through_the_layers():
     rank = {name: i for i, layer in enumerate(LAYERS) for name in layer}
-    modules = {p.stem if p.parent.name == "ezv2_lite" else p.parent.name: p
-               for p in (ROOT / "ezv2_lite").rglob("*.py") if p.name != "__init__.py" or p.parent.name != "ezv2_lite"}
-    assert set(modules) <= set(rank), f"modules missing from LAYERS: {sorted(set(modules) - set(rank))}"
+    modules = {
+        p.stem if p.parent.name == "ezv2_lite" else p.parent.name: p
+        for p in (ROOT / "ezv2_lite").rglob("*.py")
+        if p.name != "__init__.py" or p.parent.name != "ezv2_lite"
+    }
+    assert set(modules) <= set(rank), (
+        f"modules missing from LAYERS: {sorted(set(modules) - set(rank))}"
+    )
     upward = []
     for path in (ROOT / "ezv2_lite").rglob("*.py"):
         if path.parent.name == "ezv2_lite" and path.name == "__init__.py":
@@ -170,5 +247,29 @@ def test_imports_flow_one_way_through_the_layers():
         own = path.stem if path.parent.name == "ezv2_lite" else path.parent.name
         for imported in _package_imports(path) - {own}:
             if imported in rank and rank[imported] > rank[own]:
-                upward.append(f"{path.relative_to(ROOT)} imports {imported} (layer {rank[imported]} > {rank[own]})")
+                upward.append(
+                    f"{path.relative_to(ROOT)} imports {imported} (layer {rank[imported]} > {rank[own]})"
+                )
     assert not upward, "\n".join(upward)
+
+
+def _tool(*args: str) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_ruff_finds_nothing_and_the_tree_is_formatted():
+    """The rules and the format of [tool.ruff] in pyproject.toml, over code, tests and notebooks."""
+    for args in (("ruff", "check", "."), ("ruff", "format", "--check", ".")):
+        run = _tool(*args)
+        assert run.returncode == 0, f"{' '.join(args)}:\n{run.stdout}{run.stderr}"
+
+
+@pytest.mark.slow
+def test_the_package_type_checks():
+    """mypy over ezv2_lite with [tool.mypy] of pyproject.toml (about a minute without its cache)."""
+    run = _tool("mypy")
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -24,15 +24,19 @@ def assert_same_targets(a, b):
 
 
 def test_the_worker_reanalyses_a_batch_as_the_trainer_would_and_follows_the_target():
-    config = override(preset("pendulum"), optim=dict(batch_size=8),
-                      search=dict(num_simulations=4)).resolved()
+    config = override(
+        preset("pendulum"), optim=dict(batch_size=8), search=dict(num_simulations=4)
+    ).resolved()
     spec = probe_spec(config.env)
     torch.manual_seed(0)
     model = build_model(config, spec).eval()
     replay = Replay(config, spec, seed=0)
-    worker = ReanalysisWorker(config, spec, replay, model, np.random.default_rng(3).bit_generator.state)
+    worker = ReanalysisWorker(
+        config, spec, replay, model, np.random.default_rng(3).bit_generator.state
+    )
     try:
-        random_policy_replay(config, 300, seed=0, replay=replay)  # every write reaches the worker too
+        # every write reaches the worker too
+        random_policy_replay(config, 300, seed=0, replay=replay)
         rng = np.random.default_rng(3)
         for step in (7, 8):
             batch, targets = worker.next(step)
@@ -55,4 +59,5 @@ def test_the_worker_reanalyses_a_batch_as_the_trainer_would_and_follows_the_targ
         assert_same_targets(targets, reanalyze(replay, batch, model, config, 10, rng))
     finally:
         worker.close()
-    assert worker.process.exitcode == 0 and not psutil.pid_exists(worker.process.pid)  # stopped, reaped
+    # stopped, reaped
+    assert worker.process.exitcode == 0 and not psutil.pid_exists(worker.process.pid)

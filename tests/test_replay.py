@@ -2,21 +2,22 @@
 
 import numpy as np
 import pytest
+import replay_pins
 import torch
 from scipy.stats import chisquare
 
 from ezv2_lite.config import EnvConfig, override, preset
 from ezv2_lite.envs import EnvSpec, env_spec, make_env
-from ezv2_lite.replay import Replay, n_step_targets, precalculated_priorities
-
-import replay_pins
+from ezv2_lite.replay import Replay
+from ezv2_lite.returns import episode_n_step_returns, priority
 
 VECTOR = EnvSpec((1,), "float32", "discrete", 3, None, 1, 1)
 
 
 def small_config(**replay):
-    return override(preset("cartpole"), optim=dict(discount=0.5, td_steps=2, unroll_steps=3),
-                    replay=replay)
+    return override(
+        preset("cartpole"), optim=dict(discount=0.5, td_steps=2, unroll_steps=3), replay=replay
+    )
 
 
 def fill(replay, lengths, terminal=True, slot=0, value=lambda e, t: 0.0, reward=lambda e, t: 1.0):
@@ -24,15 +25,24 @@ def fill(replay, lengths, terminal=True, slot=0, value=lambda e, t: 0.0, reward=
     for e, T in enumerate(lengths):
         replay.start_episode(slot, np.array([0.0], np.float32), value(e, 0))
         for t in range(T):
-            replay.add(slot, t % 3, reward(e, t), reward(e, t), np.array([t + 1.0], np.float32),
-                       value(e, t + 1))
+            replay.add(
+                slot,
+                t % 3,
+                reward(e, t),
+                reward(e, t),
+                np.array([t + 1.0], np.float32),
+                value(e, t + 1),
+            )
         replay.end_episode(slot, terminal)
 
 
-@pytest.mark.parametrize("name, env_cfg", [
-    ("cartpole", EnvConfig(suite="gym", name="CartPole-v1", frame_stack=3)),
-    ("atari", EnvConfig(suite="atari", name="Pong")),
-])
+@pytest.mark.parametrize(
+    "name, env_cfg",
+    [
+        ("cartpole", EnvConfig(suite="gym", name="CartPole-v1", frame_stack=3)),
+        ("atari", EnvConfig(suite="atari", name="Pong")),
+    ],
+)
 def test_stacked_observations_at_sample_time_equal_the_stored_ones(name, env_cfg):
     env = make_env(env_cfg, "train", seed=0)
     spec = env_spec(env, env_cfg)
@@ -53,12 +63,12 @@ def test_stacked_observations_at_sample_time_equal_the_stored_ones(name, env_cfg
 
 def test_windows_pad_and_mask_past_the_episode_end():
     replay = Replay(small_config(), VECTOR)
-    fill(replay, [4])                      # T = 4, U = 3
+    fill(replay, [4])  # T = 4, U = 3
     batch = replay.windows(np.array([2]))  # t = 2: actions 2, 3 exist
     np.testing.assert_array_equal(batch.mask[0], [1, 1, 0])
     np.testing.assert_array_equal(batch.exists[0], [1, 1, 1, 0])
     np.testing.assert_array_equal(batch.actions[0, :2], [2, 0])
-    assert batch.actions[0, 2] in range(3)          # random padding for discrete actions
+    assert batch.actions[0, 2] in range(3)  # random padding for discrete actions
     np.testing.assert_array_equal(batch.observations[0, :, 0], [2, 3, 4, 4])  # clamped at o_T
     continuous = Replay(small_config(), EnvSpec((1,), "float32", "continuous", None, 2, 1, 1))
     continuous.start_episode(0, np.zeros(1, np.float32), 0.0)
@@ -74,7 +84,7 @@ def test_open_episodes_release_transitions_once_their_future_is_stored():
     replay.start_episode(0, np.zeros(1, np.float32), 0.0)
     for t in range(8):
         replay.add(0, 0, 1.0, 1.0, np.full(1, t + 1.0, np.float32), 0.0)
-    assert replay.num_transitions == 8 and replay.num_ready == 3   # t = 0, 1, 2
+    assert replay.num_transitions == 8 and replay.num_ready == 3  # t = 0, 1, 2
     replay.end_episode(0, terminal=False)
     assert replay.num_ready == 8
 
@@ -83,13 +93,13 @@ def test_precalculated_priorities_are_value_minus_n_step_target():
     values = {0: [1.0, 2.0, 4.0, 0.5, 3.0]}
     rewards = [1.0, 0.0, 2.0, 1.0]
     replay = Replay(small_config(), VECTOR)  # gamma 0.5, n 2
-    fill(replay, [4], terminal=True, value=lambda e, t: values[e][t], reward=lambda e, t: rewards[t])
+    fill(
+        replay, [4], terminal=True, value=lambda e, t: values[e][t], reward=lambda e, t: rewards[t]
+    )
     # by hand: z_t = r_t + 0.5 r_{t+1} + 0.25 v_{t+2}, bootstrapping 0 at the terminal o_4
     z = [1 + 0 + 0.25 * 4, 0 + 0.5 * 2 + 0.25 * 0.5, 2 + 0.5 * 1 + 0.25 * 0, 1 + 0.5 * 0]
     expected = np.abs(np.array(values[0][:4]) - z) + 1e-6
     np.testing.assert_allclose(replay.priorities[:4], expected)
-    np.testing.assert_allclose(precalculated_priorities(np.array(rewards), np.array(values[0]), True,
-                                                       0.5, 2, 1e-6), expected)
 
 
 def test_max_priority_option_gives_new_data_the_running_maximum():
@@ -109,7 +119,7 @@ def test_sampling_frequencies_follow_priority_to_the_alpha(alpha):
     replay.update_priorities(np.arange(8), priorities)
     draws = 20000
     counts = np.bincount([replay.sample(1).indices[0] for _ in range(draws)], minlength=8)
-    expected = priorities ** alpha / (priorities ** alpha).sum() * draws
+    expected = priorities**alpha / (priorities**alpha).sum() * draws
     assert chisquare(counts, expected).pvalue > 0.001
 
 
@@ -119,7 +129,7 @@ def test_uniform_replay_never_samples_a_transition_whose_future_is_not_stored():
     for t in range(8):
         replay.add(0, 0, 1.0, 1.0, np.full(1, t + 1.0, np.float32), 0.0)
     drawn = {int(replay.sample(1).indices[0]) for _ in range(300)}
-    assert drawn == {0, 1, 2}                           # the ready ones, each with weight 1
+    assert drawn == {0, 1, 2}  # the ready ones, each with weight 1
     assert (replay.sample(3).weights == 1.0).all()
 
 
@@ -128,7 +138,7 @@ def test_importance_weights_are_normalised_and_clipped():
     fill(replay, [20])
     replay.update_priorities(np.arange(20), np.r_[np.full(19, 0.01), 100.0])
     batch = replay.sample(10)
-    assert len(set(batch.indices)) == 10                # without replacement
+    assert len(set(batch.indices)) == 10  # without replacement
     assert batch.weights.max() == 1.0 and batch.weights.min() >= 0.1
     assert (batch.weights[batch.indices == 19] == 0.1).all()  # the most likely one is clipped
 
@@ -143,7 +153,7 @@ def test_sampling_more_than_is_stored_is_a_clear_error():
 def test_replay_npz_round_trips_exactly(tmp_path):
     replay = Replay(small_config(), VECTOR, seed=3)
     fill(replay, [5, 7], value=lambda e, t: e + 0.1 * t)
-    replay.start_episode(1, np.zeros(1, np.float32), 0.5)          # an open episode too
+    replay.start_episode(1, np.zeros(1, np.float32), 0.5)  # an open episode too
     replay.add(1, 2, 0.5, 3.0, np.ones(1, np.float32), 0.25)
     replay.update_priorities(np.array([1, 4]), np.array([3.0, 0.2]))
     replay.save(tmp_path / "replay.npz")
@@ -159,13 +169,6 @@ def test_replay_npz_round_trips_exactly(tmp_path):
             np.testing.assert_array_equal(data[key], a[key], err_msg=key)
 
 
-def test_n_step_targets_by_hand():
-    r, v = np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0, 40.0])
-    # gamma 0.5, n 2; truncation bootstraps from o_3 (40), a terminal does not
-    np.testing.assert_allclose(n_step_targets(r, v, False, 0.5, 2), [1 + 1 + 7.5, 2 + 1.5 + 10, 3 + 20, 40])
-    np.testing.assert_allclose(n_step_targets(r, v, True, 0.5, 2), [1 + 1 + 7.5, 2 + 1.5, 3, 0])
-
-
 def test_interleaved_environments_keep_each_episode_s_priorities_and_readiness():
     # Two environments step in turn, so their transitions interleave in the replay.
     replay = Replay(small_config(), VECTOR)  # gamma 0.5, n 2, U 3: ready after 5 more steps
@@ -174,7 +177,14 @@ def test_interleaved_environments_keep_each_episode_s_priorities_and_readiness()
         replay.start_episode(slot, np.zeros(1, np.float32), values[slot](0))
     for t in range(8):
         for slot in (0, 1):
-            replay.add(slot, slot, 1.0 + slot, 1.0 + slot, np.full(1, t + 1.0, np.float32), values[slot](t + 1))
+            replay.add(
+                slot,
+                slot,
+                1.0 + slot,
+                1.0 + slot,
+                np.full(1, t + 1.0, np.float32),
+                values[slot](t + 1),
+            )
     assert replay.num_ready == 2 * 3  # t = 0, 1, 2 of each
     ready = np.flatnonzero(replay.ready[:16])
     assert sorted(replay.episode_of[ready].tolist()) == [0, 0, 0, 1, 1, 1]
@@ -184,7 +194,8 @@ def test_interleaved_environments_keep_each_episode_s_priorities_and_readiness()
     assert replay.num_ready == 16
     for e in (0, 1):
         ep = replay.episodes[e]
-        expected = precalculated_priorities(ep.rewards[:8], ep.values[:9], e == 0, 0.5, 2, 1e-6)
+        z = episode_n_step_returns(ep.rewards[:8], ep.values[:9], e == 0, 0.5, 2, np.arange(8))
+        expected = priority(ep.values[:8], z, 1e-6)
         ids = np.flatnonzero(replay.episode_of[:16] == e)
         np.testing.assert_allclose(replay.priorities[ids], expected)
         np.testing.assert_array_equal(replay.position_of[ids], np.arange(8))
@@ -240,7 +251,9 @@ def test_frames_can_live_on_another_device_and_batches_are_gathered_there():
     batch = replay.sample(4)
     assert batch.observations.device.type == "meta" and batch.observations.shape == on_host.shape
     replay = replay_pins.filled_replay("image").to("cpu", batch_device="meta")
-    assert replay.frames.device.type == "cpu" and replay.sample(4).observations.device.type == "meta"
+    assert (
+        replay.frames.device.type == "cpu" and replay.sample(4).observations.device.type == "meta"
+    )
 
 
 def test_an_empty_replay_and_one_without_open_episodes_load_back(tmp_path):
@@ -255,4 +268,6 @@ def test_an_empty_replay_and_one_without_open_episodes_load_back(tmp_path):
     replay.save(tmp_path / "closed.npz")
     loaded = Replay.load(tmp_path / "closed.npz", config, VECTOR)
     assert loaded.frames.shape[0] == 4 and sorted(loaded.used.tolist()) == [31, 31, 31, 31]
-    np.testing.assert_array_equal(loaded.windows(np.arange(100)).observations, replay.windows(np.arange(100)).observations)
+    np.testing.assert_array_equal(
+        loaded.windows(np.arange(100)).observations, replay.windows(np.arange(100)).observations
+    )

@@ -1,18 +1,17 @@
 """The Gumbel search against answers computed by hand (docs/algorithm.md §3)."""
 
 import json
+from itertools import pairwise
 
 import numpy as np
 import pytest
+import search_pins
 import torch
 
 from ezv2_lite.config import override, preset
-from ezv2_lite.search import search, search_budget
-from ezv2_lite.search import gumbel
-from ezv2_lite.search.sampling import sample_root_actions
 from ezv2_lite.model.toy import BanditModel, ChainPrefixModel
-
-import search_pins
+from ezv2_lite.search import gumbel, search, search_budget
+from ezv2_lite.search.sampling import sample_root_actions
 
 PINNED = json.loads(search_pins.PINS.read_text())
 
@@ -29,12 +28,15 @@ OBS1 = np.zeros((1, 1), np.float32)
 # ---------------------------------------------------------------- schedule and budgets
 
 
-@pytest.mark.parametrize("n, m, expected", [
-    (32, 16, [(16, 8), (24, 4), (32, 2)]),     # DMC
-    (16, 8, [(8, 4), (12, 2), (16, 1)]),       # Atari, 18 actions
-    (16, 4, [(8, 2), (16, 1)]),                # Atari, 4 to 15 actions
-    (4, 2, [(4, 1)]),                          # Atari, fewer than 4 actions
-])
+@pytest.mark.parametrize(
+    "n, m, expected",
+    [
+        (32, 16, [(16, 8), (24, 4), (32, 2)]),  # DMC
+        (16, 8, [(8, 4), (12, 2), (16, 1)]),  # Atari, 18 actions
+        (16, 4, [(8, 2), (16, 1)]),  # Atari, 4 to 15 actions
+        (4, 2, [(4, 1)]),  # Atari, fewer than 4 actions
+    ],
+)
 def test_halving_schedule_matches_the_released_search(n, m, expected):
     assert gumbel.halving_schedule(n, m) == expected
 
@@ -45,7 +47,9 @@ def test_atari_budget_rule():
     assert search_budget(cfg, spec(18)) == (16, 8)
     assert search_budget(cfg, spec(6)) == (16, 4)
     assert search_budget(cfg, spec(3)) == (4, 2)
-    assert search_budget(preset("dmc_state").search, BanditModel(action_dim=2, reward_fn=None).spec) == (32, 16)
+    assert search_budget(
+        preset("dmc_state").search, BanditModel(action_dim=2, reward_fn=None).spec
+    ) == (32, 16)
 
 
 def test_sequential_halving_keeps_best_half_with_1_1_2_visits():
@@ -62,8 +66,8 @@ def test_sequential_halving_keeps_best_half_with_1_1_2_visits():
     q_hat = (rewards - rewards.min()) / (rewards.max() - rewards.min())
     score = result.trace.root_gumbel + 5.4 * q_hat
     assert result.action[0] == max(survivors[-1], key=lambda a: score[a])
-    for (_, before), (_, after) in zip(result.trace.candidates, result.trace.candidates[1:]):
-        assert sorted(after) == sorted(sorted(before, key=lambda a: -score[a])[:len(after)])
+    for (_, before), (_, after) in pairwise(result.trace.candidates):
+        assert sorted(after) == sorted(sorted(before, key=lambda a: -score[a])[: len(after)])
 
 
 # ---------------------------------------------------------------- bandits with known rewards
@@ -76,8 +80,13 @@ def test_mixed_value_weights_visited_children_by_their_prior_and_the_node_by_one
     prior = torch.tensor([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]], dtype=torch.float64)
     q = torch.tensor([[2.0, 4.0, 100.0], [2.0, 4.0, 100.0]], dtype=torch.float64)
     visits = torch.tensor([[2, 1, 0], [0, 0, 0]])
-    v_mix = gumbel.mixed_value(torch.tensor([1.0, -7.0], dtype=torch.float64), torch.tensor([3.0, 0.0], dtype=torch.float64),
-                               prior, q, visits)
+    v_mix = gumbel.mixed_value(
+        torch.tensor([1.0, -7.0], dtype=torch.float64),
+        torch.tensor([3.0, 0.0], dtype=torch.float64),
+        prior,
+        q,
+        visits,
+    )
     np.testing.assert_allclose(v_mix.numpy(), [2.3125, -7.0])
 
 
@@ -94,9 +103,14 @@ def test_normalize_q_maps_the_range_to_0_1_floors_it_at_delta_and_zeros_an_empty
     np.testing.assert_allclose(own[0].numpy(), [0.0, 0.5, 1.0])
     np.testing.assert_allclose(own[1].numpy(), [0.0, 0.1, 0.0])
     # the tree's range (ezv2): given bounds, values outside clipped; low > high (no backup yet) -> 0
-    low, high = torch.tensor([0.0, 4.0, 1.0], dtype=torch.float64), torch.tensor([4.0, 6.0, 0.0], dtype=torch.float64)
+    low, high = (
+        torch.tensor([0.0, 4.0, 1.0], dtype=torch.float64),
+        torch.tensor([4.0, 6.0, 0.0], dtype=torch.float64),
+    )
     tree = gumbel.normalize_q(q, low, high, delta=0.01)
-    np.testing.assert_allclose(tree.numpy(), [[0.25, 0.5, 0.75], [0.5, 0.5005, 0.5], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(
+        tree.numpy(), [[0.25, 0.5, 0.75], [0.5, 0.5005, 0.5], [0.0, 0.0, 0.0]]
+    )
 
 
 def test_search_without_noise_picks_the_best_arm():
@@ -130,10 +144,10 @@ def test_with_gumbel_noise_the_pick_is_argmax_of_g_plus_logits_plus_sigma_comput
         # Halving after 8 simulations (2 visits each) keeps 2, after 16 (6 visits each) keeps 1.
         r = rewards[considered]
         q_hat = (rewards - r.min()) / (r.max() - r.min())
-        score = lambda max_visits: g + logits + (50 + max_visits) * 0.1 * q_hat
-        two = sorted(considered, key=lambda a: -score(2)[a])[:2]
+        score = {visits: g + logits + (50 + visits) * 0.1 * q_hat for visits in (2, 6)}  # by max N
+        two = sorted(considered, key=lambda a: -score[2][a])[:2]
         assert sorted(trace.candidates[1][1]) == sorted(two)
-        assert result.action[0] == max(two, key=lambda a: score(6)[a])
+        assert result.action[0] == max(two, key=lambda a: score[6][a])
 
 
 def test_improved_policy_has_at_least_the_prior_expected_q_over_100_bandits():
@@ -166,14 +180,14 @@ def test_root_value_of_a_deeper_tree_computed_by_hand():
     # Rewards 1 at every step after the first (deep_reward), value 0.5 at every leaf, gamma 0.5.
     model = BanditModel(rewards=[2.0], value=0.5, root_value=1.0, deep_reward=1.0)
     result = search(model, OBS1, config(3, 1, discount=0.5), "evaluate", np.random.default_rng(0))
-    g1 = 2.0 + 0.5 * 0.5                        # r1 + g v
-    g2 = 2.0 + 0.5 * (1.0 + 0.5 * 0.5)          # r1 + g (r2 + g v)
+    g1 = 2.0 + 0.5 * 0.5  # r1 + g v
+    g2 = 2.0 + 0.5 * (1.0 + 0.5 * 0.5)  # r1 + g (r2 + g v)
     g3 = 2.0 + 0.5 * (1.0 + 0.5 * (1.0 + 0.5 * 0.5))
     assert result.root_value[0] == pytest.approx((1.0 + g1 + g2 + g3) / 4)
 
 
 def test_value_prefix_rewards_reset_at_depth_multiples_of_five():
-    true_rewards = np.arange(1.0, 13.0)           # reward d at depth d
+    true_rewards = np.arange(1.0, 13.0)  # reward d at depth d
     model = ChainPrefixModel(true_rewards)
     result = search(model, OBS1, config(12, 1), "evaluate", np.random.default_rng(0), trace_root=0)
     trace = result.trace
@@ -184,8 +198,16 @@ def test_value_prefix_rewards_reset_at_depth_multiples_of_five():
 
 def test_same_seed_same_search():
     rewards = np.linspace(0, 1, 6)
-    runs = [search(BanditModel(rewards=rewards), np.zeros((5, 1), np.float32), config(8, 4), "act",
-                   np.random.default_rng(3)) for _ in range(2)]
+    runs = [
+        search(
+            BanditModel(rewards=rewards),
+            np.zeros((5, 1), np.float32),
+            config(8, 4),
+            "act",
+            np.random.default_rng(3),
+        )
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0].action, runs[1].action)
     np.testing.assert_array_equal(runs[0].improved_policy, runs[1].improved_policy)
 
@@ -194,8 +216,9 @@ def test_same_seed_same_search():
 
 
 def continuous_model(dim=2, target=0.5):
-    return BanditModel(action_dim=dim, reward_fn=lambda a: -((a - target) ** 2).sum(-1),
-                       mu=0.0, sigma=0.3)
+    return BanditModel(
+        action_dim=dim, reward_fn=lambda a: -((a - target) ** 2).sum(-1), mu=0.0, sigma=0.3
+    )
 
 
 def test_root_samples_come_4_from_the_policy_and_12_widened_in_act_and_16_from_the_policy_in_evaluate():
@@ -209,7 +232,7 @@ def test_root_samples_come_4_from_the_policy_and_12_widened_in_act_and_16_from_t
     pre_tanh = np.arctanh(act[..., 0])
     assert pre_tanh[:, :4].mean() == pytest.approx(0.2, abs=0.01)
     assert pre_tanh[:, :4].std() == pytest.approx(0.15, rel=0.05)
-    assert pre_tanh[:, 4:].std() == pytest.approx(0.45, rel=0.05)   # 3 x sigma
+    assert pre_tanh[:, 4:].std() == pytest.approx(0.45, rel=0.05)  # 3 x sigma
     assert np.arctanh(evaluate[..., 0]).std() == pytest.approx(0.15, rel=0.05)
 
 
@@ -246,8 +269,10 @@ def test_fused_inference_gives_the_readable_search(name):
 
     model, readable = search_pins.network(name), search_pins.config(name)  # random non-zero weights
     obs = np.random.default_rng(0).standard_normal((6, *model.spec.obs_shape)).astype(np.float32)
-    results = [search(model, obs, config, "act", np.random.default_rng(1))
-               for config in (readable, override(readable, runtime=dict(fused_inference=True)))]
+    results = [
+        search(model, obs, config, "act", np.random.default_rng(1))
+        for config in (readable, override(readable, runtime=dict(fused_inference=True)))
+    ]
     np.testing.assert_array_equal(results[0].action_slot, results[1].action_slot)
     np.testing.assert_allclose(results[0].improved_policy, results[1].improved_policy, atol=1e-4)
     np.testing.assert_allclose(results[0].root_value, results[1].root_value, rtol=1e-4, atol=1e-4)
@@ -259,28 +284,35 @@ def _imports_accel(source: str) -> bool:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import) and any("accel" in a.name for a in node.names):
             return True
-        if isinstance(node, ast.ImportFrom) and ("accel" in (node.module or "")
-                                                 or any(a.name == "accel" for a in node.names)):
+        if isinstance(node, ast.ImportFrom) and (
+            "accel" in (node.module or "") or any(a.name == "accel" for a in node.names)
+        ):
             return True
     return False
 
 
 def test_the_readable_package_never_imports_the_fast_paths_and_says_how_to_get_them():
     """ezv2_lite.accel is composed from above: only the command line (and a sweep's runs, each a
-    `train` command in a Ray worker) and the benchmarks import it. Without it, asking for a fast path is a clear error, not a silent readable run."""
+    `train` command in a Ray worker) and the benchmarks import it. Without it, asking for a fast
+    path is a clear error, not a silent readable run."""
     import subprocess
     import sys
     from pathlib import Path
 
     package = Path(__file__).parents[1] / "ezv2_lite"
-    importers = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
-                       if "accel" not in p.parts and _imports_accel(p.read_text()))
+    importers = sorted(
+        str(p.relative_to(package))
+        for p in package.rglob("*.py")
+        if "accel" not in p.parts and _imports_accel(p.read_text())
+    )
     assert importers == ["cli.py", "sweep.py"]  # (and the benchmarks, outside the package)
-    probe = ("import numpy as np; from ezv2_lite.config import override, preset; "
-             "from ezv2_lite.model.toy import BanditModel; from ezv2_lite.search import search; "
-             "import sys; assert 'ezv2_lite.accel' not in sys.modules; "
-             "search(BanditModel(rewards=[0.0, 1.0]), np.zeros((1, 1), np.float32), "
-             "override(preset('cartpole'), runtime=dict(fused_inference=True)), 'act', np.random.default_rng(0))")
+    probe = (
+        "import numpy as np; from ezv2_lite.config import override, preset; "
+        "from ezv2_lite.model.toy import BanditModel; from ezv2_lite.search import search; "
+        "import sys; assert 'ezv2_lite.accel' not in sys.modules; "
+        "search(BanditModel(rewards=[0.0, 1.0]), np.zeros((1, 1), np.float32), "
+        "override(preset('cartpole'), runtime=dict(fused_inference=True)), 'act', np.random.default_rng(0))"
+    )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert run.returncode != 0 and "import ezv2_lite.accel" in run.stderr
 
@@ -306,19 +338,26 @@ def test_seeded_searches_on_preset_networks_are_the_ones_pinned(case):
 @pytest.mark.parametrize("top", [1, 2, 4, 8, 16])
 @pytest.mark.parametrize("simulations", [8, 16, 32])
 @pytest.mark.parametrize("mode", ["act", "reanalyze", "evaluate"])
-def test_the_continuous_policy_target_puts_no_mass_on_samples_the_search_never_visited(top, simulations, mode):
+def test_the_continuous_policy_target_puts_no_mass_on_samples_the_search_never_visited(
+    top, simulations, mode
+):
     """K = 16 sampled root actions with uniform priors: whatever m and N, an action the
     search never evaluated gets no share of the improved-policy target."""
     model = continuous_model(dim=1)
     for batch in (5, 1):
-        cfg = override(preset("dmc_state"), optim=dict(discount=0.9),
-                       search=dict(num_simulations=simulations, num_top_actions=top))
-        result = search(model, np.zeros((batch, 1), np.float32), cfg, mode, np.random.default_rng(3))
+        cfg = override(
+            preset("dmc_state"),
+            optim=dict(discount=0.9),
+            search=dict(num_simulations=simulations, num_top_actions=top),
+        )
+        result = search(
+            model, np.zeros((batch, 1), np.float32), cfg, mode, np.random.default_rng(3)
+        )
         unvisited = result.visit_counts == 0
         assert result.improved_policy.shape == (batch, 16)
         np.testing.assert_allclose(result.improved_policy.sum(-1), 1.0)
         if top < 16 or simulations < 16:
-            assert unvisited.any()   # the case that matters is exercised
+            assert unvisited.any()  # the case that matters is exercised
         assert np.abs(np.where(unvisited, result.improved_policy, 0.0)).max() == 0.0
 
 
@@ -333,15 +372,21 @@ def test_with_every_sampled_action_visited_the_continuous_target_keeps_all_of_th
     np.testing.assert_allclose(result.improved_policy.sum(-1), 1.0)
     policy = torch.tensor([[0.2, 0.3, 0.5, 0.0]], dtype=torch.float64)  # slot 4 does not exist
     assert torch.equal(gumbel.visited_only(policy, torch.tensor([[1, 2, 1, 0]])), policy)
-    np.testing.assert_allclose(gumbel.visited_only(policy, torch.tensor([[1, 0, 1, 0]])),
-                               [[0.2 / 0.7, 0.0, 0.5 / 0.7, 0.0]])
+    np.testing.assert_allclose(
+        gumbel.visited_only(policy, torch.tensor([[1, 0, 1, 0]])),
+        [[0.2 / 0.7, 0.0, 0.5 / 0.7, 0.0]],
+    )
 
 
 # ---------------------------------------------------------------- the depth bound of a simulation
 
 
-@pytest.mark.parametrize("n, m", [(32, 16), (16, 8), (16, 4), (4, 2), (8, 16), (12, 3), (50, 8), (7, 1)])
-def test_every_simulation_reaches_an_unexpanded_slot_within_the_depth_the_host_planned(n, m, monkeypatch):
+@pytest.mark.parametrize(
+    "n, m", [(32, 16), (16, 8), (16, 4), (4, 2), (8, 16), (12, 3), (50, 8), (7, 1)]
+)
+def test_every_simulation_reaches_an_unexpanded_slot_within_the_depth_the_host_planned(
+    n, m, monkeypatch
+):
     """The search walks down a fixed number of levels, planned on the host from the halving
     schedule alone (gumbel.root_visits_before): the root child of simulation s has been
     visited exactly that often before, and the walk always ends at a slot not yet expanded."""
@@ -362,7 +407,11 @@ def test_every_simulation_reaches_an_unexpanded_slot_within_the_depth_the_host_p
     rng = np.random.default_rng(n * 100 + m)
     for _ in range(5):
         arms = max(m, 3)
-        model = BanditModel(rewards=rng.normal(0, 1, arms), prior_logits=rng.normal(0, 1, arms),
-                            deep_reward=0.3, value=0.2)
+        model = BanditModel(
+            rewards=rng.normal(0, 1, arms),
+            prior_logits=rng.normal(0, 1, arms),
+            deep_reward=0.3,
+            value=0.2,
+        )
         search(model, np.zeros((6, 1), np.float32), config(n, m), "act", rng)
     assert len(checked) == 5 * n and max(checked) >= (1 if n > m else 0)

@@ -9,8 +9,13 @@ from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import build_model
 from ezv2_lite.model.networks import ModelOutput
 from ezv2_lite.replay import Replay
-from ezv2_lite.targets import (fresh_mask, mixed_value_targets, reanalyze, reward_targets,
-                               td_value_targets)
+from ezv2_lite.targets import (
+    fresh_mask,
+    mixed_value_targets,
+    reanalyze,
+    reward_targets,
+    td_value_targets,
+)
 
 SPEC = EnvSpec((1,), "float32", "discrete", 2, None, 1, 1)
 
@@ -32,7 +37,9 @@ class ObservedValue(nn.Module):
 
 
 def cfg(**optim):
-    return override(preset("cartpole"), optim=dict(discount=0.5, td_steps=2, unroll_steps=3) | optim)
+    return override(
+        preset("cartpole"), optim=dict(discount=0.5, td_steps=2, unroll_steps=3) | optim
+    )
 
 
 def episode(replay, observations, rewards, terminal, slot=0):
@@ -63,7 +70,9 @@ def test_td_targets_bootstrap_inside_a_long_episode_and_zero_past_the_end():
     np.testing.assert_allclose(z[0], [1 + 0.5 + 0.0, 1 + 0.0, 0.0, 0.0])
     batch = replay.windows(np.array([1]))
     z = td_value_targets(replay, batch, ObservedValue())
-    np.testing.assert_allclose(z[0], [1.5 + 0.25 * o for o in (3.0, 4.0, 5.0, 6.0)][:3] + [1.5 + 0.0])
+    np.testing.assert_allclose(
+        z[0], [1.5 + 0.25 * o for o in (3.0, 4.0, 5.0, 6.0)][:3] + [1.5 + 0.0]
+    )
 
 
 def test_reward_and_value_prefix_targets():
@@ -82,7 +91,7 @@ def test_value_prefix_targets_and_the_trees_edge_rewards_agree_across_a_reset():
     from ezv2_lite.model.toy import ChainPrefixModel
     from ezv2_lite.search import search
 
-    rewards = [3.0, -1.0, 0.5, 2.0, 0.0, 4.0, 1.0, -2.0]       # crosses the reset at step 5
+    rewards = [3.0, -1.0, 0.5, 2.0, 0.0, 4.0, 1.0, -2.0]  # crosses the reset at step 5
     replay = Replay(cfg(unroll_steps=8), SPEC)
     episode(replay, [0.0] * 9, rewards, terminal=True)
     prefixes = reward_targets(replay, replay.windows(np.array([0])), True, 5)[0]
@@ -99,8 +108,14 @@ def test_value_prefix_targets_and_the_trees_edge_rewards_agree_across_a_reset():
 
     model = PredictsTheTargets(np.zeros(len(rewards)))
     config = override(preset("cartpole"), search=dict(num_simulations=8, num_top_actions=1))
-    trace = search(model, np.zeros((1, 1), np.float32), config, "evaluate",
-                   np.random.default_rng(0), trace_root=0).trace
+    trace = search(
+        model,
+        np.zeros((1, 1), np.float32),
+        config,
+        "evaluate",
+        np.random.default_rng(0),
+        trace_root=0,
+    ).trace
     depth_of = {int(d): i for i, d in enumerate(trace.depth)}
     np.testing.assert_allclose([trace.reward[depth_of[d]] for d in range(1, 9)], rewards)
 
@@ -111,27 +126,42 @@ def test_mixed_rule_switches_exactly_at_both_thresholds():
     fresh = fresh_mask(np.array([89, 90, 99]), num_transitions=100, window=10)
     np.testing.assert_array_equal(fresh, [False, True, True])
     values, use_td = mixed_value_targets(td, sve, fresh, train_step=99, config=config)
-    assert use_td.all() and (values == 0).all()            # before the start step: TD for all
+    assert use_td.all() and (values == 0).all()  # before the start step: TD for all
     values, use_td = mixed_value_targets(td, sve, fresh, train_step=100, config=config)
     np.testing.assert_array_equal(use_td, [False, True, True])
     np.testing.assert_array_equal(values[:, 0], [1, 0, 0])  # stale data takes the SVE
-    values, _ = mixed_value_targets(td, sve, fresh, 100, override(config, optim=dict(value_target="td")))
+    values, _ = mixed_value_targets(
+        td, sve, fresh, 100, override(config, optim=dict(value_target="td"))
+    )
     assert (values == 0).all()
-    values, _ = mixed_value_targets(td, sve, fresh, 0, override(config, optim=dict(value_target="sve")))
+    values, _ = mixed_value_targets(
+        td, sve, fresh, 0, override(config, optim=dict(value_target="sve"))
+    )
     assert (values == 1).all()
 
 
 def test_reanalysis_targets_have_the_documented_shapes_and_come_from_the_target_model():
-    config = override(preset("dmc_state"), env=dict(suite="gym", name="Pendulum-v1"),
-                      optim=dict(batch_size=4), train=dict(start_transitions=4),
-                      search=dict(num_simulations=4), model=dict(nonnegative_values=False))
+    config = override(
+        preset("dmc_state"),
+        env=dict(suite="gym", name="Pendulum-v1"),
+        optim=dict(batch_size=4),
+        train=dict(start_transitions=4),
+        search=dict(num_simulations=4),
+        model=dict(nonnegative_values=False),
+    )
     spec = EnvSpec((3,), "float32", "continuous", None, 1, 1, 1)
     replay = Replay(config, spec)
     rng = np.random.default_rng(0)
     replay.start_episode(0, rng.normal(size=3).astype(np.float32), 0.0)
     for _ in range(12):
-        replay.add(0, rng.uniform(-1, 1, 1).astype(np.float32), 0.1, 0.1,
-                   rng.normal(size=3).astype(np.float32), 0.0)
+        replay.add(
+            0,
+            rng.uniform(-1, 1, 1).astype(np.float32),
+            0.1,
+            0.1,
+            rng.normal(size=3).astype(np.float32),
+            0.0,
+        )
     replay.end_episode(0, terminal=True)
     batch = replay.sample(4)
     torch.manual_seed(0)
@@ -145,7 +175,7 @@ def test_reanalysis_targets_have_the_documented_shapes_and_come_from_the_target_
     assert t1.chosen_actions.shape == (4, U1, 1) and t1.values.shape == (4, U1)
     assert t1.rewards.shape == (4, U1 - 1)
     np.testing.assert_array_equal(t1.search_values, t2.search_values)  # same model and seed
-    assert not np.allclose(t1.td_values, t3.td_values)                 # a different model
+    assert not np.allclose(t1.td_values, t3.td_values)  # a different model
     # positions past the end have no state: zero policy and value targets
     gone = batch.exists == 0
     assert (t1.policies[gone] == 0).all() and (t1.search_values[gone] == 0).all()

@@ -12,14 +12,20 @@ from viz.actions import actions_figure, project_2d, root_action_check_figure, ro
 def trace_for(dim, mode="act"):
     model = BanditModel(action_dim=dim, reward_fn=lambda a: -((a - 0.3) ** 2).sum(-1), sigma=0.5)
     cfg = override(preset("dmc_state"), optim=dict(discount=0.9))
-    return search(model, np.zeros((1, 1), np.float32), cfg, mode, np.random.default_rng(0), trace_root=0).trace
+    return search(
+        model, np.zeros((1, 1), np.float32), cfg, mode, np.random.default_rng(0), trace_root=0
+    ).trace
 
 
 def test_one_dimensional_actions_against_their_improved_policy_weights():
     trace = trace_for(1)
     fig = actions_figure(trace)
     policy, widened, chosen = fig.data
-    assert (policy.name, widened.name, chosen.name) == ("policy samples", "widened samples", "chosen")
+    assert (policy.name, widened.name, chosen.name) == (
+        "policy samples",
+        "widened samples",
+        "chosen",
+    )
     assert len(policy.x) == 4 and len(widened.x) == 12
     np.testing.assert_allclose(policy.x, trace.root_actions[:4, 0])
     np.testing.assert_allclose(widened.y, trace.improved_policy[4:])
@@ -46,8 +52,14 @@ def test_higher_dimensions_use_two_principal_components():
 
 
 def test_a_discrete_trace_is_refused():
-    trace = search(BanditModel(rewards=[0.0, 1.0]), np.zeros((1, 1), np.float32), preset("cartpole"), "act",
-                   np.random.default_rng(0), trace_root=0).trace
+    trace = search(
+        BanditModel(rewards=[0.0, 1.0]),
+        np.zeros((1, 1), np.float32),
+        preset("cartpole"),
+        "act",
+        np.random.default_rng(0),
+        trace_root=0,
+    ).trace
     with pytest.raises(ValueError, match="continuous search trace"):
         actions_figure(trace)
 
@@ -55,20 +67,39 @@ def test_a_discrete_trace_is_refused():
 def test_the_root_action_check_draws_q_beside_the_returns_that_followed():
     from ezv2_lite.evaluate import RootActionCheck
 
-    check = RootActionCheck(actions=np.array([[0.5], [-0.5], [0.0]]), predicted_q=np.array([3.0, 1.0, 2.0]),
-                            visited=np.array([True, True, False]), rollout_return=np.array([1.0, 3.0, 2.0]),
-                            chosen=0, horizon=10)
+    check = RootActionCheck(
+        actions=np.array([[0.5], [-0.5], [0.0]]),
+        predicted_q=np.array([3.0, 1.0, 2.0]),
+        visited=np.array([True, True, False]),
+        rollout_return=np.array([1.0, 3.0, 2.0]),
+        chosen=0,
+        horizon=10,
+    )
     fig = root_action_check_figure(check)
     returns, q, chosen = fig.data
-    assert list(returns.x) == [-0.5, 0.0, 0.5] and list(returns.y) == [3.0, 2.0, 1.0]  # sorted by action
+    # sorted by action
+    assert list(returns.x) == [-0.5, 0.0, 0.5] and list(returns.y) == [
+        3.0,
+        2.0,
+        1.0,
+    ]
     assert list(q.x) == [0.5, -0.5, 0.0] and list(q.y) == [3.0, 1.0, 2.0]
     assert list(q.marker.color) == ["#1a73e8", "#1a73e8", "white"]  # the unvisited one is open
     assert list(chosen.x) == [0.5, 0.5] and list(chosen.y) == [3.0, 1.0]
     assert "rank correlation -1.00" in fig.layout.title.text  # the search ranks them backwards
-    discrete = RootActionCheck(actions=np.arange(2), predicted_q=np.array([1.0, 2.0]), visited=np.ones(2, bool),
-                               rollout_return=np.array([5.0, 6.0]), chosen=1, horizon=3)
+    discrete = RootActionCheck(
+        actions=np.arange(2),
+        predicted_q=np.array([1.0, 2.0]),
+        visited=np.ones(2, bool),
+        rollout_return=np.array([5.0, 6.0]),
+        chosen=1,
+        horizon=3,
+    )
     fig = root_action_check_figure(discrete)
-    assert fig.layout.xaxis.title.text == "root child" and "rank correlation 1.00" in fig.layout.title.text
+    assert (
+        fig.layout.xaxis.title.text == "root child"
+        and "rank correlation 1.00" in fig.layout.title.text
+    )
 
 
 def test_rank_correlation_shares_tied_ranks_and_has_no_value_for_a_constant_side():

@@ -10,22 +10,58 @@ from viz.dashboard import TrainingDashboard
 
 
 def recorded_events():
-    trace = search(BanditModel(rewards=[0.2, 0.8]), np.zeros((1, 1), np.float32),
-                   override(preset("cartpole"), search=dict(num_simulations=4, num_top_actions=2)),
-                   "act", np.random.default_rng(0), trace_root=0).trace
-    loss = dict(total=3.0, value=1.0, reward=0.5, policy=0.7, consistency=0.2, entropy=0.0, lr=1e-3,
-                value_by_step=[0.5, 0.1, 0.1, 0.1, 0.1, 0.1], reward_by_step=[0.1] * 5,
-                root_policy_entropy=0.6, unvisited_target_mass=0.25, sve_fraction=0.0)
+    trace = search(
+        BanditModel(rewards=[0.2, 0.8]),
+        np.zeros((1, 1), np.float32),
+        override(preset("cartpole"), search=dict(num_simulations=4, num_top_actions=2)),
+        "act",
+        np.random.default_rng(0),
+        trace_root=0,
+    ).trace
+    loss = dict(
+        total=3.0,
+        value=1.0,
+        reward=0.5,
+        policy=0.7,
+        consistency=0.2,
+        entropy=0.0,
+        lr=1e-3,
+        value_by_step=[0.5, 0.1, 0.1, 0.1, 0.1, 0.1],
+        reward_by_step=[0.1] * 5,
+        root_policy_entropy=0.6,
+        unvisited_target_mass=0.25,
+        sve_fraction=0.0,
+    )
     return [
-        TrainEvent("metrics", dict(env_steps=20, train_steps=0, wall_s=1.0, train_episode_return=20.0,
-                                   train_episode_length=20)),
+        TrainEvent(
+            "metrics",
+            dict(
+                env_steps=20,
+                train_steps=0,
+                wall_s=1.0,
+                train_episode_return=20.0,
+                train_episode_length=20,
+            ),
+        ),
         TrainEvent("search", dict(trace=trace, env_steps=24)),
         TrainEvent("frame", dict(observation=np.array([0.1, -0.2, 0.3, 0.0]), env_steps=24)),
         TrainEvent("metrics", dict(env_steps=200, train_steps=150, wall_s=5.0, **loss)),
-        TrainEvent("metrics", dict(env_steps=400, train_steps=350, wall_s=9.0, **{**loss, "total": 2.0})),
-        TrainEvent("eval", dict(env_steps=400, train_steps=350, wall_s=10.0, eval_return_mean=120.0,
-                                eval_return_std=15.0, eval_episodes=10)),
-        TrainEvent("frame", dict(observation=np.zeros((12, 8, 8), np.uint8), env_steps=30)),  # too soon
+        TrainEvent(
+            "metrics", dict(env_steps=400, train_steps=350, wall_s=9.0, **{**loss, "total": 2.0})
+        ),
+        TrainEvent(
+            "eval",
+            dict(
+                env_steps=400,
+                train_steps=350,
+                wall_s=10.0,
+                eval_return_mean=120.0,
+                eval_return_std=15.0,
+                eval_episodes=10,
+            ),
+        ),
+        # too soon
+        TrainEvent("frame", dict(observation=np.zeros((12, 8, 8), np.uint8), env_steps=30)),
     ]
 
 
@@ -35,7 +71,9 @@ def test_dashboard_draws_a_recorded_run():
         dashboard(event)
     episodes, evaluation = dashboard.curve.data
     assert episodes.x == (20,) and episodes.y == (20.0,)
-    assert evaluation.x == (400,) and evaluation.y == (120.0,) and evaluation.error_y.array == (15.0,)
+    assert (
+        evaluation.x == (400,) and evaluation.y == (120.0,) and evaluation.error_y.array == (15.0,)
+    )
     names = [trace.name for trace in dashboard.losses.data]
     assert names == ["value", "reward", "policy", "consistency"]
     assert dashboard.losses.data[0].x == (150, 350) and dashboard.losses.data[2].y == (0.7, 0.7)
@@ -56,13 +94,15 @@ def test_dashboard_draws_a_recorded_run():
         (output,) = dashboard.views[name].outputs
         shown = output["data"]["application/vnd.plotly.v1+json"]
         assert [trace.get("y") for trace in shown["data"]] == [
-            list(trace.y) if trace.y is not None else None for trace in figure.data], name
+            list(trace.y) if trace.y is not None else None for trace in figure.data
+        ], name
     assert shown["layout"]["xaxis"]["title"]["text"] and shown["layout"]["yaxis"]["title"]["text"]
 
 
 def png_pixels(data: bytes) -> np.ndarray:
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
@@ -94,8 +134,19 @@ def test_progress_and_the_time_left_follow_the_learner_steps():
     dashboard(TrainEvent("metrics", {**loss, "env_steps": 400, "train_steps": 210, "wall_s": 5.0}))
     assert "about 6 s left" in dashboard.status.value
     assert list(dashboard.curve.layout.xaxis.range) == [-20, 1020]  # the budget, however few points
-    dashboard(TrainEvent("eval", dict(env_steps=400, train_steps=210, wall_s=6.0, eval_return_mean=9.0,
-                                      eval_return_std=0.0, eval_episodes=1)))
+    dashboard(
+        TrainEvent(
+            "eval",
+            dict(
+                env_steps=400,
+                train_steps=210,
+                wall_s=6.0,
+                eval_return_mean=9.0,
+                eval_return_std=0.0,
+                eval_episodes=1,
+            ),
+        )
+    )
     assert "over 1 episode" in dashboard.status.value and "episodes" not in dashboard.status.value
 
 
@@ -114,8 +165,13 @@ def test_a_run_training_elsewhere_is_drawn_from_its_metrics_as_they_grow(tmp_pat
 
 
 def test_reference_returns_are_dashed_lines_named_with_their_values():
-    dashboard = TrainingDashboard(redraw_every_s=0, references={"random policy": -7.2, "maximum": 10})
+    dashboard = TrainingDashboard(
+        redraw_every_s=0, references={"random policy": -7.2, "maximum": 10}
+    )
     lines = [shape for shape in dashboard.curve.layout.shapes]
-    assert [(line.y0, line.y1, line.line.dash) for line in lines] == [(-7.2, -7.2, "dash"), (10, 10, "dash")]
+    assert [(line.y0, line.y1, line.line.dash) for line in lines] == [
+        (-7.2, -7.2, "dash"),
+        (10, 10, "dash"),
+    ]
     labels = [note.text for note in dashboard.curve.layout.annotations]
     assert labels == ["random policy (-7.2)", "maximum (10)"]

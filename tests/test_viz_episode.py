@@ -7,7 +7,13 @@ import torch
 from ezv2_lite.config import override, preset
 from ezv2_lite.envs import probe_spec
 from ezv2_lite.model import build_model
-from viz.episode import discounted_returns, episode_player, record_episode, root_figure, values_figure
+from viz.episode import (
+    discounted_returns,
+    episode_player,
+    record_episode,
+    root_figure,
+    values_figure,
+)
 from viz.tree import fit_svg, tree_graph
 
 
@@ -38,9 +44,12 @@ def test_max_steps_keeps_the_episodes_first_steps(agent, episode):
     first = record_episode(model, config, seed=0, progress=False, max_steps=3)
     assert [s.t for s in first] == [0, 1, 2]
     assert [s.action for s in first] == [s.action for s in steps[:3]]
-    assert all(np.array_equal(a.frame, b.frame) for a, b in zip(first, steps))
+    assert all(np.array_equal(a.frame, b.frame) for a, b in zip(first, steps, strict=True))
     # the cut is completed with the value of the observation step 2 reached: step 3's
-    assert first[-1].value_after == pytest.approx(steps[3].network_value) and steps[-1].value_after is None
+    assert (
+        first[-1].value_after == pytest.approx(steps[3].network_value)
+        and steps[-1].value_after is None
+    )
     truth = values_figure(first, 0.5).data[0]
     assert truth.y[-1] == pytest.approx(first[-1].reward + 0.5 * steps[3].network_value)
     assert "after step 2: v's estimate" in truth.name
@@ -72,7 +81,8 @@ def test_the_player_follows_its_slider_to_each_steps_frame_and_tree(episode):
     slider.value = last
     assert f"step {last}:" in caption.value and "the episode ends here" in caption.value
     assert bytes(frame.value) != first and first[:4] == b"\x89PNG"
-    assert tree.value == fit_svg(tree_graph(steps[last].trace).pipe(format="svg").decode())  # its search
+    # its search
+    assert tree.value == fit_svg(tree_graph(steps[last].trace).pipe(format="svg").decode())
     assert root_figure(steps[2]).data[0].name == "prior π"  # discrete: the policy bars
 
 

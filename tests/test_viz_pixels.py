@@ -33,7 +33,7 @@ def test_augmentations_show_the_newest_frame_then_shifted_brightened_copies():
     for z in images[1:]:
         ys, xs = np.nonzero(z[..., 0])
         assert len(ys) == 1 and abs(ys[0] - 8) <= 4 and abs(xs[0] - 8) <= 4
-        assert 180 <= z[ys[0], xs[0], 0] <= 220          # 200 x (1 +- 10 %)
+        assert 180 <= z[ys[0], xs[0], 0] <= 220  # 200 x (1 +- 10 %)
 
 
 def test_value_prefix_view_draws_rewards_the_reset_running_sum_and_the_prediction():
@@ -42,6 +42,6 @@ def test_value_prefix_view_draws_rewards_the_reset_running_sum_and_the_predictio
     fig = value_prefix_figure(rewards, predicted, horizon=5)
     bars, truth, prediction = fig.data
     assert list(bars.y) == list(rewards)
-    assert list(truth.y) == [1, 1, 2, 3, 3, 1, 2]     # reset before step 6
+    assert list(truth.y) == [1, 1, 2, 3, 3, 1, 2]  # reset before step 6
     assert list(prediction.y) == list(predicted)
     assert [shape.x0 for shape in fig.layout.shapes] == [5.5]

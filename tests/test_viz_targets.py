@@ -7,8 +7,13 @@ from viz.targets import priorities_figure, value_targets_figure
 
 def test_value_targets_figure_has_one_trace_per_target_and_marks_the_choice():
     age = np.array([10, 500, 3000])
-    fig = value_targets_figure(age, td=np.array([1.0, 2.0, 3.0]), sve=np.array([1.5, 2.5, 2.0]),
-                               use_td=np.array([True, True, False]), window=2000)
+    fig = value_targets_figure(
+        age,
+        td=np.array([1.0, 2.0, 3.0]),
+        sve=np.array([1.5, 2.5, 2.0]),
+        use_td=np.array([True, True, False]),
+        window=2000,
+    )
     td, sve = fig.data
     assert td.name == "n-step TD target" and sve.name == "search-based value estimate"
     np.testing.assert_array_equal(td.x, age)

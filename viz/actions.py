@@ -49,27 +49,48 @@ def actions_figure(trace: SearchTrace, title: str = "sampled root actions"):
     one_d = actions.shape[1] == 1
     xy, labels = (None, ["action", "improved policy π′"]) if one_d else project_2d(actions)
     fig = go.Figure()
-    for is_widened, symbol, name in ((False, "circle", "policy samples"), (True, "diamond", "widened samples")):
+    for is_widened, symbol, name in (
+        (False, "circle", "policy samples"),
+        (True, "diamond", "widened samples"),
+    ):
         idx = np.flatnonzero(widened == is_widened)
         if not len(idx):
             continue
         x = actions[idx, 0] if one_d else xy[idx, 0]
         y = weights[idx] if one_d else xy[idx, 1]
         size = 11 if one_d else 8 + 40 * weights[idx] / max(weights.max(), 1e-9)
-        fig.add_scatter(x=x, y=y, mode="markers", name=name,
-                        marker=dict(symbol=symbol, size=size,
-                                    color=[ROUND_COLORS[min(r, len(ROUND_COLORS) - 1)] for r in survived[idx]],
-                                    line=dict(width=1, color="black")),
-                        customdata=np.stack([survived[idx], weights[idx]], 1),
-                        hovertemplate="survived %{customdata[0]} halvings<br>π′ %{customdata[1]:.3f}<extra></extra>")
+        fig.add_scatter(
+            x=x,
+            y=y,
+            mode="markers",
+            name=name,
+            marker=dict(
+                symbol=symbol,
+                size=size,
+                color=[ROUND_COLORS[min(r, len(ROUND_COLORS) - 1)] for r in survived[idx]],
+                line=dict(width=1, color="black"),
+            ),
+            customdata=np.stack([survived[idx], weights[idx]], 1),
+            hovertemplate="survived %{customdata[0]} halvings<br>π′ %{customdata[1]:.3f}<extra></extra>",
+        )
     c = trace.chosen_slot
-    fig.add_scatter(x=[actions[c, 0] if one_d else xy[c, 0]], y=[weights[c] if one_d else xy[c, 1]],
-                    mode="markers", name="chosen", marker=dict(symbol="star", size=20, color="#e8710a",
-                                                               line=dict(width=1, color="black")))
+    fig.add_scatter(
+        x=[actions[c, 0] if one_d else xy[c, 0]],
+        y=[weights[c] if one_d else xy[c, 1]],
+        mode="markers",
+        name="chosen",
+        marker=dict(symbol="star", size=20, color="#e8710a", line=dict(width=1, color="black")),
+    )
     rounds = len(trace.candidates) - 1
-    fig.update_layout(title=f"{title}<br><sup>colour: halvings survived, 0 to {rounds}</sup>", height=420,
-                      xaxis_title=labels[0], yaxis_title=labels[1], margin=dict(l=50, r=10, t=50, b=80),
-                      legend=dict(orientation="h", y=-0.22, yanchor="top", x=0))  # below: the plot keeps the width
+    # below: the plot keeps the width
+    fig.update_layout(
+        title=f"{title}<br><sup>colour: halvings survived, 0 to {rounds}</sup>",
+        height=420,
+        xaxis_title=labels[0],
+        yaxis_title=labels[1],
+        margin=dict(l=50, r=10, t=50, b=80),
+        legend=dict(orientation="h", y=-0.22, yanchor="top", x=0),
+    )
     if one_d:
         fig.update_xaxes(range=[-1.05, 1.05])
     return fig
@@ -95,7 +116,9 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def root_action_check_figure(check: RootActionCheck, title: str = "what the search expects, and what happened"):
+def root_action_check_figure(
+    check: RootActionCheck, title: str = "what the search expects, and what happened"
+):
     """Each root action's Q as the search completed it (filled: visited; open: v_mix) beside the
     discounted return that taking it gave over `check.horizon` agent steps (+ the value of the
     state reached): 1-D continuous actions against the action, otherwise one column per root
@@ -105,20 +128,44 @@ def root_action_check_figure(check: RootActionCheck, title: str = "what the sear
     x = check.actions[:, 0] if one_d else np.arange(len(check.predicted_q))
     order = np.argsort(x)
     fig = go.Figure()
-    fig.add_scatter(x=x[order], y=check.rollout_return[order], mode="lines+markers", name="return that followed",
-                    line=dict(color="#188038"), marker=dict(size=7))
-    fig.add_scatter(x=x, y=check.predicted_q, mode="markers", name="search's Q",
-                    marker=dict(size=10, color=np.where(check.visited, "#1a73e8", "white"),
-                                line=dict(width=1.5, color="#1a73e8")),
-                    customdata=check.visited, hovertemplate="Q %{y:.3f}<br>visited: %{customdata}<extra></extra>")
+    fig.add_scatter(
+        x=x[order],
+        y=check.rollout_return[order],
+        mode="lines+markers",
+        name="return that followed",
+        line=dict(color="#188038"),
+        marker=dict(size=7),
+    )
+    fig.add_scatter(
+        x=x,
+        y=check.predicted_q,
+        mode="markers",
+        name="search's Q",
+        marker=dict(
+            size=10,
+            color=np.where(check.visited, "#1a73e8", "white"),
+            line=dict(width=1.5, color="#1a73e8"),
+        ),
+        customdata=check.visited,
+        hovertemplate="Q %{y:.3f}<br>visited: %{customdata}<extra></extra>",
+    )
     c = check.chosen
-    fig.add_scatter(x=[x[c], x[c]], y=[check.predicted_q[c], check.rollout_return[c]], mode="markers",
-                    name="chosen", marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(width=2.5, color="#e8710a")))
+    fig.add_scatter(
+        x=[x[c], x[c]],
+        y=[check.predicted_q[c], check.rollout_return[c]],
+        mode="markers",
+        name="chosen",
+        marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(width=2.5, color="#e8710a")),
+    )
     rank = rank_correlation(check.predicted_q, check.rollout_return)
     agreement = "n/a (one side is constant)" if np.isnan(rank) else f"{rank:.2f}"
-    fig.update_layout(title=f"{title}<br><sup>{check.horizon}-step rollouts; rank correlation {agreement}</sup>",
-                      height=380, xaxis_title="action" if one_d else "root child",
-                      yaxis_title="discounted return", margin=dict(l=50, r=10, t=60, b=40))
+    fig.update_layout(
+        title=f"{title}<br><sup>{check.horizon}-step rollouts; rank correlation {agreement}</sup>",
+        height=380,
+        xaxis_title="action" if one_d else "root child",
+        yaxis_title="discounted return",
+        margin=dict(l=50, r=10, t=60, b=40),
+    )
     if one_d:
         fig.update_xaxes(range=[-1.05, 1.05])
     return fig

@@ -35,9 +35,12 @@ from .pixels import png_bytes
 from .tree import fit_svg, tree_graph
 
 LOSS_TERMS = ("value", "reward", "policy", "consistency")
-DIAGNOSTICS = {"root_policy_sigma": "policy sigma at the roots", "root_policy_entropy":
-               "policy entropy at the roots", "unvisited_target_mass": "target mass on unvisited actions",
-               "sve_fraction": "share of SVE value targets"}
+DIAGNOSTICS = {
+    "root_policy_sigma": "policy sigma at the roots",
+    "root_policy_entropy": "policy entropy at the roots",
+    "unvisited_target_mass": "target mass on unvisited actions",
+    "sve_fraction": "share of SVE value targets",
+}
 """Diagnostics of the loss lines (ezv2_lite.learner.LossInfo); a run logs one of the first two."""
 
 PANEL_MIN_WIDTH_PX = 520
@@ -47,9 +50,14 @@ PANEL_MIN_WIDTH_PX = 520
 def figure_output(figure: go.Figure) -> dict:
     """A figure as one notebook output: plotly's mime type (drawn by JupyterLab's plotly renderer at
     the width it is given) with a line of text for front ends without it."""
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
-                     "text/plain": f"<plotly figure: {figure.layout.title.text}>"}}
+    return {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "application/vnd.plotly.v1+json": json.loads(figure.to_json()),
+            "text/plain": f"<plotly figure: {figure.layout.title.text}>",
+        },
+    }
 
 
 class TrainingDashboard:
@@ -60,9 +68,14 @@ class TrainingDashboard:
     (`{"random policy": -7.2, "maximum": 10}`).
     """
 
-    def __init__(self, refresh_env_steps: int = 200, title: str = "training",
-                 total_env_steps: int | None = None, redraw_every_s: float = 1.0,
-                 references: dict[str, float] | None = None):
+    def __init__(
+        self,
+        refresh_env_steps: int = 200,
+        title: str = "training",
+        total_env_steps: int | None = None,
+        redraw_every_s: float = 1.0,
+        references: dict[str, float] | None = None,
+    ):
         import ipywidgets as widgets
 
         self.refresh_env_steps, self.redraw_every_s = refresh_env_steps, redraw_every_s
@@ -70,63 +83,146 @@ class TrainingDashboard:
         self._last_frame = self._last_tree = -refresh_env_steps
         self._last_redraw, self._dirty = -float("inf"), set()
         self._lines_seen: dict[str, int] = {}  # metrics lines drawn, by run directory (catch_up)
-        self._learning_since: tuple[float, int] | None = None  # (wall s, learner steps) at the first loss line
-        layout = dict(height=300, autosize=True, margin=dict(l=55, r=10, t=40, b=45),
-                      legend=dict(orientation="h", y=-0.25, x=0))
-        self.curve = go.Figure(layout=dict(title=f"{title}: return", xaxis_title="env steps",
-                                           yaxis_title="episode return", **layout))
-        self.curve.add_scatter(name="training episodes", mode="markers", marker=dict(size=4, color="gray"))
-        self.curve.add_scatter(name="evaluation (mean ± std)", mode="lines+markers", line=dict(color="#1a73e8"),
-                               error_y=dict(type="data", array=[], visible=True))
+        self._learning_since: tuple[float, int] | None = (
+            None  # (wall s, learner steps) at the first loss line
+        )
+        layout = dict(
+            height=300,
+            autosize=True,
+            margin=dict(l=55, r=10, t=40, b=45),
+            legend=dict(orientation="h", y=-0.25, x=0),
+        )
+        self.curve = go.Figure(
+            layout=dict(
+                title=f"{title}: return",
+                xaxis_title="env steps",
+                yaxis_title="episode return",
+                **layout,
+            )
+        )
+        self.curve.add_scatter(
+            name="training episodes", mode="markers", marker=dict(size=4, color="gray")
+        )
+        self.curve.add_scatter(
+            name="evaluation (mean ± std)",
+            mode="lines+markers",
+            line=dict(color="#1a73e8"),
+            error_y=dict(type="data", array=[], visible=True),
+        )
         if total_env_steps:  # the whole budget, with room for the markers at its end
             self.curve.update_xaxes(range=[-0.02 * total_env_steps, 1.02 * total_env_steps])
         for name, value in (references or {}).items():
-            self.curve.add_hline(y=value, line=dict(dash="dash", color="gray", width=1),
-                                 annotation_text=f"{name} ({value:g})", annotation_position="top left")
-        self.losses = go.Figure(layout=dict(title="losses", xaxis_title="learner steps",
-                                            yaxis_title="loss (cross-entropy or cosine)", **layout))
+            self.curve.add_hline(
+                y=value,
+                line=dict(dash="dash", color="gray", width=1),
+                annotation_text=f"{name} ({value:g})",
+                annotation_position="top left",
+            )
+        self.losses = go.Figure(
+            layout=dict(
+                title="losses",
+                xaxis_title="learner steps",
+                yaxis_title="loss (cross-entropy or cosine)",
+                **layout,
+            )
+        )
         for term in LOSS_TERMS:
             self.losses.add_scatter(name=term, mode="lines")
-        self.diagnostics = go.Figure(layout=dict(title="policy and targets", xaxis_title="learner steps",
-                                                 yaxis_title="sigma, nats or fraction", **layout))
+        self.diagnostics = go.Figure(
+            layout=dict(
+                title="policy and targets",
+                xaxis_title="learner steps",
+                yaxis_title="sigma, nats or fraction",
+                **layout,
+            )
+        )
         # (the last two dashed and dotted, the dashed one wider: both are often 0 for a while, and
         # one must not hide the other)
-        styles = {"unvisited_target_mass": dict(dash="dash", width=4), "sve_fraction": dict(dash="dot", width=2)}
+        styles = {
+            "unvisited_target_mass": dict(dash="dash", width=4),
+            "sve_fraction": dict(dash="dot", width=2),
+        }
         for key, name in DIAGNOSTICS.items():
             self.diagnostics.add_scatter(name=name, mode="lines", line=styles.get(key, {}))
-        self.by_step = go.Figure(layout=dict(title="losses by unroll step (latest)", xaxis_title="unroll step k",
-                                             yaxis_title="cross-entropy", barmode="group", **layout))
+        self.by_step = go.Figure(
+            layout=dict(
+                title="losses by unroll step (latest)",
+                xaxis_title="unroll step k",
+                yaxis_title="cross-entropy",
+                barmode="group",
+                **layout,
+            )
+        )
         self.by_step.add_bar(name="value")
         self.by_step.add_bar(name="reward")
-        self.observation = go.Figure(layout=dict(title="current observation", xaxis_title="component",
-                                                 yaxis_title="value", **layout))
-        self.figures = {"curve": self.curve, "losses": self.losses, "diagnostics": self.diagnostics,
-                        "by_step": self.by_step, "observation": self.observation}
-        self.views = {name: widgets.Output(layout=widgets.Layout(width="100%", min_width="0"))
-                      for name in self.figures}
+        self.observation = go.Figure(
+            layout=dict(
+                title="current observation", xaxis_title="component", yaxis_title="value", **layout
+            )
+        )
+        self.figures = {
+            "curve": self.curve,
+            "losses": self.losses,
+            "diagnostics": self.diagnostics,
+            "by_step": self.by_step,
+            "observation": self.observation,
+        }
+        self.views = {
+            name: widgets.Output(layout=widgets.Layout(width="100%", min_width="0"))
+            for name in self.figures
+        }
 
         self.status = widgets.HTML("<i>waiting for the first events…</i>")
-        self.progress = widgets.FloatProgress(value=0, min=0, max=1, layout=widgets.Layout(width="100%"))
-        self.frame = widgets.Image(format="png", layout=widgets.Layout(
-            width="100%", max_width="420px", object_fit="contain", display="none"))
+        self.progress = widgets.FloatProgress(
+            value=0, min=0, max=1, layout=widgets.Layout(width="100%")
+        )
+        self.frame = widgets.Image(
+            format="png",
+            layout=widgets.Layout(
+                width="100%", max_width="420px", object_fit="contain", display="none"
+            ),
+        )
         self.frame.add_class("ezv2-frame")
         self.frame_caption = widgets.HTML("<b>the environment</b> <i>(waiting for a frame)</i>")
-        self.tree = widgets.HTML("<i>waiting for a search…</i>",
-                                 layout=widgets.Layout(width="100%", overflow="auto"))
+        self.tree = widgets.HTML(
+            "<i>waiting for a search…</i>", layout=widgets.Layout(width="100%", overflow="auto")
+        )
         self.views["observation"].layout.display = "none"
         panel = dict(min_width="0", width="100%")
-        self.widget = widgets.VBox([
-            self.status, self.progress,
-            widgets.GridBox(
-                [self.views["curve"], self.views["losses"], self.views["diagnostics"], self.views["by_step"],
-                 widgets.VBox([self.frame_caption, self.frame, self.views["observation"]],
-                              layout=widgets.Layout(**panel)),
-                 widgets.VBox([widgets.HTML("<b>latest search tree</b> (the whole tree, fitted to the width; "
-                                            "green: the chosen action)"), self.tree],
-                              layout=widgets.Layout(**panel))],
-                layout=widgets.Layout(width="100%", grid_gap="8px",
-                                      grid_template_columns=f"repeat(auto-fit, minmax({PANEL_MIN_WIDTH_PX}px, 1fr))")),
-        ], layout=widgets.Layout(width="100%", max_width="100%"))
+        self.widget = widgets.VBox(
+            [
+                self.status,
+                self.progress,
+                widgets.GridBox(
+                    [
+                        self.views["curve"],
+                        self.views["losses"],
+                        self.views["diagnostics"],
+                        self.views["by_step"],
+                        widgets.VBox(
+                            [self.frame_caption, self.frame, self.views["observation"]],
+                            layout=widgets.Layout(**panel),
+                        ),
+                        widgets.VBox(
+                            [
+                                widgets.HTML(
+                                    "<b>latest search tree</b> (the whole tree, fitted to the width; "
+                                    "green: the chosen action)"
+                                ),
+                                self.tree,
+                            ],
+                            layout=widgets.Layout(**panel),
+                        ),
+                    ],
+                    layout=widgets.Layout(
+                        width="100%",
+                        grid_gap="8px",
+                        grid_template_columns=f"repeat(auto-fit, minmax({PANEL_MIN_WIDTH_PX}px, 1fr))",
+                    ),
+                ),
+            ],
+            layout=widgets.Layout(width="100%", max_width="100%"),
+        )
         self._redraw(force=True)
 
     def _ipython_display_(self):
@@ -142,7 +238,7 @@ class TrainingDashboard:
         if not force and now - self._last_redraw < self.redraw_every_s:
             return
         self._last_redraw = now
-        for name in (self.figures if force else sorted(self._dirty)):
+        for name in self.figures if force else sorted(self._dirty):
             self.views[name].outputs = (figure_output(self.figures[name]),)
         self._dirty.clear()
 
@@ -229,17 +325,23 @@ class TrainingDashboard:
                 reward.x = list(range(1, len(data["reward_by_step"]) + 1))
                 reward.y = data["reward_by_step"]
                 self._dirty.add("by_step")
-            self.status.value = (f"{self._progress(data['env_steps'], data['wall_s'], data['train_steps'])}"
-                                 f" · learner steps <b>{data['train_steps']:,}</b> · loss {data['total']:.3f}"
-                                 f" · {duration(data['wall_s'])} so far")
+            self.status.value = (
+                f"{self._progress(data['env_steps'], data['wall_s'], data['train_steps'])}"
+                f" · learner steps <b>{data['train_steps']:,}</b> · loss {data['total']:.3f}"
+                f" · {duration(data['wall_s'])} so far"
+            )
         self._redraw()
 
     def _on_eval(self, data: dict) -> None:
-        self._append("curve", 1, data["env_steps"], data["eval_return_mean"], data["eval_return_std"])
+        self._append(
+            "curve", 1, data["env_steps"], data["eval_return_mean"], data["eval_return_std"]
+        )
         episodes = data["eval_episodes"]
-        self.status.value = (f"evaluation at {data['env_steps']:,} env steps: return "
-                             f"<b>{data['eval_return_mean']:.1f}</b> ± {data['eval_return_std']:.1f} "
-                             f"over {episodes} episode{'s' if episodes != 1 else ''}")
+        self.status.value = (
+            f"evaluation at {data['env_steps']:,} env steps: return "
+            f"<b>{data['eval_return_mean']:.1f}</b> ± {data['eval_return_std']:.1f} "
+            f"over {episodes} episode{'s' if episodes != 1 else ''}"
+        )
         self._redraw(force=True)
 
     def _on_frame(self, data: dict) -> None:

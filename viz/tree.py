@@ -55,7 +55,9 @@ ROOT_CHILDREN_SHOWN = 6
 a laptop's width, has labels too small to read. The others fold into one "more" node."""
 
 
-def shown_nodes(trace: SearchTrace, simulation: int, root_children: int | None) -> tuple[set[int], list[int]]:
+def shown_nodes(
+    trace: SearchTrace, simulation: int, root_children: int | None
+) -> tuple[set[int], list[int]]:
     """(the nodes to draw, the folded root children) after `simulation` simulations: at most
     `root_children` of the root's children (None: all), the most visited first (then the highest
     Q), always with the latest simulation's path and the chosen child; a folded child's subtree
@@ -72,13 +74,18 @@ def shown_nodes(trace: SearchTrace, simulation: int, root_children: int | None) 
         keep |= {n for n in children if trace.slot[n] == trace.chosen_slot}
     shown = {0}
     for n in nodes[1:]:  # (a parent is created before its children)
-        if (trace.parent[n] == 0 and n in keep) or (trace.parent[n] > 0 and trace.parent[n] in shown):
+        if (trace.parent[n] == 0 and n in keep) or (
+            trace.parent[n] > 0 and trace.parent[n] in shown
+        ):
             shown.add(n)
     return shown, [n for n in children if n not in keep]
 
 
-def tree_graph(trace: SearchTrace, simulation: int | None = None,
-               root_children: int | None = ROOT_CHILDREN_SHOWN) -> graphviz.Digraph:
+def tree_graph(
+    trace: SearchTrace,
+    simulation: int | None = None,
+    root_children: int | None = ROOT_CHILDREN_SHOWN,
+) -> graphviz.Digraph:
     """The tree after `simulation` simulations (default: all) as a graphviz graph, with at most
     `root_children` of the root's children drawn (`shown_nodes`; None: all of them)."""
     s = trace.num_simulations if simulation is None else int(simulation)
@@ -89,12 +96,23 @@ def tree_graph(trace: SearchTrace, simulation: int | None = None,
     shown, folded = shown_nodes(trace, s, root_children)
     alive = set(candidates_at(trace, s))
     final = s == trace.num_simulations
-    graph = graphviz.Digraph(graph_attr={"rankdir": "TB", "nodesep": "0.15", "ranksep": "0.35"},
-                             node_attr={"shape": "box", "style": "rounded,filled", "fontsize": "10",
-                                        "fontname": "Helvetica", "fillcolor": "white"},
-                             edge_attr={"fontsize": "9", "fontname": "Helvetica"})
-    graph.node("n0", f"root\\nN {visits[0]}\\nV {values[0]:.3f}",
-               color=PATH if 0 in path else "black", penwidth="2" if 0 in path else "1")
+    graph = graphviz.Digraph(
+        graph_attr={"rankdir": "TB", "nodesep": "0.15", "ranksep": "0.35"},
+        node_attr={
+            "shape": "box",
+            "style": "rounded,filled",
+            "fontsize": "10",
+            "fontname": "Helvetica",
+            "fillcolor": "white",
+        },
+        edge_attr={"fontsize": "9", "fontname": "Helvetica"},
+    )
+    graph.node(
+        "n0",
+        f"root\\nN {visits[0]}\\nV {values[0]:.3f}",
+        color=PATH if 0 in path else "black",
+        penwidth="2" if 0 in path else "1",
+    )
     for node in sorted(shown - {0}):
         parent = int(trace.parent[node])
         on_path = node in path
@@ -102,25 +120,44 @@ def tree_graph(trace: SearchTrace, simulation: int | None = None,
         if parent == 0:
             fill = ALIVE if int(trace.slot[node]) in alive else DROPPED
         label = f"N {visits[node]}\\nV {values[node]:.3f}\\nQ {q[node]:.3f}"
-        graph.node(f"n{node}", label, fillcolor=fill, color=PATH if on_path else "black",
-                   penwidth="2" if on_path else "1")
+        graph.node(
+            f"n{node}",
+            label,
+            fillcolor=fill,
+            color=PATH if on_path else "black",
+            penwidth="2" if on_path else "1",
+        )
         edge = f"{_action_label(trace, node)}\\np {trace.prior[node]:.2f}"
         if abs(trace.reward[node]) > 5e-4:
             edge += f"\\nr {trace.reward[node]:.2f}"
         chosen = final and parent == 0 and int(trace.slot[node]) == trace.chosen_slot
         color = CHOSEN if chosen else PATH if on_path else "black"
-        graph.edge(f"n{parent}", f"n{node}", edge, color=color, fontcolor=color,
-                   penwidth="2.5" if chosen or on_path else "1")
+        graph.edge(
+            f"n{parent}",
+            f"n{node}",
+            edge,
+            color=color,
+            fontcolor=color,
+            penwidth="2.5" if chosen or on_path else "1",
+        )
     if folded:
         hidden = sum(int(visits[n]) for n in folded)
-        graph.node("more", f"{len(folded)} more children\\nN {hidden} in all", style="rounded,dashed",
-                   color="#5f6368", fontcolor="#5f6368")
+        graph.node(
+            "more",
+            f"{len(folded)} more children\\nN {hidden} in all",
+            style="rounded,dashed",
+            color="#5f6368",
+            fontcolor="#5f6368",
+        )
         graph.edge("n0", "more", style="dashed", color="#5f6368")
     return graph
 
 
-def tree_dot(trace: SearchTrace, simulation: int | None = None,
-             root_children: int | None = ROOT_CHILDREN_SHOWN) -> str:
+def tree_dot(
+    trace: SearchTrace,
+    simulation: int | None = None,
+    root_children: int | None = ROOT_CHILDREN_SHOWN,
+) -> str:
     """The DOT text of `tree_graph` (what tests and other tools read)."""
     return tree_graph(trace, simulation, root_children).source
 
@@ -136,16 +173,26 @@ def fit_svg(svg: str, max_height_px: int = 480) -> str:
     natural size, and at most `max_height_px` tall: a tree is seen whole, root and chosen action
     included, in a narrow window. Never below `SMALLEST_SCALE` of its natural size, where its
     labels would be too small to read: there the box that shows it scrolls."""
+
     def scaled(match: re.Match) -> str:
         width = re.search(r'\swidth="([0-9.]+)pt"', match.group(0))
         height = re.search(r'\sheight="([0-9.]+)pt"', match.group(0))
         limits = ""
         if width:
             limits += f"max-width: {width.group(1)}pt; min-width: {SMALLEST_SCALE * float(width.group(1)):.0f}pt; "
-        tallest = max(max_height_px, SMALLEST_SCALE * float(height.group(1)) * 4 / 3) if height else max_height_px
+        tallest = (
+            max(max_height_px, SMALLEST_SCALE * float(height.group(1)) * 4 / 3)
+            if height
+            else max_height_px
+        )
         tag = re.sub(r'\s(width|height)="[^"]*"', "", match.group(0))
-        return tag.replace("<svg", f'<svg width="100%" style="{limits}height: auto; '
-                                   f'max-height: {tallest:.0f}px; display: block; margin: 0 auto"', 1)
+        return tag.replace(
+            "<svg",
+            f'<svg width="100%" style="{limits}height: auto; '
+            f'max-height: {tallest:.0f}px; display: block; margin: 0 auto"',
+            1,
+        )
+
     return re.sub(r"<svg\b[^>]*>", scaled, svg, count=1)
 
 
@@ -153,7 +200,9 @@ def describe_simulation(trace: SearchTrace, simulation: int) -> str:
     """One line about simulation s: the path it took and the candidates left."""
     if simulation == 0:
         return f"before the first simulation: root candidates {trace.candidates[0][1]}"
-    path = " → ".join("root" if n == 0 else _action_label(trace, n) for n in trace.paths[simulation - 1])
+    path = " → ".join(
+        "root" if n == 0 else _action_label(trace, n) for n in trace.paths[simulation - 1]
+    )
     alive = candidates_at(trace, simulation)
     text = f"simulation {simulation}: {path}; candidates {alive}"
     if simulation == trace.num_simulations:
@@ -168,13 +217,20 @@ def tree_stepper(trace: SearchTrace):
     root children (tick "all children" to unfold the rest)."""
     import ipywidgets as widgets
 
-    slider = widgets.IntSlider(value=trace.num_simulations, min=0, max=trace.num_simulations,
-                               description="simulation", continuous_update=False,
-                               layout=widgets.Layout(width="60%", min_width="260px"))
-    fit = widgets.Checkbox(value=True, description="fit to width", indent=False,
-                           layout=widgets.Layout(width="auto"))
-    every = widgets.Checkbox(value=False, description="all children", indent=False,
-                             layout=widgets.Layout(width="auto"))
+    slider = widgets.IntSlider(
+        value=trace.num_simulations,
+        min=0,
+        max=trace.num_simulations,
+        description="simulation",
+        continuous_update=False,
+        layout=widgets.Layout(width="60%", min_width="260px"),
+    )
+    fit = widgets.Checkbox(
+        value=True, description="fit to width", indent=False, layout=widgets.Layout(width="auto")
+    )
+    every = widgets.Checkbox(
+        value=False, description="all children", indent=False, layout=widgets.Layout(width="auto")
+    )
     caption = widgets.HTML(layout=widgets.Layout(width="100%"))
     drawing = widgets.HTML(layout=widgets.Layout(width="100%", overflow="auto", max_height="560px"))
 
@@ -188,8 +244,9 @@ def tree_stepper(trace: SearchTrace):
     for control in (slider, fit, every):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([slider, fit, every]), caption, drawing],
-                        layout=widgets.Layout(width="100%"))
+    return widgets.VBox(
+        [widgets.HBox([slider, fit, every]), caption, drawing], layout=widgets.Layout(width="100%")
+    )
 
 
 def root_visits(trace: SearchTrace, simulation: int | None = None) -> np.ndarray:
@@ -205,7 +262,11 @@ def root_action_names(trace: SearchTrace) -> list[str]:
     """A label per root action slot: the environment's name, the sampled action's value, or a=i."""
     if trace.root_actions is not None:
         return [action_vector_text(a) for a in trace.root_actions]
-    return list(trace.action_names) if trace.action_names else [f"a={i}" for i in range(len(trace.root_prior))]
+    return (
+        list(trace.action_names)
+        if trace.action_names
+        else [f"a={i}" for i in range(len(trace.root_prior))]
+    )
 
 
 def root_policy_figure(trace: SearchTrace, action_names: list[str] | None = None):
@@ -218,17 +279,31 @@ def root_policy_figure(trace: SearchTrace, action_names: list[str] | None = None
     names = action_names or root_action_names(trace)
     slots = list(range(len(trace.root_prior)))
     visits = root_visits(trace)
-    fig = go.Figure([
-        go.Bar(name="prior π", x=slots, y=trace.root_prior),
-        go.Bar(name="improved π′ = softmax(logits + σ(q̂))", x=slots, y=trace.improved_policy),
-        go.Bar(name="visit share", x=slots, y=visits / max(visits.sum(), 1)),
-    ])
-    ticks = [f"{slot}: {name}" if trace.root_actions is not None else name for slot, name in zip(slots, names)]
+    fig = go.Figure(
+        [
+            go.Bar(name="prior π", x=slots, y=trace.root_prior),
+            go.Bar(name="improved π′ = softmax(logits + σ(q̂))", x=slots, y=trace.improved_policy),
+            go.Bar(name="visit share", x=slots, y=visits / max(visits.sum(), 1)),
+        ]
+    )
+    ticks = [
+        f"{slot}: {name}" if trace.root_actions is not None else name
+        for slot, name in zip(slots, names, strict=True)
+    ]
     chosen = names[trace.chosen_slot]
-    fig.update_layout(barmode="group", height=400, margin=dict(l=50, r=10, t=80, b=40),
-                      title=f"root policy before and after the search (chosen: {chosen})",
-                      yaxis_title="probability", xaxis_title="root action (slot: value)"
-                      if trace.root_actions is not None else "root action",
-                      legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0))  # above: clear of the ticks
-    fig.update_xaxes(tickmode="array", tickvals=slots, ticktext=ticks, tickangle=-45 if len(slots) > 8 else 0)
+    # above: clear of the ticks
+    fig.update_layout(
+        barmode="group",
+        height=400,
+        margin=dict(l=50, r=10, t=80, b=40),
+        title=f"root policy before and after the search (chosen: {chosen})",
+        yaxis_title="probability",
+        xaxis_title="root action (slot: value)"
+        if trace.root_actions is not None
+        else "root action",
+        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0),
+    )
+    fig.update_xaxes(
+        tickmode="array", tickvals=slots, ticktext=ticks, tickangle=-45 if len(slots) > 8 else 0
+    )
     return fig

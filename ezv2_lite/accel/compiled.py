@@ -59,12 +59,15 @@ def _pad(x: torch.Tensor, rows: int) -> torch.Tensor:
 def compiled_recurrent(model: EZModel) -> Step:
     """`model.recurrent`, compiled once per padded batch size (on CUDA as CUDA graphs)."""
 
-    def step(latent: torch.Tensor, action: torch.Tensor, hidden: Hidden | None = None) -> ModelOutput:
+    def step(
+        latent: torch.Tensor, action: torch.Tensor, hidden: Hidden | None = None
+    ) -> ModelOutput:
         cuda = latent.device.type == "cuda"
         mode = "reduce-overhead" if cuda else "default"
         if mode not in _COMPILED:
-            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit,
-                                                        RECOMPILE_LIMIT)
+            torch._dynamo.config.cache_size_limit = max(
+                torch._dynamo.config.cache_size_limit, RECOMPILE_LIMIT
+            )
             _COMPILED[mode] = torch.compile(EZModel.recurrent, mode=mode, dynamic=False)
         batch = latent.shape[0]
         extra = padded_size(batch) - batch
@@ -73,8 +76,13 @@ def compiled_recurrent(model: EZModel) -> Step:
         if cuda:  # the last call's outputs are in the tree already: the graph may overwrite them
             torch.compiler.cudagraph_mark_step_begin()
         out = _COMPILED[mode](model, _pad(latent, extra), _pad(action, extra), hidden)
-        return ModelOutput(out.latent[:batch], out.value_logits[:batch], out.policy[:batch],
-                           out.reward_logits[:batch],
-                           None if out.hidden is None else (out.hidden[0][:batch], out.hidden[1][:batch]))
+        assert out.reward_logits is not None
+        return ModelOutput(
+            out.latent[:batch],
+            out.value_logits[:batch],
+            out.policy[:batch],
+            out.reward_logits[:batch],
+            None if out.hidden is None else (out.hidden[0][:batch], out.hidden[1][:batch]),
+        )
 
     return step

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import gymnasium
 import numpy as np
@@ -57,10 +57,15 @@ class EnvSpec:
         return self.action_kind == "discrete"
 
     def describe(self) -> str:
-        actions = (f"Discrete({self.num_actions})" if self.is_discrete
-                   else f"Box([-1, 1]^{self.action_dim})")
-        return (f"observation {self.obs_dtype}{list(self.obs_shape)}, actions {actions}, "
-                f"action repeat {self.action_repeat}, frame stack {self.frame_stack}")
+        actions = (
+            f"Discrete({self.num_actions})"
+            if self.is_discrete
+            else f"Box([-1, 1]^{self.action_dim})"
+        )
+        return (
+            f"observation {self.obs_dtype}{list(self.obs_shape)}, actions {actions}, "
+            f"action repeat {self.action_repeat}, frame stack {self.frame_stack}"
+        )
 
 
 def make_env(cfg: EnvConfig, mode: Mode = "train", seed: int | None = None) -> gymnasium.Env:
@@ -73,15 +78,19 @@ def make_env(cfg: EnvConfig, mode: Mode = "train", seed: int | None = None) -> g
     cfg = cfg.resolved()
     if cfg.suite == "atari":
         from .atari import make_atari
+
         env = make_atari(cfg, mode)
     elif cfg.suite == "dmc":
         from .dmc import make_dmc
+
         env = make_dmc(cfg, mode)
     elif cfg.suite == "minatar":
         from .minatar import make_minatar
+
         env = make_minatar(cfg, mode)
     elif cfg.suite == "gym":
         from .gym import make_gym
+
         env = make_gym(cfg, mode)
     else:
         raise ValueError(f"env.suite must be one of gym, atari, dmc, minatar (got {cfg.suite!r})")
@@ -101,18 +110,23 @@ def readable_atari_action(meaning: str) -> str:
     if meaning == "NOOP":
         return "no-op"
     directions = re.findall("UP|DOWN|LEFT|RIGHT", meaning)
-    return " + ".join(filter(None, ["-".join(directions).lower(), "fire" if "FIRE" in meaning else ""]))
+    return " + ".join(
+        filter(None, ["-".join(directions).lower(), "fire" if "FIRE" in meaning else ""])
+    )
 
 
-def action_names(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig) -> tuple[str, ...] | None:
+def action_names(
+    env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig
+) -> tuple[str, ...] | None:
     """What the environment calls its discrete actions, or None where it has no names."""
-    single = env.envs[0] if hasattr(env, "envs") else env
+    single: Any = env.envs[0] if hasattr(env, "envs") else env  # one gymnasium.Env, of any kind
     if not isinstance(getattr(single, "action_space", None), gymnasium.spaces.Discrete):
         return None
     if cfg.suite == "atari":
         return tuple(readable_atari_action(m) for m in single.unwrapped.get_action_meanings())
     if cfg.suite == "minatar":
         from .minatar import action_names as minatar_action_names
+
         return minatar_action_names(single)
     if cfg.suite != "gym":
         return None
@@ -123,8 +137,9 @@ def action_names(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig
 def env_spec(env: gymnasium.Env | gymnasium.vector.VectorEnv, cfg: EnvConfig) -> EnvSpec:
     """The EnvSpec of an environment (or of one copy inside a vector environment)."""
     cfg = cfg.resolved()
-    obs_space = getattr(env, "single_observation_space", env.observation_space)
-    act_space = getattr(env, "single_action_space", env.action_space)
+    assert cfg.action_repeat is not None and cfg.frame_stack is not None  # (resolved)
+    obs_space: Any = getattr(env, "single_observation_space", env.observation_space)  # a Box
+    act_space: Any = getattr(env, "single_action_space", env.action_space)  # Discrete or Box
     discrete = isinstance(act_space, gymnasium.spaces.Discrete)
     return EnvSpec(
         obs_shape=tuple(int(d) for d in obs_space.shape),
@@ -147,8 +162,9 @@ def probe_spec(cfg: EnvConfig, seed: int = 0, mode: Mode = "train") -> EnvSpec:
         env.close()
 
 
-def make_vector_env(cfg: EnvConfig, num_envs: int, mode: Mode = "train",
-                    seed: int = 0) -> SyncVectorEnv:
+def make_vector_env(
+    cfg: EnvConfig, num_envs: int, mode: Mode = "train", seed: int = 0
+) -> SyncVectorEnv:
     """`num_envs` copies stepped together; copy i is seeded with seed + i.
 
     Finished copies reset in the same step (Gymnasium's SAME_STEP autoreset):

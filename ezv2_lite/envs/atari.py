@@ -37,19 +37,37 @@ def make_atari(cfg: EnvConfig, mode: str) -> gym.Env:
     """Build one Atari environment for `mode` in {"train", "eval"} from a resolved EnvConfig."""
     import ale_py
 
-    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no "A.L.E: ... [Powered by Stella]" banner
+    # no "A.L.E: ... [Powered by Stella]" banner
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
     gym.register_envs(ale_py)
     env_id = atari_id(cfg.name)
     if env_id not in gym.registry:
-        examples = ", ".join(g for g in known_games() if g in ("Pong", "Breakout", "Asterix", "MsPacman"))
-        raise ValueError(f"unknown Atari game {cfg.name!r}: give a game name such as {examples} "
-                         f"(the ALE id {env_id!r} is not registered)")
+        examples = ", ".join(
+            g for g in known_games() if g in ("Pong", "Breakout", "Asterix", "MsPacman")
+        )
+        raise ValueError(
+            f"unknown Atari game {cfg.name!r}: give a game name such as {examples} "
+            f"(the ALE id {env_id!r} is not registered)"
+        )
     training = mode == "train"
-    env = gym.make(env_id, frameskip=1, repeat_action_probability=0.0, full_action_space=False,
-                   max_episode_steps=None, render_mode="rgb_array")  # render(): the 210 x 160 screen
-    env = gym.wrappers.AtariPreprocessing(env, noop_max=cfg.noop_max, frame_skip=cfg.action_repeat,
-                                          screen_size=cfg.image_size, terminal_on_life_loss=False,
-                                          grayscale_obs=False)
+    assert cfg.action_repeat is not None and cfg.frame_stack is not None  # (resolved)
+    # render(): the 210 x 160 screen
+    env = gym.make(
+        env_id,
+        frameskip=1,
+        repeat_action_probability=0.0,
+        full_action_space=False,
+        max_episode_steps=None,
+        render_mode="rgb_array",
+    )
+    env = gym.wrappers.AtariPreprocessing(
+        env,
+        noop_max=cfg.noop_max,
+        frame_skip=cfg.action_repeat,
+        screen_size=cfg.image_size,
+        terminal_on_life_loss=False,
+        grayscale_obs=False,
+    )
     if training and cfg.episodic_life:
         env = EpisodicLife(env)
     limit = cfg.max_episode_steps if training else cfg.eval_max_episode_steps

@@ -36,8 +36,10 @@ def parse_task(name: str) -> tuple[str, str]:
     task = task.replace("-", "_")
     if (domain, task) not in suite.ALL_TASKS:
         examples = "walker-walk, cartpole-swingup, cheetah-run, hopper-hop"
-        raise ValueError(f"unknown DMC task {name!r}: use domain-task, e.g. {examples} "
-                         f"({len(suite.ALL_TASKS)} tasks in dm_control.suite.ALL_TASKS)")
+        raise ValueError(
+            f"unknown DMC task {name!r}: use domain-task, e.g. {examples} "
+            f"({len(suite.ALL_TASKS)} tasks in dm_control.suite.ALL_TASKS)"
+        )
     return domain, task
 
 
@@ -46,8 +48,14 @@ class DMCEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"]}
 
-    def __init__(self, name: str, pixels: bool = False, image_size: int = 96,
-                 camera: int = 0, action_repeat: int = 2):
+    def __init__(
+        self,
+        name: str,
+        pixels: bool = False,
+        image_size: int = 96,
+        camera: int = 0,
+        action_repeat: int = 2,
+    ):
         from dm_control import suite
 
         domain, task = parse_task(name)
@@ -55,10 +63,15 @@ class DMCEnv(gym.Env):
         self.pixels, self.image_size, self.camera = pixels, image_size, camera
         self.action_repeat = action_repeat
         self.render_mode = "rgb_array"
-        self.metadata = {**self.metadata, "render_fps": 1 / self._env.control_timestep()}  # physics frames/s
+        # physics frames/s
+        self.metadata = {
+            **self.metadata,
+            "render_fps": 1 / self._env.control_timestep(),
+        }
         spec = self._env.action_spec()
-        self.action_space = gym.spaces.Box(spec.minimum.astype(np.float32),
-                                           spec.maximum.astype(np.float32), dtype=np.float32)
+        self.action_space = gym.spaces.Box(
+            spec.minimum.astype(np.float32), spec.maximum.astype(np.float32), dtype=np.float32
+        )
         obs_spec = self._env.observation_spec()
         self.state_keys = list(obs_spec.keys())
         if pixels:
@@ -104,10 +117,18 @@ class DMCEnv(gym.Env):
 
 def make_dmc(cfg: EnvConfig, mode: str) -> gym.Env:
     """Build one DMC environment (the same protocol in training and evaluation)."""
-    env: gym.Env = DMCEnv(cfg.name, pixels=cfg.pixels, image_size=cfg.image_size,
-                          camera=cfg.camera or 0, action_repeat=cfg.action_repeat)
+    assert cfg.action_repeat is not None and cfg.frame_stack is not None  # (resolved)
+    env: gym.Env = DMCEnv(
+        cfg.name,
+        pixels=cfg.pixels,
+        image_size=cfg.image_size,
+        camera=cfg.camera or 0,
+        action_repeat=cfg.action_repeat,
+    )
     limit = cfg.max_episode_steps if mode == "train" else cfg.eval_max_episode_steps
+    assert limit is not None  # (resolved: 1000 frames)
     env = gym.wrappers.TimeLimit(env, limit)
+    assert isinstance(env.action_space, gym.spaces.Box)
     low, high = env.action_space.low, env.action_space.high
     if not (np.all(low == -1) and np.all(high == 1)):
         env = gym.wrappers.RescaleAction(env, np.float32(-1), np.float32(1))

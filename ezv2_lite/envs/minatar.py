@@ -22,6 +22,8 @@ Wrapper stack (innermost first):
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 
@@ -42,8 +44,10 @@ def register_minatar() -> None:
     try:
         import minatar.gym
     except ImportError as error:
-        raise ValueError("the MinAtar games need the minatar package: pip install 'ezv2-lite[minatar]' "
-                         "(or pip install minatar)") from error
+        raise ValueError(
+            "the MinAtar games need the minatar package: pip install 'ezv2-lite[minatar]' "
+            "(or pip install minatar)"
+        ) from error
     if "MinAtar/Breakout-v1" not in gym.registry:
         minatar.gym.register_envs()
 
@@ -64,28 +68,32 @@ class GridAsPixels(gym.ObservationWrapper):
         return np.asarray(observation, np.uint8) * np.uint8(255)
 
     def render(self):
-        frame = np.asarray(self.env.render())  # floats in [0, 1], (10, 10, 3), the package's palette
+        # floats in [0, 1], (10, 10, 3), the package's palette
+        frame = np.asarray(self.env.render())
         frame = (frame * 255).round().astype(np.uint8)
         return np.repeat(np.repeat(frame, CELL_PIXELS, axis=0), CELL_PIXELS, axis=1)
 
 
 def action_names(env: gym.Env) -> tuple[str, ...]:
     """What each action of a MinAtar environment does: Breakout -> no-op, left, right."""
-    game = env.unwrapped
+    game: Any = env.unwrapped  # a MinAtar game (typed as a plain gym.Env)
     letters = game.game.env.action_map
     return tuple(ACTION_NAMES[letters[a]] for a in game.action_set)
 
 
 def make_minatar(cfg: EnvConfig, mode: str) -> gym.Env:
     """Build one MinAtar game for `mode` in {"train", "eval"} from a resolved EnvConfig."""
+    assert cfg.action_repeat is not None and cfg.frame_stack is not None  # (resolved)
     register_minatar()
     env_id = minatar_id(cfg.name)
     if env_id not in gym.registry:
         raise ValueError(f"unknown MinAtar game {cfg.name!r}: give one of {', '.join(GAMES)}")
     if cfg.action_repeat > 1:
-        raise ValueError(f"env.action_repeat={cfg.action_repeat} is not supported for MinAtar; use 1 "
-                         "(a MinAtar step is one game frame)")
-    env = GridAsPixels(gym.make(env_id, render_mode="rgb_array", disable_env_checker=True))
+        raise ValueError(
+            f"env.action_repeat={cfg.action_repeat} is not supported for MinAtar; use 1 "
+            "(a MinAtar step is one game frame)"
+        )
+    env: gym.Env = GridAsPixels(gym.make(env_id, render_mode="rgb_array", disable_env_checker=True))
     limit = cfg.max_episode_steps if mode == "train" else cfg.eval_max_episode_steps
     if limit is not None:
         env = gym.wrappers.TimeLimit(env, limit)

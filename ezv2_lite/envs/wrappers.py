@@ -31,7 +31,8 @@ class EpisodicLife(gym.Wrapper):
         self._game_over = True
 
     def _ale_lives(self) -> int:
-        return int(self.env.unwrapped.ale.lives())
+        game: Any = self.env.unwrapped  # an ALE AtariEnv (typed as a plain gym.Env)
+        return int(game.ale.lives())
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -73,11 +74,12 @@ class StackFrames(gym.ObservationWrapper):
     """
 
     def __init__(self, env: gym.Env, n: int):
-        self.is_image = len(env.observation_space.shape) == 3
+        space = env.observation_space
+        assert isinstance(space, gym.spaces.Box)  # (every suite observes a Box)
+        self.is_image = len(space.shape) == 3
         stacked = gym.wrappers.FrameStackObservation(env, n, padding_type="reset") if n > 1 else env
         super().__init__(stacked)
         self.n = n
-        space = env.observation_space
         if self.is_image:
             h, w, c = space.shape
             self.observation_space = gym.spaces.Box(0, 255, (n * c, h, w), np.uint8)

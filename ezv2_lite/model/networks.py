@@ -26,6 +26,7 @@ discrete actions [B] int64, continuous actions [B, A] float32; latent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -64,7 +65,7 @@ def _zero_last(layer: nn.Linear) -> nn.Linear:
 def mlp(sizes: list[int], out: int, activation: type[nn.Module], zero_init: bool) -> nn.Sequential:
     """Linear -> BatchNorm1d -> activation for each hidden width, then a final Linear."""
     layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    for a, b in pairwise(sizes):
         layers += [nn.Linear(a, b), nn.BatchNorm1d(b), activation()]
     last = nn.Linear(sizes[-1], out)
     layers.append(_zero_last(last) if zero_init else last)
@@ -81,8 +82,11 @@ class ResidualBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = (nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-                         if stride != 1 or c_in != c_out else nn.Identity())
+        self.shortcut = (
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+            if stride != 1 or c_in != c_out
+            else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(x)))
@@ -94,8 +98,9 @@ class ImproveResidualBlock(nn.Module):
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, dim))
+        self.net = nn.Sequential(
+            nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, dim)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.net(x)
@@ -103,6 +108,10 @@ class ImproveResidualBlock(nn.Module):
 
 class RunningMeanStd(nn.Module):
     """Per-feature running mean and variance of raw observations, updated in training mode only."""
+
+    mean: torch.Tensor  # (registered buffers)
+    var: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self, dim: int, eps: float = 1e-5):
         super().__init__()
@@ -117,8 +126,10 @@ class RunningMeanStd(nn.Module):
                 batch_mean, batch_var, n = x.mean(0), x.var(0, unbiased=False), x.shape[0]
                 total = self.count + n
                 delta = batch_mean - self.mean
-                self.var.copy_((self.var * self.count + batch_var * n
-                                + delta ** 2 * self.count * n / total) / total)
+                self.var.copy_(
+                    (self.var * self.count + batch_var * n + delta**2 * self.count * n / total)
+                    / total
+                )
                 self.mean.add_(delta * n / total)
                 self.count.copy_(total)
         return (x - self.mean) / torch.sqrt(self.var + self.eps)
@@ -140,6 +151,9 @@ def lstm_restarts_after(depth, horizon: int):
 class EZModel(nn.Module):
     """Common interface and scalar decoding; subclasses define the six networks."""
 
+    projection: nn.Module  # (defined by the subclasses)
+    prediction: nn.Module
+
     def __init__(self, config: Config, spec: EnvSpec):
         super().__init__()
         self.spec = spec
@@ -148,7 +162,9 @@ class EZModel(nn.Module):
         self.value_prefix = config.model.value_prefix
         self.lstm_horizon = config.model.lstm_horizon
         self.nonnegative_values = config.model.nonnegative_values
-        self.policy_size = spec.num_actions if spec.is_discrete else 2 * spec.action_dim
+        actions = spec.num_actions if spec.is_discrete else spec.action_dim  # |A| or A
+        assert actions is not None
+        self.policy_size = actions if spec.is_discrete else 2 * actions
 
     # the six parts
     def represent(self, obs: torch.Tensor) -> torch.Tensor:
@@ -157,8 +173,9 @@ class EZModel(nn.Module):
     def dynamics(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def reward(self, latent: torch.Tensor, hidden: Hidden | None
-               ) -> tuple[torch.Tensor, Hidden | None]:
+    def reward(
+        self, latent: torch.Tensor, hidden: Hidden | None
+    ) -> tuple[torch.Tensor, Hidden | None]:
         raise NotImplementedError
 
     def value_policy(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,8 +191,9 @@ class EZModel(nn.Module):
         value, policy = self.value_policy(latent)
         return ModelOutput(latent, value, policy)
 
-    def recurrent(self, latent: torch.Tensor, action: torch.Tensor,
-                  hidden: Hidden | None = None) -> ModelOutput:
+    def recurrent(
+        self, latent: torch.Tensor, action: torch.Tensor, hidden: Hidden | None = None
+    ) -> ModelOutput:
         next_latent = self.dynamics(latent, action)
         reward, hidden = self.reward(next_latent, hidden)
         value, policy = self.value_policy(next_latent)
@@ -199,8 +217,13 @@ class EZModel(nn.Module):
         a `recurrent` output, as `scalar_value` and `scalar_reward` decode them, for the search
         (whose tree statistics are float64): the expectations over the bins in float32, h^-1
         in float64."""
-        expectations = torch.stack([self.value_support.expectation(out.value_logits),
-                                    self.reward_support.expectation(out.reward_logits)])
+        assert out.reward_logits is not None
+        expectations = torch.stack(
+            [
+                self.value_support.expectation(out.value_logits),
+                self.reward_support.expectation(out.reward_logits),
+            ]
+        )
         value, reward = h_inv(expectations.double())
         return torch.stack([value.clamp(min=0.0) if self.nonnegative_values else value, reward])
 
@@ -217,18 +240,34 @@ class ImageModel(EZModel):
         c, half, hc = m.channels, m.channels // 2, m.head_channels
         in_channels, size = spec.obs_shape[0], spec.obs_shape[1]
         stride = 2 if m.downsample >= 4 else 1  # model.downsample: 16 as released, 4 or 1
-        pooled = [nn.AvgPool2d(3, 2, 1), ResidualBlock(c), nn.AvgPool2d(3, 2, 1)] if m.downsample == 16 else []
+        pooled = (
+            [nn.AvgPool2d(3, 2, 1), ResidualBlock(c), nn.AvgPool2d(3, 2, 1)]
+            if m.downsample == 16
+            else []
+        )
         self.encoder = nn.Sequential(
-            nn.Conv2d(in_channels, half, 3, stride, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
-            ResidualBlock(half), ResidualBlock(half, c, stride=stride), ResidualBlock(c),
-            *pooled, *[ResidualBlock(c) for _ in range(m.num_blocks)])
+            nn.Conv2d(in_channels, half, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(half),
+            nn.ReLU(),
+            ResidualBlock(half),
+            ResidualBlock(half, c, stride=stride),
+            ResidualBlock(c),
+            *pooled,
+            *[ResidualBlock(c) for _ in range(m.num_blocks)],
+        )
         with torch.no_grad():
-            self.latent_shape = tuple(self.encoder.eval()(torch.zeros(1, in_channels, size, size)).shape[1:])
+            self.latent_shape = tuple(
+                self.encoder.eval()(torch.zeros(1, in_channels, size, size)).shape[1:]
+            )
         self.encoder.train()
         _, hh, ww = self.latent_shape
         action_planes = 1 if spec.is_discrete else spec.action_dim
-        self.action_embedding = nn.Sequential(nn.Conv2d(action_planes, m.action_embedding_dim, 1),
-                                              nn.LayerNorm([m.action_embedding_dim, hh, ww]), nn.ReLU())
+        assert action_planes is not None
+        self.action_embedding = nn.Sequential(
+            nn.Conv2d(action_planes, m.action_embedding_dim, 1),
+            nn.LayerNorm([m.action_embedding_dim, hh, ww]),
+            nn.ReLU(),
+        )
         self.dyn_conv = nn.Conv2d(c + m.action_embedding_dim, c, 3, 1, 1, bias=False)
         self.dyn_bn = nn.BatchNorm2d(c)
         self.dyn_blocks = nn.Sequential(*[ResidualBlock(c) for _ in range(m.num_blocks)])
@@ -242,20 +281,34 @@ class ImageModel(EZModel):
         if self.value_prefix:
             self.lstm = nn.LSTMCell(flat, m.lstm_hidden)  # one step per call
             self.lstm_bn = nn.BatchNorm1d(m.lstm_hidden)
-            self.reward_mlp = mlp([m.lstm_hidden, *m.reward_hidden], self.reward_support.size, nn.ELU, True)
+            self.reward_mlp = mlp(
+                [m.lstm_hidden, *m.reward_hidden], self.reward_support.size, nn.ELU, True
+            )
         else:
             self.reward_mlp = mlp([flat, *m.reward_hidden], self.reward_support.size, nn.ELU, True)
         self.trunk = nn.Sequential(*[ResidualBlock(c) for _ in range(m.num_blocks)])
         self.value_conv, self.policy_conv = head_conv(), head_conv()
-        self.value_mlp = mlp([flat, *m.value_hidden], self.value_support.size, nn.ELU,
-                             zero_init=spec.is_discrete)
+        self.value_mlp = mlp(
+            [flat, *m.value_hidden], self.value_support.size, nn.ELU, zero_init=spec.is_discrete
+        )
         self.policy_mlp = mlp([flat, *m.policy_hidden], self.policy_size, nn.ELU, True)
         p, d = m.projection_hidden, m.projection_dim
         self.projection = nn.Sequential(
-            nn.Linear(c * hh * ww, p), nn.BatchNorm1d(p), nn.ReLU(),
-            nn.Linear(p, p), nn.BatchNorm1d(p), nn.ReLU(), nn.Linear(p, d), nn.BatchNorm1d(d))
-        self.prediction = nn.Sequential(nn.Linear(d, m.prediction_hidden), nn.BatchNorm1d(m.prediction_hidden),
-                                        nn.ReLU(), nn.Linear(m.prediction_hidden, d))
+            nn.Linear(c * hh * ww, p),
+            nn.BatchNorm1d(p),
+            nn.ReLU(),
+            nn.Linear(p, p),
+            nn.BatchNorm1d(p),
+            nn.ReLU(),
+            nn.Linear(p, d),
+            nn.BatchNorm1d(d),
+        )
+        self.prediction = nn.Sequential(
+            nn.Linear(d, m.prediction_hidden),
+            nn.BatchNorm1d(m.prediction_hidden),
+            nn.ReLU(),
+            nn.Linear(m.prediction_hidden, d),
+        )
         self.lstm_hidden = m.lstm_hidden
 
     def represent(self, obs: torch.Tensor) -> torch.Tensor:
@@ -265,6 +318,7 @@ class ImageModel(EZModel):
     def dynamics(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         b, _, hh, ww = latent.shape
         if self.spec.is_discrete:  # one plane filled with a / |A|
+            assert self.spec.num_actions is not None
             planes = (action.float() / self.spec.num_actions).view(b, 1, 1, 1).expand(b, 1, hh, ww)
         else:  # the action vector tiled over the latent's spatial grid
             planes = action.float().view(b, -1, 1, 1).expand(b, action.shape[-1], hh, ww)
@@ -302,32 +356,57 @@ class StateModel(EZModel):
         super().__init__(config, spec)
         m = config.model
         if m.value_prefix:
-            raise ValueError("model.value_prefix needs model.encoder='image' (the LSTM value "
-                             "prefix of docs/algorithm.md §1.2); state models predict rewards")
+            raise ValueError(
+                "model.value_prefix needs model.encoder='image' (the LSTM value "
+                "prefix of docs/algorithm.md §1.2); state models predict rewards"
+            )
         d, hid = m.latent_dim, m.hidden_dim
         (obs_dim,) = spec.obs_shape
         self.normalizer = RunningMeanStd(obs_dim)
-        self.encoder = nn.Sequential(nn.Linear(obs_dim, d), nn.LayerNorm(d), nn.Tanh(),
-                                     *[ImproveResidualBlock(d, hid) for _ in range(m.num_blocks)])
+        self.encoder = nn.Sequential(
+            nn.Linear(obs_dim, d),
+            nn.LayerNorm(d),
+            nn.Tanh(),
+            *[ImproveResidualBlock(d, hid) for _ in range(m.num_blocks)],
+        )
         action_in = spec.num_actions if spec.is_discrete else spec.action_dim
+        assert action_in is not None
         e = m.action_embedding_dim
         self.action_embedding = nn.Sequential(nn.Linear(action_in, e), nn.LayerNorm(e), nn.ReLU())
-        self.dyn_in = nn.Sequential(nn.LayerNorm(d + e), nn.Linear(d + e, hid), nn.ReLU(), nn.Linear(hid, d))
-        self.dyn_blocks = nn.Sequential(*[ImproveResidualBlock(d, hid) for _ in range(m.num_blocks)])
+        self.dyn_in = nn.Sequential(
+            nn.LayerNorm(d + e), nn.Linear(d + e, hid), nn.ReLU(), nn.Linear(hid, d)
+        )
+        self.dyn_blocks = nn.Sequential(
+            *[ImproveResidualBlock(d, hid) for _ in range(m.num_blocks)]
+        )
 
         def head(widths: tuple[int, ...], out: int, zero_init: bool) -> nn.Sequential:
-            return nn.Sequential(ImproveResidualBlock(d, d), nn.LayerNorm(d),
-                                 mlp([d, *widths], out, nn.ReLU, zero_init))
+            return nn.Sequential(
+                ImproveResidualBlock(d, d),
+                nn.LayerNorm(d),
+                mlp([d, *widths], out, nn.ReLU, zero_init),
+            )
 
         self.reward_head = head(m.reward_hidden, self.reward_support.size, True)
         self.value_head = head(m.value_hidden, self.value_support.size, False)
         self.policy_head = head(m.policy_hidden, self.policy_size, True)
         p, pd = m.projection_hidden, m.projection_dim
-        self.projection = nn.Sequential(nn.Linear(d, p), nn.LayerNorm(p), nn.ReLU(),
-                                        nn.Linear(p, p), nn.LayerNorm(p), nn.ReLU(),
-                                        nn.Linear(p, pd), nn.LayerNorm(pd))
-        self.prediction = nn.Sequential(nn.Linear(pd, m.prediction_hidden), nn.LayerNorm(m.prediction_hidden),
-                                        nn.ReLU(), nn.Linear(m.prediction_hidden, pd))
+        self.projection = nn.Sequential(
+            nn.Linear(d, p),
+            nn.LayerNorm(p),
+            nn.ReLU(),
+            nn.Linear(p, p),
+            nn.LayerNorm(p),
+            nn.ReLU(),
+            nn.Linear(p, pd),
+            nn.LayerNorm(pd),
+        )
+        self.prediction = nn.Sequential(
+            nn.Linear(pd, m.prediction_hidden),
+            nn.LayerNorm(m.prediction_hidden),
+            nn.ReLU(),
+            nn.Linear(m.prediction_hidden, pd),
+        )
         self.latent_shape = (d,)
 
     def represent(self, obs: torch.Tensor) -> torch.Tensor:
@@ -335,6 +414,7 @@ class StateModel(EZModel):
 
     def dynamics(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         if self.spec.is_discrete:
+            assert self.spec.num_actions is not None
             action = F.one_hot(action.long(), self.spec.num_actions).float()
         x = torch.cat([latent, self.action_embedding(action.float())], dim=-1)
         return self.dyn_blocks(latent + self.dyn_in(x))
@@ -360,7 +440,7 @@ def predict_rewards(model: EZModel, observation, actions) -> np.ndarray:
     its reward head's scalars [K] (float64, NumPy), unrolled through the dynamics as the learner
     and the search unroll it. For value-prefix models that is the value prefix, the sum of the
     rewards since the LSTM last restarted (after depths 0, `lstm_horizon`, ...: the rule of
-    `lstm_restarts_after`), to be compared with `targets.value_prefixes` of the true rewards;
+    `lstm_restarts_after`), to be compared with `returns.value_prefixes` of the true rewards;
     otherwise each step's own reward."""
     device = next(model.parameters()).device
     out = model.initial(torch.as_tensor(observation, device=device)[None])
@@ -369,6 +449,7 @@ def predict_rewards(model: EZModel, observation, actions) -> np.ndarray:
     for depth, action in enumerate(torch.as_tensor(np.asarray(actions), device=device), start=1):
         out = model.recurrent(latent, action[None], hidden)
         latent, hidden = out.latent, out.hidden
+        assert out.reward_logits is not None
         predicted.append(float(model.scalar_reward(out.reward_logits)[0]))
         if model.value_prefix and lstm_restarts_after(depth, model.lstm_horizon):
             hidden = model.initial_hidden(1, device)
@@ -379,10 +460,14 @@ def build_model(config: Config, spec: EnvSpec) -> EZModel:
     """The model family the config asks for, sized for the environment's spec."""
     if config.model.encoder == "image":
         if not spec.is_image:
-            raise ValueError(f"model.encoder='image' needs image observations; this environment "
-                             f"observes {spec.obs_dtype}{list(spec.obs_shape)} (use encoder='state')")
+            raise ValueError(
+                f"model.encoder='image' needs image observations; this environment "
+                f"observes {spec.obs_dtype}{list(spec.obs_shape)} (use encoder='state')"
+            )
         return ImageModel(config, spec)
     if spec.is_image:
-        raise ValueError(f"model.encoder='state' needs vector observations; this environment "
-                         f"observes images {list(spec.obs_shape)} (use encoder='image')")
+        raise ValueError(
+            f"model.encoder='state' needs vector observations; this environment "
+            f"observes images {list(spec.obs_shape)} (use encoder='image')"
+        )
     return StateModel(config, spec)

@@ -66,7 +66,7 @@ class Support:
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Two-hot targets of shape [..., bins] for scalars x of shape [...]."""
         y = h(x.double()).clamp(self.low, self.high)
-        position = (y - self.low) / self.spacing            # fractional bin index
+        position = (y - self.low) / self.spacing  # fractional bin index
         lower = position.floor().clamp(max=self.size - 2)
         upper_weight = position - lower
         target = torch.zeros(*x.shape, self.size, dtype=torch.float64, device=x.device)

@@ -28,23 +28,35 @@ class BanditModel(nn.Module):
     value_prefix = False
     lstm_horizon = 5
 
-    def __init__(self, rewards=None, prior_logits=None, value=0.0, root_value=0.0, deep_reward=0.0,
-                 action_dim=None, reward_fn=None, mu=0.0, sigma=1.0):
+    def __init__(
+        self,
+        rewards=None,
+        prior_logits=None,
+        value=0.0,
+        root_value=0.0,
+        deep_reward=0.0,
+        action_dim=None,
+        reward_fn=None,
+        mu=0.0,
+        sigma=1.0,
+    ):
         super().__init__()
         self.dummy = nn.Parameter(torch.zeros(1))
         if action_dim is None:
             self.rewards = torch.as_tensor(rewards, dtype=torch.float32)
             n = len(rewards)
-            self.prior = torch.as_tensor(prior_logits if prior_logits is not None else np.zeros(n),
-                                         dtype=torch.float32)
+            self.prior = torch.as_tensor(
+                prior_logits if prior_logits is not None else np.zeros(n), dtype=torch.float32
+            )
             self.spec = EnvSpec((1,), "float32", "discrete", n, None, 1, 1)
         else:
             self.reward_fn = reward_fn
             self.spec = EnvSpec((1,), "float32", "continuous", None, action_dim, 1, 1)
             raw_mu = 5 * np.arctanh(np.clip(mu / 5, -0.999, 0.999))
             raw_sigma = np.log(np.expm1(sigma - 0.1)) - 1  # inverse of softplus(x + 1) + 0.1
-            self.prior = torch.tensor([raw_mu] * action_dim + [raw_sigma] * action_dim,
-                                      dtype=torch.float32)
+            self.prior = torch.tensor(
+                [raw_mu] * action_dim + [raw_sigma] * action_dim, dtype=torch.float32
+            )
         self.value, self.root_value, self.deep_reward = value, root_value, deep_reward
 
     def _out(self, latent, value, reward=None):
@@ -62,7 +74,9 @@ class BanditModel(nn.Module):
         depth = latent[:, 0]
         if self.spec.is_discrete:
             first = torch.where(depth == 0, action.float(), latent[:, 1])
-            reward = torch.where(depth == 0, self.rewards[action.long()], torch.tensor(self.deep_reward))
+            reward = torch.where(
+                depth == 0, self.rewards[action.long()], torch.tensor(self.deep_reward)
+            )
         else:
             first = torch.zeros_like(depth)
             reward = torch.where(depth == 0, self.reward_fn(action), torch.tensor(self.deep_reward))
@@ -75,8 +89,9 @@ class BanditModel(nn.Module):
         return logits[:, 0]
 
     def scalar_value_reward(self, out: ModelOutput) -> torch.Tensor:
-        return torch.stack([self.scalar_value(out.value_logits), self.scalar_reward(out.reward_logits)]
-                           ).double()
+        return torch.stack(
+            [self.scalar_value(out.value_logits), self.scalar_reward(out.reward_logits)]
+        ).double()
 
     def scalar_reward(self, logits):
         return logits[:, 0]

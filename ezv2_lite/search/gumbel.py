@@ -22,12 +22,15 @@ schedule (`halving_schedule`, plain Python: the host knows it in advance).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
 
-def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+
+def gumbel_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], device: torch.device
+) -> torch.Tensor:
     """Standard Gumbel(0, 1) samples g = -log(-log(U)), float64 on `device`.
 
     They are drawn from a NumPy generator, so a seed gives the same noise on any device.
@@ -71,8 +74,13 @@ def halving_schedule(num_simulations: int, m: int) -> list[tuple[int, int]]:
     return schedule
 
 
-def mixed_value(node_value: torch.Tensor, node_visits: torch.Tensor, prior: torch.Tensor,
-                q: torch.Tensor, child_visits: torch.Tensor) -> torch.Tensor:
+def mixed_value(
+    node_value: torch.Tensor,
+    node_visits: torch.Tensor,
+    prior: torch.Tensor,
+    q: torch.Tensor,
+    child_visits: torch.Tensor,
+) -> torch.Tensor:
     """v_mix: the node's value with the prior-weighted Q of its visited children mixed in.
 
         v_mix = (v + N * sum_{visited} pi(a) Q(a) / sum_{visited} pi(a)) / (1 + N)
@@ -94,8 +102,9 @@ def completed_q(q: torch.Tensor, child_visits: torch.Tensor, v_mix: torch.Tensor
     return torch.where(child_visits > 0, q, v_mix[:, None])
 
 
-def normalize_q(q_tilde: torch.Tensor, low: torch.Tensor | None, high: torch.Tensor | None,
-                delta: float) -> torch.Tensor:
+def normalize_q(
+    q_tilde: torch.Tensor, low: torch.Tensor | None, high: torch.Tensor | None, delta: float
+) -> torch.Tensor:
     """Min-max normalise completed Q values into [0, 1]: [n, C].
 
     With `low`/`high` [n] given (the `ezv2` transform) the range is the tree's
@@ -113,8 +122,9 @@ def normalize_q(q_tilde: torch.Tensor, low: torch.Tensor | None, high: torch.Ten
     return q_hat.masked_fill(empty[:, None], 0.0)
 
 
-def sigma_transform(q_hat: torch.Tensor, child_visits: torch.Tensor, c_visit: float,
-                    c_scale: float) -> torch.Tensor:
+def sigma_transform(
+    q_hat: torch.Tensor, child_visits: torch.Tensor, c_visit: float, c_scale: float
+) -> torch.Tensor:
     """sigma(q_hat) = (c_visit + max_b N(b)) * c_scale * q_hat, max over the node's children."""
     max_visits = child_visits.amax(-1).to(q_hat.dtype)
     return (c_visit + max_visits)[:, None] * c_scale * q_hat
@@ -144,8 +154,9 @@ def visited_only(policy: torch.Tensor, child_visits: torch.Tensor) -> torch.Tens
     return torch.where((mass > 0) & (outside > 0), restricted, policy)  # else nothing to remove
 
 
-def interior_choice(pi_prime: torch.Tensor, child_visits: torch.Tensor,
-                    node_visits: torch.Tensor) -> torch.Tensor:
+def interior_choice(
+    pi_prime: torch.Tensor, child_visits: torch.Tensor, node_visits: torch.Tensor
+) -> torch.Tensor:
     """Below the root: argmax_a pi'(a) - N(a) / (1 + N(node)) (deterministic; lowest slot on ties).
 
     [n, C] pi' and child visits, [n] node visits -> [n] slots.
@@ -173,7 +184,7 @@ def sequential_halving(candidates: torch.Tensor, scores: torch.Tensor, keep: int
     return candidates.gather(-1, order)
 
 
-@lru_cache(maxsize=None)
+@cache
 def root_visits_before(num_simulations: int, m: int) -> tuple[int, ...]:
     """For each simulation 1..N, how often the root child it descends into was visited before.
 
@@ -195,5 +206,7 @@ def root_visits_before(num_simulations: int, m: int) -> tuple[int, ...]:
         before.append(int(visits[0, slot]))
         visits[0, slot] += 1
         if sim in schedule:
-            candidates = sequential_halving(candidates, torch.zeros(1, m, device="cpu"), schedule[sim])
+            candidates = sequential_halving(
+                candidates, torch.zeros(1, m, device="cpu"), schedule[sim]
+            )
     return tuple(before)

@@ -21,7 +21,9 @@ from ..config import SearchConfig
 from ..model.policy import squashed_sample
 
 
-def standard_normal(rng: np.random.Generator, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+def standard_normal(
+    rng: np.random.Generator, shape: tuple[int, ...], device: torch.device
+) -> torch.Tensor:
     """N(0, 1) noise of `shape`, float32 on `device`, drawn from `rng` in C order."""
     return torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).to(device)
 
@@ -33,8 +35,9 @@ def root_std_multipliers(cfg: SearchConfig, mode: str) -> list[float]:
     return [1.0] * cfg.policy_samples + [cfg.std_magnification] * cfg.widened_samples
 
 
-def sample_root_actions(mu: torch.Tensor, sigma: torch.Tensor, cfg: SearchConfig, mode: str,
-                        rng: np.random.Generator) -> torch.Tensor:
+def sample_root_actions(
+    mu: torch.Tensor, sigma: torch.Tensor, cfg: SearchConfig, mode: str, rng: np.random.Generator
+) -> torch.Tensor:
     """mu, sigma [B, A] -> K actions per root [B, K, A] (policy samples first, then widened)."""
     batch, dim = mu.shape
     scale = torch.tensor(root_std_multipliers(cfg, mode), device=mu.device).view(1, -1, 1)
