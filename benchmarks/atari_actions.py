@@ -28,10 +28,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite
 
-from ezv2_lite.agents import newest_checkpoint, run_model  # noqa: E402
 from ezv2_lite.config import Config  # noqa: E402
 from ezv2_lite.envs import make_env, probe_spec  # noqa: E402
 from ezv2_lite.evaluate import play  # noqa: E402
+from ezv2_lite.tools.agents import newest_checkpoint, run_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

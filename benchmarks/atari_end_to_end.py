@@ -85,8 +85,8 @@ def main() -> None:
     wall_s = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
 
-    from benchmarks.bench import machine_info
     from ezv2_lite.checkpoint import find_checkpoint, load_run
+    from ezv2_lite.tools.bench import machine_info
 
     _, _, _, replay = load_run(run_dir)
     checkpoint = find_checkpoint(run_dir)

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.bench import code_commit  # noqa: E402
+from ezv2_lite.tools.bench import code_commit  # noqa: E402
 
 
 def figures(result: dict) -> dict[str, float]:
@@ -44,7 +44,9 @@ def figures(result: dict) -> dict[str, float]:
 def start(tree: Path, command: list[str], out: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(tree))
     return subprocess.Popen(
-        [sys.executable, "-m", "ezv2_lite.cli", *command, "--out", str(out)], cwd=tree, env=env
+        [sys.executable, "-m", "ezv2_lite.tools.cli", *command, "--out", str(out)],
+        cwd=tree,
+        env=env,
     )
 
 

@@ -48,29 +48,29 @@ step() {  # step NAME SECONDS COMMAND...: run it under its limit; a failure is n
 
 step tests 110 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py --junitxml="$OUT/test-cuda-$DEVICE.xml"
 # shellcheck disable=SC2086  # the lists split into arguments on purpose
-step search 75 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --presets $SEARCH_PRESETS \
+step search 75 "$PY" -m ezv2_lite.tools.cli bench search --device "$DEVICE" --presets $SEARCH_PRESETS \
     --batches $BATCHES --repeats "$REPEATS" --out "$OUT/search-$DEVICE.json"
 # shellcheck disable=SC2086
-step learner 90 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
+step learner 90 "$PY" -m ezv2_lite.tools.cli bench learner --device "$DEVICE" --replay synthetic \
     --presets $LEARNER_PRESETS --repeats "$REPEATS" --transitions 1000 --out "$OUT/learner-$DEVICE.json"
 # shellcheck disable=SC2086
-step learner-frames-on-host 50 "$PY" -m ezv2_lite.cli bench learner --device "$DEVICE" --replay synthetic \
+step learner-frames-on-host 50 "$PY" -m ezv2_lite.tools.cli bench learner --device "$DEVICE" --replay synthetic \
     --frames cpu --presets $PIXEL_PRESETS --repeats "$REPEATS" --transitions 1000 \
     --out "$OUT/learner-frames-on-host-$DEVICE.json"
 # a real run, stopped by SIGTERM at its limit (a checkpoint is written, as with Ctrl-C)
 train_rate() {
     rm -rf /tmp/gpu-check-train
     # shellcheck disable=SC2086
-    timeout -s TERM -k 30 "$TRAIN_SECONDS" "$PY" -m ezv2_lite.cli train $TRAIN_ARGS \
+    timeout -s TERM -k 30 "$TRAIN_SECONDS" "$PY" -m ezv2_lite.tools.cli train $TRAIN_ARGS \
         --device "$DEVICE" --seed 0 --train.log-every-env-steps 400 --train.eval-every-env-steps 400000 \
         --run-dir /tmp/gpu-check-train --no-progress || true
-    "$PY" -m ezv2_lite.cli bench train-rate /tmp/gpu-check-train --out "$OUT/train-rate-$DEVICE.json"
+    "$PY" -m ezv2_lite.tools.cli bench train-rate /tmp/gpu-check-train --out "$OUT/train-rate-$DEVICE.json"
 }
 export -f train_rate && export PY DEVICE TRAIN_SECONDS TRAIN_ARGS OUT
 step train $((TRAIN_SECONDS + 60)) bash -c train_rate
 # last: compiling has never been timed on a GPU
 # shellcheck disable=SC2086
-step compiled 50 "$PY" -m ezv2_lite.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
+step compiled 50 "$PY" -m ezv2_lite.tools.cli bench search --device "$DEVICE" --compile-step --presets $COMPILE_PRESETS \
     --batches $COMPILE_BATCHES --repeats "$REPEATS" --out "$OUT/search-compiled-$DEVICE.json"
 echo "gpu check done; failed: ${failed[*]:-none}"
 [ ${#failed[@]} -eq 0 ]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
-from benchmarks.bench import code_commit, machine_info
+from ezv2_lite.tools.bench import code_commit, machine_info
 
 ARMS = {
     "default": ("dynamics", "pooled"),
@@ -35,8 +35,9 @@ OUT = Path("benchmarks/results/catch-learner-choices.json")
 def run(arm: str, seed: int, root: str) -> dict:
     import torch
 
-    from ezv2_lite.config import override, preset
-    from ezv2_lite.report import evaluations, read_metrics
+    from ezv2_lite.config import override
+    from ezv2_lite.presets import preset
+    from ezv2_lite.tools.report import evaluations, read_metrics
     from ezv2_lite.train import train
 
     torch.set_num_threads(1)

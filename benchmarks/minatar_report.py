@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
 from ezv2_lite.config import EnvConfig
 from ezv2_lite.envs.minatar import GAMES
-from ezv2_lite.sweep_report import published_baselines
+from ezv2_lite.tools.sweep_report import published_baselines
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
-from benchmarks.bench import code_commit, machine_info
 from ezv2_lite.config import EnvConfig
 from ezv2_lite.envs import make_env
 from ezv2_lite.evaluate import policy_returns, random_policy_returns
+from ezv2_lite.tools.bench import code_commit, machine_info
 
 TASKS = [
     "gym:ezv2_lite.envs.examples:Catch-v0",

@@ -68,7 +68,7 @@ RUN = [
 
 
 def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ezv2_lite.cli", *args]
+    return [sys.executable, "-m", "ezv2_lite.tools.cli", *args]
 
 
 def metrics(run: Path) -> list[dict]:
@@ -180,9 +180,9 @@ def nan_stop(tmp: Path) -> dict:
     checkpoints): it must stop with a message and keep a finite checkpoint."""
     import torch
 
-    from ezv2_lite import cli
     from ezv2_lite.checkpoint import find_checkpoint, load_tensors
     from ezv2_lite.learner import Learner
+    from ezv2_lite.tools import cli
 
     update = Learner.update
 
@@ -215,7 +215,7 @@ def nan_stop(tmp: Path) -> dict:
 
 
 def main() -> None:
-    from benchmarks.bench import code_commit
+    from ezv2_lite.tools.bench import code_commit
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20)

@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
-from benchmarks.bench import code_commit
+from ezv2_lite.tools.bench import code_commit
 
 # The old `dmc_image_small` (before the screening): m = 8 of K = 16, Adam 1e-3, 16 simulations,
 # mixed value target from learner step 4,000 with a 4,000-transition window (which a

@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
-from benchmarks.bench import machine_info
-from ezv2_lite.config import preset
 from ezv2_lite.envs import probe_spec
 from ezv2_lite.model import build_model
+from ezv2_lite.presets import preset
+from ezv2_lite.tools.bench import machine_info
 
 TINY = torch.finfo(torch.float32).tiny  # the smallest normal float32, 1.18e-38
 

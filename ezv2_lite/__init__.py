@@ -2,9 +2,10 @@
 
 The package is organised one concept per module (README.md, "Layout"; docs/algorithm.md
 maps each concept of the paper to its module):
-`config`, `envs`, `model`, `search`, `replay`, `targets`, `learner`, `actor`,
-`train`, `evaluate`, `checkpoint`, `cli`. It never imports Jupyter; the `viz`
-package and the notebooks sit on top of it.
+`config`, `envs`, `model`, `returns`, `search`, `replay`, `targets`, `learner`, `actor`,
+`train`, `evaluate`, `checkpoint`; `accel` holds faster forms composed from above, and
+`tools` the command line, reports, sweeps, agents and benchmarks built on all of them. It
+never imports Jupyter; the `viz` package and the notebooks sit on top of it.
 """
 
 import torch as _torch

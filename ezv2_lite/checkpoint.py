@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import replay_file
+
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, incomplete or unreadable; the message says what to do."""
@@ -66,7 +68,7 @@ class RunState:
         tmp.mkdir(parents=True)
         for name in TENSOR_FILES:
             torch.save(getattr(self, name), tmp / f"{name}.pt")
-        replay.save(tmp / "replay.npz")
+        replay_file.save(replay, tmp / "replay.npz")
         if self.pending_steps is not None:
             # (mypy checks the **arrays against savez's allow_pickle: bool too)
             np.savez(tmp / "pending.npz", **self.pending_steps)  # type: ignore[arg-type]
@@ -156,7 +158,6 @@ def load_run(run_dir: str | Path):
     from .config import from_json
     from .envs import probe_spec
     from .model import build_model
-    from .replay import Replay
 
     run_dir = Path(run_dir)
     path = find_checkpoint(run_dir)
@@ -165,7 +166,7 @@ def load_run(run_dir: str | Path):
     model, target = build_model(config, spec), build_model(config, spec)
     model.load_state_dict(load_tensors(path, "model"))  # the two models alone: RunState's
     target.load_state_dict(load_tensors(path, "target"))  # model and target files
-    replay = Replay.load(path / "replay.npz", config, spec)
+    replay = replay_file.load(path / "replay.npz", config, spec)
     return config, model.eval(), target.eval(), replay
 
 

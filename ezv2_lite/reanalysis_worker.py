@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import replay_file
 from .config import Config, from_json, to_json
 from .envs import EnvSpec
 from .replay import Replay, SampledBatch
@@ -85,7 +86,7 @@ def _serve(
     if replay_path is None:
         replay = Replay(config, spec, batch_device=device)
     else:  # resumed: the checkpoint's replay; the trainer's changes to it follow as messages
-        replay = Replay.load(replay_path, config, spec, batch_device=device)
+        replay = replay_file.load(replay_path, config, spec, batch_device=device)
     model = build_model(config, spec).to(device).eval().requires_grad_(False)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in target.items()})
     rng = np.random.default_rng()

@@ -21,14 +21,14 @@ episode has ended, and at that moment it receives its priority:
 
 Sampling draws B distinct transitions with P(k) = p_k^alpha / sum p^alpha and
 importance weights w = (N P(k))^-beta, normalised by the batch maximum and
-clipped to [min_is_weight, 1]. `save`/`load` use a single `.npz` (no pickle).
+clipped to [min_is_weight, 1]. `replay_file.py` saves and loads a replay as one `.npz`
+(no pickle).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -482,34 +482,6 @@ class Replay:
             mask,
             exists,
         )
-
-    # ------------------------------------------------------------------ save / load
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Every array of the replay, flat (the episodes' arrays concatenated); no Python objects."""
-        from .replay_file import state_dict
-
-        return state_dict(self)
-
-    def save(self, path: str | Path) -> None:
-        """Write the replay as one `.npz` (no pickle; `replay_file.py`)."""
-        from .replay_file import save
-
-        save(self, path)
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path,
-        config: Config,
-        spec: EnvSpec,
-        device: str | torch.device = "cpu",
-        batch_device: str | torch.device | None = None,
-    ) -> Replay:
-        """Read a replay written by `save` (`replay_file.py`)."""
-        from .replay_file import load
-
-        return load(path, config, spec, device, batch_device)
 
 
 def random_policy_replay(

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from . import replay_file
 from .actor import Actor, store_pending_steps
 from .checkpoint import (
     CheckpointError,
@@ -583,7 +584,9 @@ def _load_checkpoint(path: Path, config: Config, spec, learner: Learner, replay:
     restore_random_states(state.rng)
     learner.steps = state.learner_steps
     try:
-        replay = Replay.load(path / "replay.npz", config, spec, replay.device, replay.batch_device)
+        replay = replay_file.load(
+            path / "replay.npz", config, spec, replay.device, replay.batch_device
+        )
     except Exception as error:
         raise CheckpointError(f"cannot read {path / 'replay.npz'}: {error}") from None
     rng = np.random.default_rng()

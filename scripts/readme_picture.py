@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, viz
-from ezv2_lite.agents import load_agent  # noqa: E402
 from ezv2_lite.config import override  # noqa: E402
 from ezv2_lite.envs import make_env  # noqa: E402
 from ezv2_lite.search import search  # noqa: E402
+from ezv2_lite.tools.agents import load_agent  # noqa: E402
 from viz.tree import tree_graph  # noqa: E402
 
 agent = load_agent("walker-stand")

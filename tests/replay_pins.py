@@ -21,9 +21,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model.networks import ModelOutput
+from ezv2_lite.presets import preset
 from ezv2_lite.replay import Replay
 from ezv2_lite.targets import reward_targets, td_value_targets
 
@@ -138,7 +139,7 @@ def run(name: str) -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["record"]:
-    from benchmarks.bench import code_commit
+    from ezv2_lite.tools.bench import code_commit
 
     PINS.parent.mkdir(exist_ok=True)
     arrays = {key: value for name in SPECS for key, value in run(name).items()}

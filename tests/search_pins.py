@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ezv2_lite.config import Config, override, preset
+from ezv2_lite.config import Config, override
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import build_model
+from ezv2_lite.presets import preset
 from ezv2_lite.search import search
 
 PINS = Path(__file__).parent / "data" / "search_pins.json"
@@ -109,7 +110,7 @@ def cases() -> list[tuple[str, str, int]]:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["record"]:
-    from benchmarks.bench import code_commit
+    from ezv2_lite.tools.bench import code_commit
 
     PINS.parent.mkdir(exist_ok=True)
     pins = {f"{n}/{m}/{s}": run(n, m, s) for n, m, s in cases()}

@@ -1,4 +1,4 @@
-"""The ablation lab's verdicts (ezv2_lite/ablations.py) on arms whose answer is known by construction."""
+"""The ablation lab's verdicts (ezv2_lite/tools/ablations.py) on arms whose answer is known by construction."""
 
 import json
 
@@ -7,8 +7,9 @@ import pytest
 
 pytest.importorskip("rliable", reason="the cluster extra: pip install -e '.[cluster]'")
 
-from ezv2_lite.ablations import Comparison, Question, answer, answers_table, compare  # noqa: E402
-from ezv2_lite.config import override, preset, to_json  # noqa: E402
+from ezv2_lite.config import override, to_json  # noqa: E402
+from ezv2_lite.presets import preset
+from ezv2_lite.tools.ablations import Comparison, Question, answer, answers_table, compare  # noqa: E402
 
 
 def test_a_clear_gain_is_supported_and_its_reverse_or_a_tie_is_not():
@@ -100,7 +101,7 @@ def test_one_or_two_runs_an_arm_get_no_verdict():
 
 
 def test_the_status_of_an_unfinished_ablation_names_the_runs_each_arm_still_needs(tmp_path):
-    from ezv2_lite.ablations import MIN_RUNS, verdict_status
+    from ezv2_lite.tools.ablations import MIN_RUNS, verdict_status
 
     fake_ablation(
         tmp_path, {"default": [500, 500, 480, 490, 500], "td": [150], "sims_2": [470, 500, 480]}

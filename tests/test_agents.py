@@ -13,9 +13,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ezv2_lite.agents import AGENTS, agents_table, check_agent, load_agent, shipped_agents
 from ezv2_lite.checkpoint import find_checkpoint, load_tensors
-from ezv2_lite.video import BAND
+from ezv2_lite.tools.agents import AGENTS, agents_table, check_agent, load_agent, shipped_agents
+from ezv2_lite.tools.video import BAND
 
 TINY = [
     "--preset",
@@ -51,7 +51,10 @@ COURSE_AGENTS = {"cartpole", "pendulum", "walker-stand"}
 
 def cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "ezv2_lite.cli", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "ezv2_lite.tools.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -61,6 +64,7 @@ def test_the_course_agents_are_shipped_and_small():
     assert size < 40e6, f"agents/ holds {size / 1e6:.1f} MB"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", shipped_agents())
 def test_a_shipped_agent_opens_by_name_and_plays_its_check_episode_again(name):
     agent = load_agent(name)
@@ -119,6 +123,7 @@ def tiny_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_export_writes_safe_weights_a_card_and_an_agent_eval_opens(tiny_run, tmp_path):
     out = tmp_path / "agents" / "tiny"
     result = cli(
@@ -156,6 +161,7 @@ def test_export_writes_safe_weights_a_card_and_an_agent_eval_opens(tiny_run, tmp
     assert within and returned == card["check"]["return"]  # the same machine: the same episode
 
 
+@pytest.mark.slow
 def test_eval_records_a_captioned_video_of_its_episodes(tiny_run, tmp_path):
     gif, mp4 = tmp_path / "agent.gif", tmp_path / "agent.mp4"
     result = cli("eval", str(tiny_run), "--episodes", "2", "--video", str(gif))
@@ -175,6 +181,7 @@ def test_eval_records_a_captioned_video_of_its_episodes(tiny_run, tmp_path):
     assert iio.imread(mp4, index=None).shape[0] >= 1
 
 
+@pytest.mark.slow
 def test_videos_in_tensorboard_leave_the_runs_numbers_as_they_were(tiny_run, tmp_path):
     plain = tmp_path / "plain"
     assert cli("train", *TINY, "--total-env-steps", "200", "--run-dir", str(plain)).returncode == 0
@@ -193,6 +200,7 @@ def _event_scalars(run, tag):
     return [(e.step, e.value) for e in events.Scalars(tag)]
 
 
+@pytest.mark.slow
 def test_tensorboard_asked_for_on_a_resume_holds_the_whole_run_once(tmp_path):
     run = tmp_path / "run"
     assert cli("train", *TINY, "--total-env-steps", "200", "--run-dir", str(run)).returncode == 0
@@ -249,8 +257,10 @@ def test_bad_agent_input_is_a_one_line_error(args, message):
     ), result.stderr
 
 
+@pytest.mark.slow
 def test_a_run_without_a_checkpoint_yet_says_so(tmp_path):
-    from ezv2_lite.config import preset, to_json
+    from ezv2_lite.config import to_json
+    from ezv2_lite.presets import preset
 
     (tmp_path / "config.json").write_text(to_json(preset("cartpole").resolved()))
     for args in (

@@ -79,8 +79,9 @@ def test_a_shift_pad_of_zero_keeps_every_pixel_in_place():
 def test_the_learner_augments_roots_and_consistency_targets_independently(monkeypatch):
     """With augmentation on, the learner calls augment twice per step: roots, then targets."""
     from ezv2_lite import learner
-    from ezv2_lite.config import override, preset
+    from ezv2_lite.config import override
     from ezv2_lite.model.networks import build_model
+    from ezv2_lite.presets import preset
     from ezv2_lite.replay import random_policy_replay
     from ezv2_lite.targets import reanalyze
 

@@ -661,7 +661,8 @@ def test_the_pixel_agents_episode_player_follows_its_slider(lab, browser):
         ).cells
         if "cartpole-balance-pixels" in c.source and c.cell_type == "code"
     )
-    setting = "from ezv2_lite.course import course_setting\nsetting = course_setting()\n"  # (the notebook's first cell)
+    # (the notebook's first cell)
+    setting = "from ezv2_lite.tools.course import course_setting\nsetting = course_setting()\n"
     notebook = one_cell_notebook(browser, lab, "pixel_agent.ipynb", setting + source)
     check_episode_video(notebook, "06_learning_from_pixels")
     check_episode_player(notebook, "06_learning_from_pixels")
@@ -732,7 +733,7 @@ BROKEN_TREE_VIEW = '''\
 import anywidget, ipywidgets as widgets, numpy as np, traitlets
 from ezv2_lite.model.toy import BanditModel
 from ezv2_lite.search import search
-from ezv2_lite.config import preset
+from ezv2_lite.presets import preset
 from viz.tree import tree_graph
 
 class BrokenTreeView(anywidget.AnyWidget):
@@ -760,7 +761,8 @@ widgets.VBox([slider, view])
 SQUEEZED_TREE = """\
 import re
 import ipywidgets as widgets, numpy as np
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
+from ezv2_lite.presets import preset
 from ezv2_lite.model.toy import BanditModel
 from ezv2_lite.search import search
 from viz.tree import tree_graph

@@ -6,12 +6,15 @@ import sys
 import pytest
 import torch
 
-from ezv2_lite.cli import main
+from ezv2_lite.tools.cli import main
 
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "ezv2_lite.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "ezv2_lite.tools.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -163,9 +166,10 @@ def test_bench_learner_writes_stage_medians(tmp_path):
     assert entry["search_roots"] == 64 * 6 and len(entry["runs_ms"]["total"]) == 2
     # Independent lower bound on the counted FLOPs: every simulation of every root runs each
     # Linear layer of the dynamics and the three heads once, 2 FLOPs per weight.
-    from ezv2_lite.config import override, preset
+    from ezv2_lite.config import override
     from ezv2_lite.envs import EnvSpec
     from ezv2_lite.model import build_model
+    from ezv2_lite.presets import preset
 
     config = override(preset("cartpole"), env=dict(name="CartPole-v1"))
     model = build_model(config, EnvSpec((4,), "float32", "discrete", 2, None, 1, 1))
@@ -227,13 +231,14 @@ def test_bench_acting_and_end_to_end_write_throughputs(tmp_path):
 
 
 def test_matmul_rate_is_measured_per_size():
-    from benchmarks.bench import matmul_gflops
+    from ezv2_lite.tools.bench import matmul_gflops
 
     rate = matmul_gflops(1, sizes=(64, 128), repeats=2)
     assert set(rate["median_gflops_by_size"]) == {"64", "128"}
     assert rate["gflops"] == max(rate["median_gflops_by_size"].values()) > 0
 
 
+@pytest.mark.slow
 def test_bench_learn_records_the_curve_and_resumes_its_run(tmp_path):
     import json
 
@@ -276,7 +281,7 @@ def test_bench_learn_records_the_curve_and_resumes_its_run(tmp_path):
 
 
 def test_bench_learn_records_the_command_that_reproduces_its_run(tmp_path):
-    from benchmarks.bench import LearnBenchArgs, bench_learn
+    from ezv2_lite.tools.bench import LearnBenchArgs, bench_learn
 
     args = LearnBenchArgs(
         preset="cartpole",
@@ -294,7 +299,7 @@ def test_bench_learn_records_the_command_that_reproduces_its_run(tmp_path):
 
 
 def test_block_times_split_a_runs_wall_time_by_env_steps():
-    from benchmarks.bench import block_times
+    from ezv2_lite.tools.bench import block_times
 
     lines = [
         {"env_steps": s, "wall_s": w}
@@ -312,6 +317,7 @@ def test_block_times_split_a_runs_wall_time_by_env_steps():
     assert block_times([{"env_steps": 2500, "wall_s": 9.0}], 1000) == [9.0, 0.0]
 
 
+@pytest.mark.slow
 def test_the_gpu_check_script_runs_its_benchmarks_dry_on_a_cpu(tmp_path):
     """benchmarks/gpu_check.sh, as DEVELOPERS.md says to dry-run it (without its timed training
     run): the CUDA tests (skipped on a CPU), its JSON files with the device named, a
@@ -370,7 +376,7 @@ def test_train_rate_reads_a_runs_speed_from_its_metrics(tmp_path, capsys):
     and the whole budget's hours at that rate; a run that never learned is a clear error."""
     import json
 
-    from benchmarks.bench import TrainRateArgs, bench_train_rate
+    from ezv2_lite.tools.bench import TrainRateArgs, bench_train_rate
 
     (tmp_path / "config.json").write_text(
         json.dumps(
@@ -397,13 +403,14 @@ def test_train_rate_reads_a_runs_speed_from_its_metrics(tmp_path, capsys):
         bench_train_rate(TrainRateArgs(str(tmp_path), out=str(tmp_path / "rate.json")))
 
 
+@pytest.mark.slow
 def test_train_help_shows_the_shortcuts_first_and_the_chosen_presets_values():
     import subprocess
     import sys
 
     def help_text(*args):
         run = subprocess.run(
-            [sys.executable, "-m", "ezv2_lite.cli", "train", *args, "--help"],
+            [sys.executable, "-m", "ezv2_lite.tools.cli", "train", *args, "--help"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -422,9 +429,9 @@ def test_train_help_shows_the_shortcuts_first_and_the_chosen_presets_values():
 
 
 def test_printed_numbers_that_show_as_zero_have_no_minus_sign_and_one_of_a_thing_is_singular():
-    from ezv2_lite.cli import _count, _number
+    from ezv2_lite.tools.args import number, plural
 
-    assert [_number(x) for x in (-0.001, -0.0, 0.0, 0.004, -0.005001, -2.5)] == [
+    assert [number(x) for x in (-0.001, -0.0, 0.0, 0.004, -0.005001, -2.5)] == [
         "0.00",
         "0.00",
         "0.00",
@@ -432,8 +439,8 @@ def test_printed_numbers_that_show_as_zero_have_no_minus_sign_and_one_of_a_thing
         "-0.01",
         "-2.50",
     ]
-    assert _number(-0.0, ".3g") == "0" and _number(-0.0483, ".3g") == "-0.0483"
-    assert [_count(n, "episode") for n in (0, 1, 2, 1500)] == [
+    assert number(-0.0, ".3g") == "0" and number(-0.0483, ".3g") == "-0.0483"
+    assert [plural(n, "episode") for n in (0, 1, 2, 1500)] == [
         "0 episodes",
         "1 episode",
         "2 episodes",
@@ -462,7 +469,7 @@ def test_a_reader_that_goes_away_gets_no_traceback():
     import sys
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "ezv2_lite.cli", "--help"],
+        [sys.executable, "-m", "ezv2_lite.tools.cli", "--help"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -476,8 +483,8 @@ def test_the_flags_offered_for_a_misspelt_option_are_the_ones_tyro_accepts():
     is accepted, none is missing."""
     import re
 
-    from ezv2_lite.cli import config_flags
-    from ezv2_lite.config import preset
+    from ezv2_lite.presets import preset
+    from ezv2_lite.tools.args import config_flags
 
     shown = run_cli("train", "--preset", "atari", "--help")
     assert shown.returncode == 0
@@ -486,7 +493,7 @@ def test_the_flags_offered_for_a_misspelt_option_are_the_ones_tyro_accepts():
     )
     listed.discard("--section.field")  # (the usage line's placeholder)
     assert listed == config_flags(preset("atari")), listed ^ config_flags(preset("atari"))
-    from ezv2_lite.cli import _check_options
+    from ezv2_lite.tools.args import check_options
 
     # tyro's spellings too
-    _check_options(["--optim.state_gradient", "all", "--train.total_env_steps=5"], listed)
+    check_options(["--optim.state_gradient", "all", "--train.total_env_steps=5"], listed)

@@ -10,9 +10,10 @@ import torch
 from torch._dynamo.utils import counters
 
 from ezv2_lite.accel.compiled import padded_size
-from ezv2_lite.config import ConfigError, override, preset, validate
+from ezv2_lite.config import ConfigError, override, validate
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import build_model
+from ezv2_lite.presets import preset
 from ezv2_lite.search import search
 
 
@@ -55,6 +56,7 @@ def _same_search(model, config, obs):
     np.testing.assert_allclose(readable.root_value, fast.root_value, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_compiled_step_gives_the_readable_search_sees_new_weights_and_compiles_once_per_size():
     import ezv2_lite.accel  # noqa: F401  (registers the compiled step)
 

@@ -3,17 +3,9 @@ import json
 
 import pytest
 
-from ezv2_lite.cli import config_from_args
-from ezv2_lite.config import (
-    PRESETS,
-    Config,
-    ConfigError,
-    from_json,
-    override,
-    preset,
-    to_json,
-    validate,
-)
+from ezv2_lite.config import Config, ConfigError, from_json, override, to_json, validate
+from ezv2_lite.presets import PRESETS, preset
+from ezv2_lite.tools.cli import config_from_args
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -275,29 +267,3 @@ def test_every_numeric_field_is_validated():
             assert rejected == (name not in ZERO_ALLOWED), name
             checked += 1
     assert checked > 40
-
-
-def test_a_config_json_from_before_the_runtime_section_reads_back():
-    """Runs written when the implementation switches sat in search, train and replay resume."""
-    import json
-
-    config = override(
-        preset("cartpole"),
-        runtime=dict(torch_threads=2, reanalysis_worker=True, replay_device="cpu"),
-    )
-    data = json.loads(to_json(config))
-    runtime = data.pop("runtime")
-    data["search"] |= {k: runtime[k] for k in ("fused_inference", "compile_step")}
-    data["train"] |= {
-        k: runtime[k]
-        for k in (
-            "deterministic",
-            "tf32",
-            "bf16_autocast",
-            "torch_threads",
-            "reanalysis_worker",
-            "checkpoint_every_minutes",
-        )
-    }
-    data["replay"]["device"] = runtime["replay_device"]
-    assert from_json(json.dumps(data)) == config

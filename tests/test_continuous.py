@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.learner import Learner, policy_loss, squashed_entropy
 from ezv2_lite.model.policy import squash_params, squashed_log_prob
+from ezv2_lite.presets import preset
 from ezv2_lite.targets import Targets
 
 

@@ -1,8 +1,8 @@
-"""The course's setting: the fast setting wins, then a CUDA GPU, then the CPU (ezv2_lite/course.py)."""
+"""The course's setting: the fast setting wins, then a CUDA GPU, then the CPU (ezv2_lite/tools/course.py)."""
 
 import torch
 
-from ezv2_lite.course import CourseSetting, course_setting
+from ezv2_lite.tools.course import CourseSetting, course_setting
 
 
 def test_budget_prefers_fast_then_gpu_then_cpu():

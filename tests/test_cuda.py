@@ -20,7 +20,8 @@ import pytest
 import search_pins
 import torch
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
+from ezv2_lite.presets import preset
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")
@@ -55,7 +56,7 @@ def test_the_pinned_searches_choose_on_the_gpu_what_they_chose_on_the_cpu(case):
 
 
 def _replay(name: str, transitions: int = 300):
-    from benchmarks.bench import BENCH_SPECS, synthetic_replay
+    from ezv2_lite.tools.bench import BENCH_SPECS, synthetic_replay
 
     config = override(
         preset(name), optim=dict(batch_size=8), train=dict(start_transitions=8)
@@ -173,7 +174,7 @@ def test_two_gpu_runs_with_the_same_seed_write_identical_metrics(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "ezv2_lite.cli",
+                "ezv2_lite.tools.cli",
                 "train",
                 *TINY,
                 "--device",

@@ -19,8 +19,8 @@ import search_pins
 import torch
 from torch.overrides import TorchFunctionMode
 
-from ezv2_lite.config import preset
 from ezv2_lite.model import build_model
+from ezv2_lite.presets import preset
 from ezv2_lite.search import search as search_fn
 from ezv2_lite.search.tree import Tree
 

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from ezv2_lite.config import EnvConfig, override, preset
+from ezv2_lite.config import EnvConfig, override
 from ezv2_lite.envs import env_spec, make_env, probe_spec
 from ezv2_lite.envs.examples import BALL, PADDLE, Catch
 from ezv2_lite.model import build_model
+from ezv2_lite.presets import preset
 
 CATCH = "ezv2_lite.envs.examples:Catch-v0"
 

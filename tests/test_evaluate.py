@@ -10,9 +10,10 @@ import pytest
 import torch
 
 import ezv2_lite.evaluate as evaluation
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.envs import probe_spec
 from ezv2_lite.model import build_model
+from ezv2_lite.presets import preset
 from ezv2_lite.train import train
 
 
@@ -96,8 +97,8 @@ def test_sigterm_during_an_evaluation_ends_the_run_and_a_resume_evaluates_first(
 
 
 def test_a_random_policy_scores_what_random_cartpole_and_pendulum_score():
-    from ezv2_lite.config import preset
     from ezv2_lite.evaluate import random_policy_returns
+    from ezv2_lite.presets import preset
 
     cartpole = random_policy_returns(preset("cartpole").env, 40, seed=0)
     # a pole pushed at random falls in ~22 steps
@@ -132,6 +133,7 @@ def test_play_shows_each_step_as_a_person_sees_it_and_keeps_the_search_of_episod
     assert not np.allclose(first[0].observation, first[1].observation)
 
 
+@pytest.mark.slow
 def test_frames_and_traces_do_not_change_what_an_evaluation_scores():
     # (continuous: sampled actions)
     config = override(preset("pendulum"), search=dict(num_simulations=4))

@@ -28,12 +28,12 @@ print(tiny.item(), int((big != 0).sum()))
 """
 
 ENTRY_POINTS = [
-    "ezv2_lite.cli",
+    "ezv2_lite.tools.cli",
     "ezv2_lite.train",
     "ezv2_lite.evaluate",
-    "benchmarks.bench",
+    "ezv2_lite.tools.bench",
     "ezv2_lite.reanalysis_worker",
-    "ezv2_lite.course",
+    "ezv2_lite.tools.course",
 ]
 
 

@@ -7,9 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.learner import Learner, TargetModel, compute_loss, make_optimizer, scale_gradient
 from ezv2_lite.model import build_model
+from ezv2_lite.presets import preset
 from ezv2_lite.replay import random_policy_replay
 from ezv2_lite.targets import reanalyze
 
@@ -23,6 +24,7 @@ def _learner_and_batch(config):
     return learner, batch, targets
 
 
+@pytest.mark.slow
 def test_learner_overfits_one_fixed_batch():
     torch.manual_seed(0)
     config = override(preset("cartpole"), optim=dict(batch_size=32, warmup_steps=1))

@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from ezv2_lite.config import SupportConfig, override, preset
+from ezv2_lite.config import SupportConfig, override
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import Support, build_model, h, h_inv
 from ezv2_lite.model.policy import squash_params, squashed_log_prob
+from ezv2_lite.presets import preset
 
 # ezv2_lite flushes subnormal floats to zero (docs/performance.md), so none are drawn
 finite = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False, allow_subnormal=False)

@@ -9,10 +9,12 @@ timed one: it asserts a return, never a duration.
 """
 
 import numpy as np
+import pytest
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.evaluate import random_policy_returns
-from ezv2_lite.report import evaluations, read_metrics
+from ezv2_lite.presets import preset
+from ezv2_lite.tools.report import evaluations, read_metrics
 from ezv2_lite.train import train
 
 AGENT_STEPS = 2800
@@ -25,6 +27,7 @@ agent's 20-episode evaluation must be: about 8 standard errors of a 20-episode m
 policy's returns (standard deviation 2.4). An agent fed the same frame at every step scored -7.3."""
 
 
+@pytest.mark.slow
 def test_a_pixel_agent_learns_to_catch_the_ball(tmp_path):
     config = override(
         preset("catch"),

@@ -89,6 +89,7 @@ def test_the_implementation_never_imports_jupyter_or_the_viz_layer():
     assert offenders == []
 
 
+@pytest.mark.slow
 def test_the_course_command_starts_jupyterlab_on_the_first_notebook(free_port):
     import os
     import signal
@@ -130,7 +131,8 @@ GUIDE_SECTION = re.compile(r"docs/algorithm\.md ((?:§[\d.]*\d(?:, )?)+)")
 
 def _course_texts() -> dict[str, str]:
     """Every file a user reads: the package, the visualisers, the notebooks, the tests, the
-    benchmark scripts and every Markdown file (not the benchmarks' recorded results)."""
+    benchmark and set-up scripts, the project's configuration and every Markdown file (not
+    the benchmarks' recorded results)."""
     # (this file spells the patterns out)
     files = [
         p
@@ -141,6 +143,10 @@ def _course_texts() -> dict[str, str]:
             "notebooks/**/*.ipynb",
             "benchmarks/*.py",
             "benchmarks/*.sh",
+            "scripts/*",
+            "*.py",
+            "*.toml",
+            ".pre-commit-config.yaml",
             "**/*.md",
         )
         for p in ROOT.glob(pattern)
@@ -195,6 +201,7 @@ def test_every_cited_section_of_the_algorithm_guide_exists():
 
 LAYERS = [
     ("config", "progress"),
+    ("presets",),
     ("envs", "model", "augment"),
     ("returns",),
     ("search", "replay", "replay_file"),
@@ -202,8 +209,8 @@ LAYERS = [
     ("learner", "actor", "evaluate", "checkpoint"),
     ("reanalysis_worker",),
     ("train",),
-    ("report", "sweep_report", "ablations", "course", "agents", "video", "tensorboard"),
-    ("accel", "cli", "sweep"),
+    ("accel",),
+    ("tools",),
 ]
 """The package's modules from the bottom up: a module imports only from its own layer or
 below (lazy imports inside functions included), so the ideas can be read in this order."""
@@ -251,6 +258,85 @@ def test_imports_flow_one_way_through_the_layers():
                     f"{path.relative_to(ROOT)} imports {imported} (layer {rank[imported]} > {rank[own]})"
                 )
     assert not upward, "\n".join(upward)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Every module of ezv2_lite (dotted, e.g. `ezv2_lite.tools.cli`) and the package modules it
+    imports, lazy imports inside functions included; a subpackage importing its own package
+    (`from . import x` in search/search.py) is not an edge."""
+    import ast
+
+    modules = {}
+    for path in (ROOT / "ezv2_lite").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = (path, path.name == "__init__.py")
+    graph: dict[str, set[str]] = {}
+    for name, (path, is_package) in modules.items():
+        package = name if is_package else name.rsplit(".", 1)[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1] if node.level else []
+                stem = ".".join(base + ([node.module] if node.module else []))
+                targets = [stem] + [f"{stem}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]  # `from .x import f` -> module .x
+                if target and target != name and not name.startswith(target + "."):
+                    edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles a depth-first walk of `graph` meets, each as a path a -> ... -> a."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for imported in sorted(graph.get(module, ())):
+            if state.get(imported) == 1:
+                cycles.append(path[path.index(imported) :] + [imported])
+            elif imported not in state:
+                visit(imported, path + [imported])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return cycles
+
+
+def test_the_package_has_no_import_cycles():
+    cycles = _cycles(_module_graph())
+    assert not cycles, "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_the_cycle_check_finds_a_planted_cycle_and_passes_a_chain():
+    assert _cycles({"c": {"a"}, "a": {"b"}, "b": {"a"}}) == [["a", "b", "a"]]
+    assert _cycles({"c": {"a"}, "a": {"b"}, "b": set()}) == []
+
+
+def test_the_package_imports_nothing_from_the_checkout():
+    """ezv2_lite installs alone: no import of benchmarks/, scripts/, tests/ or viz/."""
+    import ast
+
+    graph_roots = set()
+    for path in (ROOT / "ezv2_lite").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                graph_roots |= {(a.name.split(".")[0], path.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                graph_roots.add((node.module.split(".")[0], path.name))
+    found = [f"{file} imports {root}" for root, file in graph_roots]
+    found = [f for f in found if f.split()[-1] in {"benchmarks", "scripts", "tests", "viz"}]
+    assert not found, found
 
 
 def _tool(*args: str) -> subprocess.CompletedProcess:

@@ -5,11 +5,13 @@ import dataclasses
 
 import numpy as np
 import psutil
+import pytest
 import torch
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.envs import probe_spec
 from ezv2_lite.model import build_model
+from ezv2_lite.presets import preset
 from ezv2_lite.reanalysis_worker import ReanalysisWorker
 from ezv2_lite.replay import Replay, random_policy_replay
 from ezv2_lite.targets import reanalyze
@@ -23,6 +25,7 @@ def assert_same_targets(a, b):
             np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6, err_msg=field.name)
 
 
+@pytest.mark.slow
 def test_the_worker_reanalyses_a_batch_as_the_trainer_would_and_follows_the_target():
     config = override(
         preset("pendulum"), optim=dict(batch_size=8), search=dict(num_simulations=4)

@@ -6,8 +6,10 @@ import replay_pins
 import torch
 from scipy.stats import chisquare
 
-from ezv2_lite.config import EnvConfig, override, preset
+from ezv2_lite import replay_file
+from ezv2_lite.config import EnvConfig, override
 from ezv2_lite.envs import EnvSpec, env_spec, make_env
+from ezv2_lite.presets import preset
 from ezv2_lite.replay import Replay
 from ezv2_lite.returns import episode_n_step_returns, priority
 
@@ -156,9 +158,9 @@ def test_replay_npz_round_trips_exactly(tmp_path):
     replay.start_episode(1, np.zeros(1, np.float32), 0.5)  # an open episode too
     replay.add(1, 2, 0.5, 3.0, np.ones(1, np.float32), 0.25)
     replay.update_priorities(np.array([1, 4]), np.array([3.0, 0.2]))
-    replay.save(tmp_path / "replay.npz")
-    loaded = Replay.load(tmp_path / "replay.npz", small_config(), VECTOR)
-    a, b = replay.state_dict(), loaded.state_dict()
+    replay_file.save(replay, tmp_path / "replay.npz")
+    loaded = replay_file.load(tmp_path / "replay.npz", small_config(), VECTOR)
+    a, b = replay_file.state_dict(replay), replay_file.state_dict(loaded)
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
@@ -261,12 +263,12 @@ def test_an_empty_replay_and_one_without_open_episodes_load_back(tmp_path):
     whose episodes are all closed spreads them over the run's environments' lanes."""
     config = override(small_config(), train=dict(num_envs=4))
     empty = Replay(config, VECTOR)
-    empty.save(tmp_path / "empty.npz")
-    assert Replay.load(tmp_path / "empty.npz", config, VECTOR).num_transitions == 0
+    replay_file.save(empty, tmp_path / "empty.npz")
+    assert replay_file.load(tmp_path / "empty.npz", config, VECTOR).num_transitions == 0
     replay = Replay(config, VECTOR)
     fill(replay, [30, 30, 30, 30])
-    replay.save(tmp_path / "closed.npz")
-    loaded = Replay.load(tmp_path / "closed.npz", config, VECTOR)
+    replay_file.save(replay, tmp_path / "closed.npz")
+    loaded = replay_file.load(tmp_path / "closed.npz", config, VECTOR)
     assert loaded.frames.shape[0] == 4 and sorted(loaded.used.tolist()) == [31, 31, 31, 31]
     np.testing.assert_array_equal(
         loaded.windows(np.arange(100)).observations, replay.windows(np.arange(100)).observations

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ezv2_lite.evaluate import atari_reference, human_normalized, interquartile_mean
-from ezv2_lite.report import atari_table
+from ezv2_lite.tools.report import atari_table
 
 REFERENCE = (
     Path(__file__).resolve().parents[1] / "ezv2_lite" / "data" / "atari100k_random_human.csv"
@@ -86,7 +86,7 @@ def test_report_prints_the_atari_table_for_atari_runs(tmp_path):
         _fake_atari_run(tmp_path, "b", "Breakout", 30.5),
     ]
     out = subprocess.run(
-        [sys.executable, "-m", "ezv2_lite.cli", "report", *map(str, runs)],
+        [sys.executable, "-m", "ezv2_lite.tools.cli", "report", *map(str, runs)],
         capture_output=True,
         text=True,
         check=True,
@@ -103,7 +103,7 @@ def _png_size(path):
 
 
 def test_the_report_draws_the_diagnostics_beside_the_curve_when_the_run_logged_them(tmp_path):
-    from ezv2_lite.report import write_learning_curve
+    from ezv2_lite.tools.report import write_learning_curve
 
     loss = dict(
         total=1.0,
@@ -151,8 +151,9 @@ def test_the_learning_curve_is_titled_by_what_ran_and_its_band_stays_within_cart
 ):
     """CartPole-v1 pays 1 a step for at most 500 steps: a band of 480 ± 40 stops at 500, one
     of 20 ± 30 at 0, and one inside [0, 500] (300 ± 50) is left as it is."""
-    from ezv2_lite.config import override, preset, to_json
-    from ezv2_lite.report import learning_curve_figure
+    from ezv2_lite.config import override, to_json
+    from ezv2_lite.presets import preset
+    from ezv2_lite.tools.report import learning_curve_figure
 
     (tmp_path / "config.json").write_text(to_json(override(preset("cartpole"), seed=3).resolved()))
     evals = [(1000, 20.0, 30.0), (2000, 300.0, 50.0), (3000, 480.0, 40.0)]
@@ -184,7 +185,7 @@ def test_the_learning_curve_is_titled_by_what_ran_and_its_band_stays_within_cart
 
 def test_the_band_of_a_game_without_known_bounds_is_mean_plus_minus_std(tmp_path):
     from ezv2_lite.config import EnvConfig
-    from ezv2_lite.report import learning_curve_figure, return_bounds
+    from ezv2_lite.tools.report import learning_curve_figure, return_bounds
 
     run = _fake_atari_run(tmp_path, "pong", "Pong", -20.0)
     lines = [
@@ -206,7 +207,7 @@ def test_the_band_of_a_game_without_known_bounds_is_mean_plus_minus_std(tmp_path
 
 
 def test_reference_returns_are_drawn_as_labelled_horizontal_lines(tmp_path):
-    from ezv2_lite.report import learning_curve_figure
+    from ezv2_lite.tools.report import learning_curve_figure
 
     run = _fake_atari_run(tmp_path, "pong", "Pong", -20.0)
     ax = learning_curve_figure(
@@ -226,7 +227,7 @@ def test_reference_returns_are_drawn_as_labelled_horizontal_lines(tmp_path):
     ],
 )
 def test_the_report_draws_the_root_diagnostics_of_the_evaluations(tmp_path, first_actions):
-    from ezv2_lite.report import learning_curve_figure
+    from ezv2_lite.tools.report import learning_curve_figure
 
     lines = [
         dict(
@@ -258,8 +259,9 @@ def test_the_report_draws_the_root_diagnostics_of_the_evaluations(tmp_path, firs
     else:
         assert drawn == [[0.6, 0.5, 0.1]] * 2  # the mean first action, step by step
     assert not fig.axes[1].axison  # nothing to draw beside the curve
-    from ezv2_lite.config import preset, to_json
-    from ezv2_lite.report import summary
+    from ezv2_lite.config import to_json
+    from ezv2_lite.presets import preset
+    from ezv2_lite.tools.report import summary
 
     (tmp_path / "config.json").write_text(to_json(preset("cartpole").resolved()))
     table = summary(tmp_path).splitlines()

@@ -1,5 +1,5 @@
 """`ezv2-lite sweep`: the grid, what counts as finished, and runs on a local Ray instance that
-survive a killed worker (ezv2_lite/sweep.py)."""
+survive a killed worker (ezv2_lite/tools/sweep.py)."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ezv2_lite.config import ConfigError
-from ezv2_lite.sweep import Arm, SweepRun, grid_arms, is_finished, plan, read_grid
+from ezv2_lite.tools.sweep import Arm, SweepRun, grid_arms, is_finished, plan, read_grid
 
 TINY = [
     "--optim.batch-size",
@@ -94,7 +94,7 @@ def test_a_run_is_finished_when_its_last_evaluation_is_at_its_budget_after_its_l
 
 
 def test_the_progress_report_counts_the_runs_and_estimates_the_time_left(tmp_path):
-    from ezv2_lite.sweep import progress_report
+    from ezv2_lite.tools.sweep import progress_report
 
     runs = [SweepRun("cartpole", seed) for seed in range(5)]
     totals = {run.name: 10_000 for run in runs}
@@ -128,13 +128,14 @@ def evaluation_rows(run_dir: Path) -> list[tuple[int, int]]:
     ]
 
 
+@pytest.mark.slow
 def test_a_sweep_on_local_ray_survives_a_killed_worker_and_a_second_run_does_no_work(tmp_path):
     pytest.importorskip("ray", reason="the cluster extra: pip install -e '.[cluster]'")
     sweep_dir = tmp_path / "sweep"
     command = [
         sys.executable,
         "-m",
-        "ezv2_lite.cli",
+        "ezv2_lite.tools.cli",
         "sweep",
         "--sweep-dir",
         str(sweep_dir),
@@ -176,7 +177,7 @@ def test_a_sweep_on_local_ray_survives_a_killed_worker_and_a_second_run_does_no_
 
 
 def test_a_grid_file_gives_the_presets_seeds_and_overrides(tmp_path):
-    from ezv2_lite.sweep import read_grid
+    from ezv2_lite.tools.sweep import read_grid
 
     path = tmp_path / "grid.toml"
     path.write_text(
@@ -274,6 +275,7 @@ def test_a_grid_file_gives_arms_as_lists_or_tables(tmp_path):
             read_grid(path)
 
 
+@pytest.mark.slow
 def test_the_ablation_grid_of_the_course_plans():
     grid = read_grid(Path(__file__).parent.parent / "benchmarks" / "ablations" / "grid.toml")
     runs = plan(grid["presets"], grid["seeds"], arms=grid_arms(grid))

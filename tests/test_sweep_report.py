@@ -7,8 +7,9 @@ import pytest
 
 pytest.importorskip("rliable", reason="the cluster extra: pip install -e '.[cluster]'")
 
-from ezv2_lite.config import override, preset, to_json  # noqa: E402
-from ezv2_lite.sweep_report import curves_figure, report_table, sweep_report  # noqa: E402
+from ezv2_lite.config import override, to_json  # noqa: E402
+from ezv2_lite.presets import preset
+from ezv2_lite.tools.sweep_report import curves_figure, report_table, sweep_report  # noqa: E402
 
 FINAL = {"cartpole": [100.0, 200.0, 300.0, 400.0], "pendulum": [-400.0, -300.0, -200.0, -100.0]}
 BEST_EXTRA = 50.0  # each run's best evaluation is its middle one, 50 above its final
@@ -75,7 +76,7 @@ def test_tasks_pool_on_normalised_scores(tmp_path):
 
 def test_published_returns_of_the_same_task_come_with_their_units():
     from ezv2_lite.config import EnvConfig
-    from ezv2_lite.sweep_report import published_baselines
+    from ezv2_lite.tools.sweep_report import published_baselines
 
     walker = published_baselines(EnvConfig(suite="dmc", name="walker-walk"))
     assert {row["method"] for row in walker} == {"dreamerv3", "ddpg"} and all(
@@ -103,7 +104,7 @@ def test_published_returns_of_the_same_task_come_with_their_units():
 
 
 def test_the_median_of_one_task_is_the_median_of_its_runs():
-    from ezv2_lite.sweep_report import interval_estimates
+    from ezv2_lite.tools.sweep_report import interval_estimates
 
     scores = np.array([464.6, 500.0, 500.0, 500.0, 500.0])  # four solved runs and one short of it
     estimates = interval_estimates(scores[:, None], with_gap=False)
@@ -114,7 +115,7 @@ def test_the_median_of_one_task_is_the_median_of_its_runs():
 
 def test_the_expected_return_table_reads_each_curve_at_the_budget():
     from ezv2_lite.config import EnvConfig
-    from ezv2_lite.sweep_report import expected_returns_table
+    from ezv2_lite.tools.sweep_report import expected_returns_table
 
     def line_of(table: str, name: str) -> str:
         return next(line for line in table.splitlines() if line.strip().startswith(name))

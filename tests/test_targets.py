@@ -4,10 +4,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import build_model
 from ezv2_lite.model.networks import ModelOutput
+from ezv2_lite.presets import preset
 from ezv2_lite.replay import Replay
 from ezv2_lite.targets import (
     fresh_mask,

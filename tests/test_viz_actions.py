@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.model.toy import BanditModel
+from ezv2_lite.presets import preset
 from ezv2_lite.search import search
 from viz.actions import actions_figure, project_2d, root_action_check_figure, rounds_survived
 

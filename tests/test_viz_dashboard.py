@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from ezv2_lite.config import override, preset
+from ezv2_lite.config import override
 from ezv2_lite.model.toy import BanditModel
+from ezv2_lite.presets import preset
 from ezv2_lite.search import search
 from ezv2_lite.train import TrainEvent
 from viz.dashboard import TrainingDashboard

@@ -1,9 +1,9 @@
-"""The ablation lab's answers, drawn (ezv2_lite/ablations.py).
+"""The ablation lab's answers, drawn (ezv2_lite/tools/ablations.py).
 
     question_figure(rows, "value target")   per task, each arm's final-return IQM with its 95% interval
     answers_html(rows)                      the comparisons as an HTML table, verdicts coloured
 
-`rows` are what `ezv2_lite.ablations.answer(sweep_dir)` returns: one comparison of
+`rows` are what `ezv2_lite.tools.ablations.answer(sweep_dir)` returns: one comparison of
 two arms on one task each, with both arms' IQM (point, low, high), the difference
 of the IQMs with its interval, the margin of a "no worse" comparison and the verdict.
 """
@@ -15,7 +15,7 @@ import html
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ezv2_lite.ablations import relation
+from ezv2_lite.tools.ablations import relation
 
 VERDICT_COLOURS = {
     "supported": "#188038",

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from ezv2_lite.cli import duration
+from ezv2_lite.tools.args import duration
 
 from .pixels import png_bytes
 from .tree import fit_svg, tree_graph
@@ -248,7 +248,7 @@ class TrainingDashboard:
         """Draw the metrics lines a run has written since the last call (a run training in another
         process, e.g. a sweep's Ray worker: only its curves and losses, no frames or trees).
         Returns how many lines were new."""
-        from ezv2_lite.report import read_metrics
+        from ezv2_lite.tools.report import read_metrics
         from ezv2_lite.train import TrainEvent
 
         lines = read_metrics(run_dir) if (Path(run_dir) / "metrics.jsonl").exists() else []
@@ -262,7 +262,7 @@ class TrainingDashboard:
     def follow(self, run_dir, every_s: float = 5.0):
         """Follow a run that trains elsewhere: `catch_up` every `every_s` seconds in a background
         thread until the run is finished. Returns the thread."""
-        from ezv2_lite.report import is_finished
+        from ezv2_lite.tools.report import is_finished
 
         def loop() -> None:
             while True:

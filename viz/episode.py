@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from ezv2_lite.config import Config
 from ezv2_lite.evaluate import Step, play
 from ezv2_lite.model.networks import EZModel
-from ezv2_lite.video import captioned_frames, encode, playback_fps
+from ezv2_lite.tools.video import captioned_frames, encode, playback_fps
 
 from .actions import actions_figure
 from .dashboard import figure_output

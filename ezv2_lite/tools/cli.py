@@ -21,7 +21,17 @@ from typing import Any, Literal
 import numpy as np
 import tyro
 
-from .config import PRESETS, Config, ConfigError, EnvConfig, override, preset, validate
+from ..config import Config, ConfigError, EnvConfig, override, validate
+from ..presets import PRESETS
+from .args import (
+    DEFAULT_PRESET,
+    config_from_args,
+    number,
+    plural,
+    positive_int,
+    split_preset,
+    take_option,
+)
 
 USAGE = """usage: ezv2-lite COMMAND [OPTIONS]
 
@@ -58,115 +68,8 @@ cartpole, or a folder made by `ezv2-lite export`), with the evaluation protocol'
 
 A run's learning curve (RUN_DIR/report.png) and a summary table; Atari runs also get raw and
 human-normalised scores. A sweep's directory: IQM, mean and median with bootstrap intervals, per task
-# (`bench --help` is answered by `bench`, which knows the benchmarks' kinds)
 and pooled, and an ablation's verdicts.""",
-}
-
-
-def _take_option(args: list[str], flag: str) -> tuple[str | None, list[str]]:
-    """Remove `flag VALUE` (or `flag=VALUE`) from args; return VALUE (None if absent) and the rest."""
-    rest, value = [], None
-    i = 0
-    while i < len(args):
-        if args[i] == flag:
-            if i + 1 >= len(args):
-                raise ConfigError(f"{flag} needs a value")
-            value, i = args[i + 1], i + 2
-            continue
-        if args[i].startswith(flag + "="):
-            value = args[i].split("=", 1)[1]
-        else:
-            rest.append(args[i])
-        i += 1
-    return value, rest
-
-
-DEFAULT_PRESET = "cartpole"
-
-
-def _split_preset(args: list[str]) -> tuple[Config, list[str]]:
-    """Take `--preset NAME` out of `args`; return that preset (default: cartpole) and the rest."""
-    name, rest = _take_option(args, "--preset")
-    return preset(name if name is not None else DEFAULT_PRESET), rest
-
-
-def _positive_int(text: str, flag: str, minimum: int = 1) -> int:
-    """`text` as an integer of at least `minimum` (1, or 0 for a seed), else a one-line error."""
-    kind = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{flag} must be {kind} (got {text!r})") from None
-    if value < minimum:
-        raise ConfigError(f"{flag} must be {kind} (got {value})")
-    return value
-
-
-def _count(n: int, noun: str) -> str:
-    """`1 episode`, `2 episodes`: a count and its noun, plural unless it is one."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def duration(seconds: float) -> str:
-    """Seconds for people: "45 s", "12 min", "2.5 h"."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
-
-
-def _number(x: float | np.floating, spec: str = ".2f") -> str:
-    """`x` formatted by `spec`, without the minus sign of a value that shows as zero
-    (-0.001 -> `0.00`, not `-0.00`)."""
-    text = format(x, spec)
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
-def config_from_args(
-    args: list[str],
-    prog: str = "ezv2-lite",
-    description: str | None = None,
-    shortcuts: tuple[str, ...] = (),
-) -> Config:
-    """A validated Config from `[--preset NAME] [--section.field VALUE ...]` (tyro overrides);
-    `--help` shows the chosen preset's values. `shortcuts`: the command's own options (taken out
-    of `args` before), offered with the config's flags when an option is misspelt."""
-    base, rest = _split_preset(args)
-    _check_options(rest, config_flags(base) | set(shortcuts))
-    return validate(tyro.cli(Config, default=base, args=rest, prog=prog, description=description))
-
-
-def config_flags(config: Any, prefix: str = "--") -> set[str]:
-    """Every command-line flag of a config, as tyro spells them: `--seed`, `--optim.lr`,
-    `--model.value-support.kind`, and `--section.no-name` for the booleans."""
-    from dataclasses import fields, is_dataclass
-
-    flags = set()
-    for f in fields(config):
-        name, value = f.name.replace("_", "-"), getattr(config, f.name)
-        if is_dataclass(value):
-            flags |= config_flags(value, f"{prefix}{name}.")
-        else:
-            flags.add(prefix + name)
-            if isinstance(value, bool):
-                flags.add(f"{prefix}no-{name}")
-    return flags
-
-
-def _check_options(args: list[str], known: set[str]) -> None:
-    """A one-line error for the first option that is not a known flag, with the nearest ones."""
-    import difflib
-
-    for arg in args:
-        flag = arg.split("=", 1)[0]
-        if (
-            not flag.startswith("--")
-            or "--" + flag[2:].replace("_", "-") in known
-            or flag in ("--help", "--preset")
-        ):
-            continue  # (tyro reads --optim.state_gradient as --optim.state-gradient)
-        near = difflib.get_close_matches(flag, sorted(known), n=3, cutoff=0.6)
-        hint = f": did you mean {' or '.join(near)}?" if near else " (`--help` lists every option)"
-        raise ConfigError(f"unrecognized option {flag}{hint}")
+}  # (`bench --help` is answered by `bench`, which knows the benchmarks' kinds)
 
 
 TRAIN_HELP = """Train an agent: ezv2-lite train [--preset NAME] [SHORTCUTS] [--section.field VALUE ...]
@@ -200,7 +103,7 @@ class CheckEnvArgs:
 
 
 def check_env(args: list[str]) -> None:
-    base, rest = _split_preset(args)
+    base, rest = split_preset(args)
     opts = tyro.cli(
         CheckEnvArgs,
         default=CheckEnvArgs(env=base.env, seed=base.seed),
@@ -210,7 +113,7 @@ def check_env(args: list[str]) -> None:
     if opts.steps <= 0:
         raise ConfigError(f"--steps must be a positive integer (got {opts.steps})")
     validate(Config(env=opts.env))
-    from .envs import env_spec, make_env
+    from ..envs import env_spec, make_env
 
     cfg = opts.env.resolved()
     started = time.perf_counter()
@@ -222,7 +125,7 @@ def check_env(args: list[str]) -> None:
     print(f"  {spec.describe()}")
     print(
         f"  first observation: dtype {obs.dtype}, shape {obs.shape}, "
-        f"range [{_number(obs.min(), '.3g')}, {_number(obs.max(), '.3g')}]"
+        f"range [{number(obs.min(), '.3g')}, {number(obs.max(), '.3g')}]"
     )
 
     returns, episode_return, episodes = [], 0.0, 0
@@ -238,17 +141,17 @@ def check_env(args: list[str]) -> None:
     env.close()
     rate = opts.steps / elapsed
     print(
-        f"  random policy: {_count(opts.steps, 'agent step')} in {elapsed:.2f} s = {rate:,.0f} agent "
+        f"  random policy: {plural(opts.steps, 'agent step')} in {elapsed:.2f} s = {rate:,.0f} agent "
         f"steps/s ({rate * spec.action_repeat:,.0f} env frames/s)"
     )
     if returns:
         print(
-            f"  {_count(len(returns), 'finished episode')}, return mean {_number(np.mean(returns))} "
-            f"(min {_number(np.min(returns))}, max {_number(np.max(returns))})"
+            f"  {plural(len(returns), 'finished episode')}, return mean {number(np.mean(returns))} "
+            f"(min {number(np.min(returns))}, max {number(np.max(returns))})"
         )
     else:
         print(
-            f"  no episode finished in {_count(opts.steps, 'step')} (current return {_number(episode_return)})"
+            f"  no episode finished in {plural(opts.steps, 'step')} (current return {number(episode_return)})"
         )
 
 
@@ -258,12 +161,12 @@ def check_env(args: list[str]) -> None:
 def train_command(args: list[str]) -> None:
     from pathlib import Path
 
-    from . import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
-    from .train import train
+    from .. import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
+    from ..train import train
 
-    resume, args = _take_option(args, "--resume")
-    run_dir, args = _take_option(args, "--run-dir")
-    steps, args = _take_option(args, "--total-env-steps")
+    resume, args = take_option(args, "--resume")
+    run_dir, args = take_option(args, "--run-dir")
+    steps, args = take_option(args, "--total-env-steps")
     progress = "--no-progress" not in args
     videos = "--tensorboard-videos" in args
     tensorboard = videos or "--tensorboard" in args
@@ -276,9 +179,9 @@ def train_command(args: list[str]) -> None:
             )
         directory = Path(resume)
         if steps is not None:
-            from .train import _extend_budget_if_needed
+            from ..train import _extend_budget_if_needed
 
-            _extend_budget_if_needed(directory, _positive_int(steps, "--total-env-steps"))
+            _extend_budget_if_needed(directory, positive_int(steps, "--total-env-steps"))
         config, resume_run = Config(), True
     else:
         config = config_from_args(
@@ -296,7 +199,7 @@ def train_command(args: list[str]) -> None:
         )
         if steps is not None:
             config = override(
-                config, train=dict(total_env_steps=_positive_int(steps, "--total-env-steps"))
+                config, train=dict(total_env_steps=positive_int(steps, "--total-env-steps"))
             )
         validate(config)
         name = config.env.name.replace("/", "_")
@@ -322,14 +225,9 @@ def train_command(args: list[str]) -> None:
 
     print(summary(directory))
     print(f"learning curve: {write_learning_curve(directory)}")
+    from .bench import peak_memory_gb
+
     print(f"peak memory of this process: {peak_memory_gb():.2f} GB resident")
-
-
-def peak_memory_gb() -> float:
-    """The largest resident set size this process has had, in GB (Linux reports KiB)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
 def eval_command(args: list[str]) -> None:
@@ -337,12 +235,12 @@ def eval_command(args: list[str]) -> None:
 
     import torch
 
-    from . import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
-    from .evaluate import evaluate
+    from .. import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
+    from ..evaluate import evaluate
 
-    episodes, args = _take_option(args, "--episodes")
-    video, args = _take_option(args, "--video")
-    chosen_seed, args = _take_option(args, "--seed")
+    episodes, args = take_option(args, "--episodes")
+    video, args = take_option(args, "--video")
+    chosen_seed, args = take_option(args, "--seed")
     if len(args) != 1:
         raise ConfigError(HELP["eval"].splitlines()[0])
     source = args[0]
@@ -366,9 +264,9 @@ def eval_command(args: list[str]) -> None:
             agent.card["evaluation"]["seed"],
             agent.card["evaluation"]["episodes"],
         )
-    count = _positive_int(episodes, "--episodes") if episodes else 1 if video else default_count
+    count = positive_int(episodes, "--episodes") if episodes else 1 if video else default_count
     if chosen_seed is not None:  # episodes seeded S, S + 1, ...: a check on seeds of one's own
-        seed = _positive_int(chosen_seed, "--seed", minimum=0)
+        seed = positive_int(chosen_seed, "--seed", minimum=0)
     torch.set_num_threads(1)
     cap = config.env.resolved().eval_max_episode_steps
     if video:
@@ -383,16 +281,16 @@ def eval_command(args: list[str]) -> None:
     else:
         returns = evaluate(model, config, count, seed=seed, progress=True)
     print(
-        f"{source}: {_count(count, 'evaluation episode')} from seed {seed:,}, return "
-        f"{_number(returns.mean())} ± {_number(returns.std())} (min {_number(returns.min())}, "
-        f"max {_number(returns.max())})"
+        f"{source}: {plural(count, 'evaluation episode')} from seed {seed:,}, return "
+        f"{number(returns.mean())} ± {number(returns.std())} (min {number(returns.min())}, "
+        f"max {number(returns.max())})"
         + (f"; episodes capped at {cap:,} agent steps" if cap else "")
     )
 
 
 @dataclass(frozen=True)
 class ExportArgs:
-    """Make a shipped agent (ezv2_lite/agents.py) from a run's newest checkpoint: its weights
+    """Make a shipped agent (ezv2_lite/tools/agents.py) from a run's newest checkpoint: its weights
     (safetensors; float16 where the evaluation return is unchanged), config.json, metrics.jsonl
     and a model card with a 10-episode evaluation and a check episode on a fixed seed."""
 
@@ -424,7 +322,7 @@ def export_command(args: list[str]) -> None:
     e = card["evaluation"]
     print(
         f"{opts.out}: {card['environment']}, {card['env_steps']:,} env steps; evaluation "
-        f"{_number(e['mean'])} ± {_number(e['std'])} over {e['episodes']} episodes with "
+        f"{number(e['mean'])} ± {number(e['std'])} over {e['episodes']} episodes with "
         f"{card['weights']} weights; check episode {card['check']['return']} ± "
         f"{card['check']['tolerance']}; weights {card['size_bytes'] / 1e6:.2f} MB"
     )
@@ -472,19 +370,8 @@ def report_command(args: list[str]) -> None:
 
 
 def bench(args: list[str]) -> None:
-    """The benchmarks live beside the package, in the checkout it was installed from."""
-    from pathlib import Path
-
-    checkout = Path(__file__).resolve().parents[1]
-    if not (checkout / "benchmarks" / "bench.py").exists():
-        raise ConfigError(
-            "`ezv2-lite bench` runs the benchmarks of a checkout of the repository "
-            f"(benchmarks/bench.py), and {checkout} has none: clone the repository and "
-            "install it with `pip install -e .`"
-        )
-    if str(checkout) not in sys.path:
-        sys.path.insert(0, str(checkout))
-    from benchmarks import bench as benchmarks
+    """`ezv2-lite bench KIND ...`: one of the benchmarks of `tools/bench.py`."""
+    from . import bench as benchmarks
 
     kinds: dict[str, tuple[type, Callable[[Any], Any]]] = {
         "search": (benchmarks.SearchBenchArgs, benchmarks.bench_search),
@@ -497,7 +384,7 @@ def bench(args: list[str]) -> None:
     usage = f"usage: ezv2-lite bench {{{'|'.join(kinds)}}} [options]"
     if args[:1] in (["-h"], ["--help"]):
         print(
-            f"{usage}\n\nThe benchmarks of this checkout (benchmarks/bench.py), each writing JSON under "
+            f"{usage}\n\nThe benchmarks (ezv2_lite/tools/bench.py), each writing JSON under "
             "benchmarks/results/;\n`ezv2-lite bench KIND --help` lists a benchmark's options."
         )
         return
@@ -512,7 +399,7 @@ def bench(args: list[str]) -> None:
 
 @dataclass(frozen=True)
 class SweepArgs:
-    """Run presets x tasks x seeds, each an ordinary `train`, as Ray tasks (ezv2_lite/sweep.py).
+    """Run presets x tasks x seeds, each an ordinary `train`, as Ray tasks (ezv2_lite/tools/sweep.py).
 
     Overrides for every run follow a `--`: ezv2-lite sweep --sweep-dir sweeps/sims --seeds 0 1 2
     -- --search.num-simulations 4. Running the same command again skips finished runs and resumes
@@ -523,7 +410,7 @@ class SweepArgs:
     grid: str | None = None
     """A TOML file with presets, tasks, seeds and overrides (a list of flags and values), read
     instead of the options of the same names, and optionally the arms of an ablation (each a name
-    and its overrides; ezv2_lite/sweep.py, `read_grid`)."""
+    and its overrides; ezv2_lite/tools/sweep.py, `read_grid`)."""
     presets: tuple[str, ...] = ("cartpole",)
     tasks: tuple[str, ...] = ()
     """env.name of each task (none: each preset's own task)."""
@@ -564,11 +451,11 @@ def sweep_command(args: list[str]) -> None:
     if opts.total_env_steps is not None:
         overrides += [
             "--train.total-env-steps",
-            str(_positive_int(str(opts.total_env_steps), "--total-env-steps")),
+            str(positive_int(str(opts.total_env_steps), "--total-env-steps")),
         ]
     runs = plan(list(opts.presets), list(opts.seeds), list(opts.tasks), overrides, arms)
     print(
-        f"sweep of {_count(len(runs), 'run')} into {opts.sweep_dir}: "
+        f"sweep of {plural(len(runs), 'run')} into {opts.sweep_dir}: "
         + ", ".join(run.name for run in runs)
     )
     sweep(

@@ -20,8 +20,8 @@ from typing import TypeVar
 
 import torch
 
-from . import FAST_ENV_VAR, fast_mode
-from .model import resolve_device
+from .. import FAST_ENV_VAR, fast_mode
+from ..model import resolve_device
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ def course_setting() -> CourseSetting:
 def repository_path(*parts: str) -> Path:
     """A path in the course's repository (e.g. its committed benchmark results), found from where
     the package lives, so that it is the same whichever folder a notebook runs in."""
-    return Path(__file__).resolve().parents[1].joinpath(*parts)
+    return Path(__file__).resolve().parents[2].joinpath(*parts)  # (ezv2_lite/tools/course.py)
 
 
 def code_commit(package: Path | str | None = None) -> str | None:
@@ -71,7 +71,7 @@ def code_commit(package: Path | str | None = None) -> str | None:
     "+changes" when its files differ from that commit; None outside a git checkout, unless the
     EZV2_CODE_COMMIT environment variable names it. `package`: another checkout's ezv2_lite
     folder instead of this one."""
-    root = Path(package).resolve() if package is not None else Path(__file__).resolve().parent
+    root = Path(package).resolve() if package is not None else Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True

@@ -33,8 +33,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .cli import duration
-from .config import ConfigError
+from ..config import ConfigError
+from .args import duration, plural
 from .report import is_finished  # noqa: F401  (what a finished run is; used below and by callers)
 
 
@@ -69,7 +69,7 @@ class SweepRun:
         return ["--preset", self.preset, *task, "--seed", str(self.seed), *self.overrides]
 
     def config(self):
-        from .cli import config_from_args
+        from .args import config_from_args
 
         return config_from_args(self.args(), prog="ezv2-lite sweep")
 
@@ -224,9 +224,9 @@ def grid_arms(grid: dict, path: str | Path = "the grid") -> list[Arm] | None:
 
 def train_one(run: SweepRun, run_dir: str) -> dict:
     """One run, started or resumed where its checkpoints are (what a Ray task executes)."""
-    from . import accel  # noqa: F401  (the faster model steps the runtime section may ask for)
+    from .. import accel  # noqa: F401  (the faster model steps the runtime section may ask for)
+    from ..train import train
     from .report import final_return
-    from .train import train
 
     directory = Path(run_dir)
     resume = (directory / "checkpoints").exists()
@@ -339,7 +339,6 @@ def sweep(
     (sweep_dir / "sweep.json").write_text(
         json.dumps({"runs": [asdict(r) | {"name": r.name} for r in runs]}, indent=2) + "\n"
     )
-    from .cli import _count
 
     totals = {run.name: run.config().train.total_env_steps for run in runs}
     todo = [run for run in runs if not is_finished(sweep_dir / run.name)]
@@ -347,7 +346,7 @@ def sweep(
         if run not in todo:
             print_fn(progress_line(run, sweep_dir / run.name, totals[run.name], "finished before"))
     if not todo:
-        print_fn(f"all {_count(len(runs), 'run')} of {sweep_dir} finished before: nothing to do")
+        print_fn(f"all {plural(len(runs), 'run')} of {sweep_dir} finished before: nothing to do")
         return [{"name": r.name, "skipped": True} for r in runs]
 
     started_here = not ray.is_initialized()
@@ -387,8 +386,8 @@ def sweep(
                 ):
                     print_fn(line)
         print_fn(
-            f"sweep {sweep_dir}: {_count(len(results), 'run')} finished now, "
-            f"{_count(len(runs) - len(todo), 'run')} before"
+            f"sweep {sweep_dir}: {plural(len(results), 'run')} finished now, "
+            f"{plural(len(runs) - len(todo), 'run')} before"
         )
         return results
     finally:

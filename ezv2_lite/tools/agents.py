@@ -35,13 +35,13 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .checkpoint import CheckpointError, find_checkpoint, load_tensors
-from .config import Config, ConfigError, from_json
+from ..checkpoint import CheckpointError, find_checkpoint, load_tensors
+from ..config import Config, ConfigError, from_json
+from ..envs import probe_spec
+from ..evaluate import evaluate
+from ..model import build_model
+from ..model.networks import EZModel
 from .course import code_commit, repository_path
-from .envs import probe_spec
-from .evaluate import evaluate
-from .model import build_model
-from .model.networks import EZModel
 
 AGENTS = repository_path("agents")
 """Where the repository keeps its shipped agents (beside the package in a checkout installed with

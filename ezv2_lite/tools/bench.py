@@ -38,11 +38,15 @@ import torch
 import tyro
 
 from ezv2_lite import accel  # noqa: F401  (registers the faster model steps: runtime.fused_inference, runtime.compile_step)
-from ezv2_lite.config import override, preset
-from ezv2_lite.course import code_commit  # noqa: F401  (also imported from here by the other benchmarks)
+from ezv2_lite.config import override
 from ezv2_lite.envs import EnvSpec
 from ezv2_lite.model import build_model, resolve_device
+from ezv2_lite.presets import preset
 from ezv2_lite.search import search, search_budget
+from ezv2_lite.tools.course import (  # (code_commit is also imported from here by the benchmarks)
+    code_commit,  # noqa: F401
+    repository_path,
+)
 
 # Shapes of the benchmark tasks: DMC walker from state (24 numbers, 6 joints),
 # an Atari game with the full 18-action set.
@@ -603,7 +607,7 @@ def bench_end_to_end(args: EndToEndBenchArgs, log=print) -> dict:
     import shutil
     import tempfile
 
-    from ezv2_lite.report import evaluations, read_metrics
+    from ezv2_lite.tools.report import evaluations, read_metrics
     from ezv2_lite.train import train
 
     if args.env_steps and len(args.env_steps) != len(args.presets):
@@ -759,10 +763,17 @@ class LearnBenchArgs:
     progress: bool = True
 
 
+def peak_memory_gb() -> float:
+    """The largest resident set size this process has had, in GB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
 def reference_returns(suite: str, task: str) -> dict[str, float]:
     """The returns of the random and do-nothing policies on a task, where
     benchmarks/reference_returns.py measured them: {"random policy": mean, ...}."""
-    path = Path(__file__).resolve().parent / "results" / "reference-returns.json"
+    path = repository_path("benchmarks", "results", "reference-returns.json")
     measured = (
         json.loads(path.read_text())["tasks"].get(f"{suite}:{task}", {}) if path.exists() else {}
     )
@@ -772,7 +783,7 @@ def reference_returns(suite: str, task: str) -> dict[str, float]:
 
 def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     """Train (or resume), then write learn-PRESET-TASK-SEED.json with the evaluation curve."""
-    from ezv2_lite.report import evaluations, read_metrics
+    from ezv2_lite.tools.report import evaluations, read_metrics
     from ezv2_lite.train import train
 
     name = f"learn-{args.preset}-{re.sub('[/:]', '_', args.task)}-{args.seed}"
@@ -815,7 +826,6 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     evals = evaluations(metrics)
     last = metrics[-1] if metrics else {}
     out = Path(args.out_dir) / f"{name}.json"
-    from ezv2_lite.cli import peak_memory_gb
 
     peak = peak_memory_gb()  # this process's; a resumed run keeps the largest of its sessions
     if resume and out.exists():
@@ -851,7 +861,7 @@ def bench_learn(args: LearnBenchArgs, log=print) -> dict:
     if results["finished"]:  # the learning curve beside the numbers
         import shutil
 
-        from ezv2_lite.report import write_learning_curve
+        from ezv2_lite.tools.report import write_learning_curve
 
         curve = write_learning_curve(
             run_dir,

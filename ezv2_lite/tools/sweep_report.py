@@ -1,4 +1,4 @@
-"""The report of a sweep (ezv2_lite/sweep.py): scores per task and over tasks, with intervals.
+"""The report of a sweep (ezv2_lite/tools/sweep.py): scores per task and over tasks, with intervals.
 
     ezv2-lite report SWEEP_DIR          # table, SWEEP_DIR/report.json and SWEEP_DIR/report.png
 
@@ -7,7 +7,7 @@ agent at the end of its budget) and the *best* evaluation over the run (what the
 EZ-V2 authors report). Per task the scores are raw returns; over tasks they are
 normalised so that tasks can be pooled: human-normalised for Atari (paper §6.1),
 (return - lowest) / (highest - lowest) where the environment bounds its returns
-(DeepMind Control, the classic-control tasks: ezv2_lite.report.return_bounds).
+(DeepMind Control, the classic-control tasks: ezv2_lite.tools.report.return_bounds).
 
 Point estimates and 95% intervals come from `rliable` (Agarwal et al., "Deep RL
 at the edge of the statistical precipice", NeurIPS 2021): the interquartile mean
@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EnvConfig, from_json
-from .evaluate import human_normalized, interquartile_mean
+from ..config import EnvConfig, from_json
+from ..evaluate import human_normalized, interquartile_mean
 from .report import evaluations, is_finished, read_metrics, return_bounds
 
 BOOTSTRAP_REPS = 2000
-BASELINES = Path(__file__).parent / "data" / "baselines.csv"
+BASELINES = Path(__file__).parents[1] / "data" / "baselines.csv"  # (the package's data)
 
 
 def published_baselines(env) -> list[dict]:

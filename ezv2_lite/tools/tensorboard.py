@@ -24,8 +24,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import ConfigError
-from .train import TrainEvent
+from ..config import ConfigError
+from ..train import TrainEvent
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter

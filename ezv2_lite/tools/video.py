@@ -22,10 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .config import Config, ConfigError
-from .envs import action_names, make_env
-from .evaluate import Step, play
-from .model.networks import EZModel
+from ..config import Config, ConfigError
+from ..envs import action_names, make_env
+from ..evaluate import Step, play
+from ..model.networks import EZModel
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 MIN_WIDTH = 320

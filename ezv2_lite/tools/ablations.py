@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import interquartile_mean, random_policy_returns
+from ..evaluate import interquartile_mean, random_policy_returns
 from .report import is_finished
 from .sweep_report import BOOTSTRAP_REPS, interval_estimates, seeded_numpy, sweep_tasks
 
@@ -249,7 +249,7 @@ def verdict_status(rows: list[dict], questions: tuple[Question, ...] = QUESTIONS
 def answers_table(rows: list[dict]) -> str:
     """The rows as text, one comparison a line."""
     if not rows:
-        return "no question of ezv2_lite/ablations.py has finished runs of both of its arms in this sweep"
+        return "no question of ezv2_lite/tools/ablations.py has finished runs of both of its arms in this sweep"
 
     def iqm(estimate):
         point, low, high = estimate

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EnvConfig
-from .evaluate import human_normalized, interquartile_mean
+from ..config import EnvConfig
+from ..evaluate import human_normalized, interquartile_mean
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -164,7 +164,7 @@ def learning_curve_figure(
 
 
 def _run_return_bounds(run_dir: str | Path) -> tuple[float, float] | None:
-    from .config import from_json
+    from ..config import from_json
 
     path = Path(run_dir) / "config.json"
     return return_bounds(from_json(path.read_text()).env) if path.exists() else None
@@ -309,7 +309,7 @@ def summary(run_dir: str | Path) -> str:
 def evaluation_protocol(run_dir: str | Path) -> str:
     """One line: how the run's evaluation episodes were played (the time limit matters: an
     Atari game is scored over whole games up to 27,000 agent steps = 108,000 frames)."""
-    from .config import from_json
+    from ..config import from_json
 
     env = from_json((Path(run_dir) / "config.json").read_text()).env.resolved()
     assert env.action_repeat is not None
