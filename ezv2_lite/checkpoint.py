@@ -2,7 +2,8 @@
 
     RUN_DIR/checkpoints/latest/
         model.pt        online model          (torch state dicts, read with weights_only=True)
-        target.pt       lagged target model and its pending snapshot
+        target.pt       lagged target model
+        snapshot.pt     the online weights that become the target at the next refresh
         optimizer.pt    optimiser and learning-rate schedule
         rng.pt          torch's random states (the CPU's and, on CUDA machines, every GPU's)
         replay.npz      every stored transition with its priority (numpy, allow_pickle=False)

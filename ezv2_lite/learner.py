@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +111,7 @@ class TargetModel:
 
 
 @dataclass
-class LossInfo:
+class LossSummary:
     """Batch means of each loss term (unweighted by coefficients) and the total, and the
     diagnostics a run logs beside them (metrics.jsonl; the dashboard and `report` draw them)."""
 
@@ -130,16 +131,16 @@ class LossInfo:
     sve_fraction: float  # share of samples whose value target is the search's (SVE)
 
     @staticmethod
-    def mean(losses: list[Losses]) -> dict:
+    def mean(losses: list[StepLosses]) -> dict:
         """The mean over several learner steps as a metrics line: field by field (lists
         element-wise; None skipped), every step's device terms read back in one transfer."""
         return {
-            name: value for name, value in vars(LossInfo.of(losses)).items() if value is not None
+            name: value for name, value in vars(LossSummary.of(losses)).items() if value is not None
         }
 
     @staticmethod
-    def of(losses: list[Losses]) -> LossInfo:
-        """The LossInfo of the mean over several learner steps (one transfer)."""
+    def of(losses: list[StepLosses]) -> LossSummary:
+        """The LossSummary of the mean over several learner steps (one transfer)."""
         names = list(losses[0].terms)
         stacked = [
             torch.stack([step.terms[name].double() for step in losses]).mean(0) for name in names
@@ -151,32 +152,31 @@ class LossInfo:
         for name, term, size in zip(names, stacked, sizes, strict=True):
             values[name] = numbers[start : start + size] if term.dim() else numbers[start]
             start += size
-        spread = values.pop("root_policy_spread")
-        discrete = losses[0].discrete
+        sigma = values.pop("root_policy_sigma", None)
+        entropy = values.pop("root_policy_entropy", None)
         diagnostics: dict[str, Any] = {
             name: float(np.mean([step.diagnostics[name] for step in losses]))
             for name in losses[0].diagnostics
         }
-        return LossInfo(
+        return LossSummary(
             **values,
-            root_policy_sigma=None if discrete else spread,
-            root_policy_entropy=spread if discrete else None,
+            root_policy_sigma=sigma,
+            root_policy_entropy=entropy,
             **diagnostics,
         )
 
 
 @dataclass
-class Losses:
+class StepLosses:
     """One learner step's logged terms, left on the device until they are read (a host read
-    waits for the device: a run reads them once per log line, `LossInfo.mean`)."""
+    waits for the device: a run reads them once per log line, `LossSummary.mean`)."""
 
     terms: dict[str, torch.Tensor]  # compute_loss's terms, detached
     diagnostics: dict[str, float]  # target_diagnostics (computed on the host)
-    discrete: bool
 
-    def read(self) -> LossInfo:
-        """This step's LossInfo (one transfer)."""
-        return LossInfo.of([self])
+    def read(self) -> LossSummary:
+        """This step's LossSummary (one transfer)."""
+        return LossSummary.of([self])
 
 
 def loss_inputs(
@@ -252,7 +252,7 @@ def compute_loss(
     model: EZModel, batch: SampledBatch, targets: Targets, config: Config, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """(loss for backward, V(s_0) predictions [B] for priorities, logged terms): all on the
-    device, nothing read back (`LossInfo.mean` reads the terms of many steps in one transfer)."""
+    device, nothing read back (`LossSummary.mean` reads the terms of many steps in one transfer)."""
     o, U = config.optim, config.optim.unroll_steps
     discrete = model.spec.is_discrete
     obs = batch.observations.to(device)  # the replay delivers it there: no copy
@@ -323,7 +323,11 @@ def compute_loss(
         entropy=entropy_total.mean(),
         value_by_step=torch.stack(value_steps).mean(-1),
         reward_by_step=torch.stack(reward_steps).mean(-1),
-        root_policy_spread=root_policy_spread(out.policy, discrete),
+        **(
+            {"root_policy_entropy": root_policy_entropy(out.policy)}
+            if discrete
+            else {"root_policy_sigma": root_policy_sigma(out.policy)}
+        ),
     )
     return loss, root_value, {name: term.detach() for name, term in terms.items()}
 
@@ -346,12 +350,17 @@ def consistency_targets(model: EZModel, later_obs: torch.Tensor, mode: str) -> t
     )
 
 
-def root_policy_spread(policy: torch.Tensor, discrete: bool) -> torch.Tensor:
-    """How sharp the policy is at the batch's roots: mean pre-tanh sigma (continuous) or
-    mean entropy in nats (discrete). A policy that cannot sharpen shows here first."""
+def root_policy_entropy(policy: torch.Tensor) -> torch.Tensor:
+    """How sharp a discrete policy is at the batch's roots: its mean entropy in nats, from
+    logits [B, A]. A policy that cannot sharpen shows here first."""
     with torch.no_grad():
-        if discrete:
-            return -(F.softmax(policy, -1) * F.log_softmax(policy, -1)).sum(-1).mean()
+        return -(F.softmax(policy, -1) * F.log_softmax(policy, -1)).sum(-1).mean()
+
+
+def root_policy_sigma(policy: torch.Tensor) -> torch.Tensor:
+    """How sharp a continuous policy is at the batch's roots: its mean pre-tanh sigma, from
+    the policy head's [B, 2A] output."""
+    with torch.no_grad():
         return squash_params(policy)[1].mean()
 
 
@@ -366,15 +375,49 @@ def target_diagnostics(targets: Targets) -> dict:
 
 
 class Learner:
-    """Owns the online model, its optimiser and schedule, and the lagged target model."""
+    """Owns a run's three models: the online model it trains (with its optimiser and
+    schedule), the lagged target model the reanalysis searches with (`target`), and the
+    acting model self-play searches with (`acting`, a copy of the online model refreshed
+    every `train.selfplay_update_interval` learner steps by the training loop). Its
+    `state_dict` is what a checkpoint keeps of them."""
 
     def __init__(self, model: EZModel, config: Config, device: torch.device):
         self.model, self.config, self.device = model, config, device
         self.optimizer, self.scheduler = make_optimizer(model, config)
         self.target = TargetModel(model, config.optim.target_update_interval)
+        self.acting = copy.deepcopy(model).eval()
         self.steps = 0
+        self.target_refreshed = False  # whether the last update refreshed the target model
 
-    def update(self, batch: SampledBatch, targets: Targets) -> tuple[Losses, np.ndarray]:
+    def refresh_acting(self) -> None:
+        """The acting model takes the online model's weights."""
+        self.acting.load_state_dict(self.model.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The online and target models, the next target snapshot, the optimiser and schedule,
+        the step count (the fields of `checkpoint.RunState` of the same names)."""
+        return {
+            "model": self.model.state_dict(),
+            "target": self.target.model.state_dict(),
+            "snapshot": self.target.snapshot,
+            "optimizer": {
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+            },
+            "learner_steps": self.steps,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from `state_dict()`'s result; the acting model takes the online weights."""
+        self.model.load_state_dict(state["model"])
+        self.target.model.load_state_dict(state["target"])
+        self.target.snapshot = state["snapshot"]
+        self.optimizer.load_state_dict(state["optimizer"]["optimizer"])
+        self.scheduler.load_state_dict(state["optimizer"]["scheduler"])
+        self.steps = state["learner_steps"]
+        self.refresh_acting()
+
+    def update(self, batch: SampledBatch, targets: Targets) -> tuple[StepLosses, np.ndarray]:
         """One gradient step; returns the step's losses (on the device until read) and the
         new priorities [B] (the step's one host read)."""
         o = self.config.optim
@@ -395,22 +438,22 @@ class Learner:
         self.optimizer.step()
         self.scheduler.step()
         self.steps += 1
-        self.target.step(self.steps, self.model)
-        losses = Losses(terms, target_diagnostics(targets), self.model.spec.is_discrete)
+        self.target_refreshed = self.target.step(self.steps, self.model)
+        losses = StepLosses(terms, target_diagnostics(targets))
         v = root_value.double().cpu().numpy()
         return losses, priority(v, targets.values[:, 0], self.config.replay.min_priority)
 
 
 def learner_step(
     learner: Learner, replay: Replay, reanalyzer: TargetSource, train_step: int
-) -> Losses:
+) -> StepLosses:
     """One learner step, in the paper's order: a prioritised batch with targets reanalysed by
     the lagged target model (`reanalyzer`), one update of the online model, the batch's new
     priorities (docs/algorithm.md §5). The training loop and the notebooks
-    call this; the losses stay on the device until read (`Losses.read`, `LossInfo.mean`)."""
+    call this; the losses stay on the device until read (`StepLosses.read`, `LossSummary.mean`)."""
     batch, targets = reanalyzer.next(train_step)
     losses, priorities = learner.update(batch, targets)
     replay.update_priorities(batch.indices, priorities)
-    if learner.steps % learner.target.interval == 0:  # this update refreshed the target model
+    if learner.target_refreshed:
         reanalyzer.set_target(learner.target.model)
     return losses

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -85,19 +85,27 @@ def td_value_targets(
     return np.where(exists, n_step_return(ahead, steps, bootstrap, gamma), 0.0)
 
 
+class SearchTargets(NamedTuple):
+    """What a fresh search from every position of a batch gives the targets."""
+
+    values: np.ndarray  # [B, U+1] the root values: search-based value estimates (SVE)
+    policies: np.ndarray  # [B, U+1, C] the improved policies
+    sampled_actions: np.ndarray | None  # [B, U+1, K, A] continuous: the sampled root actions
+    chosen_actions: np.ndarray | None  # [B, U+1, A] continuous: the search's choice
+    unvisited_mass: np.ndarray  # [B, U+1] the policies' mass on root actions never visited
+
+
 def search_targets(
     replay: Replay,
     batch: SampledBatch,
     target_model: EZModel,
     config: Config,
     rng: np.random.Generator,
-):
+) -> SearchTargets:
     """A `reanalyze`-mode search from all B*(U+1) positions with the target model.
 
-    Returns (search values [B, U+1], improved policies [B, U+1, C], sampled actions
-    [B, U+1, K, A] or None, chosen actions [B, U+1, A] or None, the policies' mass on
-    root actions the search did not visit [B, U+1]). Positions past the end, and the
-    last observation of an episode that ended in a terminal, get zeros.
+    Positions past the end, and the last observation of an episode that ended in a terminal,
+    get zeros.
     """
     B, U1 = batch.observations.shape[:2]
     flat = batch.observations.flatten(0, 1)
@@ -114,7 +122,7 @@ def search_targets(
     if result.sampled_actions is not None:
         sampled = result.sampled_actions.reshape(B, U1, *result.sampled_actions.shape[1:])
         chosen = result.action.reshape(B, U1, -1)
-    return values, policies, sampled, chosen, unvisited.reshape(B, U1) * valid
+    return SearchTargets(values, policies, sampled, chosen, unvisited.reshape(B, U1) * valid)
 
 
 def fresh_mask(indices: np.ndarray, num_transitions: int, window: int) -> np.ndarray:
@@ -153,12 +161,20 @@ def reanalyze(
     m = config.model
     rewards = reward_targets(replay, batch, m.value_prefix, m.lstm_horizon)
     td = td_value_targets(replay, batch, target_model)
-    sve, policies, sampled, chosen, unvisited = search_targets(
-        replay, batch, target_model, config, rng
-    )
+    searched = search_targets(replay, batch, target_model, config, rng)
     fresh = fresh_mask(batch.indices, replay.num_transitions, config.optim.mixed_value_window)
-    values, use_td = mixed_value_targets(td, sve, fresh, train_step, config)
-    return Targets(rewards, td, sve, values, use_td, policies, sampled, chosen, unvisited)
+    values, use_td = mixed_value_targets(td, searched.values, fresh, train_step, config)
+    return Targets(
+        rewards=rewards,
+        td_values=td,
+        search_values=searched.values,
+        values=values,
+        use_td=use_td,
+        policies=searched.policies,
+        sampled_actions=searched.sampled_actions,
+        chosen_actions=searched.chosen_actions,
+        unvisited_mass=searched.unvisited_mass,
+    )
 
 
 class TargetSource(Protocol):

@@ -19,7 +19,6 @@ which draws it as a person sees it, called only by observers that show it).
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 import signal
@@ -47,7 +46,7 @@ from .checkpoint import (
 from .config import Config, from_json, to_json, validate
 from .envs import probe_spec
 from .evaluate import EvaluationStopped, RootDiagnostics, evaluate
-from .learner import Learner, Losses, LossInfo, learner_step
+from .learner import Learner, LossSummary, StepLosses, learner_step
 from .model import build_model, resolve_device, set_numerics
 from .progress import finish, progress_bar
 from .replay import Replay, frames_device
@@ -144,17 +143,20 @@ def train(
             run.evaluate_if_due()  # due here only after a resume from a stopped evaluation
             if run.stopped:
                 break
-            run.collected(run.actor.step(run.acting, trace=run.watched))  # act in every env, store
+            # act in every env, store
+            run.record_agent_step(run.actor.step(run.learner.acting, trace=run.watched))
             for _ in range(run.learner_steps_owed()):  # train_ratio learner steps per agent step
                 if run.stopped:  # (a long first burst stops too)
                     break
-                run.learned(learner_step(run.learner, run.replay, run.reanalyzer, c.train_steps))
+                run.record_learner_step(
+                    learner_step(run.learner, run.replay, run.reanalyzer, c.train_steps)
+                )
             run.log_losses_if_due()
             run.evaluate_if_due()
             run.checkpoint_if_due()
         offline = run.offline_steps()  # learner steps after collection (docs/algorithm.md §6)
         while c.offline_steps < offline and not run.stopped:
-            run.learned(
+            run.record_learner_step(
                 learner_step(run.learner, run.replay, run.reanalyzer, c.train_steps), offline=True
             )
         run.finish()  # the last losses and a final evaluation
@@ -208,7 +210,6 @@ class Run:
                 run_dir, config, self.spec, self.learner, self.replay
             )
             _keep_metrics_of_checkpoint(run_dir / "metrics.jsonl", self.state)
-        self.acting = copy.deepcopy(self.learner.model).eval()
         self.actor = Actor(config, self.replay, seed=config.seed + 7919 * self.counters.agent_steps)
         self.reanalyzer: TargetSource = Reanalyzer(
             self.replay, self.learner.target.model, config, self.reanalyze_rng
@@ -216,7 +217,7 @@ class Run:
         self.metrics = open(run_dir / "metrics.jsonl", "a")
         self.started = time.perf_counter() - self.counters.wall_s
         self.last_checkpoint = time.perf_counter()
-        self.losses: list[Losses] = []
+        self.losses: list[StepLosses] = []
         self.last_eval: str | None = None
         self.stopped = self.closed = False
 
@@ -263,7 +264,7 @@ class Run:
         if self.resume:
             assert self.state is not None
             if self.state.pending_steps is not None:  # (the worker's replay copy sees both)
-                store_pending_steps(self.replay, self.state.pending_steps, self.acting)
+                store_pending_steps(self.replay, self.state.pending_steps, self.learner.acting)
             self.replay.end_open_episodes()
 
     def __exit__(self, kind, error, traceback) -> bool:
@@ -298,7 +299,7 @@ class Run:
     def env_steps(self) -> int:
         return self.counters.agent_steps * self.repeat
 
-    def collected(self, step) -> None:
+    def record_agent_step(self, step) -> None:
         """Count an agent step in every environment; log the episodes it finished."""
         c = self.counters
         c.agent_steps += self.actor.num_envs
@@ -342,7 +343,7 @@ class Run:
             self._show_progress("offline")
         return offline
 
-    def learned(self, losses, offline: bool = False) -> None:
+    def record_learner_step(self, losses, offline: bool = False) -> None:
         """Count a learner step: refresh the acting model on its interval, log offline losses."""
         c, t = self.counters, self.config.train
         self.losses.append(losses)
@@ -355,7 +356,7 @@ class Run:
                 line = self.log_losses(lr=self.learner.scheduler.get_last_lr()[0])
                 self._show(loss=f"{line['total']:.3f}")
         elif c.train_steps % t.selfplay_update_interval == 0:
-            self.acting.load_state_dict(self.learner.model.state_dict())
+            self.learner.refresh_acting()
         if (
             time.perf_counter() - self.last_checkpoint
             > 60 * self.config.runtime.checkpoint_every_minutes
@@ -385,7 +386,7 @@ class Run:
             self.emit(
                 "evaluated", model=self.learner.model, config=self.config, env_steps=self.env_steps
             )
-        self.last_eval = result
+        self.last_eval = None if result is None else f"{result:.1f}"
 
     def checkpoint_if_due(self) -> None:
         if self.env_steps >= self.counters.next_checkpoint:
@@ -400,8 +401,10 @@ class Run:
             self.log_losses()
         c = self.counters
         if tuple(c.last_eval_at) != (c.agent_steps, c.train_steps):
-            if _evaluate(
-                self.learner.model, self.config, c, self.log, self.progress, lambda: self.stopped
+            stop = lambda: self.stopped  # noqa: E731
+            if (
+                _evaluate(self.learner.model, self.config, c, self.log, self.progress, stop)
+                is not None
             ):
                 self.emit(
                     "evaluated",
@@ -478,7 +481,7 @@ class Run:
 
     def log_losses(self, **extra) -> dict:
         """Log the mean of the losses since the last line (their one read) and forget them."""
-        line = LossInfo.mean(self.losses) | extra
+        line = LossSummary.mean(self.losses) | extra
         if not np.isfinite(line["total"]):
             raise Diverged(
                 f"the loss became {line['total']} by learner step {self.counters.train_steps} "
@@ -497,16 +500,9 @@ class Run:
         rng_state, pending = self.reanalyzer.checkpoint_state()
         _check_finite(learner.model, c)  # a diverged model must not replace the last good one
         RunState(
-            model=learner.model.state_dict(),
-            target=learner.target.model.state_dict(),
-            snapshot=learner.target.snapshot,
-            optimizer={
-                "optimizer": learner.optimizer.state_dict(),
-                "scheduler": learner.scheduler.state_dict(),
-            },
+            **learner.state_dict(),
             rng=random_states(),
             counters=vars(c),
-            learner_steps=learner.steps,
             reanalyze_rng=rng_state,
             pending_reanalysis=pending,
             metrics_bytes=self.metrics.tell(),
@@ -528,8 +524,9 @@ def _extend_budget_if_needed(run_dir: Path, total_env_steps: int) -> None:
 
 def _evaluate(
     model, config: Config, counters: Counters, log, progress: bool, should_stop
-) -> str | None:
-    """Evaluate and log; None (nothing logged) when a SIGTERM stopped the evaluation."""
+) -> float | None:
+    """Evaluate and log; the mean return, or None (nothing logged) when a SIGTERM stopped the
+    evaluation."""
     diagnostics = RootDiagnostics(model.spec.num_actions)  # (None for continuous actions)
     try:
         returns = evaluate(
@@ -552,7 +549,7 @@ def _evaluate(
             **diagnostics.summary(),
         }
     )
-    return f"{returns.mean():.1f}"
+    return float(returns.mean())
 
 
 def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Replay):
@@ -576,13 +573,8 @@ def _restore(run_dir: Path, config: Config, spec, learner: Learner, replay: Repl
 
 def _load_checkpoint(path: Path, config: Config, spec, learner: Learner, replay: Replay):
     state = RunState.load(path)
-    learner.model.load_state_dict(state.model)
-    learner.target.model.load_state_dict(state.target)
-    learner.target.snapshot = state.snapshot
-    learner.optimizer.load_state_dict(state.optimizer["optimizer"])
-    learner.scheduler.load_state_dict(state.optimizer["scheduler"])
+    learner.load_state_dict(vars(state))
     restore_random_states(state.rng)
-    learner.steps = state.learner_steps
     try:
         replay = replay_file.load(
             path / "replay.npz", config, spec, replay.device, replay.batch_device

@@ -105,7 +105,7 @@ def test_a_learner_step_on_the_gpu_trains_and_reads_back_once(name, frames):
     update reads back only its priorities."""
     from test_device import Watch
 
-    from ezv2_lite.learner import Learner, LossInfo
+    from ezv2_lite.learner import Learner, LossSummary
     from ezv2_lite.model import build_model
     from ezv2_lite.targets import reanalyze
 
@@ -123,7 +123,7 @@ def test_a_learner_step_on_the_gpu_trains_and_reads_back_once(name, frames):
         steps = [learner.update(batch, targets) for _ in range(2)]
     # each step's priorities: `.cpu().numpy()`, counted twice
     assert watch.counts["reads", 0] == 2 * 2
-    line = LossInfo.mean([losses for losses, _ in steps])
+    line = LossSummary.mean([losses for losses, _ in steps])
     assert np.isfinite(line["total"]) and all(
         np.isfinite(p).all() and p.shape == (8,) for _, p in steps
     )

@@ -198,9 +198,9 @@ def test_a_learner_step_runs_on_a_device_without_host_access(name):
 def test_a_learner_step_reads_back_once_and_its_losses_when_logged():
     """One `Learner.update` on the CPU, watched: its one host read is the new priorities
     (`.cpu().numpy()`); the targets reach the device in one copy, and the logged terms stay
-    there until `LossInfo.mean` reads those of several steps in one `.tolist()`."""
+    there until `LossSummary.mean` reads those of several steps in one `.tolist()`."""
     from ezv2_lite.config import override
-    from ezv2_lite.learner import Learner, LossInfo, compute_loss
+    from ezv2_lite.learner import Learner, LossSummary, compute_loss
     from ezv2_lite.replay import random_policy_replay
     from ezv2_lite.targets import reanalyze
 
@@ -223,6 +223,6 @@ def test_a_learner_step_reads_back_once_and_its_losses_when_logged():
         compute_loss(model, batch, targets, config, torch.device("cpu"))
     assert loss_watch.counts["transfers", 0] == 2  # the observations (delivered there) and one copy
     with watch:
-        line = LossInfo.mean([losses for losses, _ in steps])
+        line = LossSummary.mean([losses for losses, _ in steps])
     assert watch.counts["reads", 0] == 3 * 2 + 1
     assert len(line["value_by_step"]) == config.optim.unroll_steps + 1 and steps[0][1].shape == (4,)

@@ -238,14 +238,14 @@ def test_the_image_learner_with_augmentation_overfits_one_fixed_batch(name, env)
 # ----------------------------------------------------------------------- diagnostics
 
 
-def test_root_policy_spread_reads_sigma_or_entropy_off_known_policies():
-    from ezv2_lite.learner import root_policy_spread
+def test_root_policy_entropy_and_sigma_read_off_known_policies():
+    from ezv2_lite.learner import root_policy_entropy, root_policy_sigma
 
     uniform = torch.zeros(5, 6)  # 6 equally likely actions
-    assert float(root_policy_spread(uniform, discrete=True)) == pytest.approx(np.log(6))
+    assert float(root_policy_entropy(uniform)) == pytest.approx(np.log(6))
     raw_sigma = np.log(np.expm1(1.9)) - 1  # softplus(raw + 1) + 0.1 = 2.0
     continuous = torch.cat([torch.zeros(5, 2), torch.full((5, 2), raw_sigma)], -1)
-    assert float(root_policy_spread(continuous, discrete=False)) == pytest.approx(2.0, rel=1e-5)
+    assert float(root_policy_sigma(continuous)) == pytest.approx(2.0, rel=1e-5)
 
 
 def test_target_diagnostics_average_over_positions_with_a_target():

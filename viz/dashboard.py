@@ -41,7 +41,7 @@ DIAGNOSTICS = {
     "unvisited_target_mass": "target mass on unvisited actions",
     "sve_fraction": "share of SVE value targets",
 }
-"""Diagnostics of the loss lines (ezv2_lite.learner.LossInfo); a run logs one of the first two."""
+"""Diagnostics of the loss lines (ezv2_lite.learner.LossSummary); a run logs one of the first two."""
 
 PANEL_MIN_WIDTH_PX = 520
 """Panels narrower than this stack: two side by side need an output area of about 1,100 px."""
