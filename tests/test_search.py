@@ -114,6 +114,30 @@ def test_normalize_q_maps_the_range_to_0_1_floors_it_at_delta_and_zeros_an_empty
     )
 
 
+def test_the_two_q_transforms_by_hand():
+    """One node with children a, b (visited, Q = 1 and 3) and c (unvisited); prior 1/2, 1/4, 1/4;
+    node value 2 over 4 visits, network value 0; the tree's returns span [0, 4]."""
+    t = lambda *x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
+    stats = gumbel.NodeStats(
+        q=t([1.0, 3.0, 0.0]).reshape(1, 3),
+        child_visits=torch.tensor([[1, 2, 0]]),
+        prior=t([0.5, 0.25, 0.25]).reshape(1, 3),
+        node_value=t(2.0),
+        node_visits=torch.tensor([4]),
+        network_value=t(0.0),
+        q_min=t(0.0),
+        q_max=t(4.0),
+    )
+    # ezv2: v_mix = (2 + 4 * (0.5 * 1 + 0.25 * 3) / 0.75) / 5 = (2 + 20/3) / 5 = 26/15
+    q_tilde, q_hat = gumbel.ezv2_q_transform(stats, 0.01)
+    np.testing.assert_allclose(q_tilde.numpy(), [[1.0, 3.0, 26 / 15]])
+    np.testing.assert_allclose(q_hat.numpy(), [[0.25, 0.75, 26 / 60]])
+    # gumbel_muzero: v_mix = (0 + 3 * 5/3) / 4 = 1.25 (3 child visits), range of the node's own
+    q_tilde, q_hat = gumbel.gumbel_muzero_q_transform(stats, 0.01)
+    np.testing.assert_allclose(q_tilde.numpy(), [[1.0, 3.0, 1.25]])
+    np.testing.assert_allclose(q_hat.numpy(), [[0.0, 1.0, 0.125]])
+
+
 def test_search_without_noise_picks_the_best_arm():
     rewards = [0.1, 0.7, 0.3, 0.5]
     model = BanditModel(rewards=rewards)

@@ -14,6 +14,9 @@ The search calls them in this order at every node it scores:
     sigma     = sigma_transform(q_hat, visits)        (c_visit + max N) * c_scale * q_hat
     pi_prime  = improved_policy(logits, sigma)        softmax(logits + sigma)
 
+The first three are the *q-transform*, passed to the tree as a function (`QTransform`):
+`ezv2_q_transform` (the paper's) or `gumbel_muzero_q_transform` (`Q_TRANSFORMS` by name).
+
 and at the root, Gumbel top-k picks the first m candidates and sequential
 halving keeps the better half of them, by g + logits + sigma, on a fixed
 schedule (`halving_schedule`, plain Python: the host knows it in advance).
@@ -22,7 +25,9 @@ schedule (`halving_schedule`, plain Python: the host knows it in advance).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -120,6 +125,47 @@ def normalize_q(
     scale = (high - low).clamp(min=delta)
     q_hat = ((q_tilde - torch.where(empty, 0.0, low)[:, None]) / scale[:, None]).clamp(0.0, 1.0)
     return q_hat.masked_fill(empty[:, None], 0.0)
+
+
+class NodeStats(NamedTuple):
+    """What a q-transform reads at one node per root: [n] per node, [n, C] per child."""
+
+    q: torch.Tensor  # Q(a) = r(a) + gamma * mean value below a (0 where unvisited)
+    child_visits: torch.Tensor  # N(a)
+    prior: torch.Tensor  # pi(a)
+    node_value: torch.Tensor  # the node's mean backed-up value [n]
+    node_visits: torch.Tensor  # N(node) [n]
+    network_value: torch.Tensor  # the value network's estimate at the node [n]
+    q_min: torch.Tensor  # the lowest and highest return any simulation backed up, per tree [n]
+    q_max: torch.Tensor
+
+
+QTransform = Callable[[NodeStats, float], tuple[torch.Tensor, torch.Tensor]]
+"""q_transform(stats, delta) -> (q_tilde, q_hat), both [n, C]: completed Qs and their
+normalisation into [0, 1], with `delta` the floor of the min-max range."""
+
+
+def ezv2_q_transform(s: NodeStats, delta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """EfficientZero V2's: v_mix from the node's mean backed-up value, and a min-max range
+    over the whole tree's returns."""
+    v_mix = mixed_value(s.node_value, s.node_visits, s.prior, s.q, s.child_visits)
+    q_tilde = completed_q(s.q, s.child_visits, v_mix)
+    return q_tilde, normalize_q(q_tilde, s.q_min, s.q_max, delta)
+
+
+def gumbel_muzero_q_transform(s: NodeStats, delta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gumbel MuZero's: v_mix from the value network's estimate weighted by the children's
+    visits, and a min-max range over the node's own completed Qs."""
+    v_mix = mixed_value(s.network_value, s.child_visits.sum(-1), s.prior, s.q, s.child_visits)
+    q_tilde = completed_q(s.q, s.child_visits, v_mix)
+    return q_tilde, normalize_q(q_tilde, None, None, delta)
+
+
+Q_TRANSFORMS: dict[str, QTransform] = {
+    "ezv2": ezv2_q_transform,
+    "gumbel_muzero": gumbel_muzero_q_transform,
+}
+"""The q-transforms by their names in `SearchConfig.q_transform`."""
 
 
 def sigma_transform(

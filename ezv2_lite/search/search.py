@@ -169,6 +169,7 @@ class SearchState:
     ):
         spec, cfg = model.spec, config.search
         self.cfg, self.mode, self.discrete = cfg, mode, spec.is_discrete
+        self.q_transform = gumbel.Q_TRANSFORMS[cfg.q_transform]
         self.value_prefix, self.horizon = model.value_prefix, model.lstm_horizon
         self.num_simulations, m = search_budget(cfg, spec)
         batch, device = root.latent.shape[0], root.latent.device
@@ -254,7 +255,7 @@ class SearchState:
     def to_host(self) -> SearchResult:
         """The result, read back to the host: the only host reads of a search."""
         tree, b = self.tree, self.trace_root
-        at_root = tree.scores(torch.zeros_like(tree.roots), self.root_width)
+        at_root = tree.scores(torch.zeros_like(tree.roots), self.root_width, self.q_transform)
         q_tilde, improved, child_visits = at_root.q_tilde, at_root.pi_prime, at_root.child_visits
         if not self.discrete:  # a sampled root's target covers the actions the search evaluated
             improved = gumbel.visited_only(improved, child_visits)
@@ -317,7 +318,7 @@ def simulate(
         moving = child >= 0
         node = torch.where(moving, child, node)
         path.append(child)  # (not `node`: a path that has ended records -1 from here down)
-        here = tree.scores(node, tree.interior_width)
+        here = tree.scores(node, tree.interior_width, s.q_transform)
         choice = gumbel.interior_choice(here.pi_prime, here.child_visits, here.node_visits)
         slot = torch.where(moving, choice, slot)
     return node, slot, path
@@ -368,7 +369,7 @@ def expand(
 
 def halve(s: SearchState, keep: int) -> None:
     """Sequential halving: keep the `keep` best root candidates by g + logits + sigma(q_hat)."""
-    sigma = s.tree.scores(torch.zeros_like(s.tree.roots), s.root_width).sigma
+    sigma = s.tree.scores(torch.zeros_like(s.tree.roots), s.root_width, s.q_transform).sigma
     scores = s.g + s.tree.logits[:, 0, : s.root_width] + sigma
     s.candidates = gumbel.sequential_halving(s.candidates, scores, keep)
 

@@ -154,22 +154,22 @@ class Tree:
         q = (self.reward[b_column, safe] + self.discount * child_value) * (child_visits > 0)
         return q, child_visits, self.logits[b, nodes, :width], self.prior[b, nodes, :width]
 
-    def scores(self, nodes: torch.Tensor, width: int) -> Scores:
-        """The q-transform at one node per root [B] over its `width` children (paper §4.1;
-        docs/algorithm.md)."""
+    def scores(self, nodes: torch.Tensor, width: int, q_transform: gumbel.QTransform) -> Scores:
+        """`q_transform` and what follows it at one node per root [B] over its `width`
+        children (paper §4.1; docs/algorithm.md)."""
         q, child_visits, logits, prior = self.child_q(nodes, width)
         node_visits = self.visits[self.roots, nodes]
-        if self.cfg.q_transform == "ezv2":  # the node's mean backed-up value, tree-wide min-max
-            node_value = self.value_sum[self.roots, nodes] / node_visits.clamp(min=1)
-            v_mix = gumbel.mixed_value(node_value, node_visits, prior, q, child_visits)
-            q_tilde = gumbel.completed_q(q, child_visits, v_mix)
-            q_hat = gumbel.normalize_q(q_tilde, self.q_min, self.q_max, self.cfg.value_minmax_delta)
-        else:  # gumbel_muzero: raw network value, sum of child visits, per-node min-max
-            v_mix = gumbel.mixed_value(
-                self.network_value[self.roots, nodes], child_visits.sum(-1), prior, q, child_visits
-            )
-            q_tilde = gumbel.completed_q(q, child_visits, v_mix)
-            q_hat = gumbel.normalize_q(q_tilde, None, None, self.cfg.value_minmax_delta)
+        stats = gumbel.NodeStats(
+            q,
+            child_visits,
+            prior,
+            node_value=self.value_sum[self.roots, nodes] / node_visits.clamp(min=1),
+            node_visits=node_visits,
+            network_value=self.network_value[self.roots, nodes],
+            q_min=self.q_min,
+            q_max=self.q_max,
+        )
+        q_tilde, q_hat = q_transform(stats, self.cfg.value_minmax_delta)
         sigma = gumbel.sigma_transform(q_hat, child_visits, self.cfg.c_visit, self.cfg.c_scale)
         return Scores(
             q_tilde, sigma, gumbel.improved_policy(logits, sigma), child_visits, node_visits
