@@ -1,9 +1,12 @@
 """Marks that split the suite into lanes (markers declared in pyproject.toml).
 
-- `notebook`: every cell nbval runs. A notebook's cells share one kernel, so they stay on one
-  pytest-xdist worker (`--dist loadgroup`) in their order.
-- `browser`: tests/test_browser.py, one JupyterLab and one Chromium for the whole module.
-- `slow`: marked where the test is written (`pytestmark` or `@pytest.mark.slow`).
+- `notebook`: every cell nbval runs;
+- `browser`: tests/test_browser.py (JupyterLab in headless Chromium);
+- `slow`: marked where the test is written.
+
+scripts/test.sh runs the suite with pytest-xdist's `--dist loadscope`: a notebook's cells share
+one kernel, and a test module shares its fixtures (one JupyterLab, one trained model), so each
+notebook and each module runs on one worker, in its order.
 
 The quick lane for development: pytest -m "not slow and not notebook and not browser".
 """
@@ -18,17 +21,10 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
     os.environ.setdefault("OMP_NUM_THREADS", str(share))
 
-# Modules whose tests share an expensive module-scoped fixture: run each on one worker.
-ONE_WORKER = {"test_browser.py", "test_agents.py", "test_viz_episode.py"}
-
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        path = item.path
-        if path.suffix == ".ipynb":
+        if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
-            item.add_marker(pytest.mark.xdist_group(f"notebook {path.name}"))
-        elif path.name in ONE_WORKER:
-            item.add_marker(pytest.mark.xdist_group(path.name))
-        if path.name == "test_browser.py":
+        elif item.path.name == "test_browser.py":
             item.add_marker(pytest.mark.browser)

@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 EZV2_BROWSER=1 EZV2_CLUSTER=1 bash scripts/setup.sh
 if [ "${CI:-}" = true ]; then export EZV2_REQUIRE_BROWSER=1; fi
 export EZV2_FAST=1 MUJOCO_GL=${MUJOCO_GL:-egl}
-# One pytest-xdist worker per core; a notebook's cells (and a module sharing one JupyterLab)
-# stay on one worker (conftest.py).
-exec .venv/bin/python -m pytest tests --nbval-lax notebooks -n auto --dist loadgroup --durations=15 "$@"
+# One pytest-xdist worker per core; each notebook (its cells share a kernel) and each test
+# module (its fixtures: one JupyterLab, one trained model) runs on one worker (conftest.py).
+exec .venv/bin/python -m pytest tests --nbval-lax notebooks -n auto --dist loadscope --durations=15 "$@"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from tiny_training import TINY_TRAINING
 
 from ezv2_lite.checkpoint import find_checkpoint, load_tensors
 from ezv2_lite.tools.agents import AGENTS, agents_table, check_agent, load_agent, shipped_agents
@@ -20,29 +21,9 @@ from ezv2_lite.tools.video import BAND
 TINY = [
     "--preset",
     "cartpole",
-    "--optim.batch-size",
-    "16",
-    "--train.start-transitions",
-    "64",
-    "--search.num-simulations",
-    "4",
-    "--train.eval-episodes",
-    "2",
-    "--train.train-ratio",
-    "0.25",
-    "--train.eval-every-env-steps",
-    "100",
-    "--train.log-every-env-steps",
-    "50",
-    "--train.offline-train-steps",
-    "0",
-    "--train.num-envs",
-    "2",
-    "--model.latent-dim",
-    "16",
-    "--model.hidden-dim",
-    "16",
-    "--no-progress",
+    *TINY_TRAINING,
+    *"--train.eval-every-env-steps 100 --train.log-every-env-steps 50".split(),
+    *"--train.offline-train-steps 0 --no-progress".split(),
 ]
 
 COURSE_AGENTS = {"cartpole", "pendulum", "walker-stand"}

@@ -10,35 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_training import TINY_TRAINING
 
 from ezv2_lite.config import ConfigError
 from ezv2_lite.tools.sweep import Arm, SweepRun, grid_arms, is_finished, plan, read_grid
 
 TINY = [
-    "--optim.batch-size",
-    "16",
-    "--train.start-transitions",
-    "64",
-    "--search.num-simulations",
-    "4",
-    "--train.eval-episodes",
-    "2",
-    "--train.train-ratio",
-    "0.25",
-    "--train.eval-every-env-steps",
-    "225",
-    "--train.log-every-env-steps",
-    "100",
-    "--train.num-envs",
-    "2",
-    "--model.latent-dim",
-    "16",
-    "--model.hidden-dim",
-    "16",
-    "--train.checkpoint-every-env-steps",
-    "150",
-    "--train.total-env-steps",
-    "450",
+    *TINY_TRAINING,
+    *"--train.eval-every-env-steps 225 --train.log-every-env-steps 100".split(),
+    *"--train.checkpoint-every-env-steps 150 --train.total-env-steps 450".split(),
 ]
 
 

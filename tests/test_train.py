@@ -10,31 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_training import TINY_TRAINING
 
 TINY = [
     "--preset",
     "cartpole",
-    "--optim.batch-size",
-    "16",
-    "--train.start-transitions",
-    "64",
-    "--search.num-simulations",
-    "4",
-    "--train.eval-episodes",
-    "2",
-    "--train.train-ratio",
-    "0.25",
-    "--train.eval-every-env-steps",
-    "400",
-    "--train.log-every-env-steps",
-    "100",
-    "--train.num-envs",
-    "2",
-    "--model.latent-dim",
-    "16",
-    "--model.hidden-dim",
-    "16",
-    "--no-progress",
+    *TINY_TRAINING,
+    *"--train.eval-every-env-steps 400 --train.log-every-env-steps 100 --no-progress".split(),
 ]
 
 

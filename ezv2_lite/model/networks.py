@@ -72,6 +72,31 @@ def mlp(sizes: list[int], out: int, activation: type[nn.Module], zero_init: bool
     return nn.Sequential(*layers)
 
 
+def consistency_heads(
+    width: int, hidden: int, out: int, prediction_hidden: int, norm: type[nn.Module]
+) -> tuple[nn.Sequential, nn.Sequential]:
+    """The temporal-consistency loss's SimSiam heads (paper §4.1): a projection of a latent
+    state [B, width] -> [B, out] (three linear layers) and a prediction [B, out] -> [B, out]
+    (two), normalised by `norm` (BatchNorm1d in the image family, LayerNorm in the state one)."""
+    projection = nn.Sequential(
+        nn.Linear(width, hidden),
+        norm(hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        norm(hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, out),
+        norm(out),
+    )
+    prediction = nn.Sequential(
+        nn.Linear(out, prediction_hidden),
+        norm(prediction_hidden),
+        nn.ReLU(),
+        nn.Linear(prediction_hidden, out),
+    )
+    return projection, prediction
+
+
 class ResidualBlock(nn.Module):
     """Post-activation ResNet block: conv-BN-ReLU-conv-BN, + shortcut, ReLU."""
 
@@ -292,22 +317,8 @@ class ImageModel(EZModel):
             [flat, *m.value_hidden], self.value_support.size, nn.ELU, zero_init=spec.is_discrete
         )
         self.policy_mlp = mlp([flat, *m.policy_hidden], self.policy_size, nn.ELU, True)
-        p, d = m.projection_hidden, m.projection_dim
-        self.projection = nn.Sequential(
-            nn.Linear(c * hh * ww, p),
-            nn.BatchNorm1d(p),
-            nn.ReLU(),
-            nn.Linear(p, p),
-            nn.BatchNorm1d(p),
-            nn.ReLU(),
-            nn.Linear(p, d),
-            nn.BatchNorm1d(d),
-        )
-        self.prediction = nn.Sequential(
-            nn.Linear(d, m.prediction_hidden),
-            nn.BatchNorm1d(m.prediction_hidden),
-            nn.ReLU(),
-            nn.Linear(m.prediction_hidden, d),
+        self.projection, self.prediction = consistency_heads(
+            c * hh * ww, m.projection_hidden, m.projection_dim, m.prediction_hidden, nn.BatchNorm1d
         )
         self.lstm_hidden = m.lstm_hidden
 
@@ -390,22 +401,8 @@ class StateModel(EZModel):
         self.reward_head = head(m.reward_hidden, self.reward_support.size, True)
         self.value_head = head(m.value_hidden, self.value_support.size, False)
         self.policy_head = head(m.policy_hidden, self.policy_size, True)
-        p, pd = m.projection_hidden, m.projection_dim
-        self.projection = nn.Sequential(
-            nn.Linear(d, p),
-            nn.LayerNorm(p),
-            nn.ReLU(),
-            nn.Linear(p, p),
-            nn.LayerNorm(p),
-            nn.ReLU(),
-            nn.Linear(p, pd),
-            nn.LayerNorm(pd),
-        )
-        self.prediction = nn.Sequential(
-            nn.Linear(pd, m.prediction_hidden),
-            nn.LayerNorm(m.prediction_hidden),
-            nn.ReLU(),
-            nn.Linear(m.prediction_hidden, pd),
+        self.projection, self.prediction = consistency_heads(
+            d, m.projection_hidden, m.projection_dim, m.prediction_hidden, nn.LayerNorm
         )
         self.latent_shape = (d,)
 
