@@ -1,1 +1,2 @@
-"""The benchmarks: scripts and `ezv2-lite bench` (bench.py), run from a checkout of the repository."""
+"""The benchmarks: scripts beside `ezv2-lite bench` (ezv2_lite/tools/bench.py), run from a
+checkout of the repository."""

@@ -43,8 +43,14 @@ def figures(result: dict) -> dict[str, float]:
 
 def start(tree: Path, command: list[str], out: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(tree))
+    # (the command line moved into ezv2_lite/tools/; an older commit has it at ezv2_lite/cli.py)
+    cli = (
+        "ezv2_lite.tools.cli"
+        if (tree / "ezv2_lite" / "tools" / "cli.py").exists()
+        else "ezv2_lite.cli"
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "ezv2_lite.tools.cli", *command, "--out", str(out)],
+        [sys.executable, "-m", cli, *command, "--out", str(out)],
         cwd=tree,
         env=env,
     )

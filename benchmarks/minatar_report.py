@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite
 from ezv2_lite.config import EnvConfig
 from ezv2_lite.envs.minatar import GAMES
 from ezv2_lite.tools.sweep_report import published_baselines

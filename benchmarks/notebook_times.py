@@ -34,7 +34,7 @@ import nbformat
 import torch
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite
 from ezv2_lite.tools.bench import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +48,10 @@ def record(stem: str, setting: str, device: str, seconds: float, cells: dict[str
         fcntl.flock(lock, fcntl.LOCK_EX)
         results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"notebooks": {}}
         threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count()
-        # (the
+        # (the expected-time lines give CPU times, and name the CPU machine)
         results["machine" if device == "cpu" else f"machine_{device}"] = machine_info(
             threads, device
         )
-        # expected-time lines give CPU times, and name the CPU machine)
         entry = results["notebooks"].setdefault(stem, {})
         entry[f"{setting}_{device}_s"] = round(seconds, 1)
         entry[f"{setting}_{device}_cells"] = cells

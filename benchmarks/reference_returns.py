@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite, benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: ezv2_lite
 from ezv2_lite.config import EnvConfig
 from ezv2_lite.envs import make_env
 from ezv2_lite.evaluate import policy_returns, random_policy_returns

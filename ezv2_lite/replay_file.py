@@ -39,7 +39,7 @@ def _read_npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
     )
     shape, fortran_order, dtype = read(f)
     if fortran_order:
-        raise ValueError("replay file: Fortran-ordered arrays are not written by Replay.save")
+        raise ValueError("replay file: Fortran-ordered arrays are not written by replay_file.save")
     return tuple(shape[1:]), dtype
 
 
@@ -50,7 +50,7 @@ def _read_into(f, target: np.ndarray, path) -> None:
     view = memoryview(target).cast("B")  # type: ignore[arg-type]
     if f.readinto(view) != view.nbytes:
         raise ValueError(
-            f"{path}: the replay file ends early (truncated or not written by Replay.save)"
+            f"{path}: the replay file ends early (truncated or not written by replay_file.save)"
         )
 
 

@@ -133,7 +133,6 @@ def _course_texts() -> dict[str, str]:
     """Every file a user reads: the package, the visualisers, the notebooks, the tests, the
     benchmark and set-up scripts, the project's configuration and every Markdown file (not
     the benchmarks' recorded results)."""
-    # (this file spells the patterns out)
     files = [
         p
         for pattern in (
@@ -150,7 +149,9 @@ def _course_texts() -> dict[str, str]:
             "**/*.md",
         )
         for p in ROOT.glob(pattern)
-        if ".venv" not in p.parts and "results" not in p.parts and p.name != "test_project.py"
+        if ".venv" not in p.parts
+        and "results" not in p.parts
+        and p.name != "test_project.py"  # (it spells the patterns out)
     ]
     return {str(p.relative_to(ROOT)): p.read_text() for p in files}
 

@@ -78,11 +78,10 @@ def test_the_progress_report_counts_the_runs_and_estimates_the_time_left(tmp_pat
 
     runs = [SweepRun("cartpole", seed) for seed in range(5)]
     totals = {run.name: 10_000 for run in runs}
-    # half way
     for run, rows in [
         (runs[0], [{"env_steps": 10_000, "wall_s": 600.0}]),  # finished in 10 min
         (runs[1], [{"env_steps": 10_000, "wall_s": 1200.0}]),  # finished in 20 min
-        (runs[2], [{"env_steps": 5_000, "wall_s": 450.0}]),
+        (runs[2], [{"env_steps": 5_000, "wall_s": 450.0}]),  # half way
     ]:
         (tmp_path / run.name).mkdir()
         (tmp_path / run.name / "metrics.jsonl").write_text(

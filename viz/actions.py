@@ -82,14 +82,13 @@ def actions_figure(trace: SearchTrace, title: str = "sampled root actions"):
         marker=dict(symbol="star", size=20, color="#e8710a", line=dict(width=1, color="black")),
     )
     rounds = len(trace.candidates) - 1
-    # below: the plot keeps the width
     fig.update_layout(
         title=f"{title}<br><sup>colour: halvings survived, 0 to {rounds}</sup>",
         height=420,
         xaxis_title=labels[0],
         yaxis_title=labels[1],
         margin=dict(l=50, r=10, t=50, b=80),
-        legend=dict(orientation="h", y=-0.22, yanchor="top", x=0),
+        legend=dict(orientation="h", y=-0.22, yanchor="top", x=0),  # below: keeps the width
     )
     if one_d:
         fig.update_xaxes(range=[-1.05, 1.05])

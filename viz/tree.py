@@ -291,7 +291,6 @@ def root_policy_figure(trace: SearchTrace, action_names: list[str] | None = None
         for slot, name in zip(slots, names, strict=True)
     ]
     chosen = names[trace.chosen_slot]
-    # above: clear of the ticks
     fig.update_layout(
         barmode="group",
         height=400,
@@ -301,7 +300,7 @@ def root_policy_figure(trace: SearchTrace, action_names: list[str] | None = None
         xaxis_title="root action (slot: value)"
         if trace.root_actions is not None
         else "root action",
-        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0),
+        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0),  # above: clear of the ticks
     )
     fig.update_xaxes(
         tickmode="array", tickvals=slots, ticktext=ticks, tickangle=-45 if len(slots) > 8 else 0

@@ -160,11 +160,10 @@ class FusedRecurrent:
             rows = max(m[depth][0].shape[0] for m in mlps)
             cols = max(m[depth][0].shape[1] for m in mlps)
             padded = [_pad(*m[depth], rows, cols) for m in mlps]
-            # [3, 1, out]
             self.mlp.append(
                 (
                     torch.stack([w.T for w, _ in padded]),  # [3, in, out]
-                    torch.stack([b for _, b in padded])[:, None],
+                    torch.stack([b for _, b in padded])[:, None],  # [3, 1, out]
                 )
             )
 

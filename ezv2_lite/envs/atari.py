@@ -51,14 +51,13 @@ def make_atari(cfg: EnvConfig, mode: str) -> gym.Env:
         )
     training = mode == "train"
     assert cfg.action_repeat is not None and cfg.frame_stack is not None  # (resolved)
-    # render(): the 210 x 160 screen
     env = gym.make(
         env_id,
         frameskip=1,
         repeat_action_probability=0.0,
         full_action_space=False,
         max_episode_steps=None,
-        render_mode="rgb_array",
+        render_mode="rgb_array",  # render(): the 210 x 160 screen
     )
     env = gym.wrappers.AtariPreprocessing(
         env,

@@ -1,6 +1,7 @@
 """Benchmarks behind `ezv2-lite bench ...`; results are JSON files under benchmarks/results/.
 
-They live beside the package, not in it: run them from a checkout of the repository.
+They live in the package (`ezv2-lite bench` works wherever it is installed); run them from a
+checkout of the repository, whose benchmarks/results/ they read and write.
 
     ezv2-lite bench search [--presets dmc_state atari] [--batches 1 4 256 1536] [--repeats 5]
     ezv2-lite bench learner [--presets dmc_state cartpole] [--repeats 5]

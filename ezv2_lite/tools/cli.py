@@ -259,7 +259,7 @@ def eval_command(args: list[str]) -> None:
                 f"{source} is not a run directory (config.json and checkpoints); {error}"
             ) from None
         config, model = agent.config, agent.model
-        # the card's
+        # the card's evaluation seed and episode count
         seed, default_count = (
             agent.card["evaluation"]["seed"],
             agent.card["evaluation"]["episodes"],

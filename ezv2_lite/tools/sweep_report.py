@@ -174,9 +174,8 @@ def interval_estimates(
 
     def aggregate(scores):
         median = metrics.aggregate_median(scores) if scores.shape[1] > 1 else np.median(scores)
-        # (the IQM of evaluate.py: rliable's, trim_mean 0.25)
         values = [
-            interquartile_mean(scores.ravel()),
+            interquartile_mean(scores.ravel()),  # (evaluate.py's: rliable's, trim_mean 0.25)
             metrics.aggregate_mean(scores),
             median,
         ]

@@ -134,7 +134,7 @@ def encode(frames: np.ndarray, suffix: str = ".mp4", fps: float = 30.0) -> bytes
 
     if suffix.lower() == ".gif":
         return iio.imwrite("<bytes>", frames, extension=".gif", duration=1000 / fps, loop=0)
-    # (even sizes
+    # (even sizes for yuv420p players)
     h, w = (
         frames.shape[1] - frames.shape[1] % 2,
         frames.shape[2] - frames.shape[2] % 2,
@@ -143,7 +143,7 @@ def encode(frames: np.ndarray, suffix: str = ".mp4", fps: float = 30.0) -> bytes
         "<bytes>",
         frames[:, :h, :w],
         extension=".mp4",
-        fps=fps,  # for yuv420p players)
+        fps=fps,
         codec="libx264",
         plugin="FFMPEG",
         macro_block_size=1,
