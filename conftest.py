@@ -22,9 +22,25 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     os.environ.setdefault("OMP_NUM_THREADS", str(share))
 
 
+# The longest units first, so that the two workers finish together instead of one waiting on
+# the other's last long module (several minutes each on the 2-core CI machine).
+LONGEST_FIRST = [
+    "test_pixel_learning.py",
+    "09_your_own_environment.ipynb",
+    "test_browser.py",
+    "test_train.py",
+    "06_learning_from_pixels.ipynb",
+    "test_sweep.py",
+    "test_agents.py",
+]
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
         elif item.path.name == "test_browser.py":
             item.add_marker(pytest.mark.browser)
+    # (a stable sort: each module's tests and each notebook's cells keep their order)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
