@@ -373,20 +373,19 @@ class Run:
     def evaluate_if_due(self) -> None:
         if self.env_steps < self.counters.next_eval:
             return
-        result = _evaluate(
-            self.learner.model,
-            self.config,
-            self.counters,
-            self.log,
-            self.progress,
-            lambda: self.stopped,
-        )
+        result = self.evaluate()
         if result is not None:  # else stopped by SIGTERM: it runs again first thing after a resume
             self.counters.next_eval += self.config.train.eval_every_env_steps
-            self.emit(
-                "evaluated", model=self.learner.model, config=self.config, env_steps=self.env_steps
-            )
         self.last_eval = None if result is None else f"{result:.1f}"
+
+    def evaluate(self) -> float | None:
+        """An evaluation, logged and told to the observers; its mean return (None when a SIGTERM
+        stopped it)."""
+        model, c = self.learner.model, self.counters
+        result = _evaluate(model, self.config, c, self.log, self.progress, lambda: self.stopped)
+        if result is not None:
+            self.emit("evaluated", model=model, config=self.config, env_steps=self.env_steps)
+        return result
 
     def checkpoint_if_due(self) -> None:
         if self.env_steps >= self.counters.next_checkpoint:
@@ -401,17 +400,7 @@ class Run:
             self.log_losses()
         c = self.counters
         if tuple(c.last_eval_at) != (c.agent_steps, c.train_steps):
-            stop = lambda: self.stopped  # noqa: E731
-            if (
-                _evaluate(self.learner.model, self.config, c, self.log, self.progress, stop)
-                is not None
-            ):
-                self.emit(
-                    "evaluated",
-                    model=self.learner.model,
-                    config=self.config,
-                    env_steps=self.env_steps,
-                )
+            self.evaluate()
 
     # ------------------------------------------------------------ progress
     def _show_progress(self, phase: str) -> None:
