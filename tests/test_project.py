@@ -217,47 +217,22 @@ LAYERS = [
 below (lazy imports inside functions included), so the ideas can be read in this order."""
 
 
-def _package_imports(path: Path) -> set[str]:
-    """The ezv2_lite modules (top level: `search`, not `search.gumbel`) that a file imports."""
-    import ast
-
-    inside = path.relative_to(ROOT / "ezv2_lite").parts
-    depth = len(inside) - 1  # 0 for ezv2_lite/x.py, 1 for ezv2_lite/search/x.py
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            if node.level <= depth:  # within its own subpackage
-                continue
-            names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
-            found.update(names)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            module = node.module if isinstance(node, ast.ImportFrom) else None
-            for name in [module] if module else [a.name for a in node.names]:
-                if name and name.startswith("ezv2_lite."):
-                    found.add(name.split(".")[1])
-    return found
-
-
 def test_imports_flow_one_way_through_the_layers():
     rank = {name: i for i, layer in enumerate(LAYERS) for name in layer}
-    modules = {
-        p.stem if p.parent.name == "ezv2_lite" else p.parent.name: p
-        for p in (ROOT / "ezv2_lite").rglob("*.py")
-        if p.name != "__init__.py" or p.parent.name != "ezv2_lite"
-    }
-    assert set(modules) <= set(rank), (
-        f"modules missing from LAYERS: {sorted(set(modules) - set(rank))}"
-    )
-    upward = []
-    for path in (ROOT / "ezv2_lite").rglob("*.py"):
-        if path.parent.name == "ezv2_lite" and path.name == "__init__.py":
-            continue
-        own = path.stem if path.parent.name == "ezv2_lite" else path.parent.name
-        for imported in _package_imports(path) - {own}:
-            if imported in rank and rank[imported] > rank[own]:
-                upward.append(
-                    f"{path.relative_to(ROOT)} imports {imported} (layer {rank[imported]} > {rank[own]})"
-                )
+    graph = _module_graph()
+
+    def layer_of(module: str) -> str | None:  # ezv2_lite.search.gumbel -> search
+        return module.split(".")[1] if "." in module else None
+
+    named = {layer_of(module) for module in graph} - {None}
+    assert named <= set(rank), f"modules missing from LAYERS: {sorted(named - set(rank))}"
+    upward = [
+        f"{module} imports {imported} (layer {rank[imported]} > {rank[own]})"
+        for module, edges in sorted(graph.items())
+        if (own := layer_of(module)) is not None
+        for imported in sorted({layer_of(edge) for edge in edges} - {own, None})
+        if rank[imported] > rank[own]
+    ]
     assert not upward, "\n".join(upward)
 
 
